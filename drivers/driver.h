@@ -1,0 +1,210 @@
+/*
+ * driver.h — the contract between tern's core (lib/) and its drivers.
+ *
+ * A driver moves UDP datagrams whose payload is a tern packet (wire header +
+ * data). It owns one queue: one DPDK queue pair, one UDP socket, one in-memory
+ * ring. The core never names an rte_ or io_uring_ type; only drivers/<name>/
+ * does. The table is split like DPDK's eth_dev_ops / rte_eth_fp_ops: control
+ * ops (open, close, memory, wait) run on slow paths, the three fast-path ops
+ * (rx_burst, rx_done, tx_burst) run once per poll with whole bursts.
+ *
+ * Threading: a driver instance is used by exactly one thread, the owner of
+ * the endpoint it belongs to. Only open/close may touch process-wide driver
+ * state (DPDK's EAL and ports, the loop registry), and they lock it.
+ *
+ * Errors: ops return 0 or a negative errno; they never print, exit or abort.
+ * A driver logs through tern_drv_log() and counts through struct
+ * tern_drv_stats.
+ *
+ * Internal to libtern: not installed, not part of the ABI.
+ */
+#ifndef TERN_DRIVER_H
+#define TERN_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern.h" /* TERN_LOG_* levels */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tern_msg;
+
+/*
+ * A UDP address plus a cached link-layer address. Plain data: copied by
+ * value, compared with tern_addr_eq(). Drivers convert it to their own form
+ * (sockaddr, Ethernet/IPv4 header fields).
+ */
+struct tern_addr {
+	uint8_t family;    /* AF_INET or AF_INET6; 0 = unset */
+	uint8_t mac_valid; /* mac[] holds the peer's Ethernet address */
+	uint16_t port;     /* UDP port, host byte order */
+	uint8_t ip[16];    /* IPv4 in ip[0..3], network byte order; IPv6 all 16 */
+	uint8_t mac[6];    /* Ethernet address (dpdk driver), if mac_valid */
+	uint8_t pad[2];
+};
+
+/* One received datagram, filled by rx_burst. */
+struct tern_rx {
+	void *data;           /* start of the tern packet (UDP payload) */
+	uint32_t len;         /* its length in bytes */
+	uint32_t flags;       /* TERN_RX_* */
+	struct tern_addr src; /* sender (IP, port, and MAC where the driver knows it) */
+	void *priv;           /* driver's handle for rx_done (mbuf, buffer id) */
+};
+
+#define TERN_RX_TRUNC 0x1u /* the datagram was longer than the buffer: len is what fit */
+
+/*
+ * One datagram to send, gathered from three parts in this order: hdr
+ * (hdr_len bytes, 32..TERN_TX_HDR_MAX: the tern header, plus the body of
+ * control packets), payload (len bytes, may be 0), trailer (trailer_len
+ * bytes, 0..TERN_TX_TRAILER_MAX: an authentication tag). The driver frames
+ * it (Ethernet/IPv4/UDP under DPDK, sendmsg iovecs on udp).
+ *
+ * Memory: hdr is valid only during tx_burst (the driver copies it). payload
+ * points into msg (a msgbuf) or is NULL when len is 0. If the driver keeps
+ * pointing at payload after tx_burst returns (zero-copy: io_uring sendmsg
+ * still in flight, DPDK external buffer), it must take a reference with
+ * tern_msg_ref(msg) during tx_burst and drop it with tern_msg_unref(msg) when
+ * the memory is no longer read — from a later driver call on the owner
+ * thread. A driver that copies the payload counts the copied bytes in
+ * stats.tx_copied_bytes. hdr and trailer are always copied (not counted).
+ */
+#define TERN_TX_HDR_MAX     192u
+#define TERN_TX_TRAILER_MAX 32u
+struct tern_tx {
+	struct tern_addr *dst; /* peer; the driver may fill dst->mac / mac_valid */
+	const void *hdr;
+	const void *payload;
+	const void *trailer;
+	struct tern_msg *msg; /* owner of payload, or NULL */
+	uint32_t hdr_len;
+	uint32_t len;
+	uint32_t trailer_len;
+};
+
+/* Capabilities (struct tern_drv_info.caps). */
+#define TERN_DRV_CAP_MULTISEG 0x1u /* gathers header + payload without a copy */
+#define TERN_DRV_CAP_WAIT     0x2u /* has a blocking wait op */
+#define TERN_DRV_CAP_ZC_TX    0x4u /* can send payload from msgbuf memory without copying */
+
+struct tern_drv_info {
+	uint32_t mtu;    /* largest tern packet (UDP payload) this driver sends or receives */
+	uint32_t caps;   /* TERN_DRV_CAP_* */
+	struct tern_addr local; /* bound address (port resolved if 0 was asked) */
+	/* Timing hints the core uses for defaults (0 = core default). */
+	uint64_t rto_min_ns;     /* retransmission timeout floor */
+	uint64_t rto_max_ns;     /* retransmission timeout ceiling */
+	uint64_t scan_ns;        /* loss-scan interval */
+};
+
+/* Driver counters; the core folds them into tern_ep_stats(). */
+struct tern_drv_stats {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes;
+	uint64_t rx_drop_frame;   /* not Ethernet/IPv4/UDP for us, bad checksum or length */
+	uint64_t rx_drop_trunc;   /* datagram larger than a receive buffer */
+	uint64_t rx_drop_nomem;   /* no buffer to receive into (ring ran dry) */
+	uint64_t tx_drop_full;    /* queue full: the packet was not sent */
+	uint64_t tx_drop_noroute; /* no link-layer address yet (ARP pending) */
+	uint64_t tx_drop_error;   /* the kernel or PMD refused the packet */
+	uint64_t tx_copied_bytes; /* payload bytes the driver copied */
+	uint64_t arp_rx, arp_tx;  /* ARP packets handled (dpdk) */
+};
+
+/* Configuration handed to open(). Strings are owned by the caller. */
+struct tern_drv_config {
+	const char *bind;      /* local "ip:port" (port 0 = any); NULL = driver default */
+	const char *args;      /* driver arguments "k=v,k=v" (dpdk: port=, mtu=, queues=) */
+	const char *eal;       /* dpdk: EAL arguments, space separated; others ignore */
+	const char *inner;     /* faults: name of the driver it wraps */
+	const char *faults;    /* faults: "loss=0.05,dup=0.01,..." */
+	uint32_t queue;        /* queue index (dpdk: queue pair; others: ignored) */
+	uint32_t busy_poll;    /* 1: spin in rx_burst; 0: the app may block in wait() */
+	uint32_t rx_ring;      /* receive buffers to post (0 = driver default) */
+	uint32_t mtu;          /* requested MTU (0 = driver default) */
+	/* Log hook of the endpoint (may be NULL); open() stores it in struct tern_drv. */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+};
+
+struct tern_drv;
+
+struct tern_drv_ops {
+	const char *name;
+
+	/* --- control path --- */
+
+	/* Create an instance; on success *out is set and 0 returned. */
+	int (*open)(const struct tern_drv_config *cfg, struct tern_drv **out);
+	/* Destroy an instance; releases every buffer and reference it holds. */
+	void (*close)(struct tern_drv *drv);
+	/*
+	 * Backing memory for msgbuf chunks (DMA-able under DPDK). len is a
+	 * multiple of 4096; returns NULL on failure. NULL op = core uses mmap.
+	 */
+	void *(*mem_alloc)(struct tern_drv *drv, size_t len);
+	void (*mem_free)(struct tern_drv *drv, void *p, size_t len);
+	/*
+	 * Block until a datagram may be ready or timeout_ns passes; returns 0,
+	 * or a negative errno. NULL op (or busy_poll) = the core spins.
+	 */
+	int (*wait)(struct tern_drv *drv, uint64_t timeout_ns);
+
+	/* --- fast path --- */
+
+	/* Receive up to n datagrams into rx[]; returns how many (0..n). */
+	unsigned (*rx_burst)(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
+	/* Return the buffers of rx[0..n) taken by the last rx_burst. */
+	void (*rx_done)(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
+	/*
+	 * Send tx[0..n); returns how many were accepted, in order. Those not
+	 * accepted are dropped by the core (counted) and recovered by
+	 * retransmission. Also reaps earlier completions.
+	 */
+	unsigned (*tx_burst)(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
+};
+
+/* The common part every driver instance starts with. */
+struct tern_drv {
+	const struct tern_drv_ops *ops;
+	struct tern_drv_info info;
+	struct tern_drv_stats stats;
+	/* Log hook, copied from the config by open() (may be NULL). */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+};
+
+/* --- services the core provides to drivers --- */
+
+/* Take / drop a reference on a msgbuf whose memory a driver still reads. */
+void tern_msg_ref(struct tern_msg *m);
+void tern_msg_unref(struct tern_msg *m);
+
+/* printf-style log through the endpoint's hook; a no-op without one. */
+void tern_drv_log(const struct tern_drv *drv, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Parse "ipv4:port", "[ipv6]:port" or "host:port" (getaddrinfo). Returns 0 or -EINVAL. */
+int tern_addr_parse(const char *s, struct tern_addr *out);
+/* Same IP, port and family (the MAC is not compared). */
+int tern_addr_eq(const struct tern_addr *a, const struct tern_addr *b);
+/* Format as "ip:port" into buf; returns buf. */
+char *tern_addr_str(const struct tern_addr *a, char *buf, size_t len);
+/*
+ * Parse a "k=v,k=v" argument list: for each pair calls fn(key, value, ctx);
+ * stops at the first non-zero return and returns it. -EINVAL on syntax errors.
+ */
+int tern_kv_parse(const char *s, int (*fn)(const char *k, const char *v, void *ctx), void *ctx);
+
+/* The driver registry (lib/drivers.c): NULL if the name is unknown or not built. */
+const struct tern_drv_ops *tern_drv_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TERN_DRIVER_H */

@@ -1,0 +1,428 @@
+/**
+ * @file tern.h
+ * @brief tern — a kernel-bypass RPC transport. The one public header.
+ *
+ * Model: one endpoint (struct tern_ep) per polling thread, shared-nothing and
+ * run to completion. An endpoint owns one driver queue (a DPDK queue pair, a
+ * UDP socket, an in-memory ring), its sessions, buffers and timers. A client
+ * endpoint opens a session to a server endpoint with tern_connect(); either
+ * side then issues calls on it. Handlers and continuations run inside
+ * tern_poll() on the owner thread.
+ *
+ * Threading rule, for every function unless its comment says otherwise: call
+ * it only from the thread that owns the endpoint (the one that calls
+ * tern_poll() for it). Objects of different endpoints may be used from
+ * different threads at the same time.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative errno on
+ * failure. Bad arguments give -EINVAL. The library never prints, exits or
+ * aborts; it counts events (tern_ep_stats()) and logs through the hook in
+ * struct tern_ep_config.
+ *
+ * Every call that tern_call() accepts (returns 0) ends in exactly one
+ * continuation: the response, or an error status. None is run from inside
+ * tern_call() itself.
+ */
+#ifndef TERN_H
+#define TERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TERN_VERSION_MAJOR 0
+#define TERN_VERSION_MINOR 1
+
+struct tern_ep;
+struct tern_session;
+struct tern_msg;
+struct tern_req;
+
+/* ------------------------------------------------------------------ */
+/** @name Log levels (the hook's level argument) */
+/* ------------------------------------------------------------------ */
+#define TERN_LOG_ERR   3
+#define TERN_LOG_WARN  4
+#define TERN_LOG_INFO  6
+#define TERN_LOG_DEBUG 7
+
+/* ------------------------------------------------------------------ */
+/** @name Handler semantics (tern_handle() flags) */
+/* ------------------------------------------------------------------ */
+/** Request, reply, acknowledge-reply (default): the response is cached until
+ *  the caller acknowledges it; a duplicate request is answered from the cache,
+ *  never re-executed. At-most-once execution while the server lives. */
+#define TERN_RRA 0x0u
+/** Request, reply: a one-packet response is not cached; a duplicate request
+ *  runs the handler again. For idempotent handlers. */
+#define TERN_RR 0x1u
+/** Request only (one-way): no response. Callers use tern_send(). */
+#define TERN_R 0x2u
+
+/* ------------------------------------------------------------------ */
+/** @name Call flags (tern_call_ex()) */
+/* ------------------------------------------------------------------ */
+/** The call may be re-issued on a fresh session after a server restart
+ *  (only with TERN_EP_RECONNECT); otherwise such calls fail with -ECONNRESET. */
+#define TERN_CALL_IDEMPOTENT 0x1u
+
+/* ------------------------------------------------------------------ */
+/** @name Endpoint flags (struct tern_ep_config.flags) */
+/* ------------------------------------------------------------------ */
+/** When a server restart is detected, reopen the session automatically and
+ *  re-issue the in-flight calls marked TERN_CALL_IDEMPOTENT. */
+#define TERN_EP_RECONNECT 0x1u
+
+/** Session events, delivered to struct tern_ep_config.on_session. */
+enum tern_session_event {
+	TERN_SESSION_CONNECTED = 1, /**< client: CONNECT_OK received */
+	TERN_SESSION_ACCEPTED = 2,  /**< server: a client opened a session */
+	TERN_SESSION_FAILED = 3,    /**< connect failed (err: -ETIMEDOUT, -ECONNREFUSED, ...) */
+	TERN_SESSION_RESET = 4,     /**< peer restarted or forgot us (err -ECONNRESET) */
+	TERN_SESSION_DEAD = 5,      /**< peer silent past the session timeout (err -ETIMEDOUT) */
+	TERN_SESSION_CLOSED = 6,    /**< closed by the peer (DISCONNECT) or locally */
+};
+
+/** Session states (tern_session_state()). */
+enum tern_session_state {
+	TERN_SS_CONNECTING = 1, /**< CONNECT sent, not yet answered */
+	TERN_SS_CONNECTED = 2,  /**< usable */
+	TERN_SS_FAILED = 3,     /**< connect failed, reset, timed out or closed by the peer:
+				     calls fail; the owner must tern_session_close() it */
+};
+
+/** Endpoint configuration. Fill with tern_ep_config_init(), then override. */
+struct tern_ep_config {
+	const char *driver;      /**< "udp" (default), "dpdk", "loop" */
+	const char *bind;        /**< local "ip:port"; port 0 = ephemeral (udp default 0.0.0.0:0) */
+	const char *driver_args; /**< driver "k=v,..." (udp: mtu=; dpdk: port=, mtu=, queues=) */
+	const char *eal;         /**< dpdk: EAL arguments, e.g. "-l 1 --no-pci --vdev=net_ring0" */
+	const char *faults;      /**< NULL, or wrap the driver in the faults decorator:
+				      "loss=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=N,seed=7" */
+	uint32_t queue;          /**< driver queue index (dpdk: queue pair of this endpoint) */
+	uint32_t busy_poll;      /**< 1 (default): drivers spin; 0: tern_poll_wait() may sleep */
+	uint32_t flags;          /**< TERN_EP_* */
+
+	uint32_t max_sessions;   /**< session array size (default 256, at most 65535) */
+	uint32_t slots;          /**< calls in flight per session, power of two (default 8, max 64) */
+	uint32_t credits;        /**< packets in flight per session and direction (default 32, max 256) */
+	uint32_t max_msg_size;   /**< largest message accepted (default 8 MiB) */
+	uint32_t mtu;            /**< largest packet (default: the driver's) */
+	uint32_t backlog_limit;  /**< calls queued per session beyond the slots (default 4096) */
+	uint32_t server_queue_limit; /**< requests executing at once; beyond: -EBUSY (default 4096) */
+	uint32_t max_retries;    /**< retransmissions without progress before -ETIMEDOUT (default 12) */
+	uint64_t mem_limit;      /**< bytes of msgbuf memory (default 1 GiB) */
+
+	uint64_t rto_min_ns;         /**< RTO floor (0 = driver default) */
+	uint64_t rto_max_ns;         /**< RTO ceiling (0 = driver default) */
+	uint64_t call_timeout_ns;    /**< default per-call deadline (default 10 s) */
+	uint64_t connect_timeout_ns; /**< give up connecting after this (default 3 s) */
+	uint64_t keepalive_ns;       /**< PING an idle session after this (default 1 s) */
+	uint64_t session_timeout_ns; /**< declare a silent peer dead after this (default 5 s) */
+	uint64_t ack_delay_ns;       /**< send an explicit ACK after a slot idles this long
+					  (default 4 x RTO floor) */
+
+	/** Log hook (may be NULL): level is TERN_LOG_*, msg has no newline. */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+	/** Session event hook (may be NULL); runs inside tern_poll() or the call that
+	 *  caused it. err is 0 or a negative errno. */
+	void (*on_session)(struct tern_session *s, enum tern_session_event ev, int err, void *ctx);
+	void *session_ctx;
+};
+
+/* ------------------------------------------------------------------ */
+/** @name Endpoints */
+/* ------------------------------------------------------------------ */
+
+/** Fill cfg with the defaults. Any thread. */
+void tern_ep_config_init(struct tern_ep_config *cfg);
+
+/**
+ * Create an endpoint: open its driver, allocate its session array and pools.
+ * @return 0 and *out set; -EINVAL (bad config), -ENOENT (driver unknown or
+ *         not built), -ENOMEM, or the driver's error (-EADDRINUSE, ...).
+ * Threading: any thread; that thread (or the one it hands the endpoint to
+ * before first use) becomes the owner.
+ */
+int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out);
+
+/**
+ * Destroy an endpoint. Pending calls end with -ECANCELED (their continuations
+ * run here), sessions are closed with DISCONNECT, all memory is released.
+ * NULL is a no-op. Owner thread.
+ */
+void tern_ep_destroy(struct tern_ep *ep);
+
+/**
+ * One pass of the event loop: receive and dispatch a burst, run timers,
+ * transmit. Handlers and continuations run in here.
+ * @return the number of packets and events processed (0 = idle), or
+ *         -EDEADLK if called from inside a handler or continuation.
+ */
+int tern_poll(struct tern_ep *ep);
+
+/**
+ * Like tern_poll(), but when there is nothing to do, wait (sleep in the
+ * driver if it can and the endpoint is not busy-polling, else spin) up to
+ * timeout_ns or the next timer, whichever is first.
+ * @return as tern_poll().
+ */
+int tern_poll_wait(struct tern_ep *ep, uint64_t timeout_ns);
+
+/** The local address as "ip:port" into buf (len bytes). @return buf. */
+char *tern_ep_addr(const struct tern_ep *ep, char *buf, size_t len);
+
+/** Payload bytes one packet carries on this endpoint (MTU minus header). */
+uint32_t tern_ep_data_per_pkt(const struct tern_ep *ep);
+
+/**
+ * Run fn(arg) on the owner thread, inside a later tern_poll(). The way work
+ * done on another thread (a slow handler's worker) comes back.
+ * @return 0, or -EAGAIN if the queue (1024 entries) is full.
+ * Threading: any thread; multiple producers are safe.
+ */
+int tern_ep_post(struct tern_ep *ep, void (*fn)(void *arg), void *arg);
+
+/** Monotonic clock in nanoseconds (TSC-based where available). Any thread. */
+uint64_t tern_now_ns(void);
+
+/* ------------------------------------------------------------------ */
+/** @name Message buffers */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Allocate a message buffer of len bytes (0 <= len <= max_msg_size) from the
+ * endpoint's pools (registered memory under DPDK).
+ * @return the buffer, or NULL (len too large, or the memory limit is hit).
+ */
+struct tern_msg *tern_msg_alloc(struct tern_ep *ep, size_t len);
+
+/** Return a buffer the caller owns. NULL is a no-op. */
+void tern_msg_free(struct tern_msg *m);
+
+/** The payload area (len bytes, 64-byte aligned). */
+void *tern_msg_data(struct tern_msg *m);
+
+/** Current length in bytes. */
+size_t tern_msg_len(const struct tern_msg *m);
+
+/** Capacity in bytes (>= the length asked of tern_msg_alloc()). */
+size_t tern_msg_cap(const struct tern_msg *m);
+
+/** Set the length (0..capacity). @return 0 or -EINVAL. */
+int tern_msg_set_len(struct tern_msg *m, size_t len);
+
+/* ------------------------------------------------------------------ */
+/** @name Sessions */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Open a session to the server endpoint at addr ("ip:port", "[ipv6]:port" or
+ * "host:port"). Returns at once: the CONNECT is sent from tern_poll() and
+ * retransmitted until answered or connect_timeout_ns passes. Calls may be
+ * issued immediately; they wait in the backlog until the session is up, and
+ * fail with the connect error if it never comes up.
+ * @return 0 and *out set; -EINVAL (bad address), -ENOSPC (no free session),
+ *         -ENOMEM.
+ */
+int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out);
+
+/**
+ * Poll until the session is connected or has failed, at most timeout_ns.
+ * @return 0 when connected; the failure (-ETIMEDOUT, -ECONNREFUSED,
+ *         -ECONNRESET, ...); -EDEADLK inside a callback.
+ */
+int tern_session_wait(struct tern_session *s, uint64_t timeout_ns);
+
+/** enum tern_session_state of s. */
+int tern_session_state(const struct tern_session *s);
+
+/** The session's endpoint. */
+struct tern_ep *tern_session_ep(const struct tern_session *s);
+
+/** The peer's address as "ip:port". @return buf. */
+char *tern_session_peer(const struct tern_session *s, char *buf, size_t len);
+
+/**
+ * Close a session: its queued and in-flight calls end with -ECANCELED (their
+ * continuations run in here), a DISCONNECT is sent, and the handle is freed.
+ * Any session handle may be closed, including a failed one, and server-side
+ * sessions (tern_req_session()). Safe inside callbacks.
+ * @return 0, or -EINVAL.
+ */
+int tern_session_close(struct tern_session *s);
+
+/* ------------------------------------------------------------------ */
+/** @name Calls (client side; a server may call its clients the same way) */
+/* ------------------------------------------------------------------ */
+
+/** What a continuation receives. */
+struct tern_result {
+	int status;       /**< 0, or a negative errno: -ETIMEDOUT, -ECONNRESET, -ECANCELED,
+			       -ENOENT (no handler), -EBUSY (server overloaded), -EMSGSIZE,
+			       or the error the handler returned */
+	uint16_t req_type;
+	const void *data; /**< response payload, valid only during the continuation */
+	size_t len;       /**< its length */
+};
+
+/** Continuation: runs once per accepted call, inside tern_poll(). */
+typedef void (*tern_cont_fn)(const struct tern_result *res, void *ctx);
+
+/**
+ * Issue a call. tern takes ownership of req (and frees it) when this returns
+ * 0; on an error return the caller keeps it.
+ * @param timeout_ns deadline from now (0 = the endpoint's call_timeout_ns).
+ * @return 0 (cont will run exactly once), -EINVAL, -EMSGSIZE (over the
+ *         server's limit), -EAGAIN (backlog full), -ENOTCONN (session failed),
+ *         -ECANCELED (session closing).
+ */
+int tern_call(struct tern_session *s, uint16_t req_type, struct tern_msg *req,
+	      tern_cont_fn cont, void *ctx, uint64_t timeout_ns);
+
+/** tern_call() with TERN_CALL_* flags. */
+int tern_call_ex(struct tern_session *s, uint16_t req_type, struct tern_msg *req,
+		 tern_cont_fn cont, void *ctx, uint64_t timeout_ns, unsigned flags);
+
+/**
+ * One-way call to a TERN_R handler. The continuation runs with status 0 once
+ * the whole request has been handed to the driver (not when it arrives), or
+ * with an error. Ownership of req as tern_call().
+ * @return as tern_call().
+ */
+int tern_send(struct tern_session *s, uint16_t req_type, struct tern_msg *req,
+	      tern_cont_fn cont, void *ctx, uint64_t timeout_ns);
+
+/**
+ * Call and poll until the response arrives. The request is copied from
+ * req/req_len; up to resp_cap bytes of the response go to resp and its full
+ * length to *resp_len (may be NULL).
+ * @return 0, the call's error status, -EMSGSIZE if the response did not fit
+ *         (the first resp_cap bytes are copied), -EDEADLK inside a callback,
+ *         or tern_call()'s errors.
+ */
+int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, size_t req_len,
+		   void *resp, size_t resp_cap, size_t *resp_len, uint64_t timeout_ns);
+
+/* ------------------------------------------------------------------ */
+/** @name Handlers (server side) */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A request handler. Runs inside tern_poll(). It must end the request exactly
+ * once with tern_respond() or tern_respond_error() — now or later (a deferred
+ * response, after its own calls or I/O). TERN_R handlers do not respond.
+ */
+typedef void (*tern_handler_fn)(struct tern_req *req, void *ctx);
+
+/**
+ * Register fn for req_type with semantics TERN_RRA (default), TERN_RR or
+ * TERN_R. Replaces an earlier registration.
+ * @return 0, or -EINVAL.
+ */
+int tern_handle(struct tern_ep *ep, uint16_t req_type, tern_handler_fn fn, void *ctx,
+		unsigned flags);
+
+/** Request payload. Valid until the request is answered (a one-packet request
+ *  points into the receive buffer while the handler runs; if the handler
+ *  returns without answering, tern moves it into a msgbuf first). */
+const void *tern_req_data(const struct tern_req *req);
+/** Request payload length. */
+size_t tern_req_len(const struct tern_req *req);
+/** Request type. */
+uint16_t tern_req_type(const struct tern_req *req);
+/** The session the request came on (usable for calls back to the client). */
+struct tern_session *tern_req_session(const struct tern_req *req);
+/** The endpoint. */
+struct tern_ep *tern_req_ep(const struct tern_req *req);
+
+/**
+ * Answer a request with resp (tern takes ownership, also on error).
+ * @return 0; -EINVAL (already answered, R handler, foreign msgbuf);
+ *         -EMSGSIZE (over the client's limit: the client gets -EMSGSIZE);
+ *         -ECONNRESET (the session is gone: the response is dropped).
+ */
+int tern_respond(struct tern_req *req, struct tern_msg *resp);
+
+/**
+ * Answer with an error: the caller's continuation gets status err (a
+ * negative errno, -1..-255).
+ * @return as tern_respond().
+ */
+int tern_respond_error(struct tern_req *req, int err);
+
+/* ------------------------------------------------------------------ */
+/** @name Statistics */
+/* ------------------------------------------------------------------ */
+
+/** Why a received packet was dropped. */
+enum tern_drop {
+	TERN_DROP_SHORT = 0,     /**< shorter than the tern header */
+	TERN_DROP_VERSION,       /**< unknown protocol version */
+	TERN_DROP_TYPE,          /**< invalid packet type or flags */
+	TERN_DROP_LENGTH,        /**< length inconsistent with type / sizes */
+	TERN_DROP_TOO_BIG,       /**< message size over the limit */
+	TERN_DROP_PKT_NUM,       /**< packet number outside the message */
+	TERN_DROP_SESSION,       /**< unknown or closed session id */
+	TERN_DROP_TOKEN,         /**< session token mismatch */
+	TERN_DROP_STALE,         /**< for an older call than the slot's */
+	TERN_DROP_DUP,           /**< duplicate of a packet already handled */
+	TERN_DROP_UNEXPECTED,    /**< not valid in the slot's or session's state */
+	TERN_DROP_NOMEM,         /**< no buffer to reassemble into */
+	TERN_DROP_BUSY,          /**< slot still executing the previous call */
+	TERN_DROP_FRAME,         /**< driver: bad Ethernet/IP/UDP frame, truncated */
+	TERN_DROP_MAX
+};
+
+/** Endpoint counters. */
+struct tern_stats {
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes; /**< driver level */
+	uint64_t drops[TERN_DROP_MAX];                /**< received packets dropped, by reason */
+	uint64_t tx_drops;            /**< packets the driver could not send */
+	uint64_t calls_started;       /**< calls accepted by tern_call*() */
+	uint64_t calls_ok;            /**< continuations with status 0 */
+	uint64_t calls_failed;        /**< continuations with an error */
+	uint64_t calls_timeout;       /**< ... of which -ETIMEDOUT */
+	uint64_t calls_reset;         /**< ... of which -ECONNRESET */
+	uint64_t requests_executed;   /**< handler invocations */
+	uint64_t requests_dup;        /**< duplicate requests answered from the cache */
+	uint64_t responses_error;     /**< error responses sent (-ENOENT, -EBUSY, ...) */
+	uint64_t busy_rejects;        /**< requests refused with -EBUSY */
+	uint64_t retransmits;         /**< packets re-sent after an RTO */
+	uint64_t rto_events;          /**< RTO expirations */
+	uint64_t acks_sent, acks_rx;  /**< explicit ACKs */
+	uint64_t resets_sent, resets_rx;
+	uint64_t sessions_open;       /**< sessions currently in use */
+	uint64_t sessions_accepted;   /**< server side, total */
+	uint64_t sessions_connected;  /**< client side, total */
+	uint64_t sessions_closed;     /**< ended by close or DISCONNECT */
+	uint64_t sessions_dead;       /**< torn down after the session timeout */
+	uint64_t cached_responses;    /**< responses held for acknowledgement now */
+	uint64_t msgs_in_use;         /**< msgbufs allocated now */
+	uint64_t msg_bytes_reserved;  /**< msgbuf memory obtained from the driver/OS */
+	uint64_t copied_bytes;        /**< payload bytes copied by tern (core + driver) */
+	uint64_t zc_rx;               /**< requests/responses handed over in place */
+};
+
+/** Fill *out with the endpoint's counters. @return 0 or -EINVAL. */
+int tern_ep_stats(const struct tern_ep *ep, struct tern_stats *out);
+
+/** Name of a drop reason ("short", "token", ...). */
+const char *tern_drop_name(int reason);
+
+/** Print-free formatting helper: the counters as "name value" lines into buf.
+ *  @return the length written (truncated to len-1), as snprintf. */
+int tern_stats_format(const struct tern_stats *st, char *buf, size_t len);
+
+/** Names of the drivers built into this library, comma separated. Any thread. */
+const char *tern_drivers(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TERN_H */

@@ -1,0 +1,278 @@
+/*
+ * wire.h — tern's wire format, and nothing else.
+ *
+ * Every tern packet is one UDP datagram: a fixed 32-byte header, then the
+ * type's body. All fields are little-endian. Field values from the wire are
+ * untrusted: rx.c checks each one before use (lengths first, then ranges with
+ * unsigned compares) and drops bad packets by reason.
+ *
+ *  0               1               2               3
+ *  0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7
+ * +---------------+---------------+---------------+---------------+
+ * |    version    |     type      |     flags     |    status     |  0
+ * +---------------+---------------+---------------+---------------+
+ * |           req_type            |          dst_session          |  4
+ * +-------------------------------+-------------------------------+
+ * |          src_session          |           reserved            |  8
+ * +-------------------------------+-------------------------------+
+ * |                             token                             | 12
+ * +---------------------------------------------------------------+
+ * |                            pkt_num                            | 16
+ * +---------------------------------------------------------------+
+ * |                           msg_size                            | 20
+ * +---------------------------------------------------------------+
+ * |                            req_num                            | 24
+ * |                           (64 bits)                           |
+ * +---------------------------------------------------------------+
+ *
+ * If you add a packet type, also update: TERN_PKT_MAX, tern_wire_type_name(),
+ * tern_wire_check() below, the dispatch in lib/rx.c, the fuzz seed corpus
+ * (tests/fuzz/), and the protocol table in README.md.
+ */
+#ifndef TERN_WIRE_H
+#define TERN_WIRE_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TERN_WIRE_VERSION 1u
+#define TERN_HDR_LEN      32u
+#define TERN_SESSION_NONE 0xffffu /* dst_session of a CONNECT */
+
+/* Packet types. 0 is invalid so a zeroed buffer never parses. */
+enum tern_pkt_type {
+	TERN_PKT_REQ = 1,        /* request data packet pkt_num of msg_size bytes */
+	TERN_PKT_RESP = 2,       /* response data packet; status != 0: error, no data */
+	TERN_PKT_CR = 3,         /* credit return: callee got request packet pkt_num */
+	TERN_PKT_RFR = 4,        /* request for response packet pkt_num (> 0) */
+	TERN_PKT_ACK = 5,        /* caller got the whole response to req_num: free it */
+	TERN_PKT_CONNECT = 6,    /* open a session; body struct tern_wire_hs */
+	TERN_PKT_CONNECT_OK = 7, /* answer to CONNECT; body struct tern_wire_hs */
+	TERN_PKT_DISCONNECT = 8, /* the sender closed the session */
+	TERN_PKT_RESET = 9,      /* "I do not know that session": echoes dst/token */
+	TERN_PKT_PING = 10,      /* keepalive probe on an idle session */
+	TERN_PKT_PONG = 11,      /* keepalive answer */
+};
+#define TERN_PKT_MAX 11u
+
+/* Header flags. */
+#define TERN_WF_ONEWAY  0x01u /* REQ: R semantics, no response is wanted */
+#define TERN_WF_WORKING 0x02u /* CR: the handler is still running (resets the caller's retry count) */
+#define TERN_WF_ALL     0x03u /* every flag this version knows; others are reserved (must be 0) */
+
+struct tern_wire_hdr {
+	uint8_t version;      /* TERN_WIRE_VERSION */
+	uint8_t type;         /* enum tern_pkt_type */
+	uint8_t flags;        /* TERN_WF_* */
+	uint8_t status;       /* RESP, CONNECT_OK: 0 or a positive errno value */
+	uint16_t req_type;    /* REQ/RESP/CR/RFR/ACK: the handler's request type */
+	uint16_t dst_session; /* receiver's session index (TERN_SESSION_NONE in CONNECT) */
+	uint16_t src_session; /* sender's session index */
+	uint16_t reserved;    /* 0 */
+	uint32_t token;       /* receiver's session token (RESET: the token it refused) */
+	uint32_t pkt_num;     /* REQ/RESP: index in the message; CR/RFR: packet it refers to */
+	uint32_t msg_size;    /* REQ/RESP/CR/RFR: size of the whole message it belongs to */
+	uint64_t req_num;     /* call number; req_num % slots is the slot */
+};
+static_assert(sizeof(struct tern_wire_hdr) == TERN_HDR_LEN, "wire header must be 32 bytes");
+static_assert(offsetof(struct tern_wire_hdr, req_num) == 24, "req_num at offset 24");
+
+/*
+ * CONNECT / CONNECT_OK body. CONNECT carries the client's proposal;
+ * CONNECT_OK the server's answer (status 0) or refusal (status = errno).
+ */
+struct tern_wire_hs {
+	uint64_t epoch;        /* sender's endpoint epoch (random at start) */
+	uint64_t peer_epoch;   /* CONNECT_OK: echo of the client's epoch; CONNECT: 0 */
+	uint32_t token;        /* sender's session token: packets to it carry this */
+	uint32_t max_msg_size; /* largest message the sender accepts */
+	uint16_t slots;        /* slots per session (power of two) */
+	uint16_t credits;      /* packets in flight per direction */
+	uint16_t mtu;          /* largest tern packet the sender accepts */
+	uint16_t hs_flags;     /* 0 */
+	uint64_t nonce;        /* CONNECT: random per attempt; CONNECT_OK: echoed */
+};
+#define TERN_HS_LEN 40u
+static_assert(sizeof(struct tern_wire_hs) == TERN_HS_LEN, "handshake body size");
+
+/* RESET body: the server epoch, so a client can tell a restart from a loss. */
+struct tern_wire_reset {
+	uint64_t epoch;
+};
+#define TERN_RESET_LEN 8u
+static_assert(sizeof(struct tern_wire_reset) == TERN_RESET_LEN, "reset body size");
+
+/* --- little-endian access (no-ops on little-endian hosts) --- */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define tern_le16(x) ((uint16_t)(x))
+#define tern_le32(x) ((uint32_t)(x))
+#define tern_le64(x) ((uint64_t)(x))
+#else
+#define tern_le16(x) __builtin_bswap16((uint16_t)(x))
+#define tern_le32(x) __builtin_bswap32((uint32_t)(x))
+#define tern_le64(x) __builtin_bswap64((uint64_t)(x))
+#endif
+
+/* Decoded header, host byte order. */
+struct tern_hdr {
+	uint8_t type, flags, status;
+	uint16_t req_type, dst_session, src_session;
+	uint32_t token, pkt_num, msg_size;
+	uint64_t req_num;
+};
+
+static inline void tern_wire_put(void *buf, const struct tern_hdr *h)
+{
+	struct tern_wire_hdr w;
+	w.version = TERN_WIRE_VERSION;
+	w.type = h->type;
+	w.flags = h->flags;
+	w.status = h->status;
+	w.req_type = tern_le16(h->req_type);
+	w.dst_session = tern_le16(h->dst_session);
+	w.src_session = tern_le16(h->src_session);
+	w.reserved = 0;
+	w.token = tern_le32(h->token);
+	w.pkt_num = tern_le32(h->pkt_num);
+	w.msg_size = tern_le32(h->msg_size);
+	w.req_num = tern_le64(h->req_num);
+	memcpy(buf, &w, sizeof(w));
+}
+
+static inline void tern_wire_get(const void *buf, struct tern_hdr *h)
+{
+	struct tern_wire_hdr w;
+	memcpy(&w, buf, sizeof(w));
+	h->type = w.type;
+	h->flags = w.flags;
+	h->status = w.status;
+	h->req_type = tern_le16(w.req_type);
+	h->dst_session = tern_le16(w.dst_session);
+	h->src_session = tern_le16(w.src_session);
+	h->token = tern_le32(w.token);
+	h->pkt_num = tern_le32(w.pkt_num);
+	h->msg_size = tern_le32(w.msg_size);
+	h->req_num = tern_le64(w.req_num);
+}
+
+static inline void tern_wire_hs_put(void *buf, const struct tern_wire_hs *hs)
+{
+	struct tern_wire_hs w;
+	w.epoch = tern_le64(hs->epoch);
+	w.peer_epoch = tern_le64(hs->peer_epoch);
+	w.token = tern_le32(hs->token);
+	w.max_msg_size = tern_le32(hs->max_msg_size);
+	w.slots = tern_le16(hs->slots);
+	w.credits = tern_le16(hs->credits);
+	w.mtu = tern_le16(hs->mtu);
+	w.hs_flags = tern_le16(hs->hs_flags);
+	w.nonce = tern_le64(hs->nonce);
+	memcpy(buf, &w, sizeof(w));
+}
+
+static inline void tern_wire_hs_get(const void *buf, struct tern_wire_hs *hs)
+{
+	memcpy(hs, buf, sizeof(*hs));
+	hs->epoch = tern_le64(hs->epoch);
+	hs->peer_epoch = tern_le64(hs->peer_epoch);
+	hs->token = tern_le32(hs->token);
+	hs->max_msg_size = tern_le32(hs->max_msg_size);
+	hs->slots = tern_le16(hs->slots);
+	hs->credits = tern_le16(hs->credits);
+	hs->mtu = tern_le16(hs->mtu);
+	hs->hs_flags = tern_le16(hs->hs_flags);
+	hs->nonce = tern_le64(hs->nonce);
+}
+
+/* Number of packets of a message of size bytes with data_per_pkt bytes each (>= 1). */
+static inline uint32_t tern_wire_npkts(uint32_t size, uint32_t data_per_pkt)
+{
+	return size <= data_per_pkt ? 1u : (uint32_t)(((uint64_t)size + data_per_pkt - 1) / data_per_pkt);
+}
+
+/*
+ * Result of the stateless checks: 0 if the packet is well-formed, else one
+ * of these reasons (they map 1:1 onto enum tern_drop in tern.h).
+ */
+enum tern_wire_err {
+	TERN_WIRE_OK = 0,
+	TERN_WIRE_SHORT,       /* shorter than the header */
+	TERN_WIRE_VERSION_BAD, /* unknown protocol version */
+	TERN_WIRE_TYPE_BAD,    /* type 0 or above TERN_PKT_MAX, or reserved flags set */
+	TERN_WIRE_LEN_BAD,     /* length does not match what the type and sizes imply */
+	TERN_WIRE_TOO_BIG,     /* msg_size above the receiver's limit */
+	TERN_WIRE_PKT_BAD,     /* pkt_num not inside the message */
+};
+
+/*
+ * Stateless validation of a received packet of len bytes: version, type,
+ * flags, the exact length the type implies, msg_size against max_msg and
+ * pkt_num against the packet count. data_per_pkt is the payload size of a
+ * full data packet on this session (0 = unknown: data packets are then
+ * only checked for len >= header). Fills *h on success.
+ */
+static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, uint32_t max_msg,
+						 uint32_t data_per_pkt, struct tern_hdr *h)
+{
+	const uint8_t *p = (const uint8_t *)pkt;
+	if (len < TERN_HDR_LEN)
+		return TERN_WIRE_SHORT;
+	if (p[0] != TERN_WIRE_VERSION)
+		return TERN_WIRE_VERSION_BAD;
+	if (p[1] == 0 || p[1] > TERN_PKT_MAX || (p[2] & ~TERN_WF_ALL) != 0)
+		return TERN_WIRE_TYPE_BAD;
+	tern_wire_get(pkt, h);
+	size_t body = len - TERN_HDR_LEN;
+	switch (h->type) {
+	case TERN_PKT_REQ:
+	case TERN_PKT_RESP:
+		if (h->msg_size > max_msg)
+			return TERN_WIRE_TOO_BIG;
+		if (h->type == TERN_PKT_RESP && h->status != 0) {
+			/* an error response carries no data */
+			if (body != 0 || h->pkt_num != 0)
+				return TERN_WIRE_LEN_BAD;
+			return TERN_WIRE_OK;
+		}
+		if (data_per_pkt != 0) {
+			uint32_t n = tern_wire_npkts(h->msg_size, data_per_pkt);
+			if (h->pkt_num >= n)
+				return TERN_WIRE_PKT_BAD;
+			uint64_t off = (uint64_t)h->pkt_num * data_per_pkt;
+			uint64_t want = h->msg_size - off < data_per_pkt ? h->msg_size - off : data_per_pkt;
+			if (body != want)
+				return TERN_WIRE_LEN_BAD;
+		}
+		return TERN_WIRE_OK;
+	case TERN_PKT_CR:
+	case TERN_PKT_RFR:
+		if (body != 0)
+			return TERN_WIRE_LEN_BAD;
+		if (h->msg_size > max_msg)
+			return TERN_WIRE_TOO_BIG;
+		if (data_per_pkt != 0 && h->pkt_num >= tern_wire_npkts(h->msg_size, data_per_pkt))
+			return TERN_WIRE_PKT_BAD;
+		return TERN_WIRE_OK;
+	case TERN_PKT_CONNECT:
+	case TERN_PKT_CONNECT_OK:
+		return body == TERN_HS_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	case TERN_PKT_RESET:
+		return body == TERN_RESET_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	default: /* ACK, DISCONNECT, PING, PONG */
+		return body == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	}
+}
+
+static inline const char *tern_wire_type_name(unsigned type)
+{
+	static const char *const names[TERN_PKT_MAX + 1] = {
+		"INVALID", "REQ", "RESP", "CR", "RFR", "ACK", "CONNECT",
+		"CONNECT_OK", "DISCONNECT", "RESET", "PING", "PONG",
+	};
+	return type <= TERN_PKT_MAX ? names[type] : "INVALID";
+}
+
+#endif /* TERN_WIRE_H */

@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "driver.h"
+#include "tern_internal.h"
 
 void tern_drv_log(const struct tern_drv *drv, int level, const char *fmt, ...)
 {
@@ -17,4 +17,18 @@ void tern_drv_log(const struct tern_drv *drv, int level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	drv->log(drv->log_ctx, level, line);
+}
+
+/* The core's own logging: the same hook, taken from the endpoint config. */
+
+void tern_log(const struct tern_ep *ep, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	if (ep == NULL || ep->cfg.log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ep->cfg.log(ep->cfg.log_ctx, level, line);
 }

@@ -108,7 +108,7 @@ struct tern_ep_config {
 
 	uint32_t max_sessions;   /**< session array size (default 256, at most 65535) */
 	uint32_t slots;          /**< calls in flight per session, power of two (default 8, max 64) */
-	uint32_t credits;        /**< packets in flight per session and direction (default 32, max 256) */
+	uint32_t credits;        /**< packets in flight per session and direction (default 32, max 64) */
 	uint32_t max_msg_size;   /**< largest message accepted (default 8 MiB) */
 	uint32_t mtu;            /**< largest packet (default: the driver's) */
 	uint32_t backlog_limit;  /**< calls queued per session beyond the slots (default 4096) */
@@ -375,6 +375,7 @@ enum tern_drop {
 	TERN_DROP_NOMEM,         /**< no buffer to reassemble into */
 	TERN_DROP_BUSY,          /**< slot still executing the previous call */
 	TERN_DROP_FRAME,         /**< driver: bad Ethernet/IP/UDP frame, truncated */
+	TERN_DROP_CHECKSUM,      /**< tern header checksum mismatch (corruption) */
 	TERN_DROP_MAX
 };
 

@@ -13,7 +13,7 @@
  * +---------------+---------------+---------------+---------------+
  * |           req_type            |          dst_session          |  4
  * +-------------------------------+-------------------------------+
- * |          src_session          |           reserved            |  8
+ * |          src_session          |             csum              |  8
  * +-------------------------------+-------------------------------+
  * |                             token                             | 12
  * +---------------------------------------------------------------+
@@ -24,6 +24,11 @@
  * |                            req_num                            | 24
  * |                           (64 bits)                           |
  * +---------------------------------------------------------------+
+ *
+ * csum is a CRC32C folded to 16 bits (lib/crc.c) over the header, with csum
+ * zero, and for control packets their body (not the payload of REQ/RESP): a
+ * corrupted header never reaches the state machines. Payload integrity is
+ * the job of the session's protection level.
  *
  * If you add a packet type, also update: TERN_PKT_MAX, tern_wire_type_name(),
  * tern_wire_check() below, the dispatch in lib/rx.c, the fuzz seed corpus
@@ -70,7 +75,7 @@ struct tern_wire_hdr {
 	uint16_t req_type;    /* REQ/RESP/CR/RFR/ACK: the handler's request type */
 	uint16_t dst_session; /* receiver's session index (TERN_SESSION_NONE in CONNECT) */
 	uint16_t src_session; /* sender's session index */
-	uint16_t reserved;    /* 0 */
+	uint16_t csum;        /* CRC of header (+ control body), see tern_wire_seal() */
 	uint32_t token;       /* receiver's session token (RESET: the token it refused) */
 	uint32_t pkt_num;     /* REQ/RESP: index in the message; CR/RFR: packet it refers to */
 	uint32_t msg_size;    /* REQ/RESP/CR/RFR: size of the whole message it belongs to */
@@ -134,7 +139,7 @@ static inline void tern_wire_put(void *buf, const struct tern_hdr *h)
 	w.req_type = tern_le16(h->req_type);
 	w.dst_session = tern_le16(h->dst_session);
 	w.src_session = tern_le16(h->src_session);
-	w.reserved = 0;
+	w.csum = 0; /* tern_wire_seal() fills it */
 	w.token = tern_le32(h->token);
 	w.pkt_num = tern_le32(h->pkt_num);
 	w.msg_size = tern_le32(h->msg_size);
@@ -187,6 +192,39 @@ static inline void tern_wire_hs_get(const void *buf, struct tern_wire_hs *hs)
 	hs->nonce = tern_le64(hs->nonce);
 }
 
+/* Bytes the checksum covers: the header, plus the body of a control packet. */
+static inline size_t tern_wire_csum_len(unsigned type, size_t len)
+{
+	if (type == TERN_PKT_REQ || type == TERN_PKT_RESP || len < TERN_HDR_LEN)
+		return TERN_HDR_LEN;
+	return len < TERN_HDR_LEN + TERN_HS_LEN ? len : TERN_HDR_LEN + TERN_HS_LEN;
+}
+
+/* CRC32C folded to 16 bits (lib/crc.c). */
+uint16_t tern_crc16(const void *buf, size_t len);
+
+/* Fill in the checksum of a packet whose header and body are written. */
+static inline void tern_wire_seal(void *pkt, size_t len)
+{
+	uint8_t *p = (uint8_t *)pkt;
+	p[10] = p[11] = 0;
+	uint16_t c = tern_le16(tern_crc16(p, tern_wire_csum_len(p[1], len)));
+	memcpy(p + 10, &c, 2);
+}
+
+/* Does the packet's checksum match? (Works on a const buffer.) */
+static inline int tern_wire_csum_ok(const void *pkt, size_t len)
+{
+	uint8_t tmp[TERN_HDR_LEN + TERN_HS_LEN];
+	const uint8_t *p = (const uint8_t *)pkt;
+	size_t n = tern_wire_csum_len(p[1], len);
+	uint16_t got;
+	memcpy(tmp, p, n);
+	memcpy(&got, p + 10, 2);
+	tmp[10] = tmp[11] = 0;
+	return tern_le16(tern_crc16(tmp, n)) == got;
+}
+
 /* Number of packets of a message of size bytes with data_per_pkt bytes each (>= 1). */
 static inline uint32_t tern_wire_npkts(uint32_t size, uint32_t data_per_pkt)
 {
@@ -205,17 +243,18 @@ enum tern_wire_err {
 	TERN_WIRE_LEN_BAD,     /* length does not match what the type and sizes imply */
 	TERN_WIRE_TOO_BIG,     /* msg_size above the receiver's limit */
 	TERN_WIRE_PKT_BAD,     /* pkt_num not inside the message */
+	TERN_WIRE_CSUM_BAD,    /* header checksum mismatch */
 };
 
 /*
  * Stateless validation of a received packet of len bytes: version, type,
- * flags, the exact length the type implies, msg_size against max_msg and
- * pkt_num against the packet count. data_per_pkt is the payload size of a
- * full data packet on this session (0 = unknown: data packets are then
- * only checked for len >= header). Fills *h on success.
+ * reserved flags, the exact length of every fixed-size type, msg_size of
+ * data packets against max_msg. Fills *h when it returns TERN_WIRE_OK.
+ * Data packets (REQ, RESP, CR, RFR) are checked further against the
+ * session's packet size by tern_wire_check_data().
  */
 static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, uint32_t max_msg,
-						 uint32_t data_per_pkt, struct tern_hdr *h)
+						 struct tern_hdr *h)
 {
 	const uint8_t *p = (const uint8_t *)pkt;
 	if (len < TERN_HDR_LEN)
@@ -224,38 +263,18 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 		return TERN_WIRE_VERSION_BAD;
 	if (p[1] == 0 || p[1] > TERN_PKT_MAX || (p[2] & ~TERN_WF_ALL) != 0)
 		return TERN_WIRE_TYPE_BAD;
+#ifndef TERN_FUZZING /* the fuzzer cannot forge checksums; let it reach the state machines */
+	if (!tern_wire_csum_ok(p, len))
+		return TERN_WIRE_CSUM_BAD;
+#endif
 	tern_wire_get(pkt, h);
 	size_t body = len - TERN_HDR_LEN;
 	switch (h->type) {
 	case TERN_PKT_REQ:
 	case TERN_PKT_RESP:
-		if (h->msg_size > max_msg)
-			return TERN_WIRE_TOO_BIG;
-		if (h->type == TERN_PKT_RESP && h->status != 0) {
-			/* an error response carries no data */
-			if (body != 0 || h->pkt_num != 0)
-				return TERN_WIRE_LEN_BAD;
-			return TERN_WIRE_OK;
-		}
-		if (data_per_pkt != 0) {
-			uint32_t n = tern_wire_npkts(h->msg_size, data_per_pkt);
-			if (h->pkt_num >= n)
-				return TERN_WIRE_PKT_BAD;
-			uint64_t off = (uint64_t)h->pkt_num * data_per_pkt;
-			uint64_t want = h->msg_size - off < data_per_pkt ? h->msg_size - off : data_per_pkt;
-			if (body != want)
-				return TERN_WIRE_LEN_BAD;
-		}
-		return TERN_WIRE_OK;
 	case TERN_PKT_CR:
 	case TERN_PKT_RFR:
-		if (body != 0)
-			return TERN_WIRE_LEN_BAD;
-		if (h->msg_size > max_msg)
-			return TERN_WIRE_TOO_BIG;
-		if (data_per_pkt != 0 && h->pkt_num >= tern_wire_npkts(h->msg_size, data_per_pkt))
-			return TERN_WIRE_PKT_BAD;
-		return TERN_WIRE_OK;
+		return h->msg_size > max_msg ? TERN_WIRE_TOO_BIG : TERN_WIRE_OK;
 	case TERN_PKT_CONNECT:
 	case TERN_PKT_CONNECT_OK:
 		return body == TERN_HS_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
@@ -263,6 +282,37 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 		return body == TERN_RESET_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	default: /* ACK, DISCONNECT, PING, PONG */
 		return body == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	}
+}
+
+/*
+ * The rest of the checks of a data packet, once the session (and so the
+ * payload size of a full packet, dpp) is known: pkt_num inside the message
+ * and the body exactly as long as that packet must be. An error response
+ * (RESP with status) has no body and pkt_num 0; CR and RFR have no body.
+ */
+static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, size_t body,
+						      uint32_t dpp)
+{
+	uint32_t n = tern_wire_npkts(h->msg_size, dpp);
+	switch (h->type) {
+	case TERN_PKT_REQ:
+	case TERN_PKT_RESP: {
+		if (h->type == TERN_PKT_RESP && h->status != 0)
+			return body == 0 && h->pkt_num == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+		if (h->pkt_num >= n)
+			return TERN_WIRE_PKT_BAD;
+		uint64_t off = (uint64_t)h->pkt_num * dpp;
+		uint64_t want = h->msg_size - off < dpp ? h->msg_size - off : dpp;
+		return body == want ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	}
+	case TERN_PKT_CR:
+	case TERN_PKT_RFR:
+		if (body != 0)
+			return TERN_WIRE_LEN_BAD;
+		return h->pkt_num < n ? TERN_WIRE_OK : TERN_WIRE_PKT_BAD;
+	default:
+		return TERN_WIRE_OK;
 	}
 }
 

@@ -1,0 +1,335 @@
+/*
+ * ep.c — endpoints: configuration, creation and teardown, handler
+ * registration, the poll loop, and work posted from other threads.
+ *
+ * One pass of tern_poll(): read the clock once, flush what callers queued
+ * since the last pass, receive and dispatch one burst (handlers and
+ * continuations run here), drain posted work, run the loss scan when due
+ * (every scan_ns) and the session scan when due, flush the transmit batch.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "tern_internal.h"
+
+#define MS 1000000ull
+#define S  1000000000ull
+
+void tern_ep_config_init(struct tern_ep_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->driver = "udp";
+	cfg->busy_poll = 1;
+	cfg->max_sessions = 256;
+	cfg->slots = 8;
+	cfg->credits = 32;
+	cfg->max_msg_size = 8u << 20;
+	cfg->backlog_limit = 4096;
+	cfg->server_queue_limit = 4096;
+	cfg->max_retries = 12;
+	cfg->mem_limit = 1ull << 30;
+	cfg->call_timeout_ns = 10 * S;
+	cfg->connect_timeout_ns = 3 * S;
+	cfg->keepalive_ns = 1 * S;
+	cfg->session_timeout_ns = 5 * S;
+}
+
+static int is_pow2(uint32_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+static int config_check(const struct tern_ep_config *c)
+{
+	if (!is_pow2(c->slots) || c->slots > TERN_MAX_SLOTS)
+		return -EINVAL;
+	if (c->credits == 0 || c->credits > TERN_MAX_CREDITS)
+		return -EINVAL;
+	if (c->max_sessions == 0 || c->max_sessions >= TERN_SESSION_NONE)
+		return -EINVAL;
+	if (c->max_msg_size == 0 || c->max_msg_size > (1u << 30))
+		return -EINVAL;
+	if (c->mtu != 0 && (c->mtu < TERN_HDR_LEN + 64 || c->mtu > 65507))
+		return -EINVAL;
+	if (c->call_timeout_ns == 0 || c->connect_timeout_ns == 0 || c->keepalive_ns == 0 ||
+	    c->session_timeout_ns == 0 || c->max_retries == 0 || c->mem_limit == 0)
+		return -EINVAL;
+	if (c->rto_min_ns != 0 && c->rto_max_ns != 0 && c->rto_min_ns > c->rto_max_ns)
+		return -EINVAL;
+	return 0;
+}
+
+static int open_driver(struct tern_ep *ep, const struct tern_ep_config *cfg)
+{
+	struct tern_drv_config dc;
+	memset(&dc, 0, sizeof(dc));
+	dc.bind = cfg->bind;
+	dc.args = cfg->driver_args;
+	dc.eal = cfg->eal;
+	dc.queue = cfg->queue;
+	dc.busy_poll = cfg->busy_poll;
+	dc.mtu = cfg->mtu;
+	dc.log = cfg->log;
+	dc.log_ctx = cfg->log_ctx;
+	const char *name = cfg->driver != NULL ? cfg->driver : "udp";
+	if (cfg->faults != NULL && cfg->faults[0] != '\0') {
+		dc.inner = name;
+		dc.faults = cfg->faults;
+		name = "faults";
+	}
+	ep->ops = tern_drv_find(name);
+	if (ep->ops == NULL || (dc.inner != NULL && tern_drv_find(dc.inner) == NULL))
+		return -ENOENT;
+	return ep->ops->open(&dc, &ep->drv);
+}
+
+int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
+{
+	int rc;
+	if (cfg == NULL || out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	rc = config_check(cfg);
+	if (rc != 0)
+		return rc;
+	struct tern_ep *ep = calloc(1, sizeof(*ep));
+	if (ep == NULL)
+		return -ENOMEM;
+	ep->cfg = *cfg;
+	ep->cfg.driver = NULL; /* strings are not kept past this call */
+	ep->cfg.bind = ep->cfg.driver_args = ep->cfg.eal = ep->cfg.faults = NULL;
+
+	rc = open_driver(ep, cfg);
+	if (rc != 0)
+		goto err_free;
+	const struct tern_drv_info *di = &ep->drv->info;
+	ep->mtu = di->mtu;
+	if (cfg->mtu != 0 && cfg->mtu < ep->mtu)
+		ep->mtu = cfg->mtu;
+	if (ep->mtu < TERN_HDR_LEN + 64 || ep->mtu > 65535) {
+		rc = -EINVAL;
+		goto err_drv;
+	}
+	ep->dpp = ep->mtu - TERN_HDR_LEN;
+
+	ep->rto_min_ns = cfg->rto_min_ns ? cfg->rto_min_ns : di->rto_min_ns ? di->rto_min_ns : MS;
+	ep->rto_max_ns = cfg->rto_max_ns ? cfg->rto_max_ns : di->rto_max_ns ? di->rto_max_ns : S;
+	if (ep->rto_max_ns < ep->rto_min_ns)
+		ep->rto_max_ns = ep->rto_min_ns;
+	ep->scan_ns = di->scan_ns ? di->scan_ns : ep->rto_min_ns / 10;
+	if (ep->scan_ns > ep->rto_min_ns / 4)
+		ep->scan_ns = ep->rto_min_ns / 4;
+	if (ep->scan_ns == 0)
+		ep->scan_ns = 1;
+	ep->sess_scan_ns = cfg->keepalive_ns / 8 < MS ? cfg->keepalive_ns / 8 : MS;
+	if (ep->sess_scan_ns < ep->scan_ns)
+		ep->sess_scan_ns = ep->scan_ns;
+	ep->ack_delay_ns = cfg->ack_delay_ns ? cfg->ack_delay_ns : 4 * ep->rto_min_ns;
+
+	do {
+		if (getrandom(&ep->epoch, sizeof(ep->epoch), 0) != sizeof(ep->epoch)) {
+			rc = -EIO;
+			goto err_drv;
+		}
+	} while (ep->epoch == 0);
+
+	rc = tern_pool_init(ep);
+	if (rc != 0)
+		goto err_drv;
+	rc = -ENOMEM;
+	ep->sessions = calloc(cfg->max_sessions, sizeof(*ep->sessions));
+	ep->free_ids = calloc(cfg->max_sessions, sizeof(*ep->free_ids));
+	uint32_t hsz = 16;
+	while (hsz < 2 * cfg->max_sessions)
+		hsz <<= 1;
+	ep->hs_table = calloc(hsz, sizeof(*ep->hs_table));
+	ep->hs_mask = hsz - 1;
+	if (ep->sessions == NULL || ep->free_ids == NULL || ep->hs_table == NULL)
+		goto err_pool;
+	for (uint32_t i = 0; i < cfg->max_sessions; i++) {
+		ep->sessions[i].ep = ep;
+		ep->sessions[i].id = (uint16_t)i;
+		ep->free_ids[i] = (uint16_t)(cfg->max_sessions - 1 - i);
+	}
+	ep->nfree = cfg->max_sessions;
+	ep->timed.tnext = ep->timed.tprev = &ep->timed;
+	ep->now = tern_now_ns();
+	ep->next_scan_ns = ep->now + ep->scan_ns;
+	ep->next_sess_scan_ns = ep->now + ep->sess_scan_ns;
+	*out = ep;
+	return 0;
+
+err_pool:
+	free(ep->sessions);
+	free(ep->free_ids);
+	free(ep->hs_table);
+	tern_pool_fini(ep);
+err_drv:
+	ep->ops->close(ep->drv);
+err_free:
+	free(ep);
+	return rc;
+}
+
+void tern_ep_destroy(struct tern_ep *ep)
+{
+	if (ep == NULL)
+		return;
+	ep->now = tern_now_ns();
+	/* Close every session: calls end with -ECANCELED, peers get DISCONNECT. */
+	while (ep->used != NULL) {
+		struct tern_session *s = ep->used;
+		tern_session_close(s);
+		if (ep->used == s) /* a zombie: deferred handlers never answered */
+			tern_session_release(s);
+	}
+	tern_tx_flush(ep);
+	/* The driver drops its references here; regions are freed after. */
+	ep->ops->close(ep->drv);
+	for (unsigned i = 0; i < 256; i++)
+		free(ep->htab[i]);
+	tern_pending_fini(ep);
+	free(ep->sessions);
+	free(ep->free_ids);
+	free(ep->hs_table);
+	tern_pool_fini(ep);
+	free(ep);
+}
+
+int tern_handle(struct tern_ep *ep, uint16_t req_type, tern_handler_fn fn, void *ctx,
+		unsigned flags)
+{
+	if (ep == NULL || fn == NULL || (flags != TERN_RRA && flags != TERN_RR && flags != TERN_R))
+		return -EINVAL;
+	struct handler **page = &ep->htab[req_type >> 8];
+	if (*page == NULL) {
+		*page = calloc(256, sizeof(**page));
+		if (*page == NULL)
+			return -ENOMEM;
+	}
+	struct handler *h = &(*page)[req_type & 255];
+	h->fn = fn;
+	h->ctx = ctx;
+	h->flags = flags;
+	return 0;
+}
+
+/* --- work posted from other threads --------------------------------- */
+
+static void post_lock(struct tern_ep *ep)
+{
+	while (__atomic_exchange_n(&ep->post_lock, 1, __ATOMIC_ACQUIRE) != 0)
+		while (__atomic_load_n(&ep->post_lock, __ATOMIC_RELAXED) != 0)
+			__builtin_ia32_pause();
+}
+
+static void post_unlock(struct tern_ep *ep)
+{
+	__atomic_store_n(&ep->post_lock, 0, __ATOMIC_RELEASE);
+}
+
+int tern_ep_post(struct tern_ep *ep, void (*fn)(void *arg), void *arg)
+{
+	if (ep == NULL || fn == NULL)
+		return -EINVAL;
+	post_lock(ep);
+	if (ep->post_len == TERN_POST_CAP) {
+		post_unlock(ep);
+		return -EAGAIN;
+	}
+	struct post_item *it = &ep->post[(ep->post_head + ep->post_len) % TERN_POST_CAP];
+	it->fn = fn;
+	it->arg = arg;
+	ep->post_len++;
+	atomic_store_explicit(&ep->post_n, ep->post_len, memory_order_release);
+	post_unlock(ep);
+	return 0;
+}
+
+static int post_drain(struct tern_ep *ep)
+{
+	struct post_item batch[64];
+	unsigned n = 0;
+	post_lock(ep);
+	while (ep->post_len != 0 && n < 64) {
+		batch[n++] = ep->post[ep->post_head];
+		ep->post_head = (ep->post_head + 1) % TERN_POST_CAP;
+		ep->post_len--;
+	}
+	atomic_store_explicit(&ep->post_n, ep->post_len, memory_order_relaxed);
+	post_unlock(ep);
+	CB_ENTER(ep);
+	for (unsigned i = 0; i < n; i++)
+		batch[i].fn(batch[i].arg);
+	CB_LEAVE(ep);
+	return (int)n;
+}
+
+/* --- the poll loop ---------------------------------------------------- */
+
+int tern_poll(struct tern_ep *ep)
+{
+	if (ep == NULL)
+		return -EINVAL;
+	if (tern_unlikely(ep->in_cb != 0 || ep->in_poll != 0))
+		return -EDEADLK;
+	ep->in_poll = 1;
+	ep->now = tern_now_ns();
+	if (ep->ntx != 0)
+		tern_tx_flush(ep);
+	int n = tern_rx_poll(ep);
+	if (atomic_load_explicit(&ep->post_n, memory_order_acquire) != 0)
+		n += post_drain(ep);
+	if (tern_unlikely(ep->now >= ep->next_scan_ns)) {
+		tern_loss_scan(ep);
+		ep->next_scan_ns = ep->now + ep->scan_ns;
+	}
+	if (tern_unlikely(ep->now >= ep->next_sess_scan_ns)) {
+		tern_session_scan(ep);
+		ep->next_sess_scan_ns = ep->now + ep->sess_scan_ns;
+	}
+	tern_tx_flush(ep);
+	if (tern_unlikely(ep->done != NULL))
+		tern_done_drain(ep);
+	ep->in_poll = 0;
+	return n;
+}
+
+int tern_poll_wait(struct tern_ep *ep, uint64_t timeout_ns)
+{
+	int n = tern_poll(ep);
+	if (n != 0)
+		return n;
+	uint64_t end = ep->now + timeout_ns;
+	for (;;) {
+		uint64_t now = tern_now_ns();
+		if (now >= end)
+			return 0;
+		uint64_t until = end;
+		if (ep->timed.tnext != &ep->timed && ep->next_scan_ns < until)
+			until = ep->next_scan_ns;
+		if (ep->used != NULL && ep->next_sess_scan_ns < until)
+			until = ep->next_sess_scan_ns;
+		if (!ep->cfg.busy_poll && ep->ops->wait != NULL && until > now)
+			ep->ops->wait(ep->drv, until - now);
+		n = tern_poll(ep);
+		if (n != 0)
+			return n;
+	}
+}
+
+char *tern_ep_addr(const struct tern_ep *ep, char *buf, size_t len)
+{
+	if (ep == NULL)
+		return buf;
+	return tern_addr_str(&ep->drv->info.local, buf, len);
+}
+
+uint32_t tern_ep_data_per_pkt(const struct tern_ep *ep)
+{
+	return ep != NULL ? ep->dpp : 0;
+}

@@ -1,0 +1,410 @@
+/*
+ * req.c — the callee side: incoming requests, duplicate handling, handler
+ * invocation, responses and their cache (acknowledge-reply).
+ *
+ * Each session has S serve slots; a request's slot is req_num % S and the
+ * slot remembers the current req_num C. For an incoming request packet with
+ * req_num R (enum serve_state; one row per state, first match wins):
+ *
+ *   R <  C                 stale duplicate of an older call: drop
+ *   R >  C, RUNNING        the caller gave up on C while it still runs: drop
+ *                          (busy) until it is answered
+ *   R >  C or FREE         a new call. It implicitly acknowledges C: C's
+ *                          cached response is freed. Look up the handler;
+ *                          no handler -> -ENOENT, R/non-R mismatch ->
+ *                          -EPROTO, over server_queue_limit -> -EBUSY: all
+ *                          answered at once as cached error responses.
+ *   R == C, RECEIVING      store the packet (window of 64 above the received
+ *                          prefix), CR it unless it is the last; when all
+ *                          are in, run the handler
+ *   R == C, RUNNING        CR again; for the last packet a CR flagged
+ *                          WORKING, which resets the caller's retry count
+ *   R == C, ANSWERED       CR again, or the response's packet 0 again for
+ *                          the last packet (an error response: always it)
+ *   R == C, UNCACHED (RR)  the last packet runs the handler again
+ *   R == C, DONE           drop
+ *
+ * RFR(j) with R == C and ANSWERED resends response packet j; ACK with R == C
+ * frees the cached response (-> DONE). The callee never retransmits on its
+ * own: every packet it sends answers one from the caller.
+ */
+#include <string.h>
+
+#include "tern_internal.h"
+
+static void send_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, uint32_t p,
+		    uint8_t flags)
+{
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_CR);
+	h.flags = flags;
+	h.req_type = ss->req_type;
+	h.pkt_num = p;
+	h.msg_size = ss->req_size;
+	h.req_num = ss->req_num;
+	tern_tx_data(ep, s, &h, NULL, NULL, 0);
+}
+
+static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+			  uint32_t j)
+{
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_RESP);
+	h.req_type = ss->req_type;
+	h.req_num = ss->req_num;
+	if (ss->resp_status != 0 || ss->resp == NULL) {
+		h.status = ss->resp_status;
+		tern_tx_data(ep, s, &h, NULL, NULL, 0);
+		return;
+	}
+	struct tern_msg *m = ss->resp;
+	uint32_t off = j * s->dpp;
+	uint32_t len = m->len - off < s->dpp ? m->len - off : s->dpp;
+	h.pkt_num = j;
+	h.msg_size = m->len;
+	tern_tx_data(ep, s, &h, m, m->data + off, len);
+}
+
+static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
+{
+	if (ss->resp != NULL) {
+		tern_msg_free(ss->resp);
+		ss->resp = NULL;
+		ep->st.cached_responses--;
+	}
+}
+
+static void drop_req_buf(struct serve_slot *ss)
+{
+	if (ss->req_buf != NULL) {
+		tern_msg_free(ss->req_buf);
+		ss->req_buf = NULL;
+	}
+}
+
+void tern_serve_slot_release(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
+{
+	(void)s;
+	if (ss->state == SRV_RUNNING)
+		return; /* the handler still owns the request; tern_respond() finishes it */
+	drop_resp(ep, ss);
+	drop_req_buf(ss);
+	ss->state = SRV_FREE;
+}
+
+/* Answer the current call of ss with an error, cached like any response. */
+static void answer_error(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, int err)
+{
+	ss->state = SRV_ANSWERED;
+	ss->resp = NULL;
+	ss->resp_status = (uint8_t)err;
+	ss->resp_npkts = 1;
+	ep->st.responses_error++;
+	send_resp_pkt(ep, s, ss, 0);
+}
+
+/* Finish a request: cache resp (or the error status) and send packet 0. */
+static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+		  struct tern_msg *resp, int status)
+{
+	int rc = 0;
+	s->running--;
+	ep->running--;
+	drop_req_buf(ss);
+	ss->req.data = NULL;
+	ss->req.len = 0;
+	if (s->state != SESS_CONNECTED) {
+		/* The session went away while the handler worked. */
+		tern_msg_free(resp);
+		ss->state = SRV_FREE;
+		if (s->state == SESS_ZOMBIE && s->running == 0)
+			tern_session_release(s);
+		return -ECONNRESET;
+	}
+	if (resp != NULL && resp->len > s->peer_max_msg) {
+		tern_msg_free(resp);
+		resp = NULL;
+		status = EMSGSIZE;
+		rc = -EMSGSIZE;
+	}
+	if (status != 0) {
+		answer_error(ep, s, ss, status);
+		return rc;
+	}
+	ss->state = SRV_ANSWERED;
+	ss->resp = resp;
+	ss->resp_status = 0;
+	ss->resp_npkts = tern_wire_npkts(resp->len, s->dpp);
+	ep->st.cached_responses++;
+	send_resp_pkt(ep, s, ss, 0);
+	if (ss->sem == TERN_RR && ss->resp_npkts == 1 && ss->req_npkts == 1) {
+		/* RR: nothing is kept; a duplicate request runs the handler again. */
+		drop_resp(ep, ss);
+		ss->state = SRV_UNCACHED;
+	}
+	return rc;
+}
+
+static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+			const uint8_t *data, uint32_t len, int in_place)
+{
+	struct handler *hd = handler_find(ep, ss->req_type);
+	if (tern_unlikely(hd == NULL)) { /* cannot happen: checked at the first packet */
+		answer_error(ep, s, ss, ENOENT);
+		return;
+	}
+	ss->state = SRV_RUNNING;
+	s->running++;
+	ep->running++;
+	ep->st.requests_executed++;
+	if (in_place)
+		ep->st.zc_rx++;
+	struct tern_req *req = &ss->req;
+	req->data = data;
+	req->len = len;
+	req->type = ss->req_type;
+	CB_ENTER(ep);
+	hd->fn(req, hd->ctx);
+	CB_LEAVE(ep);
+	if (ss->state != SRV_RUNNING)
+		return; /* answered in the handler: the common case */
+	if (ss->sem == TERN_R) {
+		/* One-way: nothing to answer; the request is done. */
+		s->running--;
+		ep->running--;
+		drop_req_buf(ss);
+		req->data = NULL;
+		req->len = 0;
+		ss->state = SRV_DONE;
+		if (s->state == SESS_ZOMBIE && s->running == 0)
+			tern_session_release(s);
+		return;
+	}
+	if (in_place) {
+		/* Deferred: the receive buffer goes back to the driver after this
+		 * burst, so the request moves into a msgbuf now. */
+		struct tern_msg *m = tern_msg_alloc(ep, len);
+		if (m == NULL) {
+			tern_log(ep, TERN_LOG_ERR, "no memory to keep a deferred request (%u bytes)", len);
+			req->data = NULL;
+			req->len = 0;
+			return;
+		}
+		memcpy(m->data, data, len);
+		ep->st.copied_bytes += len;
+		ss->req_buf = m;
+		req->data = m->data;
+	}
+}
+
+/* Start a new call on ss from its first packet to arrive (any packet number). */
+static int new_call(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+		    const struct tern_hdr *h)
+{
+	if (ss->state == SRV_RUNNING) {
+		tern_drop(ep, TERN_DROP_BUSY);
+		return -1;
+	}
+	drop_resp(ep, ss); /* implicit acknowledgement of the previous call */
+	drop_req_buf(ss);
+	ss->req_num = h->req_num;
+	ss->req_type = h->req_type;
+	ss->req_size = h->msg_size;
+	ss->req_npkts = tern_wire_npkts(h->msg_size, s->dpp);
+	ss->req_prefix = 0;
+	ss->req_bits = 0;
+	ss->resp_status = 0;
+	ss->oneway = (h->flags & TERN_WF_ONEWAY) != 0;
+	struct handler *hd = handler_find(ep, h->req_type);
+	if (ss->oneway) {
+		if (hd == NULL || hd->flags != TERN_R) {
+			/* A one-way call cannot be answered: drop it, and its copies. */
+			ss->state = SRV_DONE;
+			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			return -1;
+		}
+	} else if (hd == NULL) {
+		answer_error(ep, s, ss, ENOENT);
+		return -1;
+	} else if (hd->flags == TERN_R) {
+		answer_error(ep, s, ss, EPROTO);
+		return -1;
+	} else if (ep->running >= ep->cfg.server_queue_limit) {
+		ep->st.busy_rejects++;
+		answer_error(ep, s, ss, EBUSY);
+		return -1;
+	}
+	ss->sem = (uint8_t)hd->flags;
+	ss->state = SRV_RECEIVING;
+	return 0;
+}
+
+/* A request packet for the current call, which is still arriving. */
+static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+		    const struct tern_hdr *h, const uint8_t *payload, uint32_t len)
+{
+	uint32_t p = h->pkt_num, n = ss->req_npkts;
+	int last = p == n - 1;
+	if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
+	if (p >= ss->req_prefix && p - ss->req_prefix >= TERN_WINDOW) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED); /* beyond any window the caller may use */
+		return;
+	}
+	uint32_t off = p - ss->req_prefix;
+	if (p < ss->req_prefix || ((ss->req_bits >> off) & 1) != 0) {
+		tern_drop(ep, TERN_DROP_DUP);
+		if (!last)
+			send_cr(ep, s, ss, p, 0); /* our CR may have been lost */
+		return;
+	}
+	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
+		run_handler(ep, s, ss, payload, len, 1);
+		return;
+	}
+	if (ss->req_buf == NULL) {
+		ss->req_buf = tern_msg_alloc(ep, ss->req_size);
+		if (ss->req_buf == NULL) {
+			tern_drop(ep, TERN_DROP_NOMEM);
+			return;
+		}
+	}
+	memcpy(ss->req_buf->data + (size_t)p * s->dpp, payload, len);
+	ep->st.copied_bytes += len;
+	ss->req_bits |= 1ull << off;
+	if (ss->req_bits == ~0ull) {
+		ss->req_prefix += 64;
+		ss->req_bits = 0;
+	} else {
+		unsigned k = (unsigned)__builtin_ctzll(~ss->req_bits);
+		ss->req_prefix += k;
+		ss->req_bits = k == 64 ? 0 : ss->req_bits >> k;
+	}
+	if (!last)
+		send_cr(ep, s, ss, p, 0);
+	if (ss->req_prefix == n)
+		run_handler(ep, s, ss, ss->req_buf->data, ss->req_size, 0);
+}
+
+void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		 const uint8_t *payload, uint32_t len)
+{
+	struct serve_slot *ss = &s->ss[h->req_num & s->slot_mask];
+	if (ss->state == SRV_FREE || h->req_num > ss->req_num) {
+		if (new_call(ep, s, ss, h) != 0)
+			return;
+		receive(ep, s, ss, h, payload, len);
+		return;
+	}
+	if (h->req_num < ss->req_num) {
+		tern_drop(ep, TERN_DROP_STALE);
+		return;
+	}
+	int last = h->pkt_num == ss->req_npkts - 1;
+	switch (ss->state) {
+	case SRV_RECEIVING:
+		receive(ep, s, ss, h, payload, len);
+		return;
+	case SRV_RUNNING:
+		tern_drop(ep, TERN_DROP_DUP);
+		send_cr(ep, s, ss, h->pkt_num, last ? TERN_WF_WORKING : 0);
+		return;
+	case SRV_ANSWERED:
+		tern_drop(ep, TERN_DROP_DUP);
+		ep->st.requests_dup++;
+		if (last || ss->resp_status != 0)
+			send_resp_pkt(ep, s, ss, 0);
+		else
+			send_cr(ep, s, ss, h->pkt_num, 0);
+		return;
+	case SRV_UNCACHED:
+		if (last && h->msg_size == ss->req_size)
+			run_handler(ep, s, ss, payload, len, 1); /* RR: execute again */
+		else
+			tern_drop(ep, TERN_DROP_DUP);
+		return;
+	default: /* SRV_DONE */
+		tern_drop(ep, TERN_DROP_DUP);
+		return;
+	}
+}
+
+void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
+{
+	struct serve_slot *ss = &s->ss[h->req_num & s->slot_mask];
+	if (h->req_num != ss->req_num || ss->state == SRV_FREE) {
+		tern_drop(ep, h->req_num < ss->req_num ? TERN_DROP_STALE : TERN_DROP_UNEXPECTED);
+		return;
+	}
+	if (ss->state != SRV_ANSWERED || ss->resp == NULL || h->msg_size != ss->resp->len ||
+	    h->pkt_num == 0 || h->pkt_num >= ss->resp_npkts) {
+		tern_drop(ep, ss->state == SRV_DONE ? TERN_DROP_DUP : TERN_DROP_UNEXPECTED);
+		return;
+	}
+	send_resp_pkt(ep, s, ss, h->pkt_num);
+}
+
+void tern_on_ack(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
+{
+	struct serve_slot *ss = &s->ss[h->req_num & s->slot_mask];
+	if (h->req_num != ss->req_num || (ss->state != SRV_ANSWERED && ss->state != SRV_UNCACHED)) {
+		tern_drop(ep, h->req_num < ss->req_num ? TERN_DROP_STALE : TERN_DROP_DUP);
+		return;
+	}
+	ep->st.acks_rx++;
+	drop_resp(ep, ss);
+	ss->state = SRV_DONE;
+}
+
+/* --- the handler's side of the API ------------------------------------------- */
+
+int tern_respond(struct tern_req *req, struct tern_msg *resp)
+{
+	if (req == NULL || resp == NULL)
+		return -EINVAL;
+	struct serve_slot *ss = req->slot;
+	if (resp->ep != req->ep)
+		return -EINVAL; /* a foreign msgbuf: the caller keeps it */
+	if (ss->state != SRV_RUNNING || ss->sem == TERN_R) {
+		tern_msg_free(resp);
+		return -EINVAL;
+	}
+	return finish(req->ep, req->s, ss, resp, 0);
+}
+
+int tern_respond_error(struct tern_req *req, int err)
+{
+	if (req == NULL || err >= 0 || err < -255)
+		return -EINVAL;
+	struct serve_slot *ss = req->slot;
+	if (ss->state != SRV_RUNNING || ss->sem == TERN_R)
+		return -EINVAL;
+	return finish(req->ep, req->s, ss, NULL, -err);
+}
+
+const void *tern_req_data(const struct tern_req *req)
+{
+	return req != NULL ? req->data : NULL;
+}
+
+size_t tern_req_len(const struct tern_req *req)
+{
+	return req != NULL ? req->len : 0;
+}
+
+uint16_t tern_req_type(const struct tern_req *req)
+{
+	return req != NULL ? req->type : 0;
+}
+
+struct tern_session *tern_req_session(const struct tern_req *req)
+{
+	return req != NULL ? req->s : NULL;
+}
+
+struct tern_ep *tern_req_ep(const struct tern_req *req)
+{
+	return req != NULL ? req->ep : NULL;
+}

@@ -1,0 +1,581 @@
+/*
+ * resp.c — the caller side: issuing calls, the per-call window and credits,
+ * credit returns and response packets, completion, the backlog.
+ *
+ * A call's transmissions i = 0..total-1 and receptions i pair up one to one
+ * (see tern_internal.h). The caller sends what the window (rx_base + 64) and
+ * the session's credits allow; every reception returns the credit of its
+ * transmission; response packet 0 also acknowledges every request packet,
+ * so lost CRs cost nothing. Receptions may arrive in any order inside the
+ * window; a hole with three receptions above it is resent at once (fast
+ * retransmit), anything else waits for the RTO (timers.c).
+ *
+ * Completion hands the continuation the response: in place in the receive
+ * buffer for one-packet responses, else the reassembly msgbuf. The slot then
+ * owes the callee an acknowledgement: the next call on the slot carries it
+ * implicitly; if none comes within ack_delay_ns, timers.c sends an ACK.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tern_internal.h"
+
+#define PEND_CHUNK 256u
+
+struct pend_chunk {
+	struct pend_chunk *next;
+	struct pending items[PEND_CHUNK];
+};
+
+struct pending *tern_pending_get(struct tern_ep *ep)
+{
+	if (ep->pend_free == NULL) {
+		struct pend_chunk *c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		c->next = ep->pend_chunks;
+		ep->pend_chunks = c;
+		for (unsigned i = 0; i < PEND_CHUNK; i++) {
+			c->items[i].next = ep->pend_free;
+			ep->pend_free = &c->items[i];
+		}
+	}
+	struct pending *p = ep->pend_free;
+	ep->pend_free = p->next;
+	p->next = NULL;
+	return p;
+}
+
+void tern_pending_put(struct tern_ep *ep, struct pending *p)
+{
+	p->next = ep->pend_free;
+	ep->pend_free = p;
+}
+
+void tern_pending_fini(struct tern_ep *ep)
+{
+	while (ep->pend_chunks != NULL) {
+		struct pend_chunk *c = ep->pend_chunks;
+		ep->pend_chunks = c->next;
+		free(c);
+	}
+	ep->pend_free = NULL;
+}
+
+/* --- the timed list: calls in flight and slots owing an ACK ----------------- */
+
+void tern_timed_add(struct tern_ep *ep, struct call_slot *c)
+{
+	c->tnext = &ep->timed;
+	c->tprev = ep->timed.tprev;
+	ep->timed.tprev->tnext = c;
+	ep->timed.tprev = c;
+	c->timed = 1;
+}
+
+void tern_timed_del(struct call_slot *c)
+{
+	c->tprev->tnext = c->tnext;
+	c->tnext->tprev = c->tprev;
+	c->tnext = c->tprev = NULL;
+	c->timed = 0;
+}
+
+/* --- transmission ------------------------------------------------------------ */
+
+static void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, uint32_t i)
+{
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_REQ);
+	h.req_type = c->req_type;
+	h.req_num = c->req_num;
+	if (i < c->req_npkts) {
+		struct tern_msg *m = c->req;
+		uint32_t off = i * s->dpp;
+		uint32_t len = m->len - off < s->dpp ? m->len - off : s->dpp;
+		h.flags = c->oneway ? TERN_WF_ONEWAY : 0;
+		h.pkt_num = i;
+		h.msg_size = m->len;
+		tern_tx_data(ep, s, &h, m, m->data + off, len);
+	} else {
+		h.type = TERN_PKT_RFR;
+		h.pkt_num = i - c->req_npkts + 1;
+		h.msg_size = c->resp_size;
+		tern_tx_data(ep, s, &h, NULL, NULL, 0);
+	}
+	if (i < c->tx_hi)
+		ep->st.retransmits++;
+}
+
+/* One-way calls complete once their last packet is out: from tern_poll(),
+ * never from inside tern_call(). */
+static int oneway_sent(const struct call_slot *c)
+{
+	return c->oneway && c->tx_hi == c->req_npkts && c->rx_base + 1 >= c->req_npkts;
+}
+
+void tern_call_kick(struct tern_ep *ep, struct call_slot *c)
+{
+	struct tern_session *s = c->s;
+	uint64_t bit = 1ull << c->idx;
+	while (c->tx_next < c->total) {
+		uint32_t i = c->tx_next;
+		if (i < c->rx_base) {
+			c->tx_next = c->rx_base;
+			continue;
+		}
+		uint32_t off = i - c->rx_base;
+		if (off >= TERN_WINDOW)
+			break;
+		if ((c->rx_bits >> off) & 1) {
+			c->tx_next++;
+			continue;
+		}
+		if (s->credits == 0) {
+			s->want_tx |= bit;
+			return;
+		}
+		s->credits--;
+		c->inflight++;
+		if (!c->sample_valid && i >= c->tx_hi) {
+			c->sample_valid = 1;
+			c->sample_idx = i;
+			c->sample_ns = ep->now;
+		}
+		send_one(ep, s, c, i);
+		c->tx_next = i + 1;
+		if (c->tx_next > c->tx_hi)
+			c->tx_hi = c->tx_next;
+	}
+	s->want_tx &= ~bit;
+	if (tern_unlikely(c->oneway) && oneway_sent(c) && !c->done_queued) {
+		c->done_queued = 1;
+		c->dnext = ep->done;
+		ep->done = c;
+	}
+}
+
+/* Credits came back: let stalled calls of the session send. */
+void tern_session_kick(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	while (s->want_tx != 0 && s->credits != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(s->want_tx);
+		s->want_tx &= ~(1ull << i);
+		if (s->cs[i].active)
+			tern_call_kick(ep, &s->cs[i]);
+	}
+}
+
+/* --- starting calls ----------------------------------------------------------- */
+
+static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
+		       uint64_t deadline, int oneway, int idempotent)
+{
+	c->req_num += s->nslots;
+	c->active = 1;
+	c->oneway = (uint8_t)oneway;
+	c->idempotent = (uint8_t)idempotent;
+	c->ack_pending = 0; /* this request acknowledges the previous response */
+	c->done_queued = 0;
+	c->sample_valid = 0;
+	c->req_type = type;
+	c->req = req;
+	c->req_npkts = tern_wire_npkts(req->len, s->dpp);
+	c->resp_size = 0;
+	c->resp_npkts = 0;
+	c->total = c->req_npkts;
+	c->tx_next = c->tx_hi = c->rx_base = 0;
+	c->rx_bits = 0;
+	c->inflight = 0;
+	c->retries = 0;
+	c->frtx_mark = 0;
+	c->progress_ns = ep->now;
+	c->deadline_ns = deadline;
+	c->resp = NULL;
+	c->cont = cont;
+	c->ctx = ctx;
+	s->cs_busy |= 1ull << c->idx;
+	if (!c->timed)
+		tern_timed_add(ep, c);
+	tern_call_kick(ep, c);
+}
+
+static uint64_t slot_mask(const struct tern_session *s)
+{
+	return s->nslots == 64 ? ~0ull : (1ull << s->nslots) - 1;
+}
+
+void tern_backlog_start(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	while (s->bl_head != NULL && s->state == SESS_CONNECTED && !s->tearing) {
+		uint64_t free_slots = ~s->cs_busy & slot_mask(s);
+		if (free_slots == 0)
+			return;
+		struct pending *p = s->bl_head;
+		s->bl_head = p->next;
+		if (s->bl_head == NULL)
+			s->bl_tail = NULL;
+		s->bl_len--;
+		struct tern_msg *req = p->req;
+		tern_cont_fn cont = p->cont;
+		void *ctx = p->ctx;
+		uint64_t deadline = p->deadline_ns;
+		uint16_t type = p->req_type;
+		int oneway = p->oneway, idem = p->idempotent;
+		tern_pending_put(ep, p);
+		if (req->len > s->peer_max_msg) {
+			/* Learnt at connect time: the server would refuse it. */
+			struct tern_result r = {.status = -EMSGSIZE, .req_type = type};
+			tern_msg_free(req);
+			ep->st.calls_failed++;
+			CB_ENTER(ep);
+			cont(&r, ctx);
+			CB_LEAVE(ep);
+			continue;
+		}
+		unsigned i = (unsigned)__builtin_ctzll(free_slots);
+		call_start(ep, s, &s->cs[i], req, type, cont, ctx, deadline, oneway, idem);
+	}
+}
+
+void tern_backlog_fail(struct tern_session *s, int err)
+{
+	struct tern_ep *ep = s->ep;
+	while (s->bl_head != NULL) {
+		struct pending *p = s->bl_head;
+		s->bl_head = p->next;
+		if (s->bl_head == NULL)
+			s->bl_tail = NULL;
+		s->bl_len--;
+		struct tern_result r = {.status = err, .req_type = p->req_type};
+		tern_cont_fn cont = p->cont;
+		void *ctx = p->ctx;
+		tern_msg_free(p->req);
+		tern_pending_put(ep, p);
+		ep->st.calls_failed++;
+		if (err == -ETIMEDOUT)
+			ep->st.calls_timeout++;
+		else if (err == -ECONNRESET)
+			ep->st.calls_reset++;
+		CB_ENTER(ep);
+		cont(&r, ctx);
+		CB_LEAVE(ep);
+	}
+}
+
+static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *req, tern_cont_fn cont,
+		      void *ctx, uint64_t timeout_ns, int oneway, unsigned flags)
+{
+	if (s == NULL || req == NULL || cont == NULL || (flags & ~TERN_CALL_IDEMPOTENT) != 0)
+		return -EINVAL;
+	struct tern_ep *ep = s->ep;
+	if (req->ep != ep || req->refs != 1)
+		return -EINVAL;
+	if (s->tearing || s->close_req)
+		return -ECANCELED;
+	if (s->state != SESS_CONNECTED && s->state != SESS_CONNECTING)
+		return -ENOTCONN;
+	if (s->state == SESS_CONNECTED && req->len > s->peer_max_msg)
+		return -EMSGSIZE;
+	if (ep->in_poll == 0)
+		ep->now = tern_now_ns();
+	uint64_t deadline = ep->now + (timeout_ns != 0 ? timeout_ns : ep->cfg.call_timeout_ns);
+	int idem = (flags & TERN_CALL_IDEMPOTENT) != 0;
+	uint64_t free_slots = ~s->cs_busy & slot_mask(s);
+	if (s->state == SESS_CONNECTED && s->bl_head == NULL && free_slots != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(free_slots);
+		call_start(ep, s, &s->cs[i], req, type, cont, ctx, deadline, oneway, idem);
+	} else {
+		if (s->bl_len >= ep->cfg.backlog_limit)
+			return -EAGAIN;
+		struct pending *p = tern_pending_get(ep);
+		if (p == NULL)
+			return -ENOMEM;
+		p->req = req;
+		p->cont = cont;
+		p->ctx = ctx;
+		p->deadline_ns = deadline;
+		p->req_type = type;
+		p->oneway = (uint8_t)oneway;
+		p->idempotent = (uint8_t)idem;
+		if (s->bl_tail != NULL)
+			s->bl_tail->next = p;
+		else
+			s->bl_head = p;
+		s->bl_tail = p;
+		s->bl_len++;
+	}
+	ep->st.calls_started++;
+	return 0;
+}
+
+int tern_call(struct tern_session *s, uint16_t req_type, struct tern_msg *req, tern_cont_fn cont,
+	      void *ctx, uint64_t timeout_ns)
+{
+	return call_issue(s, req_type, req, cont, ctx, timeout_ns, 0, 0);
+}
+
+int tern_call_ex(struct tern_session *s, uint16_t req_type, struct tern_msg *req,
+		 tern_cont_fn cont, void *ctx, uint64_t timeout_ns, unsigned flags)
+{
+	return call_issue(s, req_type, req, cont, ctx, timeout_ns, 0, flags);
+}
+
+int tern_send(struct tern_session *s, uint16_t req_type, struct tern_msg *req, tern_cont_fn cont,
+	      void *ctx, uint64_t timeout_ns)
+{
+	return call_issue(s, req_type, req, cont, ctx, timeout_ns, 1, 0);
+}
+
+/* --- completion ------------------------------------------------------------------ */
+
+void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len)
+{
+	struct tern_session *s = c->s;
+	struct tern_ep *ep = s->ep;
+	s->credits += c->inflight;
+	c->inflight = 0;
+	c->active = 0;
+	s->cs_busy &= ~(1ull << c->idx);
+	s->want_tx &= ~(1ull << c->idx);
+	/* The callee keeps an answer (data or error) until acknowledged. */
+	int answered = !c->oneway && c->resp_npkts != 0;
+	answered |= !c->oneway && status != 0 && status != -ETIMEDOUT && status != -ECONNRESET &&
+		    status != -ECANCELED;
+	if (status == 0) {
+		ep->st.calls_ok++;
+	} else {
+		ep->st.calls_failed++;
+		if (status == -ETIMEDOUT)
+			ep->st.calls_timeout++;
+		else if (status == -ECONNRESET)
+			ep->st.calls_reset++;
+	}
+	if (answered && s->state == SESS_CONNECTED) {
+		c->ack_pending = 1;
+		c->ack_due_ns = ep->now + ep->ack_delay_ns;
+	} else if (c->timed) {
+		tern_timed_del(c);
+	}
+	struct tern_msg *req = c->req, *resp = c->resp;
+	tern_cont_fn cont = c->cont;
+	void *ctx = c->ctx;
+	c->req = NULL;
+	c->resp = NULL;
+	c->cont = NULL;
+	tern_msg_free(req);
+	struct tern_result r = {.status = status, .req_type = c->req_type, .data = data, .len = len};
+	CB_ENTER(ep);
+	cont(&r, ctx);
+	CB_LEAVE(ep);
+	tern_msg_free(resp);
+	/* c may be gone now (the continuation may have closed the session). */
+	if (s->state == SESS_CONNECTED && !s->tearing && s->bl_head != NULL)
+		tern_backlog_start(s);
+}
+
+/* Complete one-way calls whose last packet went out (called from tern_poll). */
+void tern_done_drain(struct tern_ep *ep)
+{
+	while (ep->done != NULL) {
+		struct call_slot *c = ep->done;
+		ep->done = c->dnext;
+		c->dnext = NULL;
+		if (c->done_queued && c->active && oneway_sent(c)) {
+			c->done_queued = 0;
+			tern_call_complete(c, 0, NULL, 0);
+		} else {
+			c->done_queued = 0;
+		}
+	}
+}
+
+/* --- receptions -------------------------------------------------------------------- */
+
+/* 0: reception i is new and inside the window; else the drop reason. */
+static int rx_check(const struct call_slot *c, uint32_t i)
+{
+	if (i < c->rx_base)
+		return TERN_DROP_DUP;
+	if (i >= c->tx_hi)
+		return TERN_DROP_UNEXPECTED; /* answers something never sent */
+	if ((c->rx_bits >> (i - c->rx_base)) & 1)
+		return TERN_DROP_DUP;
+	return 0;
+}
+
+/* Record reception i (checked by rx_check): credit back, window forward. */
+static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
+{
+	struct tern_session *s = c->s;
+	c->rx_bits |= 1ull << (i - c->rx_base);
+	if (c->inflight != 0) {
+		c->inflight--;
+		s->credits++;
+	}
+	if (c->rx_bits == ~0ull) {
+		c->rx_base += 64;
+		c->rx_bits = 0;
+	} else {
+		unsigned k = (unsigned)__builtin_ctzll(~c->rx_bits);
+		c->rx_base += k;
+		c->rx_bits >>= k;
+	}
+	if (c->sample_valid && i == c->sample_idx) {
+		c->sample_valid = 0;
+		tern_rtt_sample(s, ep->now - c->sample_ns);
+	}
+	c->progress_ns = ep->now;
+	c->retries = 0;
+}
+
+/* Resend holes that have three or more receptions above them. */
+static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
+{
+	uint64_t bits = c->rx_bits; /* bit 0 (rx_base) is a hole here */
+	if (__builtin_popcountll(bits) < 3)
+		return;
+	unsigned top = 63u - (unsigned)__builtin_clzll(bits);
+	for (unsigned off = 0; off < top; off++) {
+		if ((bits >> off) & 1)
+			continue;
+		uint32_t i = c->rx_base + off;
+		if (i < c->frtx_mark || i >= c->tx_next)
+			continue;
+		if (__builtin_popcountll(bits >> off) < 3)
+			break;
+		send_one(ep, c->s, c, i);
+		c->frtx_mark = i + 1;
+	}
+}
+
+static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
+				 const struct tern_hdr *h)
+{
+	struct call_slot *c = &s->cs[h->req_num & s->slot_mask];
+	if (!c->active || c->req_num != h->req_num) {
+		tern_drop(ep, h->req_num < c->req_num || !c->active ? TERN_DROP_STALE
+								    : TERN_DROP_UNEXPECTED);
+		return NULL;
+	}
+	if (h->req_type != c->req_type) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return NULL;
+	}
+	return c;
+}
+
+static void after_rx(struct tern_ep *ep, struct call_slot *c)
+{
+	struct tern_session *s = c->s;
+	if (c->rx_bits != 0)
+		fast_retransmit(ep, c);
+	tern_call_kick(ep, c);
+	if (s->want_tx != 0)
+		tern_session_kick(s);
+}
+
+void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
+{
+	struct call_slot *c = slot_of(ep, s, h);
+	if (c == NULL)
+		return;
+	if (h->msg_size != c->req->len) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
+	if (h->flags & TERN_WF_WORKING) {
+		/* The callee is still executing: alive, so do not give up. */
+		if (h->pkt_num + 1 == c->req_npkts && c->resp_npkts == 0) {
+			c->progress_ns = ep->now;
+			c->retries = 0;
+		} else {
+			tern_drop(ep, TERN_DROP_UNEXPECTED);
+		}
+		return;
+	}
+	if (h->pkt_num + 1 >= c->req_npkts) { /* the last packet is answered by the response */
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
+	int why = rx_check(c, h->pkt_num);
+	if (why != 0) {
+		tern_drop(ep, (enum tern_drop)why);
+		return;
+	}
+	rx_mark(ep, c, h->pkt_num);
+	after_rx(ep, c);
+}
+
+void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		  const uint8_t *payload, uint32_t len)
+{
+	struct call_slot *c = slot_of(ep, s, h);
+	if (c == NULL)
+		return;
+	if (c->oneway) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
+	if (h->status != 0) {
+		/* An error answer ends the call at once, whatever was still being sent. */
+		c->resp_npkts = 1;
+		tern_call_complete(c, -(int)h->status, NULL, 0);
+		return;
+	}
+	uint32_t n = c->req_npkts;
+	if (h->pkt_num == 0) {
+		if (c->resp_npkts != 0) {
+			tern_drop(ep, TERN_DROP_DUP);
+			return;
+		}
+		if (c->tx_hi < n) { /* a response before the whole request was sent */
+			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			return;
+		}
+		uint32_t m = tern_wire_npkts(h->msg_size, s->dpp);
+		if (m > 1) {
+			c->resp = tern_msg_alloc(ep, h->msg_size);
+			if (c->resp == NULL) {
+				tern_drop(ep, TERN_DROP_NOMEM); /* the RTO brings it again */
+				return;
+			}
+			memcpy(c->resp->data, payload, len);
+			ep->st.copied_bytes += len;
+		}
+		/* Response packet 0 acknowledges every request packet. */
+		while (c->rx_base < n - 1)
+			rx_mark(ep, c, c->rx_base);
+		c->resp_size = h->msg_size;
+		c->resp_npkts = m;
+		c->total = n + m - 1;
+		rx_mark(ep, c, n - 1);
+		if (m == 1) {
+			ep->st.zc_rx++;
+			tern_call_complete(c, 0, payload, len);
+			return;
+		}
+	} else {
+		uint32_t i = n - 1 + h->pkt_num;
+		if (c->resp_npkts == 0 || h->msg_size != c->resp_size || h->pkt_num >= c->resp_npkts) {
+			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			return;
+		}
+		int why = rx_check(c, i);
+		if (why != 0) {
+			tern_drop(ep, (enum tern_drop)why);
+			return;
+		}
+		memcpy(c->resp->data + (size_t)h->pkt_num * s->dpp, payload, len);
+		ep->st.copied_bytes += len;
+		rx_mark(ep, c, i);
+	}
+	if (c->rx_base == c->total) {
+		tern_call_complete(c, 0, c->resp->data, c->resp_size);
+		return;
+	}
+	after_rx(ep, c);
+}

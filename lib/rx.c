@@ -1,0 +1,181 @@
+/*
+ * rx.c — the receive path: one burst from the driver, each packet checked
+ * and dispatched by type.
+ *
+ *   driver rx_burst -> tern_wire_check (stateless) -> session by index ->
+ *   token -> tern_wire_check_data (sizes) -> req.c / resp.c / session.c
+ *
+ * The network is hostile: every field is checked before use, lengths first,
+ * and a bad packet is dropped and counted by reason (tern_stats.drops). A
+ * packet naming a session we do not have is answered with RESET, so a peer
+ * that outlived our restart learns it at once.
+ */
+#include <string.h>
+
+#include "tern_internal.h"
+
+static const enum tern_drop wire_drop[] = {
+	[TERN_WIRE_SHORT] = TERN_DROP_SHORT,
+	[TERN_WIRE_VERSION_BAD] = TERN_DROP_VERSION,
+	[TERN_WIRE_TYPE_BAD] = TERN_DROP_TYPE,
+	[TERN_WIRE_LEN_BAD] = TERN_DROP_LENGTH,
+	[TERN_WIRE_TOO_BIG] = TERN_DROP_TOO_BIG,
+	[TERN_WIRE_PKT_BAD] = TERN_DROP_PKT_NUM,
+	[TERN_WIRE_CSUM_BAD] = TERN_DROP_CHECKSUM,
+};
+
+void tern_drop(struct tern_ep *ep, enum tern_drop why)
+{
+	ep->st.drops[why]++;
+}
+
+void tern_send_reset(struct tern_ep *ep, const struct tern_addr *to, const struct tern_hdr *h)
+{
+	struct tern_hdr r;
+	struct tern_wire_reset body = {.epoch = tern_le64(ep->epoch)};
+	memset(&r, 0, sizeof(r));
+	r.type = TERN_PKT_RESET;
+	r.dst_session = h->src_session;
+	r.src_session = h->dst_session;
+	r.token = h->token;
+	tern_tx_ctrl(ep, to, &r, &body, sizeof(body));
+	ep->st.resets_sent++;
+}
+
+/* Packets that may be answered with RESET: those of a live exchange. */
+static int resettable(uint8_t type)
+{
+	switch (type) {
+	case TERN_PKT_REQ:
+	case TERN_PKT_RESP:
+	case TERN_PKT_CR:
+	case TERN_PKT_RFR:
+	case TERN_PKT_ACK:
+	case TERN_PKT_PING:
+	case TERN_PKT_PONG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A packet for a session id we have no live session under. */
+static void unknown_session(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h,
+			    enum tern_drop why)
+{
+	tern_drop(ep, why);
+	if (h->src_session == TERN_SESSION_NONE)
+		return;
+	if (resettable(h->type)) {
+		tern_send_reset(ep, &rx->src, h);
+	} else if (h->type == TERN_PKT_CONNECT_OK && h->status == 0) {
+		/* The server opened a session we no longer want: let it go now. */
+		struct tern_wire_hs hs;
+		struct tern_hdr e = *h;
+		tern_wire_hs_get((const uint8_t *)rx->data + TERN_HDR_LEN, &hs);
+		e.token = hs.token;
+		tern_send_reset(ep, &rx->src, &e);
+	}
+}
+
+static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
+{
+	struct tern_hdr h;
+	if (tern_unlikely(rx->flags & TERN_RX_TRUNC)) {
+		tern_drop(ep, TERN_DROP_FRAME);
+		return;
+	}
+	enum tern_wire_err e = tern_wire_check(rx->data, rx->len, ep->cfg.max_msg_size, &h);
+	if (tern_unlikely(e != TERN_WIRE_OK)) {
+		tern_drop(ep, wire_drop[e]);
+		return;
+	}
+	if (h.type == TERN_PKT_CONNECT) {
+		tern_on_connect(ep, rx, &h);
+		return;
+	}
+	if (h.type == TERN_PKT_RESET) {
+		tern_on_reset(ep, rx, &h);
+		return;
+	}
+	if (tern_unlikely(h.dst_session >= ep->cfg.max_sessions)) {
+		unknown_session(ep, rx, &h, TERN_DROP_SESSION);
+		return;
+	}
+	struct tern_session *s = &ep->sessions[h.dst_session];
+	if (tern_unlikely(s->state != SESS_CONNECTED)) {
+		if (h.type == TERN_PKT_CONNECT_OK && s->state == SESS_CONNECTING && h.token == s->token)
+			tern_on_connect_ok(ep, s, rx, &h);
+		else if (s->state == SESS_CONNECTING && h.type == TERN_PKT_CONNECT_OK)
+			tern_drop(ep, TERN_DROP_TOKEN);
+		else
+			unknown_session(ep, rx, &h, TERN_DROP_SESSION);
+		return;
+	}
+	if (tern_unlikely(h.token != s->token)) {
+		unknown_session(ep, rx, &h, TERN_DROP_TOKEN);
+		return;
+	}
+	if (tern_unlikely(h.src_session != s->peer_id)) {
+		tern_drop(ep, TERN_DROP_SESSION);
+		return;
+	}
+	uint32_t body = rx->len - TERN_HDR_LEN;
+	if (h.type <= TERN_PKT_RFR) {
+		e = tern_wire_check_data(&h, body, s->dpp);
+		if (tern_unlikely(e != TERN_WIRE_OK)) {
+			tern_drop(ep, wire_drop[e]);
+			return;
+		}
+	}
+	s->last_rx_ns = ep->now;
+	/* Replies go where the peer now sends from (NAT rebinding, roaming). */
+	if (tern_unlikely(!tern_addr_eq(&s->peer, &rx->src)))
+		s->peer = rx->src;
+	const uint8_t *payload = (const uint8_t *)rx->data + TERN_HDR_LEN;
+	switch (h.type) {
+	case TERN_PKT_REQ:
+		tern_on_req(ep, s, &h, payload, body);
+		break;
+	case TERN_PKT_RESP:
+		tern_on_resp(ep, s, &h, payload, body);
+		break;
+	case TERN_PKT_CR:
+		tern_on_cr(ep, s, &h);
+		break;
+	case TERN_PKT_RFR:
+		tern_on_rfr(ep, s, &h);
+		break;
+	case TERN_PKT_ACK:
+		tern_on_ack(ep, s, &h);
+		break;
+	case TERN_PKT_CONNECT_OK:
+		tern_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
+		break;
+	case TERN_PKT_DISCONNECT:
+		tern_on_disconnect(ep, s);
+		break;
+	case TERN_PKT_PING:
+		tern_tx_session_ctrl(ep, s, TERN_PKT_PONG);
+		break;
+	case TERN_PKT_PONG:
+		break; /* last_rx_ns is all it is for */
+	default:
+		tern_drop(ep, TERN_DROP_TYPE);
+		break;
+	}
+}
+
+int tern_rx_poll(struct tern_ep *ep)
+{
+	unsigned n = ep->ops->rx_burst(ep->drv, ep->rx, TERN_RX_BURST);
+	if (n == 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (i + 1 < n)
+			__builtin_prefetch(ep->rx[i + 1].data);
+		rx_one(ep, &ep->rx[i]);
+	}
+	ep->ops->rx_done(ep->drv, ep->rx, n);
+	return (int)n;
+}

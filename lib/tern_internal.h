@@ -1,0 +1,371 @@
+/*
+ * tern_internal.h — the core's private types and the functions its files
+ * share. Not installed.
+ *
+ * Object map (all owned by one endpoint, used only by its owner thread):
+ *
+ *   tern_ep ─┬─ driver (one queue)
+ *            ├─ sessions[max_sessions]   indexed by session id (O(1) lookup)
+ *            │     ├─ cs[slots]  call slots: calls this side issued (client role)
+ *            │     ├─ ss[slots]  serve slots: calls the peer issued (server role)
+ *            │     └─ backlog    calls waiting for a free call slot
+ *            ├─ timed list       call slots in flight or owing an ACK (loss scan)
+ *            ├─ msgbuf pools     power-of-two classes carved from driver memory
+ *            └─ tx batch         flushed once per poll (or when full)
+ *
+ * Packet numbering of one call (after eRPC): the caller's transmissions are
+ * numbered i = 0..N+M-2: i < N is request packet i, i >= N is the RFR for
+ * response packet i-N+1. Its receptions use the same numbers: i < N-1 is the
+ * CR for request packet i, i >= N-1 is response packet i-N+1. Reception i
+ * answers transmission i, so one window (rx_base + a 64-bit map) tracks the
+ * whole call and credits are simply "sent minus received".
+ */
+#ifndef TERN_INTERNAL_H
+#define TERN_INTERNAL_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver.h"
+#include "tern.h"
+#include "wire.h"
+
+#define tern_likely(x)   __builtin_expect(!!(x), 1)
+#define tern_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define TERN_RX_BURST   32u
+#define TERN_TX_BATCH   64u
+#define TERN_MAX_SLOTS  64u  /* slot masks are uint64_t */
+#define TERN_WINDOW     64u  /* per-call receive window (bitmap width) */
+#define TERN_MAX_CREDITS 64u
+#define TERN_POST_CAP   1024u
+
+/* ------------------------------------------------------------------ */
+/* msgbufs (msg.c)                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A msgbuf is one power-of-two chunk: this struct, headroom, then data. The
+ * headroom lets the first packet's header sit right before the data, so a
+ * one-packet message is one contiguous buffer.
+ */
+#define TERN_MSG_META      128u /* struct + headroom before data */
+#define TERN_MSG_MIN_SHIFT 8u   /* smallest chunk: 256 B */
+#define TERN_MSG_CLASSES   24u  /* up to 2^31 B chunks */
+
+struct tern_msg {
+	uint8_t *data;
+	uint32_t len;
+	uint32_t cap;
+	uint32_t refs; /* owner + driver/tx-batch references */
+	uint8_t cls;
+	uint8_t pad[3];
+	struct tern_ep *ep;
+	struct tern_msg *next; /* free list */
+};
+
+struct msg_pool {
+	struct tern_msg *free[TERN_MSG_CLASSES];
+	uint64_t reserved; /* bytes obtained from the driver / OS */
+	uint64_t limit;
+	uint64_t in_use;   /* msgbufs handed out */
+	struct pool_chunk *chunks; /* every region obtained, for release */
+};
+
+int tern_pool_init(struct tern_ep *ep);
+void tern_pool_fini(struct tern_ep *ep);
+/* A msgbuf with room for len bytes plus extra (not counted in len). */
+struct tern_msg *tern_msg_alloc_extra(struct tern_ep *ep, size_t len, size_t extra);
+
+/* ------------------------------------------------------------------ */
+/* sessions and slots                                                 */
+/* ------------------------------------------------------------------ */
+
+enum sess_state {
+	SESS_FREE = 0,   /* unused array entry */
+	SESS_CONNECTING, /* client: CONNECT sent, waiting for CONNECT_OK */
+	SESS_CONNECTED,  /* usable */
+	SESS_FAILED,     /* client handle after failure: waits for tern_session_close() */
+	SESS_ZOMBIE,     /* torn down, but deferred handlers still hold requests */
+};
+
+/* A call this side issued (client role). */
+struct call_slot {
+	struct tern_session *s;
+	uint64_t req_num;     /* current call; slot index = req_num % slots */
+	uint32_t idx;
+	uint8_t active;       /* a call occupies the slot */
+	uint8_t oneway;       /* R call: no response */
+	uint8_t idempotent;   /* TERN_CALL_IDEMPOTENT */
+	uint8_t ack_pending;  /* completed; an explicit ACK is due at ack_due_ns */
+	uint8_t timed;        /* on the endpoint's timed list */
+	uint8_t sample_valid; /* an RTT sample is running on sample_idx */
+	uint8_t done_queued;  /* one-way call on the endpoint's done list */
+	uint16_t req_type;
+	struct tern_msg *req;
+	uint32_t req_npkts;   /* N */
+	uint32_t resp_size;
+	uint32_t resp_npkts;  /* M, 0 until response packet 0 arrived */
+	uint32_t total;       /* transmissions of the call: N, then N+M-1 */
+	uint32_t tx_next;     /* next transmission to send */
+	uint32_t tx_hi;       /* one past the highest transmission ever sent */
+	uint32_t rx_base;     /* every reception below it has arrived */
+	uint64_t rx_bits;     /* bit k: reception rx_base+k arrived */
+	uint32_t inflight;    /* credits this call holds (sent, not yet answered) */
+	uint32_t retries;     /* RTOs without progress */
+	uint32_t frtx_mark;   /* fast retransmit: holes below this were resent */
+	uint32_t sample_idx;
+	uint64_t sample_ns;
+	uint64_t progress_ns; /* last time the call made progress */
+	uint64_t deadline_ns;
+	uint64_t ack_due_ns;
+	struct tern_msg *resp; /* reassembly buffer (multi-packet responses) */
+	tern_cont_fn cont;
+	void *ctx;
+	struct call_slot *tnext, *tprev; /* timed list */
+	struct call_slot *dnext;         /* done list (one-way calls) */
+	uint64_t scan_gen;
+};
+
+/* Serve-slot states (server role, per slot; see req.c for the transitions). */
+enum serve_state {
+	SRV_FREE = 0,    /* never used */
+	SRV_RECEIVING,   /* request packets arriving */
+	SRV_RUNNING,     /* handler called, not yet answered */
+	SRV_ANSWERED,    /* response cached until acknowledged */
+	SRV_UNCACHED,    /* RR: answered, response not kept; a duplicate re-executes */
+	SRV_DONE,        /* acknowledged (or R): duplicates are dropped */
+};
+
+struct tern_req {
+	struct tern_ep *ep;
+	struct tern_session *s;
+	struct serve_slot *slot;
+	const uint8_t *data;
+	uint32_t len;
+	uint16_t type;
+};
+
+struct serve_slot {
+	uint64_t req_num;
+	uint8_t state;       /* enum serve_state */
+	uint8_t sem;         /* TERN_RRA / TERN_RR / TERN_R of the handler */
+	uint8_t resp_status; /* error response: positive errno */
+	uint8_t oneway;
+	uint16_t req_type;
+	uint32_t req_size;
+	uint32_t req_npkts;
+	uint32_t req_prefix; /* request packets 0..prefix-1 arrived */
+	uint64_t req_bits;   /* bit k: packet prefix+k arrived */
+	struct tern_msg *req_buf; /* reassembly buffer, or deferred copy */
+	struct tern_msg *resp;    /* cached response */
+	uint32_t resp_npkts;
+	struct tern_req req;
+};
+
+/* A call waiting for a free call slot. */
+struct pending {
+	struct pending *next;
+	struct tern_msg *req;
+	tern_cont_fn cont;
+	void *ctx;
+	uint64_t deadline_ns;
+	uint16_t req_type;
+	uint8_t oneway;
+	uint8_t idempotent;
+};
+
+struct tern_session {
+	struct tern_ep *ep;
+	uint8_t state;      /* enum sess_state */
+	uint8_t client;     /* this side opened it */
+	uint8_t tearing;    /* inside session teardown: defer frees */
+	uint8_t close_req;  /* tern_session_close() during teardown */
+	uint8_t in_hs;      /* in the CONNECT dedup table */
+	uint16_t id;
+	uint16_t peer_id;
+	uint32_t token;     /* ours: packets to us carry it */
+	uint32_t peer_token;
+	int err;            /* why it failed */
+	uint64_t peer_epoch;
+	struct tern_addr peer;    /* where packets go: follows the peer's source address */
+	struct tern_addr hs_addr; /* server: the client's address at CONNECT (dedup key) */
+	uint64_t scan_gen;
+	uint32_t dpp;       /* payload bytes per packet on this session */
+	uint32_t peer_max_msg;
+	uint32_t nslots, slot_mask;
+	uint32_t credits_max, credits;
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint64_t last_rx_ns, last_ping_ns;
+	/* handshake (client) */
+	uint64_t hs_nonce, hs_next_ns, hs_backoff_ns, hs_deadline_ns;
+	/* slots */
+	struct call_slot *cs;
+	struct serve_slot *ss;
+	uint64_t cs_busy; /* bit per active call slot */
+	uint64_t want_tx; /* call slots stalled on credits */
+	struct pending *bl_head, *bl_tail;
+	uint32_t bl_len;
+	uint32_t running; /* serve slots in SRV_RUNNING */
+	struct tern_session *unext, *uprev; /* used-sessions list */
+};
+
+/* ------------------------------------------------------------------ */
+/* endpoint                                                           */
+/* ------------------------------------------------------------------ */
+
+struct handler {
+	tern_handler_fn fn;
+	void *ctx;
+	unsigned flags;
+};
+
+struct post_item {
+	void (*fn)(void *);
+	void *arg;
+};
+
+struct tern_ep {
+	struct tern_ep_config cfg; /* defaults applied; strings not kept */
+	struct tern_drv *drv;
+	const struct tern_drv_ops *ops;
+	uint64_t epoch;
+	uint64_t now;       /* read once per poll */
+	uint32_t mtu;
+	uint32_t dpp;       /* mtu - header */
+	uint32_t in_cb;     /* depth of user callbacks running */
+	uint32_t in_poll;
+
+	uint64_t rto_min_ns, rto_max_ns, scan_ns, sess_scan_ns, ack_delay_ns;
+	uint64_t next_scan_ns, next_sess_scan_ns;
+	uint64_t scan_gen;
+
+	struct handler *htab[256]; /* two-level: htab[type >> 8][type & 255] */
+
+	struct tern_session *sessions; /* [max_sessions] */
+	uint16_t *free_ids;
+	uint32_t nfree;
+	struct tern_session *used; /* used-sessions list head */
+	uint32_t *hs_table;        /* CONNECT dedup: (addr, epoch, id) -> session id + 1 */
+	uint32_t hs_mask;
+
+	struct call_slot timed; /* sentinel of the timed list */
+	struct call_slot *done; /* one-way calls whose last packet is out */
+	uint32_t running;       /* requests executing (all sessions) */
+
+	unsigned ntx;
+	struct tern_tx txq[TERN_TX_BATCH];
+	struct tern_addr txaddr[TERN_TX_BATCH];
+	uint8_t txhdr[TERN_TX_BATCH][TERN_HDR_LEN + TERN_HS_LEN];
+	struct tern_rx rx[TERN_RX_BURST];
+
+	struct msg_pool pool;
+	struct pending *pend_free;
+	struct pend_chunk *pend_chunks;
+
+	/* tern_ep_post(): any thread pushes, the owner drains */
+	atomic_uint post_n;
+	int post_lock; /* spinlock word (atomic ops) */
+	uint32_t post_head, post_len;
+	struct post_item post[TERN_POST_CAP];
+
+	struct tern_stats st;
+};
+
+static inline struct handler *handler_find(struct tern_ep *ep, uint16_t type)
+{
+	struct handler *page = ep->htab[type >> 8];
+	return page != NULL && page[type & 255].fn != NULL ? &page[type & 255] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* functions shared between the core's files                          */
+/* ------------------------------------------------------------------ */
+
+/* log.c */
+void tern_log(const struct tern_ep *ep, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* clock.c: tern_now_ns() is public. */
+
+/* tx.c */
+void tern_tx_flush(struct tern_ep *ep);
+/* Queue a packet of a session: header h, then len bytes of payload from m. */
+void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		  struct tern_msg *m, const void *payload, uint32_t len);
+/* Queue a control packet (header + body of at most TERN_HS_LEN) to dst (copied). */
+void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
+		  const void *body, uint32_t body_len);
+/* Fill the common header fields of a packet on session s. */
+static inline void tern_hdr_init(struct tern_hdr *h, const struct tern_session *s, uint8_t type)
+{
+	h->type = type;
+	h->flags = 0;
+	h->status = 0;
+	h->req_type = 0;
+	h->dst_session = s->peer_id;
+	h->src_session = s->id;
+	h->token = s->peer_token;
+	h->pkt_num = 0;
+	h->msg_size = 0;
+	h->req_num = 0;
+}
+void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type);
+
+/* rx.c */
+int tern_rx_poll(struct tern_ep *ep);
+void tern_drop(struct tern_ep *ep, enum tern_drop why);
+/* Answer a packet that names a session we do not have. */
+void tern_send_reset(struct tern_ep *ep, const struct tern_addr *to, const struct tern_hdr *h);
+
+/* session.c */
+void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
+void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct tern_rx *rx,
+			const struct tern_hdr *h);
+void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
+void tern_on_disconnect(struct tern_ep *ep, struct tern_session *s);
+/* Tear a session down: calls end with err (or are re-issued), event reported. */
+void tern_session_fail(struct tern_session *s, int err, enum tern_session_event ev);
+void tern_session_scan(struct tern_ep *ep);
+void tern_session_release(struct tern_session *s);
+void tern_session_send_connect(struct tern_session *s);
+
+/* resp.c (caller side) */
+void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		  const uint8_t *payload, uint32_t len);
+void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
+void tern_call_kick(struct tern_ep *ep, struct call_slot *c);
+void tern_session_kick(struct tern_session *s);
+void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len);
+void tern_done_drain(struct tern_ep *ep);
+void tern_backlog_start(struct tern_session *s);
+/* Fail every queued call of s with err; failed entries run their continuation. */
+void tern_backlog_fail(struct tern_session *s, int err);
+void tern_timed_add(struct tern_ep *ep, struct call_slot *c);
+void tern_timed_del(struct call_slot *c);
+struct pending *tern_pending_get(struct tern_ep *ep);
+void tern_pending_put(struct tern_ep *ep, struct pending *p);
+void tern_pending_fini(struct tern_ep *ep);
+
+/* req.c (callee side) */
+void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		 const uint8_t *payload, uint32_t len);
+void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
+void tern_on_ack(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
+/* Release a serve slot's buffers when its session goes away. */
+void tern_serve_slot_release(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss);
+
+/* timers.c */
+void tern_loss_scan(struct tern_ep *ep);
+void tern_rtt_sample(struct tern_session *s, uint64_t rtt_ns);
+uint64_t tern_rto(const struct tern_session *s, uint32_t retries);
+void tern_rto_init(struct tern_session *s);
+
+/* A user callback is running: tern_poll() inside it returns -EDEADLK. */
+#define CB_ENTER(ep) ((ep)->in_cb++)
+#define CB_LEAVE(ep) ((ep)->in_cb--)
+
+#endif /* TERN_INTERNAL_H */

@@ -144,10 +144,12 @@ struct tern_drv_ops {
 	void (*close)(struct tern_drv *drv);
 	/*
 	 * Backing memory for msgbuf chunks (DMA-able under DPDK). len is a
-	 * multiple of 4096; returns NULL on failure. NULL op = core uses mmap.
+	 * multiple of 4096; returns NULL on failure. NULL ops = core uses mmap.
+	 * mem_free takes no instance: the core frees its regions AFTER close()
+	 * (close drops the driver's msgbuf references, which live in them).
 	 */
 	void *(*mem_alloc)(struct tern_drv *drv, size_t len);
-	void (*mem_free)(struct tern_drv *drv, void *p, size_t len);
+	void (*mem_free)(void *p, size_t len);
 	/*
 	 * Block until a datagram may be ready or timeout_ns passes; returns 0,
 	 * or a negative errno. NULL op (or busy_poll) = the core spins.

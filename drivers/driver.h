@@ -204,6 +204,8 @@ int tern_kv_parse(const char *s, int (*fn)(const char *k, const char *v, void *c
 
 /* The driver registry (lib/drivers.c): NULL if the name is unknown or not built. */
 const struct tern_drv_ops *tern_drv_find(const char *name);
+/* Add a driver at run time (tests' injection driver); 0, -EINVAL or -ENOSPC. */
+int tern_drv_register(const struct tern_drv_ops *ops);
 
 #ifdef __cplusplus
 }

@@ -155,13 +155,16 @@ void tern_call_kick(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
-/* Credits came back: let stalled calls of the session send. */
+/* Credits came back: let stalled calls of the session send, round robin
+ * from the slot after the last one served, so no slot starves. */
 void tern_session_kick(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
 	while (s->want_tx != 0 && s->credits != 0) {
-		unsigned i = (unsigned)__builtin_ctzll(s->want_tx);
+		uint64_t after = s->kick_next >= 64 ? 0 : s->want_tx & (~0ull << s->kick_next);
+		unsigned i = (unsigned)__builtin_ctzll(after != 0 ? after : s->want_tx);
 		s->want_tx &= ~(1ull << i);
+		s->kick_next = i + 1;
 		if (s->cs[i].active)
 			tern_call_kick(ep, &s->cs[i]);
 	}
@@ -190,6 +193,7 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->rx_bits = 0;
 	c->inflight = 0;
 	c->retries = 0;
+	c->backoff = 0;
 	c->frtx_mark = 0;
 	c->progress_ns = ep->now;
 	c->deadline_ns = deadline;
@@ -430,6 +434,7 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 	}
 	c->progress_ns = ep->now;
 	c->retries = 0;
+	c->backoff = 0;
 }
 
 /* Resend holes that have three or more receptions above them. */
@@ -492,6 +497,7 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		if (h->pkt_num + 1 == c->req_npkts && c->resp_npkts == 0) {
 			c->progress_ns = ep->now;
 			c->retries = 0;
+			c->backoff = 0;
 		} else {
 			tern_drop(ep, TERN_DROP_UNEXPECTED);
 		}
@@ -578,4 +584,58 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 		return;
 	}
 	after_rx(ep, c);
+}
+
+/* --- synchronous calls ------------------------------------------------------------- */
+
+struct sync_call {
+	int done;
+	int status;
+	void *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void sync_cont(const struct tern_result *res, void *ctx)
+{
+	struct sync_call *sc = ctx;
+	sc->done = 1;
+	sc->status = res->status;
+	sc->len = res->len;
+	if (res->status == 0 && res->len != 0 && sc->buf != NULL)
+		memcpy(sc->buf, res->data, res->len < sc->cap ? res->len : sc->cap);
+}
+
+int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, size_t req_len,
+		   void *resp, size_t resp_cap, size_t *resp_len, uint64_t timeout_ns)
+{
+	if (s == NULL || (req == NULL && req_len != 0) || (resp == NULL && resp_cap != 0))
+		return -EINVAL;
+	struct tern_ep *ep = s->ep;
+	if (ep->in_cb != 0 || ep->in_poll != 0)
+		return -EDEADLK;
+	if (req_len > ep->cfg.max_msg_size)
+		return -EMSGSIZE;
+	struct tern_msg *m = tern_msg_alloc(ep, req_len);
+	if (m == NULL)
+		return -ENOMEM;
+	if (req_len != 0)
+		memcpy(m->data, req, req_len);
+	struct sync_call sc = {.buf = resp, .cap = resp_cap};
+	int rc = tern_call(s, req_type, m, sync_cont, &sc, timeout_ns);
+	if (rc != 0) {
+		tern_msg_free(m);
+		return rc;
+	}
+	/* Bounded: the call's deadline ends it through the loss scan. */
+	while (!sc.done) {
+		rc = tern_poll_wait(ep, 1000000);
+		if (rc < 0)
+			return rc; /* cannot happen outside callbacks (checked above) */
+	}
+	if (resp_len != NULL)
+		*resp_len = sc.len;
+	if (sc.status != 0)
+		return sc.status;
+	return sc.len > resp_cap ? -EMSGSIZE : 0;
 }

@@ -113,7 +113,9 @@ struct tern_ep_config {
 	uint32_t mtu;            /**< largest packet (default: the driver's) */
 	uint32_t backlog_limit;  /**< calls queued per session beyond the slots (default 4096) */
 	uint32_t server_queue_limit; /**< requests executing at once; beyond: -EBUSY (default 4096) */
-	uint32_t max_retries;    /**< retransmissions without progress before -ETIMEDOUT (default 12) */
+	uint32_t max_retries;    /**< RTOs in a row, with the peer silent, before -ETIMEDOUT
+				      (default 12; a peer that answers other calls is alive: then
+				      the call's deadline bounds it) */
 	uint64_t mem_limit;      /**< bytes of msgbuf memory (default 1 GiB) */
 
 	uint64_t rto_min_ns;         /**< RTO floor (0 = driver default) */

@@ -115,7 +115,8 @@ struct call_slot {
 	uint32_t rx_base;     /* every reception below it has arrived */
 	uint64_t rx_bits;     /* bit k: reception rx_base+k arrived */
 	uint32_t inflight;    /* credits this call holds (sent, not yet answered) */
-	uint32_t retries;     /* RTOs without progress */
+	uint32_t retries;     /* RTOs without progress while the peer was silent */
+	uint32_t backoff;     /* RTOs without progress: the RTO doubles per step */
 	uint32_t frtx_mark;   /* fast retransmit: holes below this were resent */
 	uint32_t sample_idx;
 	uint64_t sample_ns;
@@ -207,6 +208,7 @@ struct tern_session {
 	struct serve_slot *ss;
 	uint64_t cs_busy; /* bit per active call slot */
 	uint64_t want_tx; /* call slots stalled on credits */
+	uint32_t kick_next; /* round-robin start for handing out credits */
 	struct pending *bl_head, *bl_tail;
 	uint32_t bl_len;
 	uint32_t running; /* serve slots in SRV_RUNNING */

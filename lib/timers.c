@@ -5,11 +5,12 @@
  * tern_poll() walks the endpoint's timed list every scan_ns (a fraction of
  * the RTO floor). For each call in flight:
  *   - past its deadline                  -> -ETIMEDOUT
- *   - no progress for rto << retries     -> go back to the first missing
+ *   - no progress for rto << backoff     -> go back to the first missing
  *                                           reception and resend what is
  *                                           missing (go-back-N that skips
  *                                           what already arrived); after
- *                                           max_retries without progress
+ *                                           max_retries RTOs during which
+ *                                           the peer sent nothing at all
  *                                           -> -ETIMEDOUT
  * and for each idle slot owing an acknowledgement whose ack_delay passed,
  * an explicit ACK (the next call on the slot would have carried it).
@@ -102,10 +103,20 @@ static int scan_one(struct tern_ep *ep, struct call_slot *c)
 		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
 		return 1;
 	}
-	if (now - c->progress_ns < tern_rto(s, c->retries))
+	if (c->inflight == 0) {
+		/* Nothing outstanding: the call waits for session credits, which
+		 * is not a loss. Its clock starts when it sends again. */
+		c->progress_ns = now;
+		return 0;
+	}
+	if (now - c->progress_ns < tern_rto(s, c->backoff))
 		return 0;
 	ep->st.rto_events++;
-	if (++c->retries > ep->cfg.max_retries) {
+	if (c->backoff < 16)
+		c->backoff++;
+	/* The retry budget is for a silent peer. One that answers other calls
+	 * is alive and only losing packets: the deadline bounds this call. */
+	if (s->last_rx_ns <= c->progress_ns && ++c->retries > ep->cfg.max_retries) {
 		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
 		return 1;
 	}

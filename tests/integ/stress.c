@@ -39,7 +39,11 @@ struct opts {
 	uint64_t timeout_ms;
 	uint64_t deadline_s;
 	int exit_when_idle;
+	int reconnect;      /* client survives server crashes: reopen failed sessions */
+	int auto_reconnect; /* TERN_EP_RECONNECT + idempotent calls */
+	int expect_reset;   /* --reconnect: fail unless some call saw -ECONNRESET */
 	int quiet;
+	int stats; /* print both endpoints' counters */
 	int allow_errors;
 	uint32_t mtu;
 	uint64_t rto_min_us;
@@ -197,6 +201,8 @@ struct client {
 	const struct opts *o;
 	uint8_t *done; /* completions per call id */
 	long next, completed, failed, bad_resp, double_done;
+	long st_reset, st_timeout, st_other, ok_after_reset; /* --reconnect */
+	int sessions_lost;
 	int in_flight;
 	uint64_t rng;
 	uint32_t dpp;
@@ -257,6 +263,14 @@ static void call_cont(const struct tern_result *res, void *arg)
 		c->double_done++;
 	c->done[cc->id]++;
 	c->completed++;
+	if (res->status == -ECONNRESET)
+		c->st_reset++;
+	else if (res->status == -ETIMEDOUT)
+		c->st_timeout++;
+	else if (res->status != 0)
+		c->st_other++;
+	else if (c->sessions_lost != 0)
+		c->ok_after_reset++;
 	if (res->status != 0) {
 		c->failed++;
 		if (c->errors_shown++ < 5)
@@ -296,11 +310,15 @@ static void issue(struct client *c)
 		cc->c = c;
 		cc->id = id;
 		cc->resp_size = resp;
-		int rc = tern_call(c->s, T_CALL, m, call_cont, cc, c->o->timeout_ms * 1000000ull);
+		unsigned flags = c->o->auto_reconnect ? TERN_CALL_IDEMPOTENT : 0;
+		int rc = tern_call_ex(c->s, T_CALL, m, call_cont, cc, c->o->timeout_ms * 1000000ull,
+				      flags);
 		if (rc != 0) {
 			tern_msg_free(m);
 			if (rc == -EAGAIN)
 				return; /* backlog full: try again from the next completion */
+			if (c->o->reconnect && (rc == -ENOTCONN || rc == -ECANCELED))
+				return; /* the session failed: issue again once reconnected */
 			fprintf(stderr, "tern_call: %s\n", strerror(-rc));
 			c->failed++;
 			c->next = c->o->count;
@@ -351,6 +369,8 @@ static int make_ep(const struct opts *o, const char *bind, struct tern_ep **ep, 
 	if (o->credits != 0)
 		cfg.credits = o->credits;
 	cfg.call_timeout_ns = o->timeout_ms * 1000000ull;
+	if (o->auto_reconnect)
+		cfg.flags |= TERN_EP_RECONNECT;
 	cfg.on_session = sctx != NULL ? srv_session : NULL;
 	cfg.session_ctx = sctx;
 	int rc = tern_ep_create(&cfg, ep);
@@ -368,6 +388,14 @@ static int server_init(const struct opts *o, struct server *sv, const char *bind
 	tern_handle(sv->ep, T_REPORT, srv_report, sv, TERN_RR);
 	return 0;
 }
+
+#define FAIL_IF(cond, what)                                                              \
+	do {                                                                             \
+		if (cond) {                                                              \
+			printf("CHECK FAILED: %s\n", what);                              \
+			fails++;                                                         \
+		}                                                                        \
+	} while (0)
 
 /* Poll the client (and the in-process server) until cond or the deadline. */
 #define POLL_UNTIL(cond)                                                                 \
@@ -466,13 +494,6 @@ static int run_client(const struct opts *o, struct server *sv)
 		       " requests_dup %" PRIu64 "\n",
 		       sst.msgs_in_use, sst.cached_responses, sst.sessions_open, sst.requests_dup);
 
-#define FAIL_IF(cond, what)                                                              \
-	do {                                                                             \
-		if (cond) {                                                              \
-			printf("CHECK FAILED: %s\n", what);                              \
-			fails++;                                                         \
-		}                                                                        \
-	} while (0)
 	FAIL_IF(c.completed != o->count, "every call completed");
 	FAIL_IF(c.double_done != 0, "no call completed twice");
 	for (long i = 0; i < o->count; i++)
@@ -493,7 +514,86 @@ static int run_client(const struct opts *o, struct server *sv)
 		FAIL_IF(sst.msgs_in_use != 0, "server msgbuf pool back to its starting level");
 		FAIL_IF(sst.cached_responses != 0, "no cached response left on the server");
 	}
-	if (getenv("STRESS_DUMP")) { char b[8192]; tern_stats_format(&cst, b, sizeof b); printf("CLIENT STATS\n%s", b); if (sv) { tern_stats_format(&sst, b, sizeof b); printf("SERVER STATS\n%s", b);} }
+	if (o->stats) {
+		char b[8192];
+		tern_stats_format(&cst, b, sizeof(b));
+		printf("client counters:\n%s", b);
+		if (sv != NULL) {
+			tern_stats_format(&sst, b, sizeof(b));
+			printf("server counters:\n%s", b);
+		}
+	}
+	tern_ep_destroy(c.ep);
+	free(c.done);
+	free(ctxs);
+	printf("%s\n", fails == 0 ? "PASS" : "FAIL");
+	return fails == 0 ? 0 : 1;
+}
+
+/*
+ * --reconnect: a client that outlives server crashes. It keeps the load
+ * going; when the session fails it reopens one. Every call must end exactly
+ * once, with success, -ECONNRESET (in flight when the server died: outcome
+ * unknown, never silently retried) or -ETIMEDOUT (the server was down past
+ * the call's deadline) — nothing else, and never a hang. With
+ * --auto-reconnect the library reopens the session itself and re-issues the
+ * calls marked idempotent, so none should fail with -ECONNRESET.
+ */
+static int run_crash_client(const struct opts *o)
+{
+	struct client c;
+	struct server *sv = NULL; /* for POLL_UNTIL */
+	int fails = 0;
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.rng = o->seed;
+	uint64_t deadline = tern_now_ns() + o->deadline_s * 1000000000ull;
+	if (make_ep(o, o->bind, &c.ep, NULL) != 0)
+		return 2;
+	c.dpp = tern_ep_data_per_pkt(c.ep);
+	c.done = calloc((size_t)o->count + 1, 1);
+	ctxs = calloc((size_t)o->count + 1, sizeof(*ctxs));
+	if (c.done == NULL || ctxs == NULL || tern_connect(c.ep, o->connect, &c.s) != 0)
+		return 2;
+	uint64_t next_report = tern_now_ns() + 1000000000ull;
+	while (!(c.completed == o->count && c.in_flight == 0) && tern_now_ns() < deadline && !stop) {
+		tern_poll(c.ep);
+		if (tern_session_state(c.s) == TERN_SS_FAILED) {
+			/* The server crashed or restarted: open a fresh session. */
+			tern_session_close(c.s);
+			c.sessions_lost++;
+			if (tern_connect(c.ep, o->connect, &c.s) != 0)
+				return 2;
+		}
+		if (tern_session_state(c.s) == TERN_SS_CONNECTED || o->auto_reconnect)
+			issue(&c);
+		if (!o->quiet && tern_now_ns() >= next_report) {
+			fprintf(stderr, "progress: ended %ld ok %ld reset %ld timeout %ld sessions lost %d\n",
+				c.completed, c.completed - c.failed, c.st_reset, c.st_timeout, c.sessions_lost);
+			next_report += 1000000000ull;
+		}
+	}
+	tern_session_close(c.s);
+	POLL_UNTIL(c.in_flight == 0);
+	struct tern_stats st;
+	tern_ep_stats(c.ep, &st);
+	printf("calls %ld ended %ld ok %ld reset %ld timeout %ld other %ld bad_resp %ld double %ld "
+	       "sessions_lost %d ok_after_reset %ld client_resets_rx %" PRIu64 "\n",
+	       o->count, c.completed, c.completed - c.failed, c.st_reset, c.st_timeout, c.st_other,
+	       c.bad_resp, c.double_done, c.sessions_lost, c.ok_after_reset, st.resets_rx);
+	FAIL_IF(c.completed != o->count, "every call ended (no hang)");
+	FAIL_IF(c.double_done != 0, "no call ended twice");
+	FAIL_IF(c.st_other != 0, "only success, -ECONNRESET or -ETIMEDOUT");
+	FAIL_IF(c.bad_resp != 0, "every response verified");
+	FAIL_IF(st.msgs_in_use != 0, "client pool back to its starting level");
+	if (o->auto_reconnect) {
+		FAIL_IF(c.st_reset != 0, "idempotent calls re-issued, not failed");
+		FAIL_IF(st.resets_rx == 0, "a RESET was seen");
+	} else if (o->expect_reset) {
+		FAIL_IF(c.st_reset == 0, "in-flight calls failed with -ECONNRESET");
+		FAIL_IF(c.sessions_lost == 0, "the session was lost");
+		FAIL_IF(c.ok_after_reset == 0, "calls succeed on a new session");
+	}
 	tern_ep_destroy(c.ep);
 	free(c.done);
 	free(ctxs);
@@ -542,7 +642,8 @@ static void usage(FILE *f)
 		   "  [--eal ARGS] [--driver-args KV] [--faults KV] [--count N] [--max-size B]\n"
 		   "  [--concurrency N] [--seed S] [--timeout-ms MS] [--deadline-s S] [--mtu N]\n"
 		   "  [--rto-min-us US] [--session-timeout-ms MS] [--credits N] [--exit-when-idle]\n"
-		   "  [--allow-errors] [--quiet] [--client-bind A] [--client-driver-args KV]\n");
+		   "  [--allow-errors] [--quiet] [--client-bind A] [--client-driver-args KV]\n"
+		   "  [--reconnect [--expect-reset] | --auto-reconnect]\n");
 }
 
 int main(int argc, char **argv)
@@ -590,6 +691,10 @@ int main(int argc, char **argv)
 		case 'S': o.session_timeout_ms = strtoull(optarg, NULL, 0); break;
 		case 'R': o.credits = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'B': o.client_bind = optarg; break;
+		case 'K': o.reconnect = 1; break;
+		case 'U': o.auto_reconnect = o.reconnect = 1; break;
+		case 'X': o.expect_reset = 1; break;
+		case 'T': o.stats = 1; break;
 		case 'A': o.client_dargs = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -611,7 +716,7 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		return run_client(&o, NULL);
+		return o.reconnect ? run_crash_client(&o) : run_client(&o, NULL);
 	}
 	if (strcmp(o.mode, "both") == 0) {
 		struct server sv;

@@ -101,7 +101,8 @@ struct tern_ep_config {
 	const char *driver_args; /**< driver "k=v,..." (udp: mtu=; dpdk: port=, mtu=, queues=) */
 	const char *eal;         /**< dpdk: EAL arguments, e.g. "-l 1 --no-pci --vdev=net_ring0" */
 	const char *faults;      /**< NULL, or wrap the driver in the faults decorator:
-				      "loss=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=N,seed=7" */
+				      "loss=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=0.01,
+				      delay_us=200,seed=7" (probabilities; see README) */
 	uint32_t queue;          /**< driver queue index (dpdk: queue pair of this endpoint) */
 	uint32_t busy_poll;      /**< 1 (default): drivers spin; 0: tern_poll_wait() may sleep */
 	uint32_t flags;          /**< TERN_EP_* */

@@ -1,0 +1,764 @@
+/*
+ * dpdk.c — the dpdk driver's control path: EAL bring-up, port and queue
+ * setup, open/close, DMA-able memory. Works with any ethdev: a NIC by PCI
+ * address, or the vdevs that run anywhere (net_memif, net_af_xdp,
+ * net_af_packet, net_ring, net_tap). No vendor is named here.
+ *
+ * Process-wide state — the EAL, the port records, the vdev list — changes
+ * only under dpdk_lock, in open and close. The EAL is initialised by the
+ * first open from cfg->eal and is never torn down (rte_eal_cleanup cannot
+ * be undone in a process); later opens reuse it. A port is configured and
+ * started by the first open that names it, with queues=N queue pairs and
+ * one mempool per queue; each endpoint takes queue cfg->queue; the last
+ * close stops and closes the port. A vdev the EAL args created is also
+ * unplugged then and re-created from those args by a later open, so an
+ * application can destroy and re-create its endpoints.
+ *
+ * Arguments (cfg->args, "k=v,..."):
+ *   port=NAME|N       ethdev by name (net_memif0, 0000:3b:00.0) or index;
+ *                     default: the first port
+ *   queues=N          queue pairs, set by the first open of the port (1..64)
+ *   mtu=N             largest tern packet = UDP payload (256..9000); default
+ *                     cfg->mtu, else 1472 (a 1500-byte IP MTU)
+ *   zc_threshold=N    payloads of >= N bytes that live in a msgbuf are sent
+ *                     zero copy (extbuf); 0 (default) = always copy; ignored
+ *                     without multi-segment TX (af_xdp)
+ * cfg->bind is "ipv4:port": this endpoint's IP (answered in ARP) and UDP
+ * port (0: 31850 + queue). cfg->eal is split like a shell would (blanks,
+ * '...', "...", backslash).
+ *
+ * Threading: rte_eal_init pins the calling thread to the main lcore's
+ * CPUs (DPDK's behaviour, kept: it is what -l asks for). open registers a
+ * non-EAL calling thread with rte_thread_register so mempool caches work
+ * (the lcore id stays taken after the thread ends: DPDK has 128).
+ *
+ * Limits: a PCI port closed by its last queue is not re-probed (only EAL
+ * --vdev devices are re-created); a pool whose mbufs are still out at
+ * close (a net_ring peer holds them, af_xdp's fill ring keeps them) is
+ * kept rather than freed, and logged. DPDK's own log lines go where the
+ * EAL's --log-level / --syslog send them, not through the tern log hook.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_bus.h>
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_flow.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dpdk_priv.h"
+
+#define EAL_ARGS_MAX 64
+#define EAL_STR_MAX  4096
+#define VDEV_MAX     16
+#define VDEV_STR_MAX 512
+#define NB_DESC      1024u  /* default RX/TX descriptors per queue */
+#define POOL_CACHE   256u
+#define ZC_RING_SIZE 1024u  /* extbufs in flight per queue (ring capacity + 1) */
+#define MTU_MIN      256u   /* a control header (192) and a trailer (32) must fit */
+#define MTU_MAX      9000u
+#define CLOSE_WAIT_US 100000u /* bound on waiting for extbufs at close */
+
+static pthread_mutex_t dpdk_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* EAL: initialised once; argv storage kept for the process (EAL may keep pointers). */
+static int eal_ready;
+static char eal_str[EAL_STR_MAX];
+static char eal_buf[EAL_STR_MAX];
+static char *eal_argv[EAL_ARGS_MAX + 1];
+
+/* --vdev specs from the EAL args, to re-create a vdev closed by its last queue. */
+static char vdev_spec[VDEV_MAX][VDEV_STR_MAX];
+static unsigned vdev_n;
+
+static struct dpdk_port *ports[RTE_MAX_ETHPORTS];
+static unsigned name_gen; /* keeps pool and ring names unique across re-creation */
+
+/* Arguments after parsing "k=v,..."; 0 = not given. */
+struct dpdk_args {
+	char port[RTE_ETH_NAME_MAX_LEN];
+	uint32_t queues;
+	uint32_t mtu;
+	uint32_t zc_threshold;
+};
+
+struct args_ctx {
+	struct dpdk_drv *d;
+	struct dpdk_args *a;
+};
+
+static int parse_u32(const char *v, uint32_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)v[0]))
+		return -EINVAL;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || x > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int args_kv(const char *k, const char *v, void *arg)
+{
+	struct args_ctx *c = arg;
+	int rc = 0;
+
+	if (strcmp(k, "port") == 0) {
+		if (v[0] == '\0' || strlen(v) >= sizeof(c->a->port))
+			rc = -EINVAL;
+		else
+			snprintf(c->a->port, sizeof(c->a->port), "%s", v);
+	} else if (strcmp(k, "queues") == 0) {
+		rc = parse_u32(v, &c->a->queues);
+		if (rc == 0 && (c->a->queues == 0 || c->a->queues > DPDK_MAX_QUEUES))
+			rc = -EINVAL;
+	} else if (strcmp(k, "mtu") == 0) {
+		rc = parse_u32(v, &c->a->mtu);
+	} else if (strcmp(k, "zc_threshold") == 0) {
+		rc = parse_u32(v, &c->a->zc_threshold);
+	} else {
+		tern_drv_log(
+		    &c->d->base, TERN_LOG_ERR,
+		    "dpdk: unknown argument \"%s\" (known: port, queues, mtu, zc_threshold)", k);
+		return -EINVAL;
+	}
+	if (rc != 0)
+		tern_drv_log(&c->d->base, TERN_LOG_ERR, "dpdk: bad value \"%s\" for %s", v, k);
+	return rc;
+}
+
+/*
+ * Split s into argv words: blanks separate, '...' is literal, "..." allows
+ * \" and \\, a backslash outside quotes escapes the next character.
+ * Returns the word count, or -EINVAL (open quote) / -E2BIG.
+ */
+static int split_args(const char *s, char *buf, size_t cap, char **argv, int max)
+{
+	size_t o = 0;
+	int argc = 0;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == '\n')
+			s++;
+		if (*s == '\0')
+			return argc;
+		if (argc == max)
+			return -E2BIG;
+		argv[argc++] = buf + o;
+		char quote = 0;
+		for (; *s != '\0'; s++) {
+			char c = *s;
+			if (quote == '\'') {
+				if (c == '\'') {
+					quote = 0;
+					continue;
+				}
+			} else if (quote == '"') {
+				if (c == '"') {
+					quote = 0;
+					continue;
+				}
+				if (c == '\\' && (s[1] == '"' || s[1] == '\\'))
+					c = *++s;
+			} else if (c == '\'' || c == '"') {
+				quote = c;
+				continue;
+			} else if (c == ' ' || c == '\t' || c == '\n') {
+				break;
+			} else if (c == '\\' && s[1] != '\0') {
+				c = *++s;
+			}
+			if (o + 1 >= cap)
+				return -E2BIG;
+			buf[o++] = c;
+		}
+		if (quote != 0)
+			return -EINVAL;
+		buf[o++] = '\0';
+	}
+}
+
+/* Remember "--vdev=spec" / "--vdev spec" so a closed vdev can be re-created. */
+static void vdev_record(int argc, char **argv)
+{
+	vdev_n = 0;
+	for (int i = 1; i < argc && vdev_n < VDEV_MAX; i++) {
+		const char *spec = NULL;
+		if (strncmp(argv[i], "--vdev=", 7) == 0)
+			spec = argv[i] + 7;
+		else if (strcmp(argv[i], "--vdev") == 0 && i + 1 < argc)
+			spec = argv[++i];
+		if (spec != NULL && strlen(spec) < VDEV_STR_MAX)
+			snprintf(vdev_spec[vdev_n++], VDEV_STR_MAX, "%s", spec);
+	}
+}
+
+/* The spec whose device name (before the first comma) is name, or NULL. */
+static const char *vdev_find(const char *name)
+{
+	size_t n = strlen(name);
+	for (unsigned i = 0; i < vdev_n; i++)
+		if (strncmp(vdev_spec[i], name, n) == 0 &&
+		    (vdev_spec[i][n] == ',' || vdev_spec[i][n] == '\0'))
+			return vdev_spec[i];
+	return NULL;
+}
+
+static int eal_ensure(struct dpdk_drv *d, const char *eal)
+{
+	const char *s = eal != NULL ? eal : "";
+
+	if (eal_ready) {
+		if (strcmp(s, eal_str) != 0)
+			tern_drv_log(&d->base, TERN_LOG_WARN,
+				     "dpdk: EAL already initialised with \"%s\"; ignoring \"%s\"",
+				     eal_str, s);
+		return 0;
+	}
+	if (strlen(s) >= EAL_STR_MAX) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: EAL arguments too long");
+		return -E2BIG;
+	}
+	eal_argv[0] = "tern";
+	int n = split_args(s, eal_buf, sizeof(eal_buf), eal_argv + 1, EAL_ARGS_MAX - 1);
+	if (n < 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: cannot split EAL arguments \"%s\"", s);
+		return n;
+	}
+	int argc = n + 1;
+	eal_argv[argc] = NULL;
+	vdev_record(argc, eal_argv); /* before rte_eal_init: getopt permutes argv */
+	if (rte_eal_init(argc, eal_argv) < 0) {
+		int err = rte_errno;
+		if (err != EALREADY) {
+			vdev_n = 0;
+			tern_drv_log(&d->base, TERN_LOG_ERR,
+				     "dpdk: rte_eal_init(\"%s\") failed: %s", s, rte_strerror(err));
+			return err > 0 ? -err : -EINVAL;
+		}
+		/* The application initialised DPDK itself: use its EAL and ports. */
+		vdev_n = 0;
+		tern_drv_log(&d->base, TERN_LOG_INFO, "dpdk: EAL already initialised; using it");
+	}
+	snprintf(eal_str, sizeof(eal_str), "%s", s);
+	eal_ready = 1;
+	return 0;
+}
+
+/* A port by name or by decimal index. */
+static int port_by_name(const char *name, uint16_t *pid)
+{
+	uint32_t idx;
+	if (parse_u32(name, &idx) == 0) {
+		if (idx >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port((uint16_t)idx))
+			return -ENODEV;
+		*pid = (uint16_t)idx;
+		return 0;
+	}
+	return rte_eth_dev_get_port_by_name(name, pid) == 0 ? 0 : -ENODEV;
+}
+
+/* Re-create a vdev from its EAL spec (closed by an earlier last close). */
+static int vdev_revive(struct dpdk_drv *d, const char *spec)
+{
+	int rc = rte_dev_probe(spec);
+	if (rc != 0)
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: re-creating vdev \"%s\" failed: %s",
+			     spec, rte_strerror(-rc));
+	return rc;
+}
+
+static int port_find(struct dpdk_drv *d, const char *name, uint16_t *pid)
+{
+	if (name[0] != '\0') {
+		const char *spec;
+		if (port_by_name(name, pid) == 0)
+			return 0;
+		if ((spec = vdev_find(name)) != NULL && vdev_revive(d, spec) == 0 &&
+		    port_by_name(name, pid) == 0)
+			return 0;
+		char list[256] = "";
+		size_t o = 0;
+		uint16_t p;
+		RTE_ETH_FOREACH_DEV(p) {
+			char pn[RTE_ETH_NAME_MAX_LEN];
+			if (rte_eth_dev_get_name_by_port(p, pn) == 0 && o < sizeof(list))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, " %s", pn);
+		}
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: no port \"%s\" (ports:%s)", name,
+			     o != 0 ? list : " none");
+		return -ENODEV;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		uint16_t p;
+		RTE_ETH_FOREACH_DEV(p) {
+			*pid = p;
+			return 0;
+		}
+		/* None left: the first vdev of the EAL args may have been closed. */
+		if (pass != 0 || vdev_n == 0 || vdev_revive(d, vdev_spec[0]) != 0)
+			break;
+	}
+	tern_drv_log(&d->base, TERN_LOG_ERR,
+		     "dpdk: no ethdev port (give the EAL a NIC or a --vdev=, or port=)");
+	return -ENODEV;
+}
+
+/* Stop and close a port, free its pools: failed setup or last queue closed. */
+static void port_teardown(struct dpdk_drv *d, struct dpdk_port *p, int started)
+{
+	struct rte_eth_dev_info di;
+	struct rte_device *dev = NULL;
+	char name[RTE_ETH_NAME_MAX_LEN] = "";
+
+	if (rte_eth_dev_info_get(p->port_id, &di) == 0)
+		dev = di.device;
+	rte_eth_dev_get_name_by_port(p->port_id, name);
+	if (started && rte_eth_dev_stop(p->port_id) != 0)
+		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: stopping port %s failed", name);
+	if (rte_eth_dev_close(p->port_id) != 0)
+		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: closing port %s failed", name);
+	/* Unplug a vdev we can re-create, so a later open probes it afresh. */
+	if (dev != NULL && vdev_find(name) != NULL && rte_dev_remove(dev) != 0)
+		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: removing vdev %s failed", name);
+	dpdk_arp_forget_port(p->port_id);
+	for (unsigned q = 0; q < p->nq; q++) {
+		if (p->mp[q] == NULL)
+			continue;
+		/* A peer (net_ring) may still hold our mbufs: leak rather than corrupt. */
+		if (rte_mempool_in_use_count(p->mp[q]) == 0)
+			rte_mempool_free(p->mp[q]);
+		else
+			tern_drv_log(&d->base, TERN_LOG_WARN,
+				     "dpdk: %s queue %u: %u mbufs still in use; pool kept", name, q,
+				     rte_mempool_in_use_count(p->mp[q]));
+	}
+	ports[p->port_id] = NULL;
+	free(p);
+}
+
+/* Configure and start port pid with nq queue pairs for tern packets of mtu bytes. */
+static int port_setup(struct dpdk_drv *d, uint16_t pid, uint32_t nq, uint32_t mtu, uint32_t rx_ring,
+		      struct dpdk_port **out)
+{
+	struct rte_eth_dev_info di;
+	struct rte_eth_conf conf;
+	char name[RTE_ETH_NAME_MAX_LEN] = "";
+	int rc;
+
+	rte_eth_dev_get_name_by_port(pid, name);
+	rc = rte_eth_dev_info_get(pid, &di);
+	if (rc != 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: port %s: no device info", name);
+		return rc;
+	}
+	if (nq > di.max_rx_queues || nq > di.max_tx_queues) {
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: port %s has at most %u/%u queues, %u asked", name,
+			     di.max_rx_queues, di.max_tx_queues, nq);
+		return -EINVAL;
+	}
+	/* Jumbo tern packets need a larger port MTU; clamp to what the device takes. */
+	if (di.max_mtu != 0 && mtu + DPDK_IP_LEN + DPDK_UDP_LEN > di.max_mtu) {
+		if (di.max_mtu < MTU_MIN + DPDK_IP_LEN + DPDK_UDP_LEN) {
+			tern_drv_log(&d->base, TERN_LOG_ERR,
+				     "dpdk: port %s: max MTU %u is too small", name, di.max_mtu);
+			return -EINVAL;
+		}
+		uint32_t m = di.max_mtu - DPDK_IP_LEN - DPDK_UDP_LEN;
+		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: port %s: mtu %u reduced to %u", name,
+			     mtu, m);
+		mtu = m;
+	}
+
+	struct dpdk_port *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->port_id = pid;
+	p->nq = (uint16_t)nq;
+	p->mtu = mtu;
+
+	memset(&conf, 0, sizeof(conf));
+	if (mtu + DPDK_IP_LEN + DPDK_UDP_LEN > RTE_ETHER_MTU)
+		conf.rxmode.mtu = mtu + DPDK_IP_LEN + DPDK_UDP_LEN;
+	/* Only what the device offers: software vdevs offer little. */
+	conf.txmode.offloads = di.tx_offload_capa &
+			       (RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM);
+	conf.rxmode.offloads = di.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	if (nq > 1) {
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & di.flow_type_rss_offloads;
+		if (conf.rx_adv_conf.rss_conf.rss_hf != 0)
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	}
+	p->tx_offloads = conf.txmode.offloads;
+	p->rx_offloads = conf.rxmode.offloads;
+	rc = rte_eth_dev_configure(pid, (uint16_t)nq, (uint16_t)nq, &conf);
+	if (rc != 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: configuring port %s (%u queues) failed: %s", name, nq,
+			     rte_strerror(-rc));
+		free(p);
+		return rc;
+	}
+	ports[pid] = p; /* from here on, port_teardown undoes everything */
+
+	uint16_t nrx = (uint16_t)(rx_ring != 0 && rx_ring <= 32768 ? rx_ring : NB_DESC);
+	uint16_t ntx = NB_DESC;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx);
+	if (rc != 0)
+		goto err_close;
+	int sock = rte_eth_dev_socket_id(pid);
+	if (sock < 0)
+		sock = (int)rte_socket_id();
+	/* Room for a whole frame in one mbuf (af_xdp cannot chain), FCS included. */
+	uint32_t room = RTE_ALIGN_CEIL(DPDK_HDR_LEN + mtu + RTE_ETHER_CRC_LEN, 64);
+	if (room < RTE_MBUF_DEFAULT_DATAROOM)
+		room = RTE_MBUF_DEFAULT_DATAROOM;
+	/* rx ring + tx ring + bursts in hand + caches, rounded to 2^k - 1 (mempool's optimum). */
+	uint32_t nmb = rte_align32pow2(nrx + ntx + 4 * DPDK_BURST + 2 * POOL_CACHE) - 1;
+	unsigned gen = name_gen++;
+
+	for (uint32_t q = 0; q < nq; q++) {
+		char pn[RTE_MEMPOOL_NAMESIZE];
+		snprintf(pn, sizeof(pn), "tern%u_p%u_q%u", gen, pid, q);
+		p->mp[q] = rte_pktmbuf_pool_create(
+		    pn, nmb, POOL_CACHE,
+		    RTE_ALIGN(sizeof(struct dpdk_zc_priv), RTE_MBUF_PRIV_ALIGN),
+		    (uint16_t)(RTE_PKTMBUF_HEADROOM + room), sock);
+		if (p->mp[q] == NULL) {
+			rc = -rte_errno;
+			tern_drv_log(&d->base, TERN_LOG_ERR,
+				     "dpdk: mempool %s (%u mbufs) failed: %s", pn, nmb,
+				     rte_strerror(rte_errno));
+			goto err_close;
+		}
+		struct rte_eth_rxconf rxc = di.default_rxconf;
+		rxc.offloads = conf.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup(pid, (uint16_t)q, nrx, (unsigned)sock, &rxc, p->mp[q]);
+		if (rc != 0) {
+			tern_drv_log(&d->base, TERN_LOG_ERR,
+				     "dpdk: port %s rx queue %u setup failed: %s", name, q,
+				     rte_strerror(-rc));
+			goto err_close;
+		}
+		struct rte_eth_txconf txc = di.default_txconf;
+		txc.offloads = conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(pid, (uint16_t)q, ntx, (unsigned)sock, &txc);
+		if (rc != 0) {
+			tern_drv_log(&d->base, TERN_LOG_ERR,
+				     "dpdk: port %s tx queue %u setup failed: %s", name, q,
+				     rte_strerror(-rc));
+			goto err_close;
+		}
+	}
+	/* No wait for link up: a memif server has no client yet, a cable may be out. */
+	rc = rte_eth_dev_start(pid);
+	if (rc != 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: starting port %s failed: %s", name,
+			     rte_strerror(-rc));
+		goto err_close;
+	}
+	rc = rte_eth_macaddr_get(pid, &p->mac);
+	if (rc != 0)
+		goto err_stop;
+	tern_drv_log(
+	    &d->base, TERN_LOG_INFO,
+	    "dpdk: port %s up: %u queue pairs, %u/%u descriptors, mtu %u, tx offloads 0x%" PRIx64,
+	    name, nq, nrx, ntx, mtu, p->tx_offloads);
+	*out = p;
+	return 0;
+
+err_stop:
+	port_teardown(d, p, 1);
+	return rc;
+err_close:
+	port_teardown(d, p, 0);
+	return rc;
+}
+
+/* Best effort: steer our IP:port to our queue on NICs with rte_flow. */
+static struct rte_flow *flow_steer(struct dpdk_drv *d)
+{
+	struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = d->ip};
+	struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = RTE_BE32(0xffffffff)};
+	struct rte_flow_item_udp udp_spec = {.hdr.dst_port = d->udp_port};
+	struct rte_flow_item_udp udp_mask = {.hdr.dst_port = RTE_BE16(0xffff)};
+	struct rte_flow_item pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH},
+		{.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &udp_spec, .mask = &udp_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	struct rte_flow_action_queue queue = {.index = d->queue};
+	struct rte_flow_action actions[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+	struct rte_flow_error err;
+
+	if (rte_flow_validate(d->port_id, &attr, pattern, actions, &err) != 0) {
+		tern_drv_log(&d->base, TERN_LOG_INFO,
+			     "dpdk: no flow steering on port %u (%s): the sender picks the queue",
+			     d->port_id, err.message != NULL ? err.message : "unsupported");
+		return NULL;
+	}
+	struct rte_flow *f = rte_flow_create(d->port_id, &attr, pattern, actions, &err);
+	if (f == NULL)
+		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: flow steering to queue %u failed: %s",
+			     d->queue, err.message != NULL ? err.message : "unknown");
+	return f;
+}
+
+static int dpdk_open(const struct tern_drv_config *cfg, struct tern_drv **out);
+static void dpdk_close(struct tern_drv *drv);
+
+static void *dpdk_mem_alloc(struct tern_drv *drv, size_t len)
+{
+	struct dpdk_drv *d = dpdk_of(drv);
+	int sock = rte_eth_dev_socket_id(d->port_id);
+	/* Hugepage-backed and registered with the device: extbufs can point here. */
+	return rte_malloc_socket("tern_msg", len, 4096, sock < 0 ? SOCKET_ID_ANY : sock);
+}
+
+/* Called after close (the core's regions outlive the instance): needs none. */
+static void dpdk_mem_free(void *p, size_t len)
+{
+	(void)len;
+	rte_free(p);
+}
+
+const struct tern_drv_ops tern_drv_dpdk = {
+	.name = "dpdk",
+	.open = dpdk_open,
+	.close = dpdk_close,
+	.mem_alloc = dpdk_mem_alloc,
+	.mem_free = dpdk_mem_free,
+	.wait = NULL, /* busy poll only: rx interrupts cost more than they save here */
+	.rx_burst = dpdk_rx_burst,
+	.rx_done = dpdk_rx_done,
+	.tx_burst = dpdk_tx_burst,
+};
+
+static void fill_info(struct dpdk_drv *d, int multiseg)
+{
+	struct tern_drv_info *in = &d->base.info;
+	memset(in, 0, sizeof(*in));
+	in->mtu = d->mtu;
+	in->caps = (multiseg ? TERN_DRV_CAP_MULTISEG : 0u) |
+		   (d->zc_threshold != 0 ? TERN_DRV_CAP_ZC_TX : 0u);
+	in->local.family = AF_INET;
+	in->local.mac_valid = 1;
+	in->local.port = rte_be_to_cpu_16(d->udp_port);
+	memcpy(in->local.ip, &d->ip, 4);
+	memcpy(in->local.mac, d->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	/* A kernel-bypass round trip is a few µs: RTOs far below the kernel's. */
+	in->rto_min_ns = 100 * 1000;
+	in->rto_max_ns = 100 * 1000 * 1000;
+	in->scan_ns = 10 * 1000;
+}
+
+static int dpdk_open(const struct tern_drv_config *cfg, struct tern_drv **out)
+{
+	struct dpdk_args a;
+	struct tern_addr local;
+	struct dpdk_port *p = NULL;
+	struct dpdk_drv *d;
+	uint16_t pid;
+	int rc;
+
+	if (cfg == NULL || out == NULL)
+		return -EINVAL;
+	if (posix_memalign((void **)&d, RTE_CACHE_LINE_SIZE, sizeof(*d)) != 0)
+		return -ENOMEM;
+	memset(d, 0, sizeof(*d));
+	d->base.ops = &tern_drv_dpdk;
+	d->base.log = cfg->log;
+	d->base.log_ctx = cfg->log_ctx;
+
+	memset(&a, 0, sizeof(a));
+	struct args_ctx ac = {.d = d, .a = &a};
+	rc = tern_kv_parse(cfg->args, args_kv, &ac);
+	if (rc != 0)
+		goto err_free;
+	/* A concrete address: ARP answers for it and RX accepts only it. */
+	if (cfg->bind == NULL || tern_addr_parse(cfg->bind, &local) != 0 ||
+	    local.family != AF_INET || memcmp(local.ip, "\0\0\0\0", 4) == 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: bind must be \"ipv4:port\", got \"%s\"",
+			     cfg->bind != NULL ? cfg->bind : "(null)");
+		rc = -EINVAL;
+		goto err_free;
+	}
+	if (cfg->queue >= DPDK_MAX_QUEUES) {
+		rc = -EINVAL;
+		goto err_free;
+	}
+	uint32_t mtu = a.mtu != 0 ? a.mtu : cfg->mtu != 0 ? cfg->mtu : DPDK_DEF_MTU;
+	if (mtu < MTU_MIN || mtu > MTU_MAX) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: mtu %u out of range [%u, %u]", mtu,
+			     MTU_MIN, MTU_MAX);
+		rc = -EINVAL;
+		goto err_free;
+	}
+	memcpy(&d->ip, local.ip, 4);
+	d->udp_port = rte_cpu_to_be_16(local.port != 0 ? local.port
+						       : (uint16_t)(DPDK_DEF_PORT + cfg->queue));
+	d->queue = (uint16_t)cfg->queue;
+
+	pthread_mutex_lock(&dpdk_lock);
+	rc = eal_ensure(d, cfg->eal);
+	if (rc != 0)
+		goto err_unlock;
+	rc = port_find(d, a.port, &pid);
+	if (rc != 0)
+		goto err_unlock;
+	p = ports[pid];
+	if (p == NULL) {
+		rc = port_setup(d, pid, a.queues != 0 ? a.queues : 1, mtu, cfg->rx_ring, &p);
+		if (rc != 0)
+			goto err_unlock;
+	} else if (a.queues != 0 && a.queues != p->nq) {
+		tern_drv_log(&d->base, TERN_LOG_WARN,
+			     "dpdk: port %u already has %u queues; queues=%u ignored", pid, p->nq,
+			     a.queues);
+	}
+	if (d->queue >= p->nq) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: queue %u, but port %u has %u", d->queue,
+			     pid, p->nq);
+		rc = -EINVAL;
+		goto err_port;
+	}
+	if (p->busy & (1ull << d->queue)) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: port %u queue %u is already open", pid,
+			     d->queue);
+		rc = -EBUSY;
+		goto err_port;
+	}
+
+	int multiseg = (p->tx_offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+	int sock = rte_eth_dev_socket_id(pid);
+	if (sock < 0)
+		sock = SOCKET_ID_ANY;
+	d->port_id = pid;
+	d->port = p;
+	d->mp = p->mp[d->queue];
+	d->mac = p->mac;
+	d->tx_ip_cksum = (p->tx_offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+	d->iova_va = rte_eal_iova_mode() == RTE_IOVA_VA;
+	if (mtu > p->mtu) {
+		tern_drv_log(&d->base, TERN_LOG_WARN,
+			     "dpdk: port %u is set up for mtu %u; using it", pid, p->mtu);
+		mtu = p->mtu;
+	}
+	d->mtu = mtu;
+	d->arp_interval = rte_get_tsc_hz() / 100; /* 10 ms between requests per IP */
+	dpdk_tmpl_init(d);
+
+	d->lin_stride = RTE_ALIGN_CEIL(d->mtu, RTE_CACHE_LINE_SIZE);
+	d->lin = rte_malloc_socket("tern_lin", (size_t)DPDK_BURST * d->lin_stride,
+				   RTE_CACHE_LINE_SIZE, sock);
+	if (d->lin == NULL) {
+		rc = -ENOMEM;
+		goto err_port;
+	}
+	/* Zero copy needs chained mbufs: af_xdp, for one, cannot send them. */
+	if (a.zc_threshold != 0 && !multiseg)
+		tern_drv_log(&d->base, TERN_LOG_INFO,
+			     "dpdk: port %u has no multi-segment TX: zc_threshold ignored", pid);
+	if (a.zc_threshold != 0 && multiseg) {
+		char rn[RTE_RING_NAMESIZE];
+		snprintf(rn, sizeof(rn), "tern_zc%u", name_gen++);
+		d->zc_done = rte_ring_create(rn, ZC_RING_SIZE, sock, RING_F_SC_DEQ);
+		if (d->zc_done == NULL) {
+			rc = -ENOMEM;
+			goto err_lin;
+		}
+		d->zc_max = (uint32_t)rte_ring_get_capacity(d->zc_done);
+		d->zc_threshold = a.zc_threshold;
+	}
+	p->busy |= 1ull << d->queue;
+	atomic_store_explicit(&p->ips[d->queue], d->ip, memory_order_relaxed);
+	if (p->nq > 1)
+		d->flow = flow_steer(d);
+	pthread_mutex_unlock(&dpdk_lock);
+
+	/* Mempool caches are per lcore: give a plain pthread an lcore id. */
+	if (rte_lcore_id() == LCORE_ID_ANY && rte_thread_register() != 0)
+		tern_drv_log(&d->base, TERN_LOG_INFO,
+			     "dpdk: rte_thread_register failed: no mempool cache");
+
+	fill_info(d, multiseg);
+	*out = &d->base;
+	return 0;
+
+err_lin:
+	rte_free(d->lin);
+err_port:
+	if (p->busy == 0)
+		port_teardown(d, p, 1);
+err_unlock:
+	pthread_mutex_unlock(&dpdk_lock);
+err_free:
+	free(d);
+	return rc;
+}
+
+static void dpdk_close(struct tern_drv *drv)
+{
+	struct dpdk_drv *d = dpdk_of(drv);
+	if (drv == NULL)
+		return;
+
+	/* Bounded wait for the device (or a net_ring peer) to free our extbufs. */
+	for (unsigned us = 0; d->zc_inflight != 0 && us < CLOSE_WAIT_US; us += 100) {
+		rte_eth_tx_done_cleanup(d->port_id, d->queue, 0); /* -ENOTSUP is fine */
+		dpdk_zc_reap(d);
+		if (d->zc_inflight != 0)
+			rte_delay_us_sleep(100);
+	}
+
+	pthread_mutex_lock(&dpdk_lock);
+	struct dpdk_port *p = d->port;
+	if (d->flow != NULL) {
+		struct rte_flow_error err;
+		rte_flow_destroy(d->port_id, d->flow, &err);
+	}
+	atomic_store_explicit(&p->ips[d->queue], 0, memory_order_relaxed);
+	p->busy &= ~(1ull << d->queue);
+	if (p->busy == 0)
+		port_teardown(d, p, 1); /* stopping frees queued mbufs: callbacks fire now */
+	pthread_mutex_unlock(&dpdk_lock);
+
+	if (d->zc_done != NULL) {
+		dpdk_zc_reap(d);
+		/* A callback may still come (an mbuf parked in a peer's ring): keep the ring. */
+		if (d->zc_inflight != 0)
+			tern_drv_log(&d->base, TERN_LOG_WARN,
+				     "dpdk: %u zero-copy buffers still in flight at close; their "
+				     "msgs stay referenced",
+				     d->zc_inflight);
+		else
+			rte_ring_free(d->zc_done);
+	}
+	rte_free(d->lin);
+	free(d);
+}

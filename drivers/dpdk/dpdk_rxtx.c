@@ -1,0 +1,448 @@
+/*
+ * dpdk_rxtx.c — the dpdk driver's fast path: rx_burst, rx_done, tx_burst.
+ *
+ * Frames are Ethernet + IPv4 (no options sent, any accepted) + UDP + tern
+ * packet. RX trusts nothing: every frame is checked (ethertype, version,
+ * IHL, header checksum, lengths against the frame, fragments, protocol,
+ * our IP, our port, UDP length) before its payload is handed up; failures
+ * are dropped and counted in rx_drop_frame. ARP is answered here, on
+ * whichever queue it arrives. RX hands up pointers into the mbufs; a chained
+ * mbuf (memif chains big packets, net_ring passes a sender's chain as is)
+ * is copied into a per-burst contiguous area.
+ *
+ * TX builds one mbuf per packet: a 42-byte header from a template, then the
+ * tern header, payload and trailer. A payload of at least zc_threshold
+ * bytes that sits in a msgbuf is not copied: it is attached as an external
+ * buffer behind the header mbuf, and a tern_msg_ref holds the msgbuf until
+ * the mbuf is freed. That free may happen on any thread (net_ring hands the
+ * mbuf to the peer endpoint, which frees it in its rx_done), so the free
+ * callback only enqueues the msg on the owner's MP/SC ring; the owner drops
+ * the references in its next rx_burst/tx_burst (dpdk_zc_reap).
+ *
+ * Costs paid per burst, not per packet: one mbuf bulk allocation, one
+ * rte_eth_tx_burst, one bulk free. No lock, no allocation outside mempools,
+ * no log.
+ */
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_arp.h>
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_memcpy.h>
+#include <rte_memory.h>
+#include <rte_prefetch.h>
+#include <rte_udp.h>
+
+#include "dpdk_priv.h"
+
+/* Largest header we parse: Ethernet + IPv4 with options + UDP. */
+#define RX_HDR_MAX (DPDK_ETH_LEN + 60u + DPDK_UDP_LEN)
+
+/* ------------------------------------------------------------------ RX */
+
+/* 1: r describes a tern packet to hand up; 0: m was consumed (dropped, ARP). */
+static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx *r, uint8_t *lin,
+			 struct rte_mbuf **arp_reply)
+{
+	uint8_t hbuf[RX_HDR_MAX];
+	uint32_t flen = rte_pktmbuf_pkt_len(m);
+
+	/* 42 bytes: the shortest IPv4/UDP frame, and exactly Ethernet + ARP. */
+	if (unlikely(flen < DPDK_HDR_LEN))
+		goto bad;
+	/* Contiguous in the first segment: a pointer, no copy. */
+	const uint8_t *h = rte_pktmbuf_read(m, 0, DPDK_HDR_LEN, hbuf);
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)h;
+	if (unlikely(eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))) {
+		if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+			*arp_reply = dpdk_arp_input(d, h, flen);
+			return 0;
+		}
+		goto bad;
+	}
+
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(h + DPDK_ETH_LEN);
+	uint32_t hl = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER;
+	if (unlikely(ip->version_ihl != RTE_IPV4_VHL_DEF)) {
+		if ((ip->version_ihl >> 4) != IPVERSION || hl < DPDK_IP_LEN)
+			goto bad;
+		/* Options: read again so the UDP header behind them is contiguous too. */
+		if (flen < DPDK_ETH_LEN + hl + DPDK_UDP_LEN)
+			goto bad;
+		h = rte_pktmbuf_read(m, 0, DPDK_ETH_LEN + hl + DPDK_UDP_LEN, hbuf);
+		eth = (const struct rte_ether_hdr *)h;
+		ip = (const struct rte_ipv4_hdr *)(h + DPDK_ETH_LEN);
+	}
+
+	/* The device's verdict where it gives one, else the software sum. */
+	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	if (unlikely(ck == RTE_MBUF_F_RX_IP_CKSUM_BAD))
+		goto bad;
+	if (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && unlikely(rte_raw_cksum(ip, hl) != 0xffff))
+		goto bad;
+
+	/* total_length may be shorter than the frame (Ethernet padding), never longer. */
+	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+	if (unlikely(tot < hl + DPDK_UDP_LEN || tot > flen - DPDK_ETH_LEN))
+		goto bad;
+	if (unlikely(ip->fragment_offset &
+		     rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)))
+		goto bad; /* tern packets fit a frame: a fragment is not ours */
+	if (unlikely(ip->next_proto_id != IPPROTO_UDP || ip->dst_addr != d->ip))
+		goto bad;
+	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)((const uint8_t *)ip + hl);
+	if (unlikely(udp->dst_port != d->udp_port ||
+		     rte_be_to_cpu_16(udp->dgram_len) != tot - hl))
+		goto bad;
+	/*
+	 * The UDP checksum is not verified: tern sends 0 (legal on IPv4), the
+	 * link has its FCS, and the core checks every header field. A device
+	 * that did verify it and found it bad still gets its way.
+	 */
+	if (unlikely((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD))
+		goto bad;
+
+	uint32_t len = tot - hl - DPDK_UDP_LEN;
+	if (unlikely(len > d->mtu)) {
+		d->base.stats.rx_drop_trunc++;
+		return 0;
+	}
+	r->data =
+	    (void *)(uintptr_t)rte_pktmbuf_read(m, DPDK_ETH_LEN + hl + DPDK_UDP_LEN, len, lin);
+	r->len = len;
+	r->flags = 0;
+	r->priv = m;
+	memset(&r->src, 0, sizeof(r->src));
+	r->src.family = AF_INET;
+	r->src.mac_valid = 1; /* so a server answers without ARP */
+	r->src.port = rte_be_to_cpu_16(udp->src_port);
+	memcpy(r->src.ip, &ip->src_addr, 4);
+	memcpy(r->src.mac, eth->src_addr.addr_bytes, RTE_ETHER_ADDR_LEN);
+	return 1;
+bad:
+	d->base.stats.rx_drop_frame++;
+	return 0;
+}
+
+unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
+{
+	struct dpdk_drv *d = dpdk_of(drv);
+	struct rte_mbuf *pkts[DPDK_BURST], *gone[DPDK_BURST], *arp[DPDK_BURST];
+	unsigned got = 0, ngone = 0, narp = 0;
+	uint64_t bytes = 0;
+
+	if (d->zc_inflight != 0)
+		dpdk_zc_reap(d);
+	if (n > DPDK_BURST)
+		n = DPDK_BURST;
+	uint16_t nb = rte_eth_rx_burst(d->port_id, d->queue, pkts, (uint16_t)n);
+	for (uint16_t i = 0; i < nb; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct rte_mbuf *reply = NULL;
+		if (i + 1 < nb)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (rx_one(d, m, &rx[got], d->lin + (size_t)got * d->lin_stride, &reply)) {
+			bytes += rx[got].len;
+			got++;
+			continue;
+		}
+		gone[ngone++] = m;
+		if (reply != NULL)
+			arp[narp++] = reply;
+	}
+	if (ngone != 0)
+		rte_pktmbuf_free_bulk(gone, ngone);
+	if (unlikely(narp != 0)) {
+		/* This thread owns the queue's TX side too: answer on it. */
+		uint16_t s = rte_eth_tx_burst(d->port_id, d->queue, arp, (uint16_t)narp);
+		d->base.stats.arp_tx += s;
+		if (s < narp)
+			rte_pktmbuf_free_bulk(arp + s, narp - s);
+	}
+	d->base.stats.rx_pkts += got;
+	d->base.stats.rx_bytes += bytes;
+	return got;
+}
+
+void dpdk_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
+{
+	struct rte_mbuf *m[DPDK_BURST];
+	(void)drv;
+	while (n != 0) {
+		unsigned k = n < DPDK_BURST ? n : DPDK_BURST;
+		for (unsigned i = 0; i < k; i++)
+			m[i] = rx[i].priv;
+		rte_pktmbuf_free_bulk(m, k);
+		rx += k;
+		n -= k;
+	}
+}
+
+/* ------------------------------------------------------------------ TX */
+
+void dpdk_tmpl_init(struct dpdk_drv *d)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d->tmpl;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d->tmpl + DPDK_ETH_LEN);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(d->tmpl + DPDK_ETH_LEN + DPDK_IP_LEN);
+
+	memset(d->tmpl, 0, sizeof(d->tmpl));
+	rte_ether_addr_copy(&d->mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	/* DF and ID 0 (RFC 6864): a tern packet is never fragmented. */
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->src_addr = d->ip;
+	udp->src_port = d->udp_port;
+
+	/* Sum the constant words once; tx adds length and destination. */
+	uint32_t sum = 0;
+	for (unsigned i = 0; i < DPDK_IP_LEN; i += 2) {
+		uint16_t w;
+		memcpy(&w, (const uint8_t *)ip + i, 2);
+		sum += w;
+	}
+	d->ip_sum = sum;
+}
+
+static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
+			    const struct tern_addr *dst, uint32_t plen)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + DPDK_ETH_LEN);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + DPDK_ETH_LEN + DPDK_IP_LEN);
+	uint16_t tl = rte_cpu_to_be_16((uint16_t)(DPDK_IP_LEN + DPDK_UDP_LEN + plen));
+	uint32_t dip;
+
+	memcpy(p, d->tmpl, DPDK_HDR_LEN);
+	memcpy(p, dst->mac, RTE_ETHER_ADDR_LEN); /* Ethernet destination */
+	memcpy(&dip, dst->ip, 4);
+	ip->total_length = tl;
+	ip->dst_addr = dip;
+	if (d->tx_ip_cksum) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+		m->l2_len = DPDK_ETH_LEN;
+		m->l3_len = DPDK_IP_LEN;
+	} else {
+		/* One's-complement sums work on words as stored, in any byte order. */
+		uint32_t sum = d->ip_sum + tl + (dip & 0xffff) + (dip >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ip->hdr_checksum = (uint16_t)~sum;
+	}
+	udp->dst_port = rte_cpu_to_be_16(dst->port);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(DPDK_UDP_LEN + plen));
+}
+
+/* IOVA of a payload for the device, if it has one (0 = copy instead). */
+static inline int zc_iova(const struct dpdk_drv *d, const void *p, uint32_t len, rte_iova_t *iova)
+{
+	if (d->iova_va) {
+		*iova = (rte_iova_t)(uintptr_t)p;
+		return 1;
+	}
+	/* Physical addressing: only DPDK memory (mem_alloc) within one segment. */
+	const struct rte_memseg *ms = rte_mem_virt2memseg(p, NULL);
+	if (ms == NULL || ms->iova == RTE_BAD_IOVA ||
+	    (uintptr_t)p + len > (uintptr_t)ms->addr + ms->len)
+		return 0;
+	*iova = ms->iova + ((uintptr_t)p - (uintptr_t)ms->addr);
+	return 1;
+}
+
+/* Any thread: the mbuf holding this extbuf is being freed. */
+static void zc_free_cb(void *addr, void *opaque)
+{
+	struct dpdk_zc_priv *z = opaque;
+	(void)addr;
+	/* Cannot fail: the owner keeps at most zc_max <= capacity in flight. */
+	rte_ring_mp_enqueue(z->done, z->msg);
+}
+
+void dpdk_zc_reap(struct dpdk_drv *d)
+{
+	void *msgs[DPDK_BURST];
+	unsigned nb;
+	do {
+		nb = rte_ring_sc_dequeue_burst(d->zc_done, msgs, DPDK_BURST, NULL);
+		for (unsigned i = 0; i < nb; i++)
+			tern_msg_unref(msgs[i]);
+		d->zc_inflight -= nb;
+	} while (nb == DPDK_BURST);
+}
+
+enum tx_kind { TX_DROP, TX_COPY, TX_ZC };
+
+/* Resolve dst's MAC from the ARP table; 1 if it is known now. */
+static inline int tx_route(struct dpdk_drv *d, struct tern_addr *dst)
+{
+	struct rte_ether_addr mac;
+	uint32_t ip;
+	memcpy(&ip, dst->ip, 4);
+	if (!dpdk_arp_lookup(d->port_id, ip, &mac))
+		return 0;
+	memcpy(dst->mac, mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	dst->mac_valid = 1; /* the core keeps it: the next packet skips the table */
+	return 1;
+}
+
+/*
+ * Send k <= DPDK_BURST packets with one rte_eth_tx_burst. Returns how many
+ * of tx[0..k) were accepted in order; packets dropped here for no route or
+ * bad size count as accepted (they are counted, and the core retransmits).
+ */
+static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
+{
+	uint8_t kind[DPDK_BURST];
+	rte_iova_t iova[DPDK_BURST];
+	uint32_t arp_ip[DPDK_BURST];
+	/* at most 3 segments per packet, plus one ARP request per packet */
+	struct rte_mbuf *segs[DPDK_BURST * 4], *pkts[DPDK_BURST * 2];
+	uint8_t idx[DPDK_BURST];
+	unsigned nseg = 0, narp = 0, nzc = 0, first = k;
+	uint64_t now = 0;
+	struct tern_drv_stats *st = &d->base.stats;
+
+	for (unsigned i = 0; i < k; i++) {
+		struct tern_tx *t = &tx[i];
+		kind[i] = TX_DROP;
+		if (unlikely(t->hdr_len > TERN_TX_HDR_MAX || t->trailer_len > TERN_TX_TRAILER_MAX ||
+			     t->len > d->mtu || t->hdr_len + t->len + t->trailer_len > d->mtu ||
+			     t->dst->family != AF_INET)) {
+			st->tx_drop_error++;
+			continue;
+		}
+		if (unlikely(!t->dst->mac_valid) && !tx_route(d, t->dst)) {
+			uint32_t ip;
+			memcpy(&ip, t->dst->ip, 4);
+			st->tx_drop_noroute++;
+			if (now == 0)
+				now = rte_rdtsc();
+			if (dpdk_arp_may_request(d, ip, now))
+				arp_ip[narp++] = ip;
+			continue;
+		}
+		if (first == k)
+			first = i;
+		if (d->zc_threshold != 0 && t->len >= d->zc_threshold && t->msg != NULL &&
+		    d->zc_inflight + nzc < d->zc_max && zc_iova(d, t->payload, t->len, &iova[i])) {
+			kind[i] = TX_ZC;
+			nzc++;
+			nseg += 2 + (t->trailer_len != 0);
+		} else {
+			kind[i] = TX_COPY;
+			nseg++;
+		}
+	}
+	if (nseg + narp == 0)
+		return k;
+	if (unlikely(rte_pktmbuf_alloc_bulk(d->mp, segs, nseg + narp) != 0)) {
+		/* The pool ran dry: as good as a full queue. */
+		for (unsigned i = first; i < k; i++)
+			st->tx_drop_full += kind[i] != TX_DROP;
+		return first;
+	}
+
+	unsigned s = 0, np = 0;
+	uint64_t copied = 0;
+	for (unsigned i = 0; i < k; i++) {
+		struct tern_tx *t = &tx[i];
+		if (kind[i] == TX_DROP)
+			continue;
+		struct rte_mbuf *m = segs[s++];
+		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
+		uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
+		hdr_fill(d, m, t->dst, plen);
+		rte_memcpy(p, t->hdr, t->hdr_len);
+		if (kind[i] == TX_COPY) {
+			p += t->hdr_len;
+			if (t->len != 0) {
+				rte_memcpy(p, t->payload, t->len);
+				copied += t->len;
+				p += t->len;
+			}
+			if (t->trailer_len != 0)
+				rte_memcpy(p, t->trailer, t->trailer_len);
+			m->data_len = (uint16_t)(DPDK_HDR_LEN + plen);
+		} else {
+			struct rte_mbuf *ext = segs[s++];
+			struct dpdk_zc_priv *z = rte_mbuf_to_priv(ext);
+			z->sh.free_cb = zc_free_cb;
+			z->sh.fcb_opaque = z;
+			rte_mbuf_ext_refcnt_set(&z->sh, 1);
+			z->msg = t->msg;
+			z->done = d->zc_done;
+			/* The device only reads it; the mbuf API has no const. */
+			rte_pktmbuf_attach_extbuf(ext, (void *)(uintptr_t)t->payload, iova[i],
+						  (uint16_t)t->len, &z->sh);
+			ext->data_len = (uint16_t)t->len;
+			tern_msg_ref(t->msg);
+			d->zc_inflight++;
+			m->data_len = (uint16_t)(DPDK_HDR_LEN + t->hdr_len);
+			m->next = ext;
+			m->nb_segs = 2;
+			if (t->trailer_len != 0) {
+				struct rte_mbuf *tr = segs[s++];
+				rte_memcpy(rte_pktmbuf_mtod(tr, void *), t->trailer,
+					   t->trailer_len);
+				tr->data_len = (uint16_t)t->trailer_len;
+				ext->next = tr;
+				m->nb_segs = 3;
+			}
+		}
+		m->pkt_len = DPDK_HDR_LEN + plen;
+		idx[np] = (uint8_t)i;
+		pkts[np++] = m;
+	}
+	unsigned ndata = np;
+	for (unsigned a = 0; a < narp; a++) {
+		struct rte_mbuf *m = segs[s++];
+		dpdk_arp_build(d, m, RTE_ARP_OP_REQUEST, NULL, d->ip, arp_ip[a]);
+		pkts[np++] = m;
+	}
+
+	uint16_t sent = rte_eth_tx_burst(d->port_id, d->queue, pkts, (uint16_t)np);
+	uint64_t bytes = 0;
+	for (unsigned j = 0; j < sent && j < ndata; j++) {
+		const struct tern_tx *t = &tx[idx[j]];
+		bytes += t->hdr_len + t->len + t->trailer_len;
+	}
+	st->tx_pkts += sent < ndata ? sent : ndata;
+	st->tx_bytes += bytes;
+	st->arp_tx += sent > ndata ? sent - ndata : 0;
+	st->tx_copied_bytes += copied;
+	if (unlikely(sent < np)) {
+		/* Extbufs among these release their msgs through zc_free_cb. */
+		rte_pktmbuf_free_bulk(pkts + sent, np - sent);
+		if (sent < ndata) {
+			st->tx_drop_full += ndata - sent;
+			return idx[sent];
+		}
+	}
+	return k;
+}
+
+unsigned dpdk_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
+{
+	struct dpdk_drv *d = dpdk_of(drv);
+	unsigned done = 0;
+
+	while (done < n) {
+		unsigned k = n - done < DPDK_BURST ? n - done : DPDK_BURST;
+		unsigned r = tx_chunk(d, tx + done, k);
+		done += r;
+		if (r < k)
+			break;
+	}
+	/* memif and af_packet free during tx_burst: release those msgs now. */
+	if (d->zc_inflight != 0)
+		dpdk_zc_reap(d);
+	return done;
+}

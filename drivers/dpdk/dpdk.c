@@ -17,6 +17,12 @@
  * Arguments (cfg->args, "k=v,..."):
  *   port=NAME|N       ethdev by name (net_memif0, 0000:3b:00.0) or index;
  *                     default: the first port
+ *   port=ringpair:NAME:a|b
+ *                     one side of an in-process net_ring pair: two ethdevs
+ *                     joined by two rte_rings (what side a sends, side b
+ *                     receives), created by the first open of either side;
+ *                     joins two endpoints of one process with no NIC, no
+ *                     vdev and no copy (one queue pair)
  *   queues=N          queue pairs, set by the first open of the port (1..64)
  *   mtu=N             largest tern packet = UDP payload (256..9000); default
  *                     cfg->mtu, else 1472 (a 1500-byte IP MTU)
@@ -55,9 +61,11 @@
 #include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_flow.h>
 #include <rte_lcore.h>
+#include <rte_ring.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -286,8 +294,61 @@ static int vdev_revive(struct dpdk_drv *d, const char *spec)
 	return rc;
 }
 
+/*
+ * port=ringpair:NAME:a|b — the two sides of an in-process net_ring pair.
+ * rte_eth_from_rings names its ports "net_ring_<name>"; the rings outlive
+ * the ports (a later open finds them with rte_ring_lookup).
+ */
+static int ring_pair_port(struct dpdk_drv *d, const char *spec, uint16_t *pid)
+{
+	char base[20], want[RTE_ETH_NAME_MAX_LEN];
+	const char *colon = strrchr(spec, ':');
+	if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof(base) ||
+	    (strcmp(colon + 1, "a") != 0 && strcmp(colon + 1, "b") != 0)) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: port=ringpair:NAME:a|b, not \"%s\"", spec);
+		return -EINVAL;
+	}
+	memcpy(base, spec, (size_t)(colon - spec));
+	base[colon - spec] = '\0';
+	snprintf(want, sizeof(want), "net_ring_%s_%s", base, colon + 1);
+	if (rte_eth_dev_get_port_by_name(want, pid) == 0)
+		return 0;
+	char ra[RTE_RING_NAMESIZE], rb[RTE_RING_NAMESIZE], pa[32], pb[32];
+	snprintf(ra, sizeof(ra), "tern_%s_ab", base);
+	snprintf(rb, sizeof(rb), "tern_%s_ba", base);
+	snprintf(pa, sizeof(pa), "%s_a", base);
+	snprintf(pb, sizeof(pb), "%s_b", base);
+	struct rte_ring *ab = rte_ring_lookup(ra), *ba = rte_ring_lookup(rb);
+	if (ab == NULL)
+		ab = rte_ring_create(ra, 4096, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (ba == NULL)
+		ba = rte_ring_create(rb, 4096, (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (ab == NULL || ba == NULL) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: ring pair %s: no rings: %s", base,
+			     rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	uint16_t tmp;
+	char name_a[RTE_ETH_NAME_MAX_LEN], name_b[RTE_ETH_NAME_MAX_LEN];
+	snprintf(name_a, sizeof(name_a), "net_ring_%s", pa);
+	snprintf(name_b, sizeof(name_b), "net_ring_%s", pb);
+	if (rte_eth_dev_get_port_by_name(name_a, &tmp) != 0 &&
+	    rte_eth_from_rings(pa, &ba, 1, &ab, 1, rte_socket_id()) < 0)
+		goto err;
+	if (rte_eth_dev_get_port_by_name(name_b, &tmp) != 0 &&
+	    rte_eth_from_rings(pb, &ab, 1, &ba, 1, rte_socket_id()) < 0)
+		goto err;
+	if (rte_eth_dev_get_port_by_name(want, pid) == 0)
+		return 0;
+err:
+	tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: ring pair %s: %s", base, rte_strerror(rte_errno));
+	return -ENODEV;
+}
+
 static int port_find(struct dpdk_drv *d, const char *name, uint16_t *pid)
 {
+	if (strncmp(name, "ringpair:", 9) == 0)
+		return ring_pair_port(d, name + 9, pid);
 	if (name[0] != '\0') {
 		const char *spec;
 		if (port_by_name(name, pid) == 0)

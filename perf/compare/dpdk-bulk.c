@@ -1,0 +1,284 @@
+/*
+ * dpdk-bulk — bare one-directional bulk transfer over one DPDK port, no RPC
+ * layer: the "bare memif bulk bandwidth" floor.
+ *
+ *   dpdk-bulk recv --eal "-l 1 --no-pci --file-prefix bkr
+ *             --vdev=net_memif0,role=server,socket=/tmp/bk.sock" [--json]
+ *   dpdk-bulk send --eal "-l 0 --no-pci --file-prefix bks
+ *             --vdev=net_memif0,role=client,socket=/tmp/bk.sock" [--duration 5] [--frame 1514] [--json]
+ *
+ * The sender blasts bursts of --burst Ethernet/IPv4/UDP frames of --frame
+ * bytes (Ethernet header to end of payload, no FCS; the default 1514 is an
+ * MTU-sized 1500-byte IP packet, 1472 bytes of UDP payload) for --duration
+ * seconds, as fast as tx_burst takes them (a full ring is backpressure, not
+ * loss), then reports what it sent. The receiver counts valid frames for
+ * its port and their UDP payload bytes from the first frame to the last,
+ * detects lost frames from the sequence numbers, and reports Gbit/s of UDP
+ * payload. It exits when the sender says goodbye (see DP_BYE in
+ * dpdk-common.h), after --idle-exit seconds without frames once data has
+ * flowed, after --timeout seconds if nothing ever arrives, or on
+ * SIGINT/SIGTERM.
+ *
+ * Only headers and the sequence number are written per frame: the payload
+ * bytes are whatever the mbuf holds, so the figure is the transport's
+ * ceiling, not including producing the data. --json prints one object; its
+ * "gbps" key is UDP payload Gbit/s (the sender's: offered, the receiver's:
+ * delivered).
+ *
+ * Single-threaded on the EAL main lcore; pin it with EAL -l.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+
+#include "dpdk-common.h"
+
+struct opts {
+	bool sender;
+	const char *eal;
+	struct dp_addr bind, connect;
+	uint32_t frame;
+	uint32_t burst;
+	double duration;
+	double timeout_s;
+	double idle_exit_s;
+	bool json;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dpdk-bulk send --eal \"EAL ARGS\" [--bind IP:PORT] [--connect IP:PORT]\n"
+		   "                 [--frame BYTES] [--burst N] [--duration S] [--timeout S] [--json]\n"
+		   "       dpdk-bulk recv --eal \"EAL ARGS\" [--bind IP:PORT] [--idle-exit S] [--timeout S] [--json]\n"
+		   "defaults: --frame 1514 (1472 B UDP payload) --burst 32 --duration 5\n"
+		   "          --timeout 30 (link wait; recv: wait for first frame) --idle-exit 1\n"
+		   "          recv --bind 10.0.0.1:31860, send --bind 10.0.0.2:31861 --connect 10.0.0.1:31860\n");
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	enum { O_EAL = 1, O_BIND, O_CONNECT, O_FRAME, O_BURST, O_DURATION, O_TIMEOUT, O_IDLE, O_JSON,
+	       O_HELP };
+	static const struct option lo[] = {
+		{"eal", required_argument, NULL, O_EAL},
+		{"bind", required_argument, NULL, O_BIND},
+		{"connect", required_argument, NULL, O_CONNECT},
+		{"frame", required_argument, NULL, O_FRAME},
+		{"burst", required_argument, NULL, O_BURST},
+		{"duration", required_argument, NULL, O_DURATION},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"idle-exit", required_argument, NULL, O_IDLE},
+		{"json", no_argument, NULL, O_JSON},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	bool bind_set = false;
+	int c;
+
+	if (argc < 2 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
+		usage(stderr);
+		exit(2);
+	}
+	*o = (struct opts){
+		.sender = !strcmp(argv[1], "send"),
+		.connect = {RTE_IPV4(10, 0, 0, 1), 31860},
+		.frame = RTE_ETHER_HDR_LEN + RTE_ETHER_MTU,
+		.burst = DP_BURST,
+		.duration = 5,
+		.timeout_s = 30,
+		.idle_exit_s = 1,
+	};
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_EAL: o->eal = optarg; break;
+		case O_BIND:
+		case O_CONNECT:
+			if (dp_parse_addr(optarg, c == O_BIND ? &o->bind : &o->connect)) {
+				fprintf(stderr, "bad address '%s' (want a.b.c.d:port)\n", optarg);
+				exit(2);
+			}
+			bind_set |= c == O_BIND;
+			break;
+		case O_FRAME: o->frame = (uint32_t)dp_parse_u64("--frame", optarg); break;
+		case O_BURST: o->burst = (uint32_t)dp_parse_u64("--burst", optarg); break;
+		case O_DURATION: o->duration = dp_parse_double("--duration", optarg); break;
+		case O_TIMEOUT: o->timeout_s = dp_parse_double("--timeout", optarg); break;
+		case O_IDLE: o->idle_exit_s = dp_parse_double("--idle-exit", optarg); break;
+		case O_JSON: o->json = true; break;
+		case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+	if (!bind_set)
+		o->bind = o->sender ? (struct dp_addr){RTE_IPV4(10, 0, 0, 2), 31861}
+				    : (struct dp_addr){RTE_IPV4(10, 0, 0, 1), 31860};
+	if (o->frame < DP_HDR_LEN + 8 || o->frame > RTE_ETHER_HDR_LEN + RTE_ETHER_MTU) {
+		fprintf(stderr, "--frame must be %zu..%d bytes\n", DP_HDR_LEN + 8,
+			RTE_ETHER_HDR_LEN + RTE_ETHER_MTU);
+		exit(2);
+	}
+	if (o->burst < 1 || o->burst > DP_BURST || o->duration <= 0 || o->timeout_s <= 0 ||
+	    o->idle_exit_s <= 0) {
+		fprintf(stderr, "--burst must be 1..%d; --duration, --timeout, --idle-exit > 0\n", DP_BURST);
+		exit(2);
+	}
+}
+
+static void report(const struct opts *o, const char *role, uint64_t frames, uint64_t payload_bytes,
+		   double secs, const char *extra_json, const char *extra_text)
+{
+	double gbps = secs > 0 ? (double)payload_bytes * 8 / secs / 1e9 : 0;
+	double mpps = secs > 0 ? (double)frames / secs / 1e6 : 0;
+
+	if (o->json)
+		printf("{\"system\": \"dpdk-bulk\", \"role\": \"%s\", \"frame\": %u, \"frames\": %" PRIu64
+		       ", \"payload_bytes\": %" PRIu64 ", \"seconds\": %.3f, \"gbps\": %.3f, \"mpps\": %.3f%s}\n",
+		       role, o->frame, frames, payload_bytes, secs, gbps, mpps, extra_json);
+	else
+		printf("dpdk-bulk %s: %u B frames (%u B UDP payload)\n"
+		       "  frames     %" PRIu64 "\n"
+		       "  seconds    %.3f\n"
+		       "  Mpps       %.3f\n"
+		       "  Gbit/s     %.3f (UDP payload)\n%s",
+		       role, o->frame, o->frame - (uint32_t)DP_HDR_LEN, frames, secs, mpps, gbps, extra_text);
+	fflush(stdout);
+}
+
+static int run_send(const struct opts *o, struct dp_port *p)
+{
+	static const struct rte_ether_addr bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+	uint8_t tmpl[DP_HDR_LEN];
+	struct rte_mbuf *m[DP_BURST];
+	uint16_t plen = (uint16_t)(o->frame - DP_HDR_LEN);
+	uint64_t seq = 0, sent = 0, full_polls = 0, nomem = 0;
+
+	dp_frame_init(tmpl, &p->mac, &bcast, o->bind, o->connect, plen);
+	uint64_t t0 = rte_rdtsc(), end = t0 + dp_sec_to_cycles(o->duration), now = t0;
+	while (!dp_stop && (now = rte_rdtsc()) < end) {
+		if (rte_pktmbuf_alloc_bulk(p->mp, m, o->burst) != 0) {
+			nomem++;
+			continue;
+		}
+		for (uint32_t i = 0; i < o->burst; i++) {
+			uint8_t *d = (uint8_t *)rte_pktmbuf_append(m[i], (uint16_t)o->frame);
+			memcpy(d, tmpl, DP_HDR_LEN);
+			uint64_t s = seq + i;
+			memcpy(d + DP_HDR_LEN, &s, sizeof(s));
+		}
+		uint16_t k = rte_eth_tx_burst(p->id, 0, m, (uint16_t)o->burst);
+		if (k < o->burst) {
+			full_polls++;
+			rte_pktmbuf_free_bulk(m + k, o->burst - k);
+		}
+		seq += k; /* unsent sequence numbers are reused: no gap at the receiver */
+		sent += k;
+	}
+	double secs = (double)(now - t0) / (double)dp_tsc_hz;
+	/* Tell the receiver we are done before unmapping (see DP_BYE). */
+	uint8_t bye[DP_HDR_LEN + sizeof(uint64_t)];
+	uint64_t b = DP_BYE;
+	dp_frame_init(bye, &p->mac, &bcast, o->bind, o->connect, sizeof(b));
+	memcpy(bye + DP_HDR_LEN, &b, sizeof(b));
+	if (dp_send_frame(p, bye, sizeof(bye)) == 0)
+		dp_linger();
+	char ej[128], et[128];
+	snprintf(ej, sizeof(ej), ", \"ring_full\": %" PRIu64 ", \"nomem\": %" PRIu64, full_polls, nomem);
+	snprintf(et, sizeof(et), "  ring full  %" PRIu64 " bursts (backpressure)\n", full_polls);
+	report(o, "send", sent, sent * plen, secs, ej, et);
+	return sent > 0 ? 0 : 1;
+}
+
+static int run_recv(const struct opts *o, struct dp_port *p)
+{
+	struct rte_mbuf *m[DP_BURST];
+	uint64_t frames = 0, bytes = 0, bad = 0, lost = 0, reordered = 0, expect = 0;
+	uint64_t t_first = 0, t_last = 0, start = rte_rdtsc();
+	uint64_t idle = dp_sec_to_cycles(o->idle_exit_s), wait = dp_sec_to_cycles(o->timeout_s);
+	unsigned spins = 0;
+
+	fprintf(stderr, "dpdk-bulk recv: %s up, waiting for frames on port %u\n", p->name, o->bind.port);
+	bool done = false;
+	while (!dp_stop && !done) {
+		uint16_t n = rte_eth_rx_burst(p->id, 0, m, DP_BURST);
+		if (n == 0) {
+			if ((++spins & 0xffff) == 0) {
+				uint64_t now = rte_rdtsc();
+				if (frames ? now - t_last > idle : now - start > wait)
+					break;
+			}
+			continue;
+		}
+		uint64_t now = rte_rdtsc();
+		for (uint16_t i = 0; i < n; i++) {
+			uint16_t plen;
+			uint8_t *pl = dp_frame_check(m[i], o->bind.port, &plen);
+			if (pl == NULL || plen < 8) {
+				bad++;
+				continue;
+			}
+			uint64_t s;
+			memcpy(&s, pl, sizeof(s));
+			if (s == DP_BYE) {
+				done = true; /* the sender is leaving: stop polling now */
+				continue;
+			}
+			if (s >= expect) {
+				lost += s - expect;
+				expect = s + 1;
+			} else {
+				reordered++;
+			}
+			if (frames++ == 0)
+				t_first = now;
+			bytes += plen;
+		}
+		if (frames)
+			t_last = now;
+		rte_pktmbuf_free_bulk(m, n);
+	}
+	if (done)
+		dp_wait_link_down(p); /* let the sender leave first (see DP_BYE) */
+	if (frames == 0) {
+		fprintf(stderr, "dpdk-bulk recv: no frames %s\n", dp_stop ? "(interrupted)" : "before --timeout");
+		return 1;
+	}
+	/* The first burst's bytes arrived before t_first started the clock. */
+	double secs = (double)(t_last - t_first) / (double)dp_tsc_hz;
+	char ej[160], et[160];
+	snprintf(ej, sizeof(ej), ", \"lost\": %" PRIu64 ", \"reordered\": %" PRIu64 ", \"bad\": %" PRIu64, lost,
+		 reordered, bad);
+	snprintf(et, sizeof(et), "  lost       %" PRIu64 "\n  reordered  %" PRIu64 "\n  bad        %" PRIu64 "\n",
+		 lost, reordered, bad);
+	report(o, "recv", frames, bytes, secs, ej, et);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct dp_port port;
+	int rc;
+
+	parse(argc, argv, &o);
+	if (dp_eal_init(argv[0], o.eal) != 0)
+		return 1;
+	if (dp_port_init(&port, 8191, o.timeout_s) != 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
+	rc = o.sender ? run_send(&o, &port) : run_recv(&o, &port);
+	dp_port_close(&port);
+	rte_eal_cleanup();
+	return rc;
+}

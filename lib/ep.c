@@ -175,6 +175,30 @@ err_free:
 	return rc;
 }
 
+/*
+ * The last packets (DISCONNECTs) get a short, bounded chance: a driver may
+ * refuse a burst until it has received (memif refills its rings from the
+ * receive side), so keep its receive side moving and retry for up to 10 ms.
+ */
+static void destroy_flush(struct tern_ep *ep)
+{
+	uint64_t end = tern_now_ns() + 10000000ull;
+	unsigned off = 0;
+	while (off < ep->ntx) {
+		off += ep->ops->tx_burst(ep->drv, ep->txq + off, ep->ntx - off);
+		if (off == ep->ntx || tern_now_ns() >= end)
+			break;
+		unsigned n = ep->ops->rx_burst(ep->drv, ep->rx, TERN_RX_BURST);
+		if (n != 0)
+			ep->ops->rx_done(ep->drv, ep->rx, n);
+	}
+	ep->st.tx_drops += ep->ntx - off;
+	for (unsigned i = 0; i < ep->ntx; i++)
+		if (ep->txq[i].msg != NULL)
+			tern_msg_unref(ep->txq[i].msg);
+	ep->ntx = 0;
+}
+
 void tern_ep_destroy(struct tern_ep *ep)
 {
 	if (ep == NULL)
@@ -187,7 +211,7 @@ void tern_ep_destroy(struct tern_ep *ep)
 		if (ep->used == s) /* a zombie: deferred handlers never answered */
 			tern_session_release(s);
 	}
-	tern_tx_flush(ep);
+	destroy_flush(ep);
 	/* The driver drops its references here; regions are freed after. */
 	ep->ops->close(ep->drv);
 	for (unsigned i = 0; i < 256; i++)

@@ -22,7 +22,7 @@
  *   R == C, ANSWERED       CR again, or the response's packet 0 again for
  *                          the last packet (an error response: always it)
  *   R == C, UNCACHED (RR)  the last packet runs the handler again
- *   R == C, DONE           drop
+ *   R == C, DONE           drop (a one-way call's non-last packets: CR again)
  *
  * RFR(j) with R == C and ANSWERED resends response packet j; ACK with R == C
  * frees the cached response (-> DONE). The callee never retransmits on its
@@ -163,9 +163,18 @@ static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve
 	req->data = data;
 	req->len = len;
 	req->type = ss->req_type;
+	/* Pin the session while the handler runs: it may answer and close its
+	 * own session (or close, then answer), which would otherwise release
+	 * the session — and ss with it — under our feet. */
+	s->running++;
 	CB_ENTER(ep);
 	hd->fn(req, hd->ctx);
 	CB_LEAVE(ep);
+	s->running--;
+	if (s->state == SESS_ZOMBIE && s->running == 0) {
+		tern_session_release(s); /* closed in the handler, and answered */
+		return;
+	}
 	if (ss->state != SRV_RUNNING)
 		return; /* answered in the handler: the common case */
 	if (ss->sem == TERN_R) {
@@ -302,6 +311,12 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 		tern_drop(ep, TERN_DROP_STALE);
 		return;
 	}
+	if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
+		/* The call's number with another message: not a copy of it (and
+		 * its pkt_num was checked against the wrong size). */
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
 	int last = h->pkt_num == ss->req_npkts - 1;
 	switch (ss->state) {
 	case SRV_RECEIVING:
@@ -320,13 +335,19 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 			send_cr(ep, s, ss, h->pkt_num, 0);
 		return;
 	case SRV_UNCACHED:
-		if (last && h->msg_size == ss->req_size)
+		if (last)
 			run_handler(ep, s, ss, payload, len, 1); /* RR: execute again */
 		else
 			tern_drop(ep, TERN_DROP_DUP);
 		return;
 	default: /* SRV_DONE */
 		tern_drop(ep, TERN_DROP_DUP);
+		/* A one-way caller completes only when every non-last packet is
+		 * CR'd: if those CRs were lost, its retransmissions must get them
+		 * here too, or a delivered request would end in -ETIMEDOUT. (Only
+		 * packets we had: not those of a one-way call we refused.) */
+		if (ss->oneway && !last && h->pkt_num < ss->req_prefix)
+			send_cr(ep, s, ss, h->pkt_num, 0);
 		return;
 	}
 }

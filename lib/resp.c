@@ -181,7 +181,10 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->oneway = (uint8_t)oneway;
 	c->idempotent = (uint8_t)idempotent;
 	c->ack_pending = 0; /* this request acknowledges the previous response */
-	c->done_queued = 0;
+	/* done_queued is left alone: it says the slot is linked on ep->done,
+	 * which stays true until tern_done_drain() unlinks it. Clearing it here
+	 * let a slot still on the list be pushed again, which cut the list
+	 * (and lost the calls behind it). */
 	c->sample_valid = 0;
 	c->req_type = type;
 	c->req = req;
@@ -364,6 +367,9 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	} else if (c->timed) {
 		tern_timed_del(c);
 	}
+	/* The credits this call held may be what stalled calls wait for. */
+	if (s->want_tx != 0 && s->state == SESS_CONNECTED && !s->tearing)
+		tern_session_kick(s);
 	struct tern_msg *req = c->req, *resp = c->resp;
 	tern_cont_fn cont = c->cont;
 	void *ctx = c->ctx;
@@ -390,9 +396,29 @@ void tern_done_drain(struct tern_ep *ep)
 		c->dnext = NULL;
 		if (c->done_queued && c->active && oneway_sent(c)) {
 			c->done_queued = 0;
+			/* "Handed to the driver": a call a continuation of this loop
+			 * started may still sit in the transmit batch. */
+			if (ep->ntx != 0)
+				tern_tx_flush(ep);
 			tern_call_complete(c, 0, NULL, 0);
 		} else {
 			c->done_queued = 0;
+		}
+	}
+}
+
+/* Unlink the call slots of s from the done list (their memory is going). */
+void tern_done_remove(struct tern_session *s)
+{
+	struct call_slot **pp = &s->ep->done;
+	while (*pp != NULL) {
+		struct call_slot *c = *pp;
+		if (c->s == s) {
+			*pp = c->dnext;
+			c->dnext = NULL;
+			c->done_queued = 0;
+		} else {
+			pp = &c->dnext;
 		}
 	}
 }

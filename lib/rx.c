@@ -66,16 +66,13 @@ static void unknown_session(struct tern_ep *ep, const struct tern_rx *rx, const 
 	tern_drop(ep, why);
 	if (h->src_session == TERN_SESSION_NONE)
 		return;
-	if (resettable(h->type)) {
+	/* The server opened a session we no longer want (CONNECT_OK): let it go
+	 * now. Like every RESET, this one echoes the token of the packet it
+	 * refuses — on a CONNECT_OK that is ours, which the server keeps as its
+	 * peer_token and checks (tern_on_reset); not the server's own token
+	 * from the handshake body. */
+	if (resettable(h->type) || (h->type == TERN_PKT_CONNECT_OK && h->status == 0))
 		tern_send_reset(ep, &rx->src, h);
-	} else if (h->type == TERN_PKT_CONNECT_OK && h->status == 0) {
-		/* The server opened a session we no longer want: let it go now. */
-		struct tern_wire_hs hs;
-		struct tern_hdr e = *h;
-		tern_wire_hs_get((const uint8_t *)rx->data + TERN_HDR_LEN, &hs);
-		e.token = hs.token;
-		tern_send_reset(ep, &rx->src, &e);
-	}
 }
 
 static void rx_one(struct tern_ep *ep, struct tern_rx *rx)

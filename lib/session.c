@@ -166,6 +166,11 @@ void tern_session_release(struct tern_session *s)
 	struct tern_ep *ep = s->ep;
 	if (s->state == SESS_FREE && s->cs == NULL)
 		return;
+	/* Queued packets of this session (a DISCONNECT, a last response) point
+	 * at s->peer; send them before the id can be reused for another peer. */
+	if (ep->ntx != 0)
+		tern_tx_flush(ep);
+	tern_done_remove(s); /* one-way calls waiting to complete: s->cs goes below */
 	hs_remove(ep, s);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		struct serve_slot *ss = &s->ss[i];

@@ -200,6 +200,7 @@ struct tern_session {
 	uint32_t nslots, slot_mask;
 	uint32_t credits_max, credits;
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint64_t rto_backoff_ns; /* when the RTO was last backed off */
 	uint64_t last_rx_ns, last_ping_ns;
 	/* handshake (client) */
 	uint64_t hs_nonce, hs_next_ns, hs_backoff_ns, hs_deadline_ns;
@@ -211,7 +212,7 @@ struct tern_session {
 	uint32_t kick_next; /* round-robin start for handing out credits */
 	struct pending *bl_head, *bl_tail;
 	uint32_t bl_len;
-	uint32_t running; /* serve slots in SRV_RUNNING */
+	uint32_t running; /* serve slots in SRV_RUNNING (+1 while a handler runs: see run_handler) */
 	struct tern_session *unext, *uprev; /* used-sessions list */
 };
 
@@ -343,6 +344,7 @@ void tern_call_kick(struct tern_ep *ep, struct call_slot *c);
 void tern_session_kick(struct tern_session *s);
 void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len);
 void tern_done_drain(struct tern_ep *ep);
+void tern_done_remove(struct tern_session *s);
 void tern_backlog_start(struct tern_session *s);
 /* Fail every queued call of s with err; failed entries run their continuation. */
 void tern_backlog_fail(struct tern_session *s, int err);

@@ -17,7 +17,8 @@
  *
  * The RTO is Jacobson/Karels per session (smoothed RTT and variance from
  * samples of packets sent once, Karn's rule), clamped to [rto_min, rto_max],
- * doubled per retry. Defaults come from the driver: ~100 µs floor on DPDK,
+ * doubled per retry of a call; a call's first RTO also doubles the
+ * session's RTO until the next valid sample (RFC 6298 5.5). Defaults come from the driver: ~100 µs floor on DPDK,
  * ~1 ms on kernel UDP (see README).
  */
 #include "tern_internal.h"
@@ -112,6 +113,16 @@ static int scan_one(struct tern_ep *ep, struct call_slot *c)
 	if (now - c->progress_ns < tern_rto(s, c->backoff))
 		return 0;
 	ep->st.rto_events++;
+	if (c->backoff == 0 && now - s->rto_backoff_ns >= s->rto_ns) {
+		/* RFC 6298 5.5: keep the backed-off RTO for later calls until a
+		 * valid sample arrives, or a path slower than the RTO would
+		 * retransmit every call forever (Karn's rule discards the samples
+		 * of retransmitted calls). Once per RTO period, however many
+		 * calls timed out together. */
+		uint64_t r = 2 * s->rto_ns;
+		s->rto_ns = r < ep->rto_max_ns ? r : ep->rto_max_ns;
+		s->rto_backoff_ns = now;
+	}
 	if (c->backoff < 16)
 		c->backoff++;
 	/* The retry budget is for a silent peer. One that answers other calls

@@ -1,0 +1,150 @@
+/*
+ * udp.h — private state of the udp driver, shared by udp.c (control path)
+ * and udp_rxtx.c (fast path). Nothing here leaves drivers/udp/.
+ *
+ * One instance = one UDP socket + one io_uring, used by one thread (the
+ * endpoint's owner). Receive: ONE multishot recvmsg over a provided-buffer
+ * ring; each buffer holds io_uring_recvmsg_out, the source sockaddr, a small
+ * control area (SO_RXQ_OVFL) and the datagram. Transmit: one sendmsg SQE per
+ * datagram from a fixed pool of contexts, one submit per tx_burst. Both kinds
+ * of completion share the CQ; whoever reaps first handles them, and receive
+ * completions reaped by tx_burst wait in a small stash for the next rx_burst.
+ *
+ * Buffer ownership: a receive buffer is, at any time, in exactly one place:
+ * posted in the buffer ring (kernel), in a CQE or the stash, or lent to the
+ * core (between rx_burst and rx_done). A transmit context is either free or
+ * in flight (its SQE submitted, its CQE not yet reaped).
+ */
+#ifndef TERN_DRV_UDP_H
+#define TERN_DRV_UDP_H
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "driver.h"
+
+#define udp_likely(x)   __builtin_expect(!!(x), 1)
+#define udp_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Limits and defaults (see udp.c for the reasoning behind each). */
+#define UDP_MTU_DEFAULT   1472u  /* 1500-byte Ethernet MTU - IPv4 - UDP headers */
+#define UDP_MTU_MAX       65507u /* largest IPv4 UDP payload */
+#define UDP_MTU_MIN       64u    /* a tern header plus room to spare */
+#define UDP_RX_DEFAULT    512u   /* receive buffers (power of two) */
+#define UDP_RX_MEM_DEFAULT (4u << 20) /* ...unless they would take more than this */
+#define UDP_RX_MAX        32768u /* buffer ring limit (16-bit buffer ids) */
+#define UDP_TX_DEFAULT    256u   /* transmit contexts = sends in flight */
+#define UDP_TX_MAX        16384u
+#define UDP_SOCKBUF_DEFAULT (4u << 20) /* SO_RCVBUF / SO_SNDBUF: bursts fit */
+#define UDP_COPY_MAX      256u   /* payloads up to this are copied, not referenced */
+#define UDP_BGID          0      /* our only buffer group */
+
+/* user_data tags: the CQE's origin. TX carries the context index. */
+#define UDP_UD_RX     1ull
+#define UDP_UD_CANCEL 2ull
+#define UDP_UD_TX     (1ull << 32)
+
+/*
+ * One in-flight send. buf holds the header copy, then either the trailer
+ * (payload referenced in place: iov = hdr, payload, trailer) or the copied
+ * small payload and the trailer (iov = buf alone).
+ */
+struct udp_txc {
+	struct msghdr mh;
+	struct iovec iov[3];
+	struct tern_msg *msg; /* reference held until the CQE, or NULL */
+	union {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} sa;
+	uint8_t buf[TERN_TX_HDR_MAX + UDP_COPY_MAX + TERN_TX_TRAILER_MAX];
+} __attribute__((aligned(64)));
+
+/* A receive completion reaped before anyone asked for it. */
+struct udp_stash {
+	uint32_t bid;
+	int32_t res;
+};
+
+/* Which io_uring setup we got (the kernel may refuse the best one). */
+enum udp_ring_mode {
+	UDP_RING_DEFER, /* SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG: work runs when we enter */
+	UDP_RING_COOP,  /* COOP_TASKRUN|TASKRUN_FLAG: no IPIs, flag says when to enter */
+	UDP_RING_PLAIN, /* default: completions posted asynchronously */
+};
+
+/*
+ * The ring starts disabled and is activated by the first fast-path call (or
+ * wait), so that SINGLE_ISSUER binds it to the thread that polls, whichever
+ * thread called open().
+ */
+enum udp_state {
+	UDP_IDLE = 0,    /* opened; nothing submitted yet */
+	UDP_ACTIVE = 1,  /* ring enabled on the owner thread, receive armed */
+	UDP_FAILED = -1, /* activation failed: fast-path ops do nothing */
+};
+
+struct udp_drv {
+	struct tern_drv base; /* must stay first: the core sees this */
+	struct io_uring ring;
+	int fd;            /* the socket */
+	int sqe_fd;        /* fd as SQEs name it: 0 when registered as fixed file */
+	uint8_t sqe_flags; /* IOSQE_FIXED_FILE or 0 */
+	uint8_t mode;      /* enum udp_ring_mode */
+	int8_t state;      /* enum udp_state */
+	bool rx_armed;     /* a multishot recvmsg is queued or running */
+	bool cancel_pending; /* close() waits for its cancel-all CQE */
+	bool dual_stack;   /* IPv6 socket on [::] that also reaches IPv4 peers */
+	bool warned;       /* one log line for contract violations, not one per packet */
+	int family;        /* of the socket: AF_INET or AF_INET6 */
+	pid_t owner_tid;   /* thread that activated the ring */
+
+	/* receive */
+	uint8_t *rx_mem;  /* nbuf buffers of buf_stride bytes, page-aligned */
+	size_t rx_mem_len;
+	struct io_uring_buf_ring *br;
+	size_t br_len;
+	uint32_t nbuf;    /* power of two */
+	uint32_t buf_stride;
+	uint32_t buf_len; /* what the kernel may fill: prefix + mtu */
+	uint32_t br_pending; /* buffers added to the ring, not yet published */
+	uint32_t rx_kbufs;   /* buffers published and not yet consumed by the kernel */
+	uint32_t ovfl_seen;  /* last SO_RXQ_OVFL drop counter seen */
+	struct msghdr rx_mh; /* layout template for the multishot recvmsg */
+	struct udp_stash *stash; /* nbuf entries: a buffer is stashed at most once */
+	uint32_t stash_head, stash_tail;
+
+	/* transmit */
+	struct udp_txc *txc;
+	uint32_t *tx_free; /* stack of free context indices */
+	uint32_t ntx, tx_nfree;
+	uint32_t copy_max;
+};
+
+static inline struct udp_drv *udp_of(struct tern_drv *drv)
+{
+	return (struct udp_drv *)drv;
+}
+
+extern const struct tern_drv_ops tern_drv_udp;
+
+/* udp_rxtx.c */
+unsigned udp_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
+void udp_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
+unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
+/* Reap every CQE present; receive buffers go to the stash (or back to the ring if drop). */
+void udp_reap(struct udp_drv *u, bool drop_rx);
+/* Queue a multishot recvmsg SQE (submitted by the next enter). */
+void udp_arm_rx(struct udp_drv *u);
+/* Publish buffers added since the last call. */
+void udp_br_flush(struct udp_drv *u);
+
+/* udp.c */
+int udp_activate(struct udp_drv *u);
+
+#endif /* TERN_DRV_UDP_H */

@@ -463,12 +463,15 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 	c->backoff = 0;
 }
 
-/* Resend holes that have three or more receptions above them. */
+/*
+ * Resend a hole (a missing reception below one that arrived) once, when
+ * three receptions arrived above it, or when everything sent after it has
+ * been answered: then nothing more is coming that could reveal it, and
+ * waiting would cost a whole RTO (early retransmit, RFC 5827).
+ */
 static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 {
 	uint64_t bits = c->rx_bits; /* bit 0 (rx_base) is a hole here */
-	if (__builtin_popcountll(bits) < 3)
-		return;
 	unsigned top = 63u - (unsigned)__builtin_clzll(bits);
 	for (unsigned off = 0; off < top; off++) {
 		if ((bits >> off) & 1)
@@ -476,7 +479,8 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 		uint32_t i = c->rx_base + off;
 		if (i < c->frtx_mark || i >= c->tx_next)
 			continue;
-		if (__builtin_popcountll(bits >> off) < 3)
+		unsigned above = (unsigned)__builtin_popcountll(bits >> off);
+		if (above < 3 && above != c->tx_hi - i - 1)
 			break;
 		send_one(ep, c->s, c, i);
 		c->frtx_mark = i + 1;

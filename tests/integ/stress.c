@@ -44,9 +44,11 @@ struct opts {
 	int expect_reset;   /* --reconnect: fail unless some call saw -ECONNRESET */
 	int quiet;
 	int stats; /* print both endpoints' counters */
+	int block; /* busy_poll = 0: sleep in the driver when idle (udp) */
 	int allow_errors;
 	uint32_t mtu;
 	uint64_t rto_min_us;
+	uint64_t rto_max_us;
 	uint64_t session_timeout_ms;
 	uint32_t credits;
 };
@@ -362,6 +364,8 @@ static int make_ep(const struct opts *o, const char *bind, struct tern_ep **ep, 
 	cfg.max_msg_size = (uint32_t)(o->max_size + 64 > (8 << 20) ? o->max_size + 64 : (8 << 20));
 	if (o->rto_min_us != 0)
 		cfg.rto_min_ns = o->rto_min_us * 1000;
+	if (o->rto_max_us != 0)
+		cfg.rto_max_ns = o->rto_max_us * 1000;
 	if (o->session_timeout_ms != 0) {
 		cfg.session_timeout_ns = o->session_timeout_ms * 1000000ull;
 		cfg.keepalive_ns = cfg.session_timeout_ns / 4;
@@ -369,6 +373,7 @@ static int make_ep(const struct opts *o, const char *bind, struct tern_ep **ep, 
 	if (o->credits != 0)
 		cfg.credits = o->credits;
 	cfg.call_timeout_ns = o->timeout_ms * 1000000ull;
+	cfg.busy_poll = o->block ? 0 : 1;
 	if (o->auto_reconnect)
 		cfg.flags |= TERN_EP_RECONNECT;
 	cfg.on_session = sctx != NULL ? srv_session : NULL;
@@ -401,7 +406,10 @@ static int server_init(const struct opts *o, struct server *sv, const char *bind
 #define POLL_UNTIL(cond)                                                                 \
 	do {                                                                             \
 		while (!(cond) && tern_now_ns() < deadline && !stop) {                   \
-			tern_poll(c.ep);                                                 \
+			if (c.o->block && sv == NULL)                                    \
+				tern_poll_wait(c.ep, 1000000);                           \
+			else                                                             \
+				tern_poll(c.ep);                                         \
 			if (sv != NULL)                                                  \
 				tern_poll(sv->ep);                                       \
 		}                                                                        \
@@ -557,7 +565,10 @@ static int run_crash_client(const struct opts *o)
 		return 2;
 	uint64_t next_report = tern_now_ns() + 1000000000ull;
 	while (!(c.completed == o->count && c.in_flight == 0) && tern_now_ns() < deadline && !stop) {
-		tern_poll(c.ep);
+		if (o->block)
+			tern_poll_wait(c.ep, 1000000);
+		else
+			tern_poll(c.ep);
 		if (tern_session_state(c.s) == TERN_SS_FAILED) {
 			/* The server crashed or restarted: open a fresh session. */
 			tern_session_close(c.s);
@@ -612,7 +623,10 @@ static int run_server(const struct opts *o)
 	uint64_t deadline = tern_now_ns() + o->deadline_s * 1000000000ull;
 	int rc = 0;
 	while (!stop && tern_now_ns() < deadline) {
-		tern_poll(sv.ep);
+		if (o->block)
+			tern_poll_wait(sv.ep, 10000000);
+		else
+			tern_poll(sv.ep);
 		if (o->exit_when_idle && sv.sessions_seen != 0) {
 			struct tern_stats st;
 			tern_ep_stats(sv.ep, &st);
@@ -641,9 +655,9 @@ static void usage(FILE *f)
 	fprintf(f, "usage: tern-stress both|server|client --driver NAME [--bind A] [--connect A]\n"
 		   "  [--eal ARGS] [--driver-args KV] [--faults KV] [--count N] [--max-size B]\n"
 		   "  [--concurrency N] [--seed S] [--timeout-ms MS] [--deadline-s S] [--mtu N]\n"
-		   "  [--rto-min-us US] [--session-timeout-ms MS] [--credits N] [--exit-when-idle]\n"
+		   "  [--rto-min-us US] [--rto-max-us US] [--session-timeout-ms MS] [--credits N] [--exit-when-idle]\n"
 		   "  [--allow-errors] [--quiet] [--client-bind A] [--client-driver-args KV]\n"
-		   "  [--reconnect [--expect-reset] | --auto-reconnect]\n");
+		   "  [--reconnect [--expect-reset] | --auto-reconnect] [--stats] [--block]\n");
 }
 
 int main(int argc, char **argv)
@@ -660,7 +674,8 @@ int main(int argc, char **argv)
 		{"exit-when-idle", 0, 0, 'x'}, {"quiet", 0, 0, 'q'}, {"allow-errors", 0, 0, 'E'},
 		{"mtu", 1, 0, 'M'}, {"rto-min-us", 1, 0, 'r'}, {"session-timeout-ms", 1, 0, 'S'},
 		{"credits", 1, 0, 'R'}, {"client-bind", 1, 0, 'B'}, {"client-driver-args", 1, 0, 'A'},
-		{"help", 0, 0, 'h'}, {0, 0, 0, 0},
+		{"reconnect", 0, 0, 'K'}, {"auto-reconnect", 0, 0, 'U'}, {"expect-reset", 0, 0, 'X'},
+		{"stats", 0, 0, 'T'}, {"block", 0, 0, 'Y'}, {"rto-max-us", 1, 0, 'Z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
 	};
 	if (argc < 2) {
 		usage(stderr);
@@ -695,6 +710,8 @@ int main(int argc, char **argv)
 		case 'U': o.auto_reconnect = o.reconnect = 1; break;
 		case 'X': o.expect_reset = 1; break;
 		case 'T': o.stats = 1; break;
+		case 'Y': o.block = 1; break;
+		case 'Z': o.rto_max_us = strtoull(optarg, NULL, 0); break;
 		case 'A': o.client_dargs = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -328,7 +328,7 @@ int tern_poll_wait(struct tern_ep *ep, uint64_t timeout_ns)
 	int n = tern_poll(ep);
 	if (n != 0)
 		return n;
-	uint64_t end = ep->now + timeout_ns;
+	uint64_t end = tern_deadline(ep->now, timeout_ns);
 	for (;;) {
 		uint64_t now = tern_now_ns();
 		if (now >= end)

@@ -289,7 +289,8 @@ static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *re
 		return -EMSGSIZE;
 	if (ep->in_poll == 0)
 		ep->now = tern_now_ns();
-	uint64_t deadline = ep->now + (timeout_ns != 0 ? timeout_ns : ep->cfg.call_timeout_ns);
+	uint64_t deadline =
+		tern_deadline(ep->now, timeout_ns != 0 ? timeout_ns : ep->cfg.call_timeout_ns);
 	int idem = (flags & TERN_CALL_IDEMPOTENT) != 0;
 	uint64_t free_slots = ~s->cs_busy & slot_mask(s);
 	if (s->state == SESS_CONNECTED && s->bl_head == NULL && free_slots != 0) {

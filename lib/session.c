@@ -166,10 +166,9 @@ void tern_session_release(struct tern_session *s)
 	struct tern_ep *ep = s->ep;
 	if (s->state == SESS_FREE && s->cs == NULL)
 		return;
-	/* Queued packets of this session (a DISCONNECT, a last response) point
-	 * at s->peer; send them before the id can be reused for another peer. */
-	if (ep->ntx != 0)
-		tern_tx_flush(ep);
+	/* Queued packets of this session (a DISCONNECT, a last response) are
+	 * addressed through s->peer, which the id's next session overwrites. */
+	tern_tx_detach(ep, &s->peer);
 	tern_done_remove(s); /* one-way calls waiting to complete: s->cs goes below */
 	hs_remove(ep, s);
 	for (uint32_t i = 0; i < s->nslots; i++) {
@@ -239,7 +238,7 @@ static void connect_start(struct tern_session *s)
 	s->token = rand32();
 	s->hs_nonce = rand64();
 	s->hs_backoff_ns = ep->rto_min_ns > MS ? ep->rto_min_ns : MS;
-	s->hs_deadline_ns = ep->now + ep->cfg.connect_timeout_ns;
+	s->hs_deadline_ns = tern_deadline(ep->now, ep->cfg.connect_timeout_ns);
 	s->hs_next_ns = ep->now + s->hs_backoff_ns;
 	s->nslots = ep->cfg.slots;
 	s->slot_mask = s->nslots - 1;
@@ -641,7 +640,7 @@ int tern_session_wait(struct tern_session *s, uint64_t timeout_ns)
 	struct tern_ep *ep = s->ep;
 	if (ep->in_cb != 0 || ep->in_poll != 0)
 		return -EDEADLK;
-	uint64_t end = tern_now_ns() + timeout_ns;
+	uint64_t end = tern_deadline(tern_now_ns(), timeout_ns);
 	while (s->state == SESS_CONNECTING) {
 		if (tern_now_ns() >= end)
 			return -ETIMEDOUT;

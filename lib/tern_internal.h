@@ -36,6 +36,13 @@
 #define tern_likely(x)   __builtin_expect(!!(x), 1)
 #define tern_unlikely(x) __builtin_expect(!!(x), 0)
 
+/* now + timeout, saturated: a huge timeout ("forever", UINT64_MAX) must not
+ * wrap around into a deadline that has already passed. */
+static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
+{
+	return timeout > UINT64_MAX - now ? UINT64_MAX : now + timeout;
+}
+
 #define TERN_RX_BURST   32u
 #define TERN_TX_BATCH   64u
 #define TERN_MAX_SLOTS  64u  /* slot masks are uint64_t */
@@ -317,6 +324,8 @@ static inline void tern_hdr_init(struct tern_hdr *h, const struct tern_session *
 	h->req_num = 0;
 }
 void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type);
+/* Queued packets addressed through *a get their own copy of it. */
+void tern_tx_detach(struct tern_ep *ep, const struct tern_addr *a);
 
 /* rx.c */
 int tern_rx_poll(struct tern_ep *ep);

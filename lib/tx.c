@@ -76,6 +76,21 @@ void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct 
 	t->trailer_len = 0;
 }
 
+/*
+ * Queued packets address their peer through a pointer (tern_tx_data: the
+ * session's address, where a driver may cache the MAC). Before that address
+ * is reused (the session is released), give them their own copy.
+ */
+void tern_tx_detach(struct tern_ep *ep, const struct tern_addr *a)
+{
+	for (unsigned i = 0; i < ep->ntx; i++) {
+		if (ep->txq[i].dst == a) {
+			ep->txaddr[i] = *a;
+			ep->txq[i].dst = &ep->txaddr[i];
+		}
+	}
+}
+
 void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type)
 {
 	struct tern_hdr h;

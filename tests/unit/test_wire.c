@@ -1,0 +1,658 @@
+/*
+ * test_wire.c — lib/wire.h (and the header check of lib/crc.c): encoding,
+ * decoding and every stateless and per-session validation, first on the
+ * functions themselves, then through an endpoint (each malformed packet is
+ * dropped and counted under its reason; only an unknown session or a wrong
+ * token is answered, with RESET).
+ */
+#include "check.h"
+#include "inject.h"
+
+static uint8_t pkt[2048];
+
+/* Build a sealed packet of type with body_len bytes of body (pattern). */
+static size_t mk(uint8_t type, const struct tern_hdr *proto, size_t body_len)
+{
+	struct tern_hdr h;
+	if (proto != NULL)
+		h = *proto;
+	else
+		memset(&h, 0, sizeof(h));
+	h.type = type;
+	tern_wire_put(pkt, &h);
+	inj_fill(pkt + TERN_HDR_LEN, body_len, type);
+	tern_wire_seal(pkt, TERN_HDR_LEN + body_len);
+	return TERN_HDR_LEN + body_len;
+}
+
+static size_t body_len_of(uint8_t type)
+{
+	switch (type) {
+	case TERN_PKT_CONNECT:
+	case TERN_PKT_CONNECT_OK:
+		return TERN_HS_LEN;
+	case TERN_PKT_RESET:
+		return TERN_RESET_LEN;
+	default:
+		return 0;
+	}
+}
+
+static void wire_put_get__round_trip(void)
+{
+	struct tern_hdr a = {
+		.type = TERN_PKT_RFR, .flags = 0xa5, .status = 0x5a, .req_type = 0xbeef,
+		.dst_session = 0x1234, .src_session = 0xfedc, .token = 0xdeadbeef,
+		.pkt_num = 0x01020304, .msg_size = 0xf0e0d0c0, .req_num = 0x1122334455667788ull,
+	}, b;
+	uint8_t buf[TERN_HDR_LEN];
+	tern_wire_put(buf, &a);
+	tern_wire_get(buf, &b);
+	CHECK_EQ(buf[0], TERN_WIRE_VERSION);
+	CHECK_EQ(b.type, a.type);
+	CHECK_EQ(b.flags, a.flags);
+	CHECK_EQ(b.status, a.status);
+	CHECK_EQ(b.req_type, a.req_type);
+	CHECK_EQ(b.dst_session, a.dst_session);
+	CHECK_EQ(b.src_session, a.src_session);
+	CHECK_EQ(b.token, a.token);
+	CHECK_EQ(b.pkt_num, a.pkt_num);
+	CHECK_EQ(b.msg_size, a.msg_size);
+	CHECK(b.req_num == a.req_num);
+	/* Field offsets and little-endian byte order, as the diagram says. */
+	CHECK_EQ(buf[1], TERN_PKT_RFR);
+	CHECK_EQ(buf[2], 0xa5);
+	CHECK_EQ(buf[3], 0x5a);
+	CHECK_EQ(buf[4], 0xef);
+	CHECK_EQ(buf[5], 0xbe);
+	CHECK_EQ(buf[6], 0x34);
+	CHECK_EQ(buf[7], 0x12);
+	CHECK_EQ(buf[8], 0xdc);
+	CHECK_EQ(buf[9], 0xfe);
+	CHECK_EQ(buf[10], 0); /* csum: filled by seal */
+	CHECK_EQ(buf[11], 0);
+	CHECK_EQ(buf[12], 0xef);
+	CHECK_EQ(buf[15], 0xde);
+	CHECK_EQ(buf[16], 0x04);
+	CHECK_EQ(buf[19], 0x01);
+	CHECK_EQ(buf[20], 0xc0);
+	CHECK_EQ(buf[23], 0xf0);
+	CHECK_EQ(buf[24], 0x88);
+	CHECK_EQ(buf[31], 0x11);
+}
+
+static void wire_hs_put_get__round_trip(void)
+{
+	struct tern_wire_hs a = {
+		.epoch = 0x0102030405060708ull, .peer_epoch = 0x1112131415161718ull,
+		.token = 0xcafef00d, .max_msg_size = 0x00800000, .slots = 64, .credits = 32,
+		.mtu = 9000, .hs_flags = 0x8001, .nonce = 0xa1a2a3a4a5a6a7a8ull,
+	}, b;
+	uint8_t buf[TERN_HS_LEN];
+	tern_wire_hs_put(buf, &a);
+	tern_wire_hs_get(buf, &b);
+	CHECK(b.epoch == a.epoch);
+	CHECK(b.peer_epoch == a.peer_epoch);
+	CHECK_EQ(b.token, a.token);
+	CHECK_EQ(b.max_msg_size, a.max_msg_size);
+	CHECK_EQ(b.slots, a.slots);
+	CHECK_EQ(b.credits, a.credits);
+	CHECK_EQ(b.mtu, a.mtu);
+	CHECK_EQ(b.hs_flags, a.hs_flags);
+	CHECK(b.nonce == a.nonce);
+	CHECK_EQ(buf[0], 0x08); /* little-endian */
+	CHECK_EQ(buf[16], 0x0d);
+	CHECK_EQ(buf[32], 0xa8);
+}
+
+static void wire_check__every_type_ok(void)
+{
+	struct tern_hdr h;
+	for (uint8_t t = 1; t <= TERN_PKT_MAX; t++) {
+		size_t len = mk(t, NULL, body_len_of(t));
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
+		CHECK_EQ(h.type, t);
+		CHECK(tern_wire_csum_ok(pkt, len));
+	}
+	/* The known flags are allowed. */
+	struct tern_hdr p = {.flags = TERN_WF_ALL};
+	size_t len = mk(TERN_PKT_REQ, &p, 0);
+	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
+	CHECK_EQ(h.flags, TERN_WF_ALL);
+}
+
+static void wire_check__short_packet(void)
+{
+	struct tern_hdr h;
+	mk(TERN_PKT_PING, NULL, 0);
+	CHECK_EQ(tern_wire_check(pkt, 0, 1u << 20, &h), TERN_WIRE_SHORT);
+	CHECK_EQ(tern_wire_check(pkt, 1, 1u << 20, &h), TERN_WIRE_SHORT);
+	CHECK_EQ(tern_wire_check(pkt, TERN_HDR_LEN - 1, 1u << 20, &h), TERN_WIRE_SHORT);
+	CHECK_EQ(tern_wire_check(pkt, TERN_HDR_LEN, 1u << 20, &h), TERN_WIRE_OK);
+}
+
+static void wire_check__bad_version(void)
+{
+	struct tern_hdr h;
+	const uint8_t bad[] = {0, 2, 0x81, 255};
+	for (unsigned i = 0; i < sizeof(bad); i++) {
+		size_t len = mk(TERN_PKT_PING, NULL, 0);
+		pkt[0] = bad[i];
+		tern_wire_seal(pkt, len);
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_VERSION_BAD);
+	}
+}
+
+static void wire_check__bad_type(void)
+{
+	struct tern_hdr h;
+	const unsigned bad[] = {0, TERN_PKT_MAX + 1, 0x80, 255};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = mk((uint8_t)bad[i], NULL, 0);
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_TYPE_BAD);
+	}
+}
+
+static void wire_check__reserved_flags(void)
+{
+	struct tern_hdr h;
+	for (unsigned bit = 0; bit < 8; bit++) {
+		struct tern_hdr p = {.flags = (uint8_t)(1u << bit)};
+		size_t len = mk(TERN_PKT_REQ, &p, 0);
+		enum tern_wire_err want = (1u << bit) & ~TERN_WF_ALL ? TERN_WIRE_TYPE_BAD : TERN_WIRE_OK;
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), want);
+	}
+}
+
+/* The expected error when bit b of byte i of a valid packet of type t flips. */
+static enum tern_wire_err flip_err(unsigned i, uint8_t newval)
+{
+	if (i == 0)
+		return TERN_WIRE_VERSION_BAD;
+	if (i == 1 && (newval == 0 || newval > TERN_PKT_MAX))
+		return TERN_WIRE_TYPE_BAD;
+	if (i == 2 && (newval & ~TERN_WF_ALL) != 0)
+		return TERN_WIRE_TYPE_BAD;
+	return TERN_WIRE_CSUM_BAD;
+}
+
+static void wire_check__checksum_bit_flips(void)
+{
+	struct tern_hdr h, proto = {
+		.req_type = 9, .dst_session = 3, .src_session = 4, .token = 0x12345678,
+		.pkt_num = 1, .msg_size = 100, .req_num = 77,
+	};
+	const uint8_t types[] = {TERN_PKT_REQ, TERN_PKT_ACK, TERN_PKT_CONNECT, TERN_PKT_RESET};
+	for (unsigned t = 0; t < sizeof(types); t++) {
+		/* A REQ's payload is not covered: give it some to prove the cut. */
+		size_t body = types[t] == TERN_PKT_REQ ? 36 : body_len_of(types[t]);
+		size_t len = mk(types[t], &proto, body);
+		size_t covered = tern_wire_csum_len(types[t], len);
+		CHECK_EQ(covered, types[t] == TERN_PKT_REQ ? TERN_HDR_LEN : len);
+		uint8_t orig[sizeof(pkt)];
+		memcpy(orig, pkt, len);
+		unsigned misses = 0;
+		for (unsigned i = 0; i < covered; i++) {
+			for (unsigned b = 0; b < 8; b++) {
+				memcpy(pkt, orig, len);
+				pkt[i] ^= (uint8_t)(1u << b);
+				enum tern_wire_err e = tern_wire_check(pkt, len, 1u << 30, &h);
+				enum tern_wire_err want = flip_err(i, pkt[i]);
+				if (e != want) {
+					if (misses++ < 4)
+						fprintf(stderr, "  type %u byte %u bit %u: %d, want %d\n",
+							types[t], i, b, e, want);
+				}
+			}
+		}
+		CHECK_EQ(misses, 0);
+		/* Bytes after the covered ones (a data packet's payload) are not checked. */
+		if (covered < len) {
+			memcpy(pkt, orig, len);
+			pkt[len - 1] ^= 0xff;
+			CHECK_EQ(tern_wire_check(pkt, len, 1u << 30, &h), TERN_WIRE_OK);
+		}
+	}
+}
+
+static void wire_crc16__known_vector(void)
+{
+	/* CRC32C("123456789") = 0xe3069283; folded: 0xe306 ^ 0x9283. */
+	CHECK_EQ(tern_crc16("123456789", 9), 0xe306 ^ 0x9283);
+	CHECK_EQ(tern_crc16("", 0), 0); /* ~0xffffffff ^ ... = 0 */
+	/* Lengths that are not a multiple of 8 take the byte loop too. */
+	uint8_t a[13];
+	inj_fill(a, sizeof(a), 3);
+	uint16_t c1 = tern_crc16(a, sizeof(a));
+	a[12] ^= 1;
+	CHECK(tern_crc16(a, sizeof(a)) != c1);
+}
+
+static void wire_check__too_big(void)
+{
+	struct tern_hdr h;
+	const uint8_t types[] = {TERN_PKT_REQ, TERN_PKT_RESP, TERN_PKT_CR, TERN_PKT_RFR};
+	for (unsigned t = 0; t < sizeof(types); t++) {
+		struct tern_hdr p = {.msg_size = 4096};
+		size_t len = mk(types[t], &p, 0);
+		CHECK_EQ(tern_wire_check(pkt, len, 4095, &h), TERN_WIRE_TOO_BIG);
+		CHECK_EQ(tern_wire_check(pkt, len, 4096, &h), TERN_WIRE_OK);
+		p.msg_size = UINT32_MAX;
+		len = mk(types[t], &p, 0);
+		CHECK_EQ(tern_wire_check(pkt, len, UINT32_MAX - 1, &h), TERN_WIRE_TOO_BIG);
+	}
+	/* msg_size means nothing on control packets. */
+	struct tern_hdr p = {.msg_size = UINT32_MAX};
+	size_t len = mk(TERN_PKT_ACK, &p, 0);
+	CHECK_EQ(tern_wire_check(pkt, len, 1, &h), TERN_WIRE_OK);
+}
+
+static void wire_check__body_length_per_type(void)
+{
+	struct tern_hdr h;
+	for (uint8_t t = TERN_PKT_ACK; t <= TERN_PKT_MAX; t++) {
+		size_t want = body_len_of(t);
+		size_t bad[] = {want + 1, want + 7, want + 40, want + 100};
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			size_t len = mk(t, NULL, bad[i]);
+			CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_LEN_BAD);
+		}
+		if (want != 0) {
+			size_t shorter[] = {0, 1, want - 1};
+			for (unsigned i = 0; i < 3; i++) {
+				size_t len = mk(t, NULL, shorter[i]);
+				CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_LEN_BAD);
+			}
+		}
+	}
+}
+
+static void wire_npkts__edges(void)
+{
+	CHECK_EQ(tern_wire_npkts(0, 64), 1);
+	CHECK_EQ(tern_wire_npkts(1, 64), 1);
+	CHECK_EQ(tern_wire_npkts(64, 64), 1);
+	CHECK_EQ(tern_wire_npkts(65, 64), 2);
+	CHECK_EQ(tern_wire_npkts(128, 64), 2);
+	CHECK_EQ(tern_wire_npkts(129, 64), 3);
+	CHECK_EQ(tern_wire_npkts(UINT32_MAX, 1), UINT32_MAX);
+	CHECK_EQ(tern_wire_npkts(UINT32_MAX, 64), (UINT32_MAX / 64) + 1);
+}
+
+static enum tern_wire_err data(uint8_t type, uint32_t pkt_num, uint32_t msg_size, size_t body,
+			       uint32_t dpp)
+{
+	struct tern_hdr h = {.type = type, .pkt_num = pkt_num, .msg_size = msg_size};
+	return tern_wire_check_data(&h, body, dpp);
+}
+
+static void wire_check_data__pkt_num_range(void)
+{
+	const uint8_t types[] = {TERN_PKT_REQ, TERN_PKT_RESP};
+	for (unsigned t = 0; t < 2; t++) {
+		/* 200 bytes, 64 per packet: packets 0..3 (64, 64, 64, 8). */
+		CHECK_EQ(data(types[t], 3, 200, 8, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(types[t], 4, 200, 8, 64), TERN_WIRE_PKT_BAD);
+		CHECK_EQ(data(types[t], UINT32_MAX, 200, 8, 64), TERN_WIRE_PKT_BAD);
+		CHECK_EQ(data(types[t], 1, 0, 0, 64), TERN_WIRE_PKT_BAD);
+		CHECK_EQ(data(types[t], 1, 64, 0, 64), TERN_WIRE_PKT_BAD);
+	}
+	const uint8_t ctl[] = {TERN_PKT_CR, TERN_PKT_RFR};
+	for (unsigned t = 0; t < 2; t++) {
+		CHECK_EQ(data(ctl[t], 3, 200, 0, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(ctl[t], 4, 200, 0, 64), TERN_WIRE_PKT_BAD);
+		CHECK_EQ(data(ctl[t], UINT32_MAX, UINT32_MAX, 0, 1), TERN_WIRE_PKT_BAD);
+		CHECK_EQ(data(ctl[t], 0, 0, 0, 64), TERN_WIRE_OK);
+		/* CR and RFR carry no data. */
+		CHECK_EQ(data(ctl[t], 0, 200, 1, 64), TERN_WIRE_LEN_BAD);
+		CHECK_EQ(data(ctl[t], 0, 200, 64, 64), TERN_WIRE_LEN_BAD);
+	}
+}
+
+static void wire_check_data__lengths(void)
+{
+	const uint8_t types[] = {TERN_PKT_REQ, TERN_PKT_RESP};
+	for (unsigned t = 0; t < 2; t++) {
+		uint8_t ty = types[t];
+		/* Full packets must be exactly dpp long. */
+		for (uint32_t p = 0; p < 3; p++) {
+			CHECK_EQ(data(ty, p, 200, 64, 64), TERN_WIRE_OK);
+			CHECK_EQ(data(ty, p, 200, 63, 64), TERN_WIRE_LEN_BAD);
+			CHECK_EQ(data(ty, p, 200, 65, 64), TERN_WIRE_LEN_BAD);
+			CHECK_EQ(data(ty, p, 200, 8, 64), TERN_WIRE_LEN_BAD);
+		}
+		/* The last packet: exactly the rest. */
+		CHECK_EQ(data(ty, 3, 200, 8, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(ty, 3, 200, 7, 64), TERN_WIRE_LEN_BAD);
+		CHECK_EQ(data(ty, 3, 200, 9, 64), TERN_WIRE_LEN_BAD);
+		CHECK_EQ(data(ty, 3, 200, 64, 64), TERN_WIRE_LEN_BAD);
+		/* A message that is a multiple of dpp: the last packet is full. */
+		CHECK_EQ(data(ty, 1, 128, 64, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(ty, 1, 128, 0, 64), TERN_WIRE_LEN_BAD);
+		CHECK_EQ(data(ty, 2, 128, 0, 64), TERN_WIRE_PKT_BAD);
+		/* One-packet messages, including the empty one. */
+		CHECK_EQ(data(ty, 0, 0, 0, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(ty, 0, 0, 1, 64), TERN_WIRE_LEN_BAD);
+		CHECK_EQ(data(ty, 0, 1, 1, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(ty, 0, 1, 0, 64), TERN_WIRE_LEN_BAD);
+		CHECK_EQ(data(ty, 0, 64, 64, 64), TERN_WIRE_OK);
+		/* Offsets that overflow 32 bits are computed in 64. */
+		CHECK_EQ(data(ty, (UINT32_MAX / 64), UINT32_MAX, 63, 64), TERN_WIRE_OK);
+		CHECK_EQ(data(ty, (UINT32_MAX / 64), UINT32_MAX, 64, 64), TERN_WIRE_LEN_BAD);
+	}
+}
+
+static void wire_check_data__error_resp(void)
+{
+	struct tern_hdr h = {.type = TERN_PKT_RESP, .status = 2};
+	CHECK_EQ(tern_wire_check_data(&h, 0, 64), TERN_WIRE_OK);
+	CHECK_EQ(tern_wire_check_data(&h, 1, 64), TERN_WIRE_LEN_BAD);
+	h.msg_size = 100; /* msg_size is ignored, but not pkt_num or a body */
+	CHECK_EQ(tern_wire_check_data(&h, 0, 64), TERN_WIRE_OK);
+	CHECK_EQ(tern_wire_check_data(&h, 36, 64), TERN_WIRE_LEN_BAD);
+	h.pkt_num = 1;
+	CHECK_EQ(tern_wire_check_data(&h, 0, 64), TERN_WIRE_LEN_BAD);
+	/* A REQ has no status semantics: status does not change its checks. */
+	struct tern_hdr r = {.type = TERN_PKT_REQ, .status = 2, .msg_size = 4};
+	CHECK_EQ(tern_wire_check_data(&r, 4, 64), TERN_WIRE_OK);
+	CHECK_EQ(tern_wire_check_data(&r, 0, 64), TERN_WIRE_LEN_BAD);
+}
+
+static void wire_type_name__all(void)
+{
+	const char *names[] = {"INVALID", "REQ", "RESP", "CR", "RFR", "ACK", "CONNECT",
+			       "CONNECT_OK", "DISCONNECT", "RESET", "PING", "PONG"};
+	for (unsigned t = 0; t <= TERN_PKT_MAX; t++)
+		CHECK(strcmp(tern_wire_type_name(t), names[t]) == 0);
+	CHECK(strcmp(tern_wire_type_name(TERN_PKT_MAX + 1), "INVALID") == 0);
+	CHECK(strcmp(tern_wire_type_name(~0u), "INVALID") == 0);
+}
+
+static void wire_csum_len__cases(void)
+{
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_REQ, 1000), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_RESP, 33), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CR, 32), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_RESET, 40), 40);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CONNECT, 72), 72);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CONNECT, 1000), 72);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_PING, 10), TERN_HDR_LEN);
+}
+
+/* --- through an endpoint ------------------------------------------------------ */
+
+static struct tern_ep *ep;
+static struct inj_peer peer;
+
+static int setup(void)
+{
+	struct tern_ep_config cfg;
+	inj_config(&cfg);
+	cfg.mtu = 96; /* 64 bytes per packet */
+	cfg.max_msg_size = 1u << 16;
+	ep = inj_ep_create(&cfg);
+	if (ep == NULL)
+		return -1;
+	inj_peer_init(&peer, ep, NULL);
+	return inj_accept(&peer);
+}
+
+static void teardown(void)
+{
+	CHECK_EQ(inj_tx_bad(inj_of(ep)), 0);
+	tern_ep_destroy(ep);
+	ep = NULL;
+}
+
+static struct tern_stats stats(void)
+{
+	struct tern_stats st;
+	tern_ep_stats(ep, &st);
+	return st;
+}
+
+static void noop_handler(struct tern_req *req, void *ctx)
+{
+	int *n = ctx;
+	(*n)++;
+	tern_respond(req, tern_msg_alloc(tern_req_ep(req), 0));
+}
+
+/* Push raw bytes from the peer and expect exactly one drop under why, nothing sent. */
+static void expect_drop(const void *p, size_t len, uint32_t rx_flags, enum tern_drop why,
+			const char *what)
+{
+	struct tern_stats a = stats(), b;
+	inj_push_raw(peer.d, p, len, &peer.addr, rx_flags);
+	inj_poll(ep);
+	b = stats();
+	for (int r = 0; r < TERN_DROP_MAX; r++) {
+		uint64_t want = a.drops[r] + (r == (int)why ? 1 : 0);
+		if (b.drops[r] != want)
+			fprintf(stderr, "  %s: drops[%s] %llu -> %llu\n", what, tern_drop_name(r),
+				(unsigned long long)a.drops[r], (unsigned long long)b.drops[r]);
+		CHECK(b.drops[r] == want);
+	}
+	CHECK_EQ(inj_tx_count(peer.d), 0);
+	CHECK_EQ(b.requests_executed, a.requests_executed);
+	inj_tx_clear(peer.d);
+}
+
+static void ep_rx__stateless_drops(void)
+{
+	REQUIRE(setup() == 0);
+	int runs = 0;
+	tern_handle(ep, 9, noop_handler, &runs, TERN_RRA);
+	struct tern_hdr h = inj_hdr(&peer, TERN_PKT_REQ);
+	h.req_type = 9;
+	h.req_num = 8;
+	h.msg_size = 4;
+	uint8_t buf[256];
+	tern_wire_put(buf, &h);
+	memcpy(buf + TERN_HDR_LEN, "abcd", 4);
+	tern_wire_seal(buf, 36);
+
+	expect_drop(buf, 0, 0, TERN_DROP_SHORT, "empty");
+	expect_drop(buf, 31, 0, TERN_DROP_SHORT, "31 bytes");
+	uint8_t v[256];
+	memcpy(v, buf, 36);
+	v[0] = 2;
+	expect_drop(v, 36, 0, TERN_DROP_VERSION, "version");
+	memcpy(v, buf, 36);
+	v[1] = 0;
+	expect_drop(v, 36, 0, TERN_DROP_TYPE, "type 0");
+	v[1] = TERN_PKT_MAX + 1;
+	expect_drop(v, 36, 0, TERN_DROP_TYPE, "type max+1");
+	memcpy(v, buf, 36);
+	v[2] = 0x80;
+	tern_wire_seal(v, 36);
+	expect_drop(v, 36, 0, TERN_DROP_TYPE, "reserved flag");
+	memcpy(v, buf, 36);
+	v[20] ^= 0x10; /* msg_size */
+	expect_drop(v, 36, 0, TERN_DROP_CHECKSUM, "checksum");
+	memcpy(v, buf, 36);
+	expect_drop(v, 36, TERN_RX_TRUNC, TERN_DROP_FRAME, "truncated");
+	/* msg_size over the endpoint's max_msg_size (64 KiB). */
+	struct tern_hdr big = h;
+	big.msg_size = (1u << 16) + 1;
+	tern_wire_put(v, &big);
+	tern_wire_seal(v, 32 + 64);
+	expect_drop(v, 32 + 64, 0, TERN_DROP_TOO_BIG, "too big");
+	/* A control packet with a body. */
+	struct tern_hdr ping = inj_hdr(&peer, TERN_PKT_PING);
+	tern_wire_put(v, &ping);
+	tern_wire_seal(v, 33);
+	expect_drop(v, 33, 0, TERN_DROP_LENGTH, "PING with a body");
+	/* The well-formed original runs the handler once. */
+	inj_push_raw(peer.d, buf, 36, &peer.addr, 0);
+	inj_poll(ep);
+	CHECK_EQ(runs, 1);
+	CHECK(inj_expect_tx(peer.d, TERN_PKT_RESP) != NULL);
+	teardown();
+}
+
+static void ep_rx__data_checks_per_session(void)
+{
+	REQUIRE(setup() == 0);
+	int runs = 0;
+	tern_handle(ep, 9, noop_handler, &runs, TERN_RRA);
+	uint8_t msg[300];
+	inj_fill(msg, sizeof(msg), 1);
+	uint8_t v[256];
+	struct tern_hdr h = inj_hdr(&peer, TERN_PKT_REQ);
+	h.req_type = 9;
+	h.req_num = 8;
+	h.msg_size = 200; /* 64 + 64 + 64 + 8 */
+	/* pkt_num out of range */
+	h.pkt_num = 4;
+	tern_wire_put(v, &h);
+	tern_wire_seal(v, 32 + 8);
+	expect_drop(v, 32 + 8, 0, TERN_DROP_PKT_NUM, "pkt 4 of 4");
+	/* the last packet one byte short / long */
+	h.pkt_num = 3;
+	tern_wire_put(v, &h);
+	tern_wire_seal(v, 32 + 7);
+	expect_drop(v, 32 + 7, 0, TERN_DROP_LENGTH, "last packet short");
+	expect_drop(v, 32 + 9, 0, TERN_DROP_LENGTH, "last packet long");
+	/* a full packet short */
+	h.pkt_num = 1;
+	tern_wire_put(v, &h);
+	tern_wire_seal(v, 32 + 63);
+	expect_drop(v, 32 + 63, 0, TERN_DROP_LENGTH, "middle packet short");
+	/* 0-byte message with data */
+	h.pkt_num = 0;
+	h.msg_size = 0;
+	tern_wire_put(v, &h);
+	tern_wire_seal(v, 33);
+	expect_drop(v, 33, 0, TERN_DROP_LENGTH, "empty message with a byte");
+	/* CR and RFR with a body, out of range */
+	struct tern_hdr c = inj_hdr(&peer, TERN_PKT_CR);
+	c.req_num = 8;
+	c.msg_size = 200;
+	tern_wire_put(v, &c);
+	tern_wire_seal(v, 33);
+	expect_drop(v, 33, 0, TERN_DROP_LENGTH, "CR with a body");
+	c.type = TERN_PKT_RFR;
+	c.pkt_num = 4;
+	tern_wire_put(v, &c);
+	tern_wire_seal(v, 32);
+	expect_drop(v, 32, 0, TERN_DROP_PKT_NUM, "RFR out of range");
+	/* An error RESP with a body. */
+	struct tern_hdr r = inj_hdr(&peer, TERN_PKT_RESP);
+	r.status = 5;
+	r.req_num = 8;
+	tern_wire_put(v, &r);
+	tern_wire_seal(v, 34);
+	expect_drop(v, 34, 0, TERN_DROP_LENGTH, "error RESP with a body");
+	/* Nothing of that reached the slot: the real request runs once. */
+	inj_req_msg(&peer, 8, 9, msg, 200, 0);
+	inj_poll(ep);
+	CHECK_EQ(runs, 1);
+	CHECK_EQ(inj_skip_tx(peer.d, TERN_PKT_CR), 3);
+	CHECK(inj_expect_tx(peer.d, TERN_PKT_RESP) != NULL);
+	teardown();
+}
+
+/* A RESET must answer: ids swapped, the refused token echoed, our epoch in the body. */
+static void check_reset(const struct inj_pkt *r, const struct tern_hdr *sent)
+{
+	CHECK_EQ(r->wire, TERN_WIRE_OK);
+	CHECK_EQ(r->h.dst_session, sent->src_session);
+	CHECK_EQ(r->h.src_session, sent->dst_session);
+	CHECK_EQ(r->h.token, sent->token);
+	CHECK_EQ(r->body_len, TERN_RESET_LEN);
+	uint64_t e;
+	memcpy(&e, r->body, 8);
+	CHECK(tern_le64(e) == ep->epoch);
+	CHECK(tern_addr_eq(&r->dst, &peer.addr));
+}
+
+static void ep_rx__unknown_session_and_token_reset(void)
+{
+	REQUIRE(setup() == 0);
+	const uint8_t types[] = {TERN_PKT_REQ, TERN_PKT_RESP, TERN_PKT_CR, TERN_PKT_RFR,
+				 TERN_PKT_ACK, TERN_PKT_PING, TERN_PKT_PONG};
+	for (unsigned t = 0; t < sizeof(types); t++) {
+		struct tern_hdr cases[3];
+		enum tern_drop why[3] = {TERN_DROP_SESSION, TERN_DROP_SESSION, TERN_DROP_TOKEN};
+		cases[0] = inj_hdr(&peer, types[t]);
+		cases[0].dst_session = 1000; /* beyond max_sessions */
+		cases[1] = inj_hdr(&peer, types[t]);
+		cases[1].dst_session = (uint16_t)(peer.ep_id + 1); /* a free id */
+		cases[2] = inj_hdr(&peer, types[t]);
+		cases[2].token ^= 0x100; /* wrong token */
+		for (unsigned k = 0; k < 3; k++) {
+			struct tern_stats a = stats(), b;
+			cases[k].req_num = 8;
+			inj_send(&peer, &cases[k], NULL, 0);
+			inj_poll(ep);
+			b = stats();
+			CHECK_EQ(b.drops[why[k]], a.drops[why[k]] + 1);
+			CHECK_EQ(b.resets_sent, a.resets_sent + 1);
+			const struct inj_pkt *r = inj_expect_tx(peer.d, TERN_PKT_RESET);
+			if (r != NULL)
+				check_reset(r, &cases[k]);
+			CHECK_EQ(inj_tx_count(peer.d), 0);
+		}
+	}
+	/* The session is unharmed by all that. */
+	CHECK_EQ(tern_session_state(peer.s), TERN_SS_CONNECTED);
+	teardown();
+}
+
+static void ep_rx__no_reset_cases(void)
+{
+	REQUIRE(setup() == 0);
+	struct tern_stats a = stats(), b;
+	/* From the right session id but another source session: dropped quietly. */
+	struct tern_hdr h = inj_hdr(&peer, TERN_PKT_PING);
+	h.src_session = (uint16_t)(peer.id + 1);
+	inj_send(&peer, &h, NULL, 0);
+	/* Unknown session, but the sender names no session: nobody to reset. */
+	h = inj_hdr(&peer, TERN_PKT_REQ);
+	h.dst_session = 1000;
+	h.src_session = TERN_SESSION_NONE;
+	inj_send(&peer, &h, NULL, 0);
+	/* A DISCONNECT for an unknown session is not answered. */
+	h = inj_hdr(&peer, TERN_PKT_DISCONNECT);
+	h.dst_session = 1000;
+	inj_send(&peer, &h, NULL, 0);
+	/* A RESET for an unknown session or with a wrong token: dropped. */
+	h = inj_hdr(&peer, TERN_PKT_RESET);
+	h.dst_session = 1000;
+	uint64_t e = 1;
+	inj_send(&peer, &h, &e, 8);
+	inj_poll(ep);
+	b = stats();
+	CHECK_EQ(b.drops[TERN_DROP_SESSION], a.drops[TERN_DROP_SESSION] + 4);
+	CHECK_EQ(inj_tx_count(peer.d), 0);
+	CHECK_EQ(b.resets_sent, a.resets_sent);
+	CHECK_EQ(tern_session_state(peer.s), TERN_SS_CONNECTED);
+	teardown();
+}
+
+int main(void)
+{
+	RUN(wire_put_get__round_trip);
+	RUN(wire_hs_put_get__round_trip);
+	RUN(wire_check__every_type_ok);
+	RUN(wire_check__short_packet);
+	RUN(wire_check__bad_version);
+	RUN(wire_check__bad_type);
+	RUN(wire_check__reserved_flags);
+	RUN(wire_check__checksum_bit_flips);
+	RUN(wire_crc16__known_vector);
+	RUN(wire_check__too_big);
+	RUN(wire_check__body_length_per_type);
+	RUN(wire_npkts__edges);
+	RUN(wire_check_data__pkt_num_range);
+	RUN(wire_check_data__lengths);
+	RUN(wire_check_data__error_resp);
+	RUN(wire_type_name__all);
+	RUN(wire_csum_len__cases);
+	RUN(ep_rx__stateless_drops);
+	RUN(ep_rx__data_checks_per_session);
+	RUN(ep_rx__unknown_session_and_token_reset);
+	RUN(ep_rx__no_reset_cases);
+	return check_exit();
+}

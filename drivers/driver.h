@@ -163,9 +163,11 @@ struct tern_drv_ops {
 	/* Return the buffers of rx[0..n) taken by the last rx_burst. */
 	void (*rx_done)(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 	/*
-	 * Send tx[0..n); returns how many were accepted, in order. Those not
-	 * accepted are dropped by the core (counted) and recovered by
-	 * retransmission. Also reaps earlier completions.
+	 * Send tx[0..n); returns how many were accepted, in order. The driver
+	 * counts every packet it does not send in one of its tx_drop_*
+	 * counters (the core does not count them again); the core treats them
+	 * as lost and retransmission recovers them. Also reaps earlier
+	 * completions.
 	 */
 	unsigned (*tx_burst)(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
 };

@@ -9,12 +9,14 @@
  * fold with probability ~2^-16. SSE4.2's crc32 instruction makes it ~12
  * cycles for a 32-byte header; without it a table does the same work.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "tern_internal.h"
 
 static uint32_t crc_table[256];
-static int crc_hw = -1; /* -1: not probed yet */
+static int crc_hw;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -60,8 +62,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw32(const uint8_t *p, siz
 uint16_t tern_crc16(const void *buf, size_t len)
 {
 	uint32_t c;
-	if (tern_unlikely(crc_hw < 0))
-		crc_init();
+	pthread_once(&crc_once, crc_init);
 #if defined(__x86_64__)
 	if (tern_likely(crc_hw))
 		c = crc_hw32(buf, len);

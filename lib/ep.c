@@ -60,6 +60,9 @@ static int config_check(const struct tern_ep_config *c)
 		return -EINVAL;
 	if (c->rto_min_ns != 0 && c->rto_max_ns != 0 && c->rto_min_ns > c->rto_max_ns)
 		return -EINVAL;
+	/* A keepalive no sooner than the dead-peer timeout kills idle sessions. */
+	if (c->keepalive_ns >= c->session_timeout_ns)
+		return -EINVAL;
 	return 0;
 }
 
@@ -192,7 +195,6 @@ static void destroy_flush(struct tern_ep *ep)
 		if (n != 0)
 			ep->ops->rx_done(ep->drv, ep->rx, n);
 	}
-	ep->st.tx_drops += ep->ntx - off;
 	for (unsigned i = 0; i < ep->ntx; i++)
 		if (ep->txq[i].msg != NULL)
 			tern_msg_unref(ep->txq[i].msg);

@@ -163,6 +163,7 @@ static unsigned inj_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned 
 	unsigned k = n;
 	if (d->tx_limit >= 0 && (unsigned)d->tx_limit < n)
 		k = (unsigned)d->tx_limit;
+	d->base.stats.tx_drop_full += n - k; /* the driver counts what it refuses */
 	for (unsigned i = 0; i < k; i++) {
 		const struct tern_tx *t = &tx[i];
 		struct inj_node *e = calloc(1, sizeof(*e));

@@ -478,6 +478,14 @@ static int run_client(const struct opts *o, struct server *sv)
 	if (sv != NULL) {
 		struct tern_stats tmp;
 		POLL_UNTIL(tern_ep_stats(sv->ep, &tmp) == 0 && tmp.sessions_open == 0);
+		/* Packets still in transit (held back by the faults decorator)
+		 * keep their msgbufs referenced: let them drain, for at most 1 s. */
+		uint64_t drained = tern_now_ns() + 1000000000ull;
+		while (tern_now_ns() < drained && tern_ep_stats(sv->ep, &tmp) == 0 &&
+		       tern_ep_stats(c.ep, &cst) == 0 && tmp.msgs_in_use + cst.msgs_in_use != 0) {
+			tern_poll(c.ep);
+			tern_poll(sv->ep);
+		}
 		tern_ep_stats(sv->ep, &sst);
 	}
 	tern_ep_stats(c.ep, &cst);
@@ -631,6 +639,12 @@ static int run_server(const struct opts *o)
 			struct tern_stats st;
 			tern_ep_stats(sv.ep, &st);
 			if (st.sessions_open == 0) {
+				/* Let packets in transit (the faults decorator's) drain. */
+				uint64_t drained = tern_now_ns() + 1000000000ull;
+				while (st.msgs_in_use != 0 && tern_now_ns() < drained) {
+					tern_poll(sv.ep);
+					tern_ep_stats(sv.ep, &st);
+				}
 				printf("server idle: executed %" PRIu64 " dup_exec %" PRIu64
 				       " msgs_in_use %" PRIu64 " cached %" PRIu64 "\n",
 				       sv.executed, sv.dup_exec, st.msgs_in_use, st.cached_responses);

@@ -73,7 +73,7 @@ struct tern_rx {
  * thread. A driver that copies the payload counts the copied bytes in
  * stats.tx_copied_bytes. hdr and trailer are always copied (not counted).
  */
-#define TERN_TX_HDR_MAX     192u
+#define TERN_TX_HDR_MAX     256u
 #define TERN_TX_TRAILER_MAX 32u
 struct tern_tx {
 	struct tern_addr *dst; /* peer; the driver may fill dst->mac / mac_valid */

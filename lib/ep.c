@@ -105,6 +105,7 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	ep->cfg = *cfg;
 	ep->cfg.driver = NULL; /* strings are not kept past this call */
 	ep->cfg.bind = ep->cfg.driver_args = ep->cfg.eal = ep->cfg.faults = NULL;
+	ep->cfg.key_file = ep->cfg.peer_key_file = ep->cfg.allow_file = ep->cfg.psk_file = NULL;
 
 	rc = open_driver(ep, cfg);
 	if (rc != 0)
@@ -143,6 +144,9 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	rc = tern_pool_init(ep);
 	if (rc != 0)
 		goto err_drv;
+	rc = tern_sec_init(ep, cfg); /* reads the key files */
+	if (rc != 0)
+		goto err_sec;
 	rc = -ENOMEM;
 	ep->sessions = calloc(cfg->max_sessions, sizeof(*ep->sessions));
 	ep->free_ids = calloc(cfg->max_sessions, sizeof(*ep->free_ids));
@@ -170,6 +174,8 @@ err_pool:
 	free(ep->sessions);
 	free(ep->free_ids);
 	free(ep->hs_table);
+err_sec:
+	tern_sec_fini(ep);
 	tern_pool_fini(ep);
 err_drv:
 	ep->ops->close(ep->drv);
@@ -219,6 +225,7 @@ void tern_ep_destroy(struct tern_ep *ep)
 	for (unsigned i = 0; i < 256; i++)
 		free(ep->htab[i]);
 	tern_pending_fini(ep);
+	tern_sec_fini(ep); /* wipes the keys */
 	free(ep->sessions);
 	free(ep->free_ids);
 	free(ep->hs_table);

@@ -101,7 +101,10 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	}
 	struct tern_session *s = &ep->sessions[h.dst_session];
 	if (tern_unlikely(s->state != SESS_CONNECTED)) {
-		if (h.type == TERN_PKT_CONNECT_OK && s->state == SESS_CONNECTING && h.token == s->token)
+		/* An authenticated handshake's refusal cannot carry our token (the
+		 * server could not read it): noise.c matches it by its cid. */
+		if (h.type == TERN_PKT_CONNECT_OK && s->state == SESS_CONNECTING &&
+		    (h.token == s->token || (h.flags & TERN_WF_SECURE)))
 			tern_on_connect_ok(ep, s, rx, &h);
 		else if (s->state == SESS_CONNECTING && h.type == TERN_PKT_CONNECT_OK)
 			tern_drop(ep, TERN_DROP_TOKEN);
@@ -118,7 +121,19 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		return;
 	}
 	uint32_t body = rx->len - TERN_HDR_LEN;
-	if (h.type <= TERN_PKT_RFR) {
+	const uint8_t *payload = (const uint8_t *)rx->data + TERN_HDR_LEN;
+	if (tern_unlikely(s->prot != TERN_PROT_NONE || (h.flags & TERN_WF_PROTECTED))) {
+		if (h.type == TERN_PKT_CONNECT_OK) {
+			tern_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
+			return;
+		}
+		/* Nothing past the header is believed before the tag verifies. */
+		if (tern_rx_unprotect(ep, s, rx, &h) != 0)
+			return;
+		body -= TERN_PROT_OVERHEAD;
+		payload += TERN_PROT_CTR_LEN;
+	}
+	if (h.type <= TERN_PKT_RFR) { /* REQ, RESP, CR, RFR */
 		e = tern_wire_check_data(&h, body, s->dpp);
 		if (tern_unlikely(e != TERN_WIRE_OK)) {
 			tern_drop(ep, wire_drop[e]);
@@ -129,7 +144,6 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	/* Replies go where the peer now sends from (NAT rebinding, roaming). */
 	if (tern_unlikely(!tern_addr_eq(&s->peer, &rx->src)))
 		s->peer = rx->src;
-	const uint8_t *payload = (const uint8_t *)rx->data + TERN_HDR_LEN;
 	switch (h.type) {
 	case TERN_PKT_REQ:
 		tern_on_req(ep, s, &h, payload, body);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "crypto.h"
 #include "tern_internal.h"
 
 #define MS 1000000ull
@@ -61,28 +62,30 @@ static uint32_t hs_hash(const struct tern_addr *a, uint64_t epoch, uint16_t id)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-static int hs_match(const struct tern_session *s, const struct tern_addr *a, uint64_t epoch,
+static int hs_match(const struct tern_session *s, const struct tern_addr *a, uint64_t key,
 		    uint16_t id)
 {
-	return s->peer_epoch == epoch && s->peer_id == id && tern_addr_eq(&s->hs_addr, a);
+	return s->hs_key == key && s->peer_id == id && tern_addr_eq(&s->hs_addr, a);
 }
 
-static struct tern_session *hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t epoch,
-				    uint16_t id)
+/* The CONNECT dedup key is the client's epoch (plain handshakes) or the
+ * attempt's cid (authenticated ones, where the epoch is encrypted). */
+struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
+				  uint16_t id)
 {
-	for (uint32_t i = hs_hash(a, epoch, id) & ep->hs_mask;; i = (i + 1) & ep->hs_mask) {
+	for (uint32_t i = hs_hash(a, key, id) & ep->hs_mask;; i = (i + 1) & ep->hs_mask) {
 		uint32_t v = ep->hs_table[i];
 		if (v == 0)
 			return NULL;
 		struct tern_session *s = &ep->sessions[v - 1];
-		if (hs_match(s, a, epoch, id))
+		if (hs_match(s, a, key, id))
 			return s;
 	}
 }
 
 static void hs_insert(struct tern_ep *ep, struct tern_session *s)
 {
-	uint32_t i = hs_hash(&s->hs_addr, s->peer_epoch, s->peer_id) & ep->hs_mask;
+	uint32_t i = hs_hash(&s->hs_addr, s->hs_key, s->peer_id) & ep->hs_mask;
 	while (ep->hs_table[i] != 0)
 		i = (i + 1) & ep->hs_mask;
 	ep->hs_table[i] = (uint32_t)s->id + 1;
@@ -95,7 +98,7 @@ static void hs_remove(struct tern_ep *ep, struct tern_session *s)
 	if (!s->in_hs)
 		return;
 	s->in_hs = 0;
-	uint32_t i = hs_hash(&s->hs_addr, s->peer_epoch, s->peer_id) & ep->hs_mask;
+	uint32_t i = hs_hash(&s->hs_addr, s->hs_key, s->peer_id) & ep->hs_mask;
 	while (ep->hs_table[i] != (uint32_t)s->id + 1) {
 		if (ep->hs_table[i] == 0)
 			return;
@@ -104,7 +107,7 @@ static void hs_remove(struct tern_ep *ep, struct tern_session *s)
 	ep->hs_table[i] = 0;
 	for (uint32_t j = (i + 1) & ep->hs_mask; ep->hs_table[j] != 0; j = (j + 1) & ep->hs_mask) {
 		struct tern_session *o = &ep->sessions[ep->hs_table[j] - 1];
-		uint32_t home = hs_hash(&o->hs_addr, o->peer_epoch, o->peer_id) & ep->hs_mask;
+		uint32_t home = hs_hash(&o->hs_addr, o->hs_key, o->peer_id) & ep->hs_mask;
 		/* Move j into the hole i if its home slot is not in (i, j]. */
 		if (((j - home) & ep->hs_mask) >= ((j - i) & ep->hs_mask)) {
 			ep->hs_table[i] = ep->hs_table[j];
@@ -186,6 +189,7 @@ void tern_session_release(struct tern_session *s)
 	free(s->ss);
 	s->cs = NULL;
 	s->ss = NULL;
+	tern_sec_session_wipe(s); /* keys are wiped when a session ends */
 	if (s->uprev != NULL)
 		s->uprev->unext = s->unext;
 	else
@@ -209,9 +213,27 @@ static void report(struct tern_session *s, enum tern_session_event ev, int err)
 
 /* --- client: connect ------------------------------------------------------ */
 
+/* The parameters a client proposes. */
+static void client_hs(const struct tern_session *s, struct tern_wire_hs *hs)
+{
+	const struct tern_ep *ep = s->ep;
+	memset(hs, 0, sizeof(*hs));
+	hs->epoch = ep->epoch;
+	hs->token = s->token;
+	hs->max_msg_size = ep->cfg.max_msg_size;
+	hs->slots = (uint16_t)ep->cfg.slots;
+	hs->credits = (uint16_t)ep->cfg.credits;
+	hs->mtu = (uint16_t)ep->mtu;
+	hs->nonce = s->hs_nonce;
+}
+
 void tern_session_send_connect(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
+	if (s->hs != NULL) { /* authenticated: the same CONNECT, byte for byte */
+		tern_tx_raw(ep, &s->peer, s->hs->pkt, sizeof(s->hs->pkt));
+		return;
+	}
 	struct tern_hdr h;
 	struct tern_wire_hs hs;
 	uint8_t body[TERN_HS_LEN];
@@ -219,21 +241,15 @@ void tern_session_send_connect(struct tern_session *s)
 	h.type = TERN_PKT_CONNECT;
 	h.dst_session = TERN_SESSION_NONE;
 	h.src_session = s->id;
-	memset(&hs, 0, sizeof(hs));
-	hs.epoch = ep->epoch;
-	hs.token = s->token;
-	hs.max_msg_size = ep->cfg.max_msg_size;
-	hs.slots = (uint16_t)ep->cfg.slots;
-	hs.credits = (uint16_t)ep->cfg.credits;
-	hs.mtu = (uint16_t)ep->mtu;
-	hs.nonce = s->hs_nonce;
+	client_hs(s, &hs);
 	tern_wire_hs_put(body, &hs);
 	tern_tx_ctrl(ep, &s->peer, &h, body, TERN_HS_LEN);
 }
 
-static void connect_start(struct tern_session *s)
+static int connect_start(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
+	tern_sec_session_wipe(s); /* a reconnect starts from no keys */
 	s->state = SESS_CONNECTING;
 	s->token = rand32();
 	s->hs_nonce = rand64();
@@ -245,7 +261,16 @@ static void connect_start(struct tern_session *s)
 	s->credits_max = s->credits = ep->cfg.credits;
 	s->dpp = ep->dpp;
 	tern_rto_init(s);
+	if (tern_sec_client_secure(ep)) {
+		struct tern_wire_hs hs;
+		client_hs(s, &hs);
+		int rc = tern_noise_connect(s, &hs);
+		tern_wipe(&hs, sizeof(hs));
+		if (rc != 0)
+			return rc;
+	}
 	tern_session_send_connect(s);
+	return 0;
 }
 
 int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out)
@@ -262,7 +287,11 @@ int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out
 	if (s == NULL)
 		return ep->nfree == 0 ? -ENOSPC : -ENOMEM;
 	s->peer = a;
-	connect_start(s);
+	int rc = connect_start(s);
+	if (rc != 0) {
+		tern_session_release(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 }
@@ -271,11 +300,25 @@ void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct
 			const struct tern_hdr *h)
 {
 	struct tern_wire_hs hs;
-	tern_wire_hs_get((const uint8_t *)rx->data + TERN_HDR_LEN, &hs);
 	if (s->state != SESS_CONNECTING) {
 		/* A duplicate answer to a CONNECT we already have: ignore. */
 		tern_drop(ep, TERN_DROP_DUP);
 		return;
+	}
+	if (s->hs != NULL || (h->flags & TERN_WF_SECURE)) {
+		/* Authenticated handshake: only an answer that decrypts (or a
+		 * refusal naming our attempt) counts; a forgery is dropped. */
+		int rc = s->hs != NULL ? tern_noise_connect_ok(s, rx, h, &hs) : -EAGAIN;
+		if (rc == -EAGAIN) {
+			tern_drop(ep, TERN_DROP_HANDSHAKE);
+			return;
+		}
+		if (rc != 0) {
+			tern_session_fail(s, rc, TERN_SESSION_FAILED);
+			return;
+		}
+	} else {
+		tern_wire_hs_get((const uint8_t *)rx->data + TERN_HDR_LEN, &hs);
 	}
 	if (hs.nonce != s->hs_nonce || hs.peer_epoch != ep->epoch) {
 		tern_drop(ep, TERN_DROP_STALE);
@@ -300,11 +343,16 @@ void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct
 	s->slot_mask = hs.slots - 1u;
 	s->credits_max = s->credits = hs.credits;
 	uint32_t mtu = hs.mtu < ep->mtu ? hs.mtu : ep->mtu;
-	s->dpp = mtu - TERN_HDR_LEN;
+	s->dpp = mtu - TERN_HDR_LEN - (s->prot != TERN_PROT_NONE ? TERN_PROT_OVERHEAD : 0);
 	s->peer_max_msg = hs.max_msg_size;
 	s->state = SESS_CONNECTED;
 	s->last_rx_ns = ep->now;
 	ep->st.sessions_connected++;
+	if (s->hs != NULL) { /* the handshake's secrets go now */
+		tern_wipe(s->hs, sizeof(*s->hs));
+		free(s->hs);
+		s->hs = NULL;
+	}
 	(void)old_epoch;
 	report(s, TERN_SESSION_CONNECTED, 0);
 	if (s->state == SESS_CONNECTED)
@@ -340,13 +388,82 @@ static void send_connect_ok(struct tern_ep *ep, const struct tern_addr *to, cons
 	tern_tx_ctrl(ep, to, &h, body, TERN_HS_LEN);
 }
 
+/* An authenticated CONNECT (TERN_WF_SECURE): noise.c does the crypto. */
+static void accept_secure(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h)
+{
+	struct tern_noise_result res;
+	tern_noise_accept(ep, rx, h, &res);
+	if (!res.ok)
+		goto out;
+	const struct tern_wire_hs *chs = &res.hs;
+	if (chs->epoch == 0 || chs->token == 0 || chs->slots == 0 ||
+	    (chs->slots & (chs->slots - 1)) != 0 || chs->credits == 0 ||
+	    chs->mtu < TERN_HDR_LEN + TERN_PROT_OVERHEAD + 64 || chs->max_msg_size == 0) {
+		tern_noise_refuse(ep, rx, h, EPROTO);
+		goto out;
+	}
+	struct tern_session *s = session_alloc(ep, 0);
+	if (s == NULL) {
+		tern_noise_refuse(ep, rx, h, ECONNREFUSED);
+		goto out;
+	}
+	uint32_t nslots = chs->slots < ep->cfg.slots ? chs->slots : ep->cfg.slots;
+	uint32_t credits = chs->credits < ep->cfg.credits ? chs->credits : ep->cfg.credits;
+	uint32_t mtu = chs->mtu < ep->mtu ? chs->mtu : ep->mtu;
+	s->state = SESS_CONNECTED;
+	s->peer = rx->src;
+	s->hs_addr = rx->src;
+	s->hs_key = res.cid;
+	s->peer_id = h->src_session;
+	s->peer_token = chs->token;
+	s->peer_epoch = chs->epoch;
+	s->hs_nonce = chs->nonce;
+	s->nslots = nslots;
+	s->slot_mask = nslots - 1;
+	s->credits_max = s->credits = credits;
+	s->peer_max_msg = chs->max_msg_size;
+	struct tern_wire_hs hs;
+	memset(&hs, 0, sizeof(hs));
+	hs.epoch = ep->epoch;
+	hs.peer_epoch = chs->epoch;
+	hs.nonce = chs->nonce;
+	hs.token = s->token;
+	hs.max_msg_size = ep->cfg.max_msg_size;
+	hs.slots = (uint16_t)nslots;
+	hs.credits = (uint16_t)credits;
+	hs.mtu = (uint16_t)ep->mtu;
+	if (tern_noise_answer(s, rx, h, &res, &hs) != 0) {
+		tern_session_release(s);
+		goto out;
+	}
+	s->dpp = mtu - TERN_HDR_LEN - (s->prot != TERN_PROT_NONE ? TERN_PROT_OVERHEAD : 0);
+	hs_insert(ep, s);
+	ep->st.sessions_accepted++;
+	report(s, TERN_SESSION_ACCEPTED, 0);
+out:
+	tern_wipe(&res, sizeof(res));
+}
+
 void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h)
 {
 	struct tern_wire_hs hs;
-	tern_wire_hs_get((const uint8_t *)rx->data + TERN_HDR_LEN, &hs);
-	if (h->dst_session != TERN_SESSION_NONE || h->src_session == TERN_SESSION_NONE ||
-	    hs.epoch == 0 || hs.token == 0) {
+	if (h->dst_session != TERN_SESSION_NONE || h->src_session == TERN_SESSION_NONE) {
 		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
+	if (h->flags & TERN_WF_SECURE) {
+		accept_secure(ep, rx, h);
+		return;
+	}
+	tern_wire_hs_get((const uint8_t *)rx->data + TERN_HDR_LEN, &hs);
+	if (hs.epoch == 0 || hs.token == 0) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		return;
+	}
+	if (!tern_sec_plain_allowed(ep)) {
+		/* This server requires authentication: no session for a plain CONNECT. */
+		ep->st.hs_refused++;
+		send_connect_ok(ep, &rx->src, h, &hs, NULL, EACCES);
 		return;
 	}
 	if (hs.slots == 0 || (hs.slots & (hs.slots - 1)) != 0 || hs.credits == 0 ||
@@ -354,7 +471,7 @@ void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 		send_connect_ok(ep, &rx->src, h, &hs, NULL, EPROTO);
 		return;
 	}
-	struct tern_session *s = hs_find(ep, &rx->src, hs.epoch, h->src_session);
+	struct tern_session *s = tern_hs_find(ep, &rx->src, hs.epoch, h->src_session);
 	if (s != NULL) {
 		if (s->hs_nonce == hs.nonce && s->peer_token == hs.token) {
 			/* Retransmitted CONNECT: same answer, no new state. */
@@ -378,6 +495,7 @@ void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 	s->peer_id = h->src_session;
 	s->peer_token = hs.token;
 	s->peer_epoch = hs.epoch;
+	s->hs_key = hs.epoch;
 	s->hs_nonce = hs.nonce;
 	s->nslots = nslots;
 	s->slot_mask = nslots - 1;
@@ -448,7 +566,11 @@ static void teardown(struct tern_session *s, int err, enum tern_session_event ev
 				s->bl_tail = p;
 			s->bl_len++;
 		}
-		connect_start(s); /* new token and nonce: state CONNECTING */
+		/* New token and nonce (and handshake): state CONNECTING. */
+		if (connect_start(s) != 0) {
+			reconnect = 0; /* cannot even start: fail like any other */
+			s->state = SESS_FAILED;
+		}
 	} else {
 		s->state = SESS_FAILED;
 	}
@@ -677,4 +799,20 @@ char *tern_session_peer(const struct tern_session *s, char *buf, size_t len)
 	if (s == NULL)
 		return buf;
 	return tern_addr_str(&s->peer, buf, len);
+}
+
+int tern_session_protection(const struct tern_session *s)
+{
+	return s != NULL ? s->prot : -EINVAL;
+}
+
+int tern_session_peer_key(const struct tern_session *s, uint8_t pub[32])
+{
+	static const uint8_t zero[32];
+	if (s == NULL || pub == NULL)
+		return -EINVAL;
+	if (memcmp(s->peer_static, zero, 32) == 0)
+		return -ENOENT;
+	memcpy(pub, s->peer_static, 32);
+	return 0;
 }

@@ -23,6 +23,10 @@ static const char *const drop_names[TERN_DROP_MAX] = {
 	[TERN_DROP_BUSY] = "busy",
 	[TERN_DROP_FRAME] = "frame",
 	[TERN_DROP_CHECKSUM] = "checksum",
+	[TERN_DROP_AUTH] = "auth",
+	[TERN_DROP_REPLAY] = "replay",
+	[TERN_DROP_HANDSHAKE] = "handshake",
+	[TERN_DROP_RATELIMIT] = "ratelimit",
 };
 
 const char *tern_drop_name(int reason)
@@ -108,6 +112,8 @@ int tern_stats_format(const struct tern_stats *st, char *buf, size_t len)
 	PUT(msg_bytes_reserved);
 	PUT(copied_bytes);
 	PUT(zc_rx);
+	PUT(hs_ok);
+	PUT(hs_refused);
 #undef PUT
 	return (int)n;
 }

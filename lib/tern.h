@@ -76,6 +76,16 @@ struct tern_req;
  *  re-issue the in-flight calls marked TERN_CALL_IDEMPOTENT. */
 #define TERN_EP_RECONNECT 0x1u
 
+/* ------------------------------------------------------------------ */
+/** @name Protection levels (struct tern_ep_config.protection) */
+/* ------------------------------------------------------------------ */
+/** No cryptographic protection (header CRC only). */
+#define TERN_PROT_NONE 0u
+/** Every packet authenticated (AEAD tag over header and payload); payload in clear. */
+#define TERN_PROT_INTEGRITY 1u
+/** Payload encrypted and every packet authenticated. */
+#define TERN_PROT_PRIVACY 2u
+
 /** Session events, delivered to struct tern_ep_config.on_session. */
 enum tern_session_event {
 	TERN_SESSION_CONNECTED = 1, /**< client: CONNECT_OK received */
@@ -127,6 +137,18 @@ struct tern_ep_config {
 	uint64_t session_timeout_ns; /**< declare a silent peer dead after this (default 5 s) */
 	uint64_t ack_delay_ns;       /**< send an explicit ACK after a slot idles this long
 					  (default 4 x RTO floor) */
+
+	/* Security (see README "Security"). Files are read by tern_ep_create(). */
+	const char *key_file;      /**< this endpoint's static X25519 private key (tern-keygen NAME
+				        writes NAME.key and NAME.pub) */
+	const char *peer_key_file; /**< client: the server's public key (NAME.pub), pinned: sessions
+				        use the authenticated handshake */
+	const char *allow_file;    /**< server: client public keys allowed, one per line: clients
+				        must authenticate and be listed */
+	const char *psk_file;      /**< a pre-shared key (a key file): both sides must hold it */
+	uint32_t protection;       /**< client: the level asked for; server: the lowest accepted
+				        (TERN_PROT_*, default NONE) */
+	uint32_t handshake_rate;   /**< server: handshakes per second per source address (default 200) */
 
 	/** Log hook (may be NULL): level is TERN_LOG_*, msg has no newline. */
 	void (*log)(void *ctx, int level, const char *msg);
@@ -379,6 +401,11 @@ enum tern_drop {
 	TERN_DROP_BUSY,          /**< slot still executing the previous call */
 	TERN_DROP_FRAME,         /**< driver: bad Ethernet/IP/UDP frame, truncated */
 	TERN_DROP_CHECKSUM,      /**< tern header checksum mismatch (corruption) */
+	TERN_DROP_AUTH,          /**< protected session: tag did not verify, or unprotected packet */
+	TERN_DROP_REPLAY,        /**< protected session: counter seen before or too old; or a
+				      replayed handshake */
+	TERN_DROP_HANDSHAKE,     /**< handshake that does not authenticate (mac1, keys) */
+	TERN_DROP_RATELIMIT,     /**< handshake over the per-address rate */
 	TERN_DROP_MAX
 };
 
@@ -410,6 +437,8 @@ struct tern_stats {
 	uint64_t msg_bytes_reserved;  /**< msgbuf memory obtained from the driver/OS */
 	uint64_t copied_bytes;        /**< payload bytes copied by tern (core + driver) */
 	uint64_t zc_rx;               /**< requests/responses handed over in place */
+	uint64_t hs_ok;               /**< authenticated handshakes accepted (server) */
+	uint64_t hs_refused;          /**< handshakes refused (not allowed, bad keys, level) */
 };
 
 /** Fill *out with the endpoint's counters. @return 0 or -EINVAL. */
@@ -421,6 +450,26 @@ const char *tern_drop_name(int reason);
 /** Print-free formatting helper: the counters as "name value" lines into buf.
  *  @return the length written (truncated to len-1), as snprintf. */
 int tern_stats_format(const struct tern_stats *st, char *buf, size_t len);
+
+/* ------------------------------------------------------------------ */
+/** @name Security */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Generate an X25519 key pair: write NAME.key (the private key, mode 0600)
+ * and NAME.pub (the public key), one base64 line each.
+ * @return 0, -EINVAL, or the file error (-EACCES, -ENOENT, ...). Any thread.
+ */
+int tern_keygen(const char *name);
+
+/** The session's protection level (TERN_PROT_*), or -EINVAL. */
+int tern_session_protection(const struct tern_session *s);
+
+/**
+ * The peer's authenticated static public key (32 bytes) into pub.
+ * @return 0, or -ENOENT if the session was not authenticated with static keys.
+ */
+int tern_session_peer_key(const struct tern_session *s, uint8_t pub[32]);
 
 /** Names of the drivers built into this library, comma separated. Any thread. */
 const char *tern_drivers(void);

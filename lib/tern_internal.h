@@ -186,6 +186,63 @@ struct pending {
 	uint8_t idempotent;
 };
 
+/* --- security (crypto.c, noise.c, protect.c) --- */
+
+struct tern_aead;
+struct tern_sym { /* Noise symmetric state */
+	uint8_t ck[32], h[32], k[32];
+};
+/* A client's handshake in progress: the CONNECT as sent (retransmitted as is). */
+struct hs_client {
+	uint64_t cid;
+	uint8_t pattern;
+	uint8_t e_priv[32], e_pub[32];
+	struct tern_sym y;
+	uint8_t pkt[TERN_HDR_LEN + TERN_SHS_CONNECT_LEN];
+};
+#define TERN_RXWIN_WORDS 32u /* replay window: 2048 packets */
+struct replay_win {
+	uint64_t next; /* highest counter accepted + 1 */
+	uint64_t bits[TERN_RXWIN_WORDS];
+};
+#define TERN_RATE_ENTRIES 1024u
+#define TERN_REPLAY_RING  16384u
+#define TERN_REPLAY_SLOTS 32768u
+struct rate_entry {
+	uint8_t ip[16];
+	uint64_t tat; /* GCRA: theoretical arrival time */
+};
+struct replay_ent {
+	uint64_t fp, ts;
+};
+/* An endpoint's keys and the server's handshake memory (bounded). */
+struct tern_sec {
+	int have_static, have_peer, have_psk;
+	uint8_t s_priv[32], s_pub[32], peer_pub[32], psk[32];
+	uint8_t (*allow)[32];
+	uint32_t nallow;
+	uint32_t protection;
+	unsigned ciphers, cipher_pref;
+	uint64_t rate_interval_ns;
+	uint32_t rate_burst;
+	struct rate_entry rate[TERN_RATE_ENTRIES];
+	struct replay_ent rp_ring[TERN_REPLAY_RING];
+	uint32_t rp_head;
+	uint64_t rp_floor; /* timestamps at or below it are refused */
+	uint64_t rp_set[TERN_REPLAY_SLOTS];
+};
+/* What the server learnt from an authenticated CONNECT. */
+struct tern_noise_result {
+	int ok;
+	struct tern_session *session;
+	uint8_t pattern, protection, cipher;
+	uint64_t cid;
+	uint8_t digest[32];
+	uint8_t client_static[32];
+	struct tern_wire_hs hs;
+	struct tern_sym y;
+};
+
 struct tern_session {
 	struct tern_ep *ep;
 	uint8_t state;      /* enum sess_state */
@@ -221,6 +278,18 @@ struct tern_session {
 	uint32_t bl_len;
 	uint32_t running; /* serve slots in SRV_RUNNING (+1 while a handler runs: see run_handler) */
 	struct tern_session *unext, *uprev; /* used-sessions list */
+	/* security */
+	uint8_t prot;   /* TERN_PROT_* in force */
+	uint8_t cipher;
+	uint64_t hs_key; /* CONNECT dedup key: the client epoch (plain) or cid (secure) */
+	struct tern_aead *tx_aead, *rx_aead;
+	uint64_t tx_ctr;
+	struct replay_win rxwin;
+	struct hs_client *hs;  /* client: handshake in progress */
+	uint8_t *hs_reply;     /* server: the CONNECT_OK, for retransmitted CONNECTs */
+	uint16_t hs_reply_len;
+	uint8_t hs_digest[32];
+	uint8_t peer_static[32]; /* the peer's authenticated static key (zero: none) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -269,7 +338,8 @@ struct tern_ep {
 	unsigned ntx;
 	struct tern_tx txq[TERN_TX_BATCH];
 	struct tern_addr txaddr[TERN_TX_BATCH];
-	uint8_t txhdr[TERN_TX_BATCH][TERN_HDR_LEN + TERN_HS_LEN];
+	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX];
+	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
 	struct tern_rx rx[TERN_RX_BURST];
 
 	struct msg_pool pool;
@@ -283,6 +353,7 @@ struct tern_ep {
 	struct post_item post[TERN_POST_CAP];
 
 	struct tern_stats st;
+	struct tern_sec *sec; /* NULL: no keys, plain handshakes */
 };
 
 static inline struct handler *handler_find(struct tern_ep *ep, uint16_t type)
@@ -324,6 +395,10 @@ static inline void tern_hdr_init(struct tern_hdr *h, const struct tern_session *
 	h->req_num = 0;
 }
 void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type);
+/* Queue a complete packet (header + body, at most TERN_TX_HDR_MAX bytes), copied. */
+void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len);
+/* The next free descriptor (flushing a full batch first). */
+unsigned tern_tx_slot(struct tern_ep *ep);
 /* Queued packets addressed through *a get their own copy of it. */
 void tern_tx_detach(struct tern_ep *ep, const struct tern_addr *a);
 
@@ -370,6 +445,30 @@ void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 void tern_on_ack(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
 /* Release a serve slot's buffers when its session goes away. */
 void tern_serve_slot_release(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss);
+
+/* noise.c (handshake) and protect.c (data path) */
+int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg);
+void tern_sec_fini(struct tern_ep *ep);
+int tern_sec_client_secure(const struct tern_ep *ep);
+int tern_sec_plain_allowed(const struct tern_ep *ep);
+void tern_sec_session_wipe(struct tern_session *s);
+int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs);
+int tern_noise_connect_ok(struct tern_session *s, const struct tern_rx *rx,
+			  const struct tern_hdr *h, struct tern_wire_hs *hs);
+void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h,
+		       struct tern_noise_result *res);
+int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const struct tern_hdr *rq,
+		      struct tern_noise_result *res, const struct tern_wire_hs *hs);
+void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *rq,
+		       int err);
+void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		       struct tern_msg *m, const void *payload, uint32_t len);
+/* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
+int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
+		      const struct tern_hdr *h);
+/* session.c: the CONNECT dedup table */
+struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
+				  uint16_t id);
 
 /* timers.c */
 void tern_loss_scan(struct tern_ep *ep);

@@ -28,7 +28,7 @@ void tern_tx_flush(struct tern_ep *ep)
 	ep->ntx = 0;
 }
 
-static inline unsigned tx_slot(struct tern_ep *ep)
+unsigned tern_tx_slot(struct tern_ep *ep)
 {
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
 		tern_tx_flush(ep);
@@ -38,7 +38,11 @@ static inline unsigned tx_slot(struct tern_ep *ep)
 void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		  struct tern_msg *m, const void *payload, uint32_t len)
 {
-	unsigned i = tx_slot(ep);
+	if (tern_unlikely(s->prot != TERN_PROT_NONE)) {
+		tern_tx_protected(ep, s, h, m, payload, len);
+		return;
+	}
+	unsigned i = tern_tx_slot(ep);
 	struct tern_tx *t = &ep->txq[i];
 	tern_wire_put(ep->txhdr[i], h);
 	tern_wire_seal(ep->txhdr[i], TERN_HDR_LEN);
@@ -57,11 +61,11 @@ void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
 		  const void *body, uint32_t body_len)
 {
-	unsigned i = tx_slot(ep);
+	unsigned i = tern_tx_slot(ep);
 	struct tern_tx *t = &ep->txq[i];
 	tern_wire_put(ep->txhdr[i], h);
-	if (body_len > TERN_HS_LEN)
-		body_len = TERN_HS_LEN;
+	if (body_len > TERN_TX_HDR_MAX - TERN_HDR_LEN)
+		body_len = TERN_TX_HDR_MAX - TERN_HDR_LEN;
 	if (body_len != 0)
 		memcpy(ep->txhdr[i] + TERN_HDR_LEN, body, body_len);
 	tern_wire_seal(ep->txhdr[i], TERN_HDR_LEN + body_len);
@@ -69,6 +73,24 @@ void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct 
 	t->dst = &ep->txaddr[i];
 	t->hdr = ep->txhdr[i];
 	t->hdr_len = TERN_HDR_LEN + body_len;
+	t->payload = NULL;
+	t->len = 0;
+	t->msg = NULL;
+	t->trailer = NULL;
+	t->trailer_len = 0;
+}
+
+void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len)
+{
+	unsigned i = tern_tx_slot(ep);
+	struct tern_tx *t = &ep->txq[i];
+	if (len > TERN_TX_HDR_MAX)
+		len = TERN_TX_HDR_MAX;
+	memcpy(ep->txhdr[i], pkt, len);
+	ep->txaddr[i] = *dst;
+	t->dst = &ep->txaddr[i];
+	t->hdr = ep->txhdr[i];
+	t->hdr_len = len;
 	t->payload = NULL;
 	t->len = 0;
 	t->msg = NULL;

@@ -63,9 +63,55 @@ enum tern_pkt_type {
 #define TERN_PKT_MAX 11u
 
 /* Header flags. */
-#define TERN_WF_ONEWAY  0x01u /* REQ: R semantics, no response is wanted */
-#define TERN_WF_WORKING 0x02u /* CR: the handler is still running (resets the caller's retry count) */
-#define TERN_WF_ALL     0x03u /* every flag this version knows; others are reserved (must be 0) */
+#define TERN_WF_ONEWAY    0x01u /* REQ: R semantics, no response is wanted */
+#define TERN_WF_WORKING   0x02u /* CR: the handler is still running (resets the caller's retry count) */
+#define TERN_WF_PROTECTED 0x04u /* a protected session's packet: counter after the header, tag at the end */
+#define TERN_WF_SECURE    0x08u /* CONNECT/CONNECT_OK: the authenticated handshake (struct tern_wire_shs) */
+#define TERN_WF_ALL       0x0fu /* every flag this version knows; others are reserved (must be 0) */
+
+/*
+ * A protected packet (integrity or privacy level):
+ *
+ *   | header (32) | counter (8, LE) | payload (len) | tag (16) |
+ *
+ * counter is the sender's per-direction packet number: the AEAD nonce, and
+ * what the receiver's replay window checks. integrity: the tag
+ * authenticates header, counter and payload (the payload travels in
+ * clear); privacy: the payload is encrypted, header and counter are
+ * authenticated. Handshake packets and RESET are never protected.
+ */
+#define TERN_PROT_CTR_LEN  8u
+#define TERN_PROT_TAG_LEN  16u
+#define TERN_PROT_OVERHEAD (TERN_PROT_CTR_LEN + TERN_PROT_TAG_LEN)
+
+/*
+ * The authenticated handshake (TERN_WF_SECURE), Noise-style (lib/noise.c).
+ * CONNECT body:
+ *   pattern (1) | reserved (7) | cid (8) | e (32) | enc_static (32+16) |
+ *   enc_payload (struct tern_wire_hs + struct tern_wire_sx, +16) | mac1 (16)
+ * CONNECT_OK body:
+ *   pattern (1) | reserved (7) | cid (8) | e (32) |
+ *   enc_payload (struct tern_wire_hs + struct tern_wire_sx, +16)
+ * cid is the client's random id of this attempt, echoed in clear so that a
+ * refusal (status EACCES: not allowed, or the server cannot authenticate
+ * the client's message) can be matched before any key exists.
+ */
+#define TERN_PAT_IK     1u /* static keys: client knows the server's, sends its own encrypted */
+#define TERN_PAT_NNPSK0 2u /* pre-shared key only, no static keys */
+#define TERN_PAT_IKPSK0 3u /* static keys and a pre-shared key */
+struct tern_wire_sx {     /* the secure part of the handshake payload (encrypted) */
+	uint64_t timestamp;  /* client: wall-clock ns of this attempt (replay check) */
+	uint8_t protection;  /* client: level asked; server: level granted */
+	uint8_t cipher;      /* client: ciphers it can run (bits); server: the one chosen */
+	uint8_t reserved[6];
+};
+#define TERN_SX_LEN 16u
+static_assert(sizeof(struct tern_wire_sx) == TERN_SX_LEN, "secure handshake extension size");
+#define TERN_SHS_PT_LEN  (TERN_HS_LEN + TERN_SX_LEN)       /* 56: handshake payload plaintext */
+#define TERN_SHS_CT_LEN  (TERN_SHS_PT_LEN + TERN_PROT_TAG_LEN) /* 72 */
+#define TERN_SHS_STATIC_CT_LEN (32u + TERN_PROT_TAG_LEN)  /* 48 */
+#define TERN_SHS_CONNECT_LEN (16u + 32u + TERN_SHS_STATIC_CT_LEN + TERN_SHS_CT_LEN + 16u) /* 184 */
+#define TERN_SHS_OK_LEN      (16u + 32u + TERN_SHS_CT_LEN)                                /* 120 */
 
 struct tern_wire_hdr {
 	uint8_t version;      /* TERN_WIRE_VERSION */
@@ -192,10 +238,13 @@ static inline void tern_wire_hs_get(const void *buf, struct tern_wire_hs *hs)
 	hs->nonce = tern_le64(hs->nonce);
 }
 
-/* Bytes the checksum covers: the header, plus the body of a control packet. */
-static inline size_t tern_wire_csum_len(unsigned type, size_t len)
+/* Bytes the checksum covers: the header, plus the body of a control packet
+ * (at most its first TERN_HS_LEN bytes; a protected packet's tag covers the
+ * rest). */
+static inline size_t tern_wire_csum_len(unsigned type, unsigned flags, size_t len)
 {
-	if (type == TERN_PKT_REQ || type == TERN_PKT_RESP || len < TERN_HDR_LEN)
+	if (type == TERN_PKT_REQ || type == TERN_PKT_RESP || (flags & TERN_WF_PROTECTED) ||
+	    len < TERN_HDR_LEN)
 		return TERN_HDR_LEN;
 	return len < TERN_HDR_LEN + TERN_HS_LEN ? len : TERN_HDR_LEN + TERN_HS_LEN;
 }
@@ -208,7 +257,7 @@ static inline void tern_wire_seal(void *pkt, size_t len)
 {
 	uint8_t *p = (uint8_t *)pkt;
 	p[10] = p[11] = 0;
-	uint16_t c = tern_le16(tern_crc16(p, tern_wire_csum_len(p[1], len)));
+	uint16_t c = tern_le16(tern_crc16(p, tern_wire_csum_len(p[1], p[2], len)));
 	memcpy(p + 10, &c, 2);
 }
 
@@ -217,7 +266,7 @@ static inline int tern_wire_csum_ok(const void *pkt, size_t len)
 {
 	uint8_t tmp[TERN_HDR_LEN + TERN_HS_LEN];
 	const uint8_t *p = (const uint8_t *)pkt;
-	size_t n = tern_wire_csum_len(p[1], len);
+	size_t n = tern_wire_csum_len(p[1], p[2], len);
 	uint16_t got;
 	memcpy(tmp, p, n);
 	memcpy(&got, p + 10, 2);
@@ -268,7 +317,10 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 		return TERN_WIRE_CSUM_BAD;
 #endif
 	tern_wire_get(pkt, h);
-	size_t body = len - TERN_HDR_LEN;
+	size_t extra = (h->flags & TERN_WF_PROTECTED) ? TERN_PROT_OVERHEAD : 0;
+	if (len < TERN_HDR_LEN + extra)
+		return TERN_WIRE_SHORT;
+	size_t body = len - TERN_HDR_LEN - extra; /* without counter and tag */
 	switch (h->type) {
 	case TERN_PKT_REQ:
 	case TERN_PKT_RESP:
@@ -276,9 +328,20 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 	case TERN_PKT_RFR:
 		return h->msg_size > max_msg ? TERN_WIRE_TOO_BIG : TERN_WIRE_OK;
 	case TERN_PKT_CONNECT:
+		if (extra != 0)
+			return TERN_WIRE_TYPE_BAD;
+		if (h->flags & TERN_WF_SECURE)
+			return body == TERN_SHS_CONNECT_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+		return body == TERN_HS_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	case TERN_PKT_CONNECT_OK:
+		if (extra != 0)
+			return TERN_WIRE_TYPE_BAD;
+		if (h->flags & TERN_WF_SECURE)
+			return body == TERN_SHS_OK_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 		return body == TERN_HS_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	case TERN_PKT_RESET:
+		if (extra != 0)
+			return TERN_WIRE_TYPE_BAD;
 		return body == TERN_RESET_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	default: /* ACK, DISCONNECT, PING, PONG */
 		return body == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;

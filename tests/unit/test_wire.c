@@ -114,11 +114,22 @@ static void wire_check__every_type_ok(void)
 		CHECK_EQ(h.type, t);
 		CHECK(tern_wire_csum_ok(pkt, len));
 	}
-	/* The known flags are allowed. */
-	struct tern_hdr p = {.flags = TERN_WF_ALL};
+	/* The known flags are allowed (a protected packet carries its counter
+	 * and tag after the header). */
+	struct tern_hdr p = {.flags = TERN_WF_ALL & ~TERN_WF_PROTECTED};
 	size_t len = mk(TERN_PKT_REQ, &p, 0);
 	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
+	CHECK_EQ(h.flags, TERN_WF_ALL & ~TERN_WF_PROTECTED);
+	p.flags = TERN_WF_ALL;
+	len = mk(TERN_PKT_REQ, &p, TERN_PROT_OVERHEAD);
+	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
 	CHECK_EQ(h.flags, TERN_WF_ALL);
+	/* ... and not with room for them missing, nor on handshake packets. */
+	len = mk(TERN_PKT_PING, &p, TERN_PROT_OVERHEAD - 1);
+	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_SHORT);
+	p.flags = TERN_WF_PROTECTED;
+	len = mk(TERN_PKT_RESET, &p, TERN_RESET_LEN + TERN_PROT_OVERHEAD);
+	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_TYPE_BAD);
 }
 
 static void wire_check__short_packet(void)
@@ -159,7 +170,9 @@ static void wire_check__reserved_flags(void)
 	for (unsigned bit = 0; bit < 8; bit++) {
 		struct tern_hdr p = {.flags = (uint8_t)(1u << bit)};
 		size_t len = mk(TERN_PKT_REQ, &p, 0);
-		enum tern_wire_err want = (1u << bit) & ~TERN_WF_ALL ? TERN_WIRE_TYPE_BAD : TERN_WIRE_OK;
+		enum tern_wire_err want = (1u << bit) & ~TERN_WF_ALL ? TERN_WIRE_TYPE_BAD
+					  : (1u << bit) == TERN_WF_PROTECTED ? TERN_WIRE_SHORT
+									     : TERN_WIRE_OK;
 		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), want);
 	}
 }
@@ -187,7 +200,7 @@ static void wire_check__checksum_bit_flips(void)
 		/* A REQ's payload is not covered: give it some to prove the cut. */
 		size_t body = types[t] == TERN_PKT_REQ ? 36 : body_len_of(types[t]);
 		size_t len = mk(types[t], &proto, body);
-		size_t covered = tern_wire_csum_len(types[t], len);
+		size_t covered = tern_wire_csum_len(types[t], 0, len);
 		CHECK_EQ(covered, types[t] == TERN_PKT_REQ ? TERN_HDR_LEN : len);
 		uint8_t orig[sizeof(pkt)];
 		memcpy(orig, pkt, len);
@@ -370,13 +383,13 @@ static void wire_type_name__all(void)
 
 static void wire_csum_len__cases(void)
 {
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_REQ, 1000), TERN_HDR_LEN);
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_RESP, 33), TERN_HDR_LEN);
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CR, 32), TERN_HDR_LEN);
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_RESET, 40), 40);
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CONNECT, 72), 72);
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CONNECT, 1000), 72);
-	CHECK_EQ(tern_wire_csum_len(TERN_PKT_PING, 10), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_REQ, 0, 1000), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_RESP, 0, 33), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CR, 0, 32), TERN_HDR_LEN);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_RESET, 0, 40), 40);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CONNECT, 0, 72), 72);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_CONNECT, 0, 1000), 72);
+	CHECK_EQ(tern_wire_csum_len(TERN_PKT_PING, 0, 10), TERN_HDR_LEN);
 }
 
 /* --- through an endpoint ------------------------------------------------------ */

@@ -144,7 +144,24 @@ unsigned tern_cipher_local(void)
 struct tern_aead {
 	EVP_CIPHER_CTX *ctx;
 	int encrypt;
+	int gcm; /* small packets through gcm.c */
+	struct tern_gcm k;
 };
+
+static int gcm_ok = -1;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
+
+static void gcm_probe(void)
+{
+	gcm_ok = tern_gcm_available();
+}
+
+void tern_aead_use_gcm(struct tern_aead *a, int on)
+{
+	pthread_once(&gcm_once, gcm_probe);
+	if (a->gcm >= 0) /* -1: not an AES-GCM context, stays EVP */
+		a->gcm = on && gcm_ok;
+}
 
 int tern_aead_new(struct tern_aead **out, unsigned cipher, const uint8_t key[32], int encrypt)
 {
@@ -162,6 +179,13 @@ int tern_aead_new(struct tern_aead **out, unsigned cipher, const uint8_t key[32]
 		tern_aead_free(a);
 		return -ENOMEM;
 	}
+	pthread_once(&gcm_once, gcm_probe);
+	if (cipher == TERN_CIPHER_AES256GCM && gcm_ok) {
+		tern_gcm_init(&a->k, key);
+		a->gcm = 1;
+	} else {
+		a->gcm = -1; /* never */
+	}
 	*out = a;
 	return 0;
 }
@@ -171,14 +195,21 @@ void tern_aead_free(struct tern_aead *a)
 	if (a == NULL)
 		return;
 	EVP_CIPHER_CTX_free(a->ctx); /* cleanses the key schedule */
+	tern_wipe(&a->k, sizeof(a->k));
 	free(a);
+}
+
+static void make_iv(uint8_t iv[12], uint64_t ctr)
+{
+	uint64_t le = tern_le64(ctr);
+	memset(iv, 0, 4);
+	memcpy(iv + 4, &le, 8);
 }
 
 static int set_nonce(struct tern_aead *a, uint64_t ctr)
 {
-	uint8_t iv[12] = {0};
-	uint64_t le = tern_le64(ctr);
-	memcpy(iv + 4, &le, 8);
+	uint8_t iv[12];
+	make_iv(iv, ctr);
 	return EVP_CipherInit_ex(a->ctx, NULL, NULL, NULL, iv, a->encrypt) == 1 ? 0 : -EIO;
 }
 
@@ -186,6 +217,11 @@ int tern_aead_seal(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 		   size_t ad2len, const void *in, size_t len, void *out, uint8_t tag[16])
 {
 	int n;
+	if (a->gcm > 0 && adlen + ad2len + len <= TERN_GCM_SMALL && a->encrypt) {
+		uint8_t iv[12];
+		make_iv(iv, ctr);
+		return tern_gcm_seal(&a->k, iv, ad, adlen, ad2, ad2len, in, len, out, tag);
+	}
 	if (!a->encrypt || set_nonce(a, ctr) != 0)
 		return -EINVAL;
 	if (adlen != 0 && EVP_EncryptUpdate(a->ctx, NULL, &n, ad, (int)adlen) != 1)
@@ -204,6 +240,11 @@ int tern_aead_open(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 		   size_t len, void *out, const uint8_t tag[16])
 {
 	int n;
+	if (a->gcm > 0 && adlen + len <= TERN_GCM_SMALL && !a->encrypt) {
+		uint8_t iv[12];
+		make_iv(iv, ctr);
+		return tern_gcm_open(&a->k, iv, ad, adlen, in, len, out, tag);
+	}
 	if (a->encrypt || set_nonce(a, ctr) != 0)
 		return -EINVAL;
 	if (adlen != 0 && EVP_DecryptUpdate(a->ctx, NULL, &n, ad, (int)adlen) != 1)

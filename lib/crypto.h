@@ -56,6 +56,24 @@ int tern_aead_seal(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 int tern_aead_open(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adlen, const void *in,
 		   size_t len, void *out, const uint8_t tag[16]);
 
+/*
+ * AES-256-GCM with AES-NI/PCLMULQDQ (gcm.c), used by the AEAD contexts for
+ * packets up to TERN_GCM_SMALL bytes; the same output as OpenSSL's.
+ */
+#define TERN_GCM_SMALL 1024u
+struct tern_gcm {
+	uint8_t rk[15 * 16] __attribute__((aligned(16))); /* round keys */
+	uint8_t h[16] __attribute__((aligned(16)));       /* hash subkey, reflected */
+};
+int tern_gcm_available(void);
+void tern_gcm_init(struct tern_gcm *k, const uint8_t key[32]);
+int tern_gcm_seal(const struct tern_gcm *k, const uint8_t iv[12], const void *ad, size_t adlen,
+		  const void *ad2, size_t ad2len, const void *in, size_t len, void *out, uint8_t tag[16]);
+int tern_gcm_open(const struct tern_gcm *k, const uint8_t iv[12], const void *ad, size_t adlen,
+		  const void *in, size_t len, void *out, const uint8_t tag[16]);
+/* Tests: force the EVP path (0) or allow the in-tree one (1, default). */
+void tern_aead_use_gcm(struct tern_aead *a, int on);
+
 /* Key files: one base64 line of 32 bytes (WireGuard's format). */
 int tern_key_read(const char *path, uint8_t key[32]);
 int tern_key_write(const char *path, const uint8_t key[32], int private_mode);

@@ -45,6 +45,11 @@ void perf_usage(FILE *f)
 "  --max-msg B           largest message accepted (default 8M, or the sizes asked)\n"
 "  --slots N             calls in flight per session, power of two (default 8)\n"
 "  --busy-poll 0|1       1 (default): spin; 0: sleep in the driver when idle\n"
+"  --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)\n"
+"  --peer-key FILE       client: the server's public key (NAME.pub), pinned\n"
+"  --allow FILE          server: allowed client public keys, one per line\n"
+"  --psk FILE            a pre-shared key (a key file) both sides hold\n"
+"  --protection LEVEL    none|integrity|privacy (client: asked; server: minimum)\n"
 "  --threads N           N endpoints, one per thread, on port+i (and dpdk queue i),\n"
 "                        pinned; --concurrency/--sessions/--warmup are per thread,\n"
 "                        --count is split over the threads; dpdk needs queues=N\n"
@@ -178,7 +183,7 @@ enum {
 	O_DRIVER = 256, O_BIND, O_CONNECT, O_EAL, O_DRIVER_ARGS, O_FAULTS, O_MTU, O_MAX_MSG,
 	O_SLOTS, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
 	O_SESSIONS, O_COUNT, O_DURATION, O_WARMUP, O_TIMEOUT, O_CONNECT_TIMEOUT, O_VERIFY,
-	O_JSON, O_ALLOW_ERRORS, O_STATS,
+	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION,
 };
 
 static const struct option long_opts[] = {
@@ -188,6 +193,11 @@ static const struct option long_opts[] = {
 	{"eal", required_argument, NULL, O_EAL},
 	{"driver-args", required_argument, NULL, O_DRIVER_ARGS},
 	{"faults", required_argument, NULL, O_FAULTS},
+	{"key", required_argument, NULL, O_KEY},
+	{"peer-key", required_argument, NULL, O_PEER_KEY},
+	{"allow", required_argument, NULL, O_ALLOW},
+	{"psk", required_argument, NULL, O_PSK},
+	{"protection", required_argument, NULL, O_PROTECTION},
 	{"mtu", required_argument, NULL, O_MTU},
 	{"max-msg", required_argument, NULL, O_MAX_MSG},
 	{"slots", required_argument, NULL, O_SLOTS},
@@ -278,6 +288,20 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 	case O_EAL: o->eal = arg; break;
 	case O_DRIVER_ARGS: o->driver_args = arg; break;
 	case O_FAULTS: o->faults = arg; break;
+	case O_KEY: o->key = arg; break;
+	case O_PEER_KEY: o->peer_key = arg; break;
+	case O_ALLOW: o->allow = arg; break;
+	case O_PSK: o->psk = arg; break;
+	case O_PROTECTION:
+		if (strcmp(arg, "none") == 0)
+			o->protection = TERN_PROT_NONE;
+		else if (strcmp(arg, "integrity") == 0)
+			o->protection = TERN_PROT_INTEGRITY;
+		else if (strcmp(arg, "privacy") == 0)
+			o->protection = TERN_PROT_PRIVACY;
+		else
+			return bad(name, arg, "none, integrity or privacy");
+		break;
 	case O_MTU:
 		if (parse_u32(arg, false, 1, 65535, &o->mtu) != 0)
 			return bad(name, arg, "1..65535");

@@ -56,6 +56,8 @@ struct perf_opts {
 	const char *eal;
 	const char *driver_args;
 	const char *faults;
+	const char *key, *peer_key, *allow, *psk; /* security: key files */
+	uint32_t protection;  /* TERN_PROT_* */
 	enum perf_type type;  /* --mode */
 	uint32_t size;        /* request bytes */
 	uint32_t resp_size;   /* response bytes asked of the server */

@@ -112,6 +112,11 @@ void perf_ep_config(const struct perf_opts *o, struct tern_ep_config *cfg, const
 	cfg->driver_args = o->driver_args;
 	cfg->eal = o->eal;
 	cfg->faults = o->faults;
+	cfg->key_file = o->key;
+	cfg->peer_key_file = o->peer_key;
+	cfg->allow_file = o->allow;
+	cfg->psk_file = o->psk;
+	cfg->protection = o->protection;
 	cfg->queue = queue;
 	cfg->busy_poll = o->busy_poll;
 	cfg->mtu = o->mtu;

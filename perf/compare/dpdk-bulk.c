@@ -164,6 +164,7 @@ static int run_send(const struct opts *o, struct dp_port *p)
 	uint64_t seq = 0, sent = 0, full_polls = 0, nomem = 0;
 
 	dp_frame_init(tmpl, &p->mac, &bcast, o->bind, o->connect, plen);
+	long preempted0 = dp_preemptions();
 	uint64_t t0 = rte_rdtsc(), end = t0 + dp_sec_to_cycles(o->duration), now = t0;
 	while (!dp_stop && (now = rte_rdtsc()) < end) {
 		if (rte_pktmbuf_alloc_bulk(p->mp, m, o->burst) != 0) {
@@ -192,9 +193,12 @@ static int run_send(const struct opts *o, struct dp_port *p)
 	memcpy(bye + DP_HDR_LEN, &b, sizeof(b));
 	if (dp_send_frame(p, bye, sizeof(bye)) == 0)
 		dp_linger();
-	char ej[128], et[128];
-	snprintf(ej, sizeof(ej), ", \"ring_full\": %" PRIu64 ", \"nomem\": %" PRIu64, full_polls, nomem);
-	snprintf(et, sizeof(et), "  ring full  %" PRIu64 " bursts (backpressure)\n", full_polls);
+	char ej[256], et[256];
+	long preempted = dp_preemptions() - preempted0;
+	snprintf(ej, sizeof(ej), ", \"ring_full\": %" PRIu64 ", \"nomem\": %" PRIu64 ", \"preempted\": %ld",
+		 full_polls, nomem, preempted);
+	snprintf(et, sizeof(et), "  ring full  %" PRIu64 " bursts (backpressure)\n  preempted  %ld times\n",
+		 full_polls, preempted);
 	report(o, "send", sent, sent * plen, secs, ej, et);
 	return sent > 0 ? 0 : 1;
 }
@@ -204,6 +208,7 @@ static int run_recv(const struct opts *o, struct dp_port *p)
 	struct rte_mbuf *m[DP_BURST];
 	uint64_t frames = 0, bytes = 0, bad = 0, lost = 0, reordered = 0, expect = 0;
 	uint64_t t_first = 0, t_last = 0, start = rte_rdtsc();
+	long preempted0 = dp_preemptions();
 	uint64_t idle = dp_sec_to_cycles(o->idle_exit_s), wait = dp_sec_to_cycles(o->timeout_s);
 	unsigned spins = 0;
 
@@ -255,11 +260,14 @@ static int run_recv(const struct opts *o, struct dp_port *p)
 	}
 	/* The first burst's bytes arrived before t_first started the clock. */
 	double secs = (double)(t_last - t_first) / (double)dp_tsc_hz;
-	char ej[160], et[160];
-	snprintf(ej, sizeof(ej), ", \"lost\": %" PRIu64 ", \"reordered\": %" PRIu64 ", \"bad\": %" PRIu64, lost,
-		 reordered, bad);
-	snprintf(et, sizeof(et), "  lost       %" PRIu64 "\n  reordered  %" PRIu64 "\n  bad        %" PRIu64 "\n",
-		 lost, reordered, bad);
+	char ej[256], et[256];
+	long preempted = dp_preemptions() - preempted0;
+	snprintf(ej, sizeof(ej),
+		 ", \"lost\": %" PRIu64 ", \"reordered\": %" PRIu64 ", \"bad\": %" PRIu64 ", \"preempted\": %ld",
+		 lost, reordered, bad, preempted);
+	snprintf(et, sizeof(et),
+		 "  lost       %" PRIu64 "\n  reordered  %" PRIu64 "\n  bad        %" PRIu64 "\n  preempted  %ld times\n",
+		 lost, reordered, bad, preempted);
 	report(o, "recv", frames, bytes, secs, ej, et);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -292,6 +293,12 @@ void *dp_frame_check(struct rte_mbuf *m, uint16_t dst_port, uint16_t *payload_le
 		return NULL;
 	*payload_len = (uint16_t)plen;
 	return u + 1;
+}
+
+long dp_preemptions(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : -1;
 }
 
 void dp_print_latency(const char *title, bool json, const struct hist *h, uint64_t errors,

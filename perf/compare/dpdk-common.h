@@ -119,6 +119,12 @@ static inline uint64_t dp_sec_to_cycles(double s)
 }
 
 /*
+ * Times the calling thread was preempted (involuntary context switches) so
+ * far: on a shared host a run with many of these measured the neighbours.
+ */
+long dp_preemptions(void);
+
+/*
  * Print the latency result block (or one JSON object): count, errors,
  * calls_per_s, p50_us, p99_us, p999_us, max_us, plus the given extra
  * "key": number pairs after the standard keys in JSON.

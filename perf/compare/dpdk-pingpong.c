@@ -321,6 +321,7 @@ static int run_client(const struct opts *o, struct dp_port *p)
 	uint64_t now = rte_rdtsc(), next_scan = now + scan_every, last_rx = now;
 	uint64_t deadline = 0; /* duration mode: set when measuring starts */
 
+	long preempted0 = dp_preemptions();
 	/* memif: the server cannot send to us before our first rx_burst. */
 	uint16_t n0 = rte_eth_rx_burst(p->id, 0, rx, DP_BURST);
 	rte_pktmbuf_free_bulk(rx, n0);
@@ -418,17 +419,20 @@ static int run_client(const struct opts *o, struct dp_port *p)
 	double secs = c->t_last > c->t_first ? (double)(c->t_last - c->t_first) / (double)dp_tsc_hz : 0;
 	double rate = secs > 0 ? (double)c->hist.count / secs : 0;
 	uint64_t errors = c->lost;
+	long preempted = dp_preemptions() - preempted0;
 	char title[160], extra[256];
 	snprintf(title, sizeof(title), "dpdk-pingpong: %s, %u B UDP payload (%u B frames), window %u",
 		 p->name, o->size, c->frame_len, W);
 	snprintf(extra, sizeof(extra),
 		 "\"system\": \"dpdk-pingpong\", \"size\": %u, \"window\": %u, \"late\": %" PRIu64
-		 ", \"bad\": %" PRIu64 ", \"tx_fail\": %" PRIu64,
-		 o->size, W, c->late, c->bad, c->tx_fail);
+		 ", \"bad\": %" PRIu64 ", \"tx_fail\": %" PRIu64 ", \"preempted\": %ld",
+		 o->size, W, c->late, c->bad, c->tx_fail, preempted);
 	dp_print_latency(title, o->json, &c->hist, errors, rate, extra);
 	if (!o->json && (c->late || c->bad || c->tx_fail))
 		printf("  late %" PRIu64 ", bad %" PRIu64 ", tx_fail %" PRIu64 "\n", c->late, c->bad,
 		       c->tx_fail);
+	if (!o->json)
+		printf("  preempted  %ld times\n", preempted);
 	free(c->slots);
 	return c->hist.count > 0 && !dp_stop ? 0 : 1;
 }

@@ -230,7 +230,8 @@ int tern_aead_seal(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 		return -EIO;
 	if (len != 0 && EVP_EncryptUpdate(a->ctx, out, &n, in, (int)len) != 1)
 		return -EIO;
-	if (EVP_EncryptFinal_ex(a->ctx, (uint8_t *)out + len, &n) != 1 ||
+	uint8_t none[16]; /* GCM and ChaCha20-Poly1305 write nothing at the end */
+	if (EVP_EncryptFinal_ex(a->ctx, out != NULL ? (uint8_t *)out + len : none, &n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) != 1)
 		return -EIO;
 	return 0;
@@ -253,7 +254,9 @@ int tern_aead_open(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 		return -EBADMSG;
 	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(uintptr_t)tag) != 1)
 		return -EIO;
-	return EVP_DecryptFinal_ex(a->ctx, (uint8_t *)out + len, &n) == 1 ? 0 : -EBADMSG;
+	uint8_t none[16];
+	return EVP_DecryptFinal_ex(a->ctx, out != NULL ? (uint8_t *)out + len : none, &n) == 1 ? 0
+											      : -EBADMSG;
 }
 
 /* --- key files ----------------------------------------------------------------- */

@@ -135,6 +135,8 @@ struct ghash {
 /* Absorb len bytes (any split: partial blocks are carried over). */
 TGT static void ghash_update(struct ghash *g, const uint8_t *p, size_t len)
 {
+	if (len == 0)
+		return; /* p may be NULL then */
 	if (g->n != 0) {
 		while (g->n < 16 && len != 0) {
 			g->buf[g->n++] = *p++;

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* AF_INET6 */
 
 #include "tern.h" /* TERN_LOG_* levels */
 
@@ -196,6 +197,23 @@ void tern_drv_log(const struct tern_drv *drv, int level, const char *fmt, ...)
 int tern_addr_parse(const char *s, struct tern_addr *out);
 /* Same IP, port and family (the MAC is not compared). */
 int tern_addr_eq(const struct tern_addr *a, const struct tern_addr *b);
+/* The same, inline: the receive path compares every packet's source. */
+static inline int tern_addr_same(const struct tern_addr *a, const struct tern_addr *b)
+{
+	uint64_t a0, a1, b0, b1;
+	uint32_t h0, h1;
+	__builtin_memcpy(&h0, a, 4); /* family, mac_valid, port */
+	__builtin_memcpy(&h1, b, 4);
+	if (((h0 ^ h1) & 0xffff00ffu) != 0) /* ignore mac_valid */
+		return 0;
+	__builtin_memcpy(&a0, a->ip, 8);
+	__builtin_memcpy(&a1, a->ip + 8, 8);
+	__builtin_memcpy(&b0, b->ip, 8);
+	__builtin_memcpy(&b1, b->ip + 8, 8);
+	if (a->family != AF_INET6)
+		return (uint32_t)a0 == (uint32_t)b0;
+	return a0 == b0 && a1 == b1;
+}
 /* Format as "ip:port" into buf; returns buf. */
 char *tern_addr_str(const struct tern_addr *a, char *buf, size_t len);
 /*

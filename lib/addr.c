@@ -94,9 +94,7 @@ int tern_addr_parse(const char *s, struct tern_addr *out)
 
 int tern_addr_eq(const struct tern_addr *a, const struct tern_addr *b)
 {
-	if (a->family != b->family || a->port != b->port)
-		return 0;
-	return memcmp(a->ip, b->ip, a->family == AF_INET ? 4 : 16) == 0;
+	return tern_addr_same(a, b);
 }
 
 char *tern_addr_str(const struct tern_addr *a, char *buf, size_t len)

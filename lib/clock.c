@@ -75,9 +75,16 @@ static void clock_init(void)
 #endif
 }
 
+static int clock_ready; /* set (release) once clock_init has run */
+
 uint64_t tern_now_ns(void)
 {
-	pthread_once(&clock_once, clock_init);
+	/* The poll loop reads the clock every pass: skip pthread_once's call
+	 * once initialised (an acquire load is a plain load on x86). */
+	if (tern_unlikely(!__atomic_load_n(&clock_ready, __ATOMIC_ACQUIRE))) {
+		pthread_once(&clock_once, clock_init);
+		__atomic_store_n(&clock_ready, 1, __ATOMIC_RELEASE);
+	}
 #if HAVE_TSC
 	if (tern_likely(use_tsc)) {
 		/* A core whose TSC trails the calibrating one by a few cycles

@@ -59,6 +59,53 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw32(const uint8_t *p, siz
 }
 #endif
 
+/*
+ * The header check: CRC of the first len bytes of a packet with the
+ * checksum field (bytes 10-11) taken as zero, so neither the sender nor the
+ * receiver has to copy the header to blank it.
+ */
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw32_masked(const uint8_t *p, size_t len)
+{
+	uint64_t w[4];
+	memcpy(w, p, 32);
+	uint64_t c = 0xffffffffu;
+	c = __builtin_ia32_crc32di(c, w[0]);
+	c = __builtin_ia32_crc32di(c, w[1] & ~0xffff0000ull); /* bytes 10-11 */
+	c = __builtin_ia32_crc32di(c, w[2]);
+	c = __builtin_ia32_crc32di(c, w[3]);
+	size_t i = 32;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	uint32_t c32 = (uint32_t)c;
+	for (; i < len; i++)
+		c32 = __builtin_ia32_crc32qi(c32, p[i]);
+	return ~c32;
+}
+#endif
+
+uint16_t tern_crc16_hdr(const void *pkt, size_t len)
+{
+	pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+	if (tern_likely(crc_hw && len >= 32)) {
+		uint32_t c = crc_hw32_masked(pkt, len);
+		return (uint16_t)(c ^ (c >> 16));
+	}
+#endif
+	uint8_t tmp[TERN_HDR_LEN + TERN_HS_LEN];
+	if (len > sizeof(tmp))
+		len = sizeof(tmp);
+	memcpy(tmp, pkt, len);
+	if (len >= 12)
+		tmp[10] = tmp[11] = 0;
+	uint32_t c = crc_sw(tmp, len);
+	return (uint16_t)(c ^ (c >> 16));
+}
+
 uint16_t tern_crc16(const void *buf, size_t len)
 {
 	uint32_t c;

@@ -142,7 +142,7 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	}
 	s->last_rx_ns = ep->now;
 	/* Replies go where the peer now sends from (NAT rebinding, roaming). */
-	if (tern_unlikely(!tern_addr_eq(&s->peer, &rx->src)))
+	if (tern_unlikely(!tern_addr_same(&s->peer, &rx->src)))
 		s->peer = rx->src;
 	switch (h.type) {
 	case TERN_PKT_REQ:

@@ -249,29 +249,26 @@ static inline size_t tern_wire_csum_len(unsigned type, unsigned flags, size_t le
 	return len < TERN_HDR_LEN + TERN_HS_LEN ? len : TERN_HDR_LEN + TERN_HS_LEN;
 }
 
-/* CRC32C folded to 16 bits (lib/crc.c). */
+/* CRC32C folded to 16 bits (lib/crc.c); _hdr: of a packet, with its csum
+ * field (bytes 10-11) taken as zero. */
 uint16_t tern_crc16(const void *buf, size_t len);
+uint16_t tern_crc16_hdr(const void *pkt, size_t len);
 
 /* Fill in the checksum of a packet whose header and body are written. */
 static inline void tern_wire_seal(void *pkt, size_t len)
 {
 	uint8_t *p = (uint8_t *)pkt;
-	p[10] = p[11] = 0;
-	uint16_t c = tern_le16(tern_crc16(p, tern_wire_csum_len(p[1], p[2], len)));
+	uint16_t c = tern_le16(tern_crc16_hdr(p, tern_wire_csum_len(p[1], p[2], len)));
 	memcpy(p + 10, &c, 2);
 }
 
-/* Does the packet's checksum match? (Works on a const buffer.) */
+/* Does the packet's checksum match? */
 static inline int tern_wire_csum_ok(const void *pkt, size_t len)
 {
-	uint8_t tmp[TERN_HDR_LEN + TERN_HS_LEN];
 	const uint8_t *p = (const uint8_t *)pkt;
-	size_t n = tern_wire_csum_len(p[1], p[2], len);
 	uint16_t got;
-	memcpy(tmp, p, n);
 	memcpy(&got, p + 10, 2);
-	tmp[10] = tmp[11] = 0;
-	return tern_le16(tern_crc16(tmp, n)) == got;
+	return tern_le16(tern_crc16_hdr(p, tern_wire_csum_len(p[1], p[2], len))) == got;
 }
 
 /* Number of packets of a message of size bytes with data_per_pkt bytes each (>= 1). */

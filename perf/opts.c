@@ -76,6 +76,7 @@ void perf_usage(FILE *f)
 "  --connect-timeout-ms N  give up connecting after N ms (default %u; exit 2)\n"
 "  --verify              check every response byte (selftest: always on)\n"
 "  --json                one JSON object on stdout instead of the result block\n"
+"  --cdf FILE            write the latency CDF (\"latency_us fraction\" lines) to FILE\n"
 "  --allow-errors        exit 0 even if calls failed\n"
 "  --stats               print the client endpoint's counters too\n"
 "\n"
@@ -183,7 +184,7 @@ enum {
 	O_DRIVER = 256, O_BIND, O_CONNECT, O_EAL, O_DRIVER_ARGS, O_FAULTS, O_MTU, O_MAX_MSG,
 	O_SLOTS, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
 	O_SESSIONS, O_COUNT, O_DURATION, O_WARMUP, O_TIMEOUT, O_CONNECT_TIMEOUT, O_VERIFY,
-	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION,
+	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION, O_CDF,
 };
 
 static const struct option long_opts[] = {
@@ -218,6 +219,7 @@ static const struct option long_opts[] = {
 	{"json", no_argument, NULL, O_JSON},
 	{"allow-errors", no_argument, NULL, O_ALLOW_ERRORS},
 	{"stats", no_argument, NULL, O_STATS},
+	{"cdf", required_argument, NULL, O_CDF},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -377,6 +379,7 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 	case O_JSON: o->json = true; break;
 	case O_ALLOW_ERRORS: o->allow_errors = true; break;
 	case O_STATS: o->stats = true; break;
+	case O_CDF: o->cdf = arg; break;
 	case 'q': o->quiet = true; break;
 	case 'v': o->verbose++; break;
 	default:

@@ -57,6 +57,7 @@ struct perf_opts {
 	const char *driver_args;
 	const char *faults;
 	const char *key, *peer_key, *allow, *psk; /* security: key files */
+	const char *cdf;      /* client: write the latency CDF here */
 	uint32_t protection;  /* TERN_PROT_* */
 	enum perf_type type;  /* --mode */
 	uint32_t size;        /* request bytes */

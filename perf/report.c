@@ -178,6 +178,22 @@ static void print_block(const struct perf_opts *o, const struct perf_result *t, 
 	       f->p99_us, f->p999_us, f->max_us, f->mean_us);
 }
 
+/* The latency CDF: "latency_us cumulative_fraction" per histogram bucket. */
+static int write_cdf(const char *path, const struct hist *h)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS && h->count != 0; i++) {
+		if (h->b[i] == 0)
+			continue;
+		seen += h->b[i];
+		fprintf(f, "%.3f %.6f\n", (double)hist_bucket_low(i) / 1e3, (double)seen / (double)h->count);
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 static void print_error_summary(const struct perf_result *t)
 {
 	fprintf(stderr, "tern-perf: %" PRIu64 " call%s failed:", t->errors, t->errors != 1 ? "s" : "");
@@ -198,6 +214,8 @@ int perf_client_report(const struct perf_opts *o, struct perf_worker *ws, unsign
 	}
 	merge(t, ws, n);
 	figures(t, &f);
+	if (o->cdf != NULL && write_cdf(o->cdf, &t->hist) != 0)
+		fprintf(stderr, "tern-perf: cannot write %s\n", o->cdf);
 	if (o->json)
 		print_json(o, t, &f);
 	else

@@ -12,17 +12,20 @@
  * key travels encrypted, and the server checks it against its allow-list.
  * The payloads carry tern's session parameters (both epochs, session ids,
  * tokens, slots, credits, MTU) plus the protection level and cipher, and
- * the handshake hash covers the cleartext header fields, so the session
- * keys derived at the end (one per direction) are bound to all of them.
+ * the handshake hash covers the cleartext fields that mean something (type,
+ * both session ids, pattern, cid; the header's other fields are ignored by
+ * a secure handshake), so the session keys derived at the end (one per
+ * direction) are bound to all of them.
  *
  * Before any Diffie-Hellman work the server checks mac1 (an HMAC keyed by
  * its public key or the PSK: only a sender who knows it passes) and a
  * per-source-address rate limit; it allocates a session only once a
  * handshake has authenticated and passed the allow-list, so forged
- * CONNECTs cost no state beyond the bounded rate-limit and replay tables.
- * Replays: a CONNECT is accepted once; its ephemeral key is remembered
- * (bounded cache) and its timestamp must be within 60 s of the server's
- * clock and newer than anything the cache has forgotten. A retransmitted
+ * CONNECTs cost no state beyond the bounded rate-limit table. Replays: a
+ * CONNECT is accepted once; the ephemeral key of each accepted one is
+ * remembered (bounded cache; refused ones are not, so they cannot fill it)
+ * and its timestamp must be within 60 s of the server's clock and newer
+ * than anything the cache has forgotten. A retransmitted
  * CONNECT (same bytes, same cid) gets the cached CONNECT_OK again, with no
  * DH work. Every secret is wiped on every path.
  */
@@ -504,6 +507,12 @@ int tern_noise_connect_ok(struct tern_session *s, const struct tern_rx *rx,
 	}
 	struct tern_wire_sx sx;
 	payload_get(pt, hs, &sx);
+	if (hs->nonce != s->hs_nonce || hs->peer_epoch != ep->epoch) {
+		/* Not the answer to this attempt: no keys from it (install_keys
+		 * would otherwise run again for the right one, and leak). */
+		rc = -EAGAIN;
+		goto out;
+	}
 	if (sx.protection < sec->protection || sx.protection > TERN_PROT_PRIVACY ||
 	    (sx.cipher != TERN_CIPHER_AES256GCM && sx.cipher != TERN_CIPHER_CHACHAPOLY)) {
 		rc = -EPROTO;
@@ -561,9 +570,16 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	unsigned pattern = b[OFF_PATTERN];
 	res->session = NULL;
 	res->ok = 0;
-	if (sec == NULL || (pattern != TERN_PAT_IK && pattern != TERN_PAT_NNPSK0 &&
-			    pattern != TERN_PAT_IKPSK0)) {
+	if (pattern != TERN_PAT_IK && pattern != TERN_PAT_NNPSK0 && pattern != TERN_PAT_IKPSK0) {
 		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		return;
+	}
+	if (sec == NULL) {
+		/* No keys here: the client pinned a key (or PSK) this server does
+		 * not hold. Say so (no larger than the CONNECT) rather than let it
+		 * time out. */
+		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_noise_refuse(ep, rx, h, EACCES);
 		return;
 	}
 	/* Cheap checks first: the rate limit, then mac1, before any DH. */
@@ -591,7 +607,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	uint64_t cid = get64(b + OFF_CID);
 	uint8_t digest[32];
 	tern_sha256(digest, b, TERN_SHS_CONNECT_LEN, NULL, 0);
-	struct tern_session *old = tern_hs_find(ep, &rx->src, cid, h->src_session);
+	struct tern_session *old = tern_hs_find(ep, &rx->src, cid, h->src_session, 1);
 	if (old != NULL) {
 		if (old->hs_reply != NULL && memcmp(old->hs_digest, digest, 32) == 0) {
 			tern_tx_raw(ep, &old->peer, old->hs_reply, old->hs_reply_len);
@@ -628,7 +644,6 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		tern_drop(ep, TERN_DROP_REPLAY);
 		goto out;
 	}
-	replay_add(sec, fp, sx.timestamp);
 	if (pattern != TERN_PAT_NNPSK0 && !allowed(sec, s_i)) {
 		tern_noise_refuse(ep, rx, h, EACCES);
 		goto out;
@@ -645,6 +660,12 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		tern_noise_refuse(ep, rx, h, EPROTO);
 		goto out;
 	}
+	/* Remembered only once it is accepted: a client this server refuses
+	 * (anyone who knows its public key gets this far) must not fill the
+	 * cache, or it could push the floor up to 60 s into the future with
+	 * future-stamped handshakes and lock every client out. A refused
+	 * CONNECT replayed gets the same refusal again, and no state. */
+	replay_add(sec, fp, sx.timestamp);
 	/* Authenticated: the session layer validates the parameters, allocates
 	 * the session and asks for the answer (tern_noise_answer). */
 	res->ok = 1;

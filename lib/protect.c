@@ -19,7 +19,9 @@
  * reaches a handler.
  *
  * The replay window is WireGuard's (counter.c): a ring of 2048 bits behind
- * the highest counter seen, so reordering within 2048 packets is accepted.
+ * the highest counter seen, of which the newest 1984 counters (the ring
+ * minus the word being filled) are held: a packet up to 1983 behind the
+ * newest is accepted once, anything older is refused.
  */
 #include <string.h>
 

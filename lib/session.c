@@ -63,22 +63,26 @@ static uint32_t hs_hash(const struct tern_addr *a, uint64_t epoch, uint16_t id)
 }
 
 static int hs_match(const struct tern_session *s, const struct tern_addr *a, uint64_t key,
-		    uint16_t id)
+		    uint16_t id, int secure)
 {
-	return s->hs_key == key && s->peer_id == id && tern_addr_eq(&s->hs_addr, a);
+	return s->hs_key == key && s->peer_id == id && (s->hs_reply != NULL) == secure &&
+	       tern_addr_eq(&s->hs_addr, a);
 }
 
 /* The CONNECT dedup key is the client's epoch (plain handshakes) or the
- * attempt's cid (authenticated ones, where the epoch is encrypted). */
+ * attempt's cid (authenticated ones, where the epoch is encrypted). The two
+ * kinds never match each other: a plain CONNECT that copies an
+ * authenticated one's clear fields (its cid as the epoch) must not be taken
+ * for a client reopening that session, which would tear it down. */
 struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
-				  uint16_t id)
+				  uint16_t id, int secure)
 {
 	for (uint32_t i = hs_hash(a, key, id) & ep->hs_mask;; i = (i + 1) & ep->hs_mask) {
 		uint32_t v = ep->hs_table[i];
 		if (v == 0)
 			return NULL;
 		struct tern_session *s = &ep->sessions[v - 1];
-		if (hs_match(s, a, key, id))
+		if (hs_match(s, a, key, id, secure))
 			return s;
 	}
 }
@@ -471,7 +475,7 @@ void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 		send_connect_ok(ep, &rx->src, h, &hs, NULL, EPROTO);
 		return;
 	}
-	struct tern_session *s = tern_hs_find(ep, &rx->src, hs.epoch, h->src_session);
+	struct tern_session *s = tern_hs_find(ep, &rx->src, hs.epoch, h->src_session, 0);
 	if (s != NULL) {
 		if (s->hs_nonce == hs.nonce && s->peer_token == hs.token) {
 			/* Retransmitted CONNECT: same answer, no new state. */

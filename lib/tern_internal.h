@@ -466,9 +466,9 @@ void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct 
 /* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
 		      const struct tern_hdr *h);
-/* session.c: the CONNECT dedup table */
+/* session.c: the CONNECT dedup table (secure: authenticated handshakes' entries) */
 struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
-				  uint16_t id);
+				  uint16_t id, int secure);
 
 /* timers.c */
 void tern_loss_scan(struct tern_ep *ep);

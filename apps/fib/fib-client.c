@@ -2,7 +2,11 @@
  * fib-client — asks a fib-server for Fibonacci numbers, one line each.
  *
  *   fib-client --server HOST:PORT [--driver udp|dpdk|loop] [--bind IP:PORT]
- *              [--eal "ARGS"] [--driver-args K=V,...] [--timeout-ms N] N...
+ *              [--eal "ARGS"] [--driver-args K=V,...] [--timeout-ms N]
+ *              [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL] N...
+ *
+ * --peer-key, --key, --psk, --protection: authenticated and protected
+ * sessions (apps/secflags.h, README "Security").
  *
  * HOST is an IP or a host name (/etc/hosts, DNS). N may be negative (the
  * server refuses it; "-5" is taken as N, not as an option). Prints fib(N)
@@ -19,6 +23,7 @@
 #include <string.h>
 
 #include "fib.h"
+#include "secflags.h"
 #include "tern_pb.h"
 
 #define SEC 1000000000ull
@@ -27,7 +32,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fib-client --server HOST:PORT [--driver udp|dpdk|loop] [--bind IP:PORT]\n"
-		   "                  [--eal \"ARGS\"] [--driver-args K=V,...] [--timeout-ms N] N...\n");
+		   "                  [--eal \"ARGS\"] [--driver-args K=V,...] [--timeout-ms N]\n"
+		   "                  [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL]\n"
+		   "                  N...\n" SECFLAGS_HELP_CLIENT);
 }
 
 /* A whole decimal int64, optional sign, nothing else. */
@@ -50,7 +57,8 @@ static int parse_n(const char *s, int64_t *n)
 static char **with_dashdash(int *argc, char **argv)
 {
 	static const char *takes_arg[] = {"--server", "--bind", "--driver", "--eal",
-					  "--driver-args", "--timeout-ms"};
+					  "--driver-args", "--timeout-ms", "--key", "--peer-key",
+					  "--psk", "--protection"};
 	static char **out; /* static: lives as long as argv */
 	out = calloc((size_t)*argc + 2, sizeof(*out));
 	if (out == NULL)
@@ -81,6 +89,7 @@ int main(int argc, char **argv)
 		{"eal", required_argument, NULL, 'e'},
 		{"driver-args", required_argument, NULL, 'a'},
 		{"timeout-ms", required_argument, NULL, 't'},
+		SECFLAG_PEER_KEY, SECFLAG_KEY, SECFLAG_PSK, SECFLAG_PROTECTION,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -89,10 +98,17 @@ int main(int argc, char **argv)
 	cfg.busy_poll = 0;
 	const char *server = NULL;
 	uint64_t timeout_ns = 5 * SEC;
+	cfg.log = secflags_log;
+	cfg.log_ctx = (void *)"fib-client";
 	argv = with_dashdash(&argc, argv);
-	int c;
+	int c, sf;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		int64_t ms;
+		if ((sf = secflags_apply(c, optarg, &cfg, "fib-client")) != 0) {
+			if (sf < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'b': cfg.bind = optarg; break;
@@ -146,8 +162,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = tern_pb_client_create(s, &fib__fib__descriptor, FIB_BASE_TYPE, &fib);
 	if (rc != 0) {
-		fprintf(stderr, "fib-client: cannot reach %s: %s\n", server,
-			rc == -EINVAL ? "bad address" : strerror(-rc));
+		fprintf(stderr, "fib-client: cannot reach %s: %s%s\n", server,
+			rc == -EINVAL ? "bad address" : strerror(-rc), secflags_hint(rc));
 		tern_ep_destroy(ep);
 		free(ns);
 		return 2;

@@ -3,6 +3,10 @@
  *
  *   fib-server [--bind IP:PORT] [--driver udp|dpdk|loop] [--eal "ARGS"]
  *              [--driver-args K=V,...] [--busy-poll]
+ *              [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]
+ *
+ * --key, --allow, --psk, --protection: authenticated and protected
+ * sessions (apps/secflags.h, README "Security").
  *
  * Prints "fib-server: listening on IP:PORT (DRIVER)" once it can take calls,
  * then runs until SIGINT or SIGTERM. By default it sleeps in the driver when
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "fib.h"
+#include "secflags.h"
 #include "tern_pb.h"
 
 #define WAIT_NS 100000000ull /* idle sleep, at most; then look at the signal flag */
@@ -30,7 +35,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: fib-server [--bind IP:PORT] [--driver udp|dpdk|loop] [--eal \"ARGS\"]\n"
 		   "                  [--driver-args K=V,...] [--busy-poll]\n"
-		   "  default bind 0.0.0.0:31871, driver udp; dpdk needs --bind with its IP\n");
+		   "                  [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]\n"
+		   "  default bind 0.0.0.0:31871, driver udp; dpdk needs --bind with its IP\n"
+		   SECFLAGS_HELP_SERVER);
 }
 
 int main(int argc, char **argv)
@@ -41,6 +48,7 @@ int main(int argc, char **argv)
 		{"eal", required_argument, NULL, 'e'},
 		{"driver-args", required_argument, NULL, 'a'},
 		{"busy-poll", no_argument, NULL, 'p'},
+		SECFLAG_KEY, SECFLAG_ALLOW, SECFLAG_PSK, SECFLAG_PROTECTION,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -48,8 +56,15 @@ int main(int argc, char **argv)
 	tern_ep_config_init(&cfg);
 	cfg.bind = "0.0.0.0:31871";
 	cfg.busy_poll = 0;
-	int c;
+	cfg.log = secflags_log;
+	cfg.log_ctx = (void *)"fib-server";
+	int c, sf;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((sf = secflags_apply(c, optarg, &cfg, "fib-server")) != 0) {
+			if (sf < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
 		case 'b': cfg.bind = optarg; break;
 		case 'd': cfg.driver = optarg; break;

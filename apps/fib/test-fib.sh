@@ -1,23 +1,27 @@
 #!/bin/sh
-# test-fib.sh FIB_SERVER FIB_CLIENT — fib over kernel UDP on 127.0.0.1, two
+# test-fib.sh FIB_SERVER FIB_CLIENT [TERN_KEYGEN] — fib over kernel UDP on 127.0.0.1, two
 # processes: fib-server on an ephemeral port (read back from its "listening
 # on" line), fib-client asking for known values by IP and by host name
 # (localhost, from /etc/hosts), and the refusals: negative n, n = 94 (fib
 # overflows 64 bits), non-numbers, a server nobody runs. Every step is
 # bounded by timeout(1); the server is stopped on every exit path, and must
-# still be serving after the bad input.
+# still be serving after the bad input. With TERN_KEYGEN, then the same over
+# an authenticated, encrypted session (--key/--allow/--peer-key/--protection
+# privacy), and the refusals of a client not allowed and of a plain one.
 set -u
-server=${1:?usage: test-fib.sh fib-server fib-client}
-client=${2:?usage: test-fib.sh fib-server fib-client}
+server=${1:?usage: test-fib.sh fib-server fib-client [tern-keygen]}
+client=${2:?usage: test-fib.sh fib-server fib-client [tern-keygen]}
+keygen=${3:-}
 
 tmp=$(mktemp -d) || exit 1
+keys=$(mktemp -d) || exit 1
 srv=
 cleanup() {
 	if [ -n "$srv" ]; then
 		kill -TERM "$srv" 2>/dev/null
 		wait "$srv" 2>/dev/null
 	fi
-	rm -rf "$tmp"
+	rm -rf "$tmp" "$keys"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -29,18 +33,23 @@ fail() {
 	exit 1
 }
 
-timeout 120 "$server" --bind 127.0.0.1:0 >"$tmp/server.out" 2>"$tmp/server.err" &
-srv=$!
-addr=
-i=0
-while [ $i -lt 100 ]; do
-	addr=$(sed -n 's/^fib-server: listening on \([^ ]*\) .*/\1/p' "$tmp/server.out")
-	[ -n "$addr" ] && break
-	kill -0 "$srv" 2>/dev/null || fail "server exited before listening"
-	sleep 0.05
-	i=$((i + 1))
-done
-[ -n "$addr" ] || fail "server did not report its address within 5 s"
+# start_server ARGS...: fib-server in the background; its address in $addr.
+start_server() {
+	: >"$tmp/server.out"
+	timeout 120 "$server" --bind 127.0.0.1:0 "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
+	srv=$!
+	addr=
+	i=0
+	while [ $i -lt 100 ]; do
+		addr=$(sed -n 's/^fib-server: listening on \([^ ]*\) .*/\1/p' "$tmp/server.out")
+		[ -n "$addr" ] && return 0
+		kill -0 "$srv" 2>/dev/null || fail "server exited before listening"
+		sleep 0.05
+		i=$((i + 1))
+	done
+	fail "server did not report its address within 5 s"
+}
+start_server
 port=${addr##*:}
 
 # run EXPECTED_RC ARGS...: fib-client's stdout in $out, stderr in $err.
@@ -94,4 +103,29 @@ wait "$srv"
 rc=$?
 srv=
 [ $rc -eq 0 ] || fail "server exited $rc after SIGTERM"
+
+if [ -n "$keygen" ]; then
+	for k in server client other; do
+		"$keygen" "$keys/$k" >/dev/null || fail "tern-keygen $k"
+	done
+	cp "$keys/client.pub" "$keys/allowed"
+	start_server --key "$keys/server.key" --allow "$keys/allowed" --protection privacy
+	run 0 --server "$addr" --key "$keys/client.key" --peer-key "$keys/server.pub" \
+		--protection privacy 10 93
+	[ "$out" = "$(printf '55\n12200160415121876738')" ] || fail "secure: got '$out'"
+	run 1 --server "$addr" --key "$keys/client.key" --peer-key "$keys/server.pub" \
+		--protection privacy -5
+	case "$err" in *"n must be >= 0"*) ;; *) fail "secure fib(-5): no clear error: '$err'" ;; esac
+	run 2 --server "$addr" --key "$keys/other.key" --peer-key "$keys/server.pub" \
+		--protection privacy 10
+	case "$err" in *"Permission denied"*) ;; *) fail "not allowed: no clear error: '$err'" ;; esac
+	run 2 --server "$addr" 10
+	case "$err" in *"Permission denied"*) ;; *) fail "plain client: no clear error: '$err'" ;; esac
+	run 2 --server "$addr" --protection bogus 10
+	kill -TERM "$srv"
+	wait "$srv"
+	rc=$?
+	srv=
+	[ $rc -eq 0 ] || fail "secure server exited $rc after SIGTERM"
+fi
 echo "PASS"

@@ -4,7 +4,11 @@
  * prints the reply.
  *
  *   hello-client --server HOST:PORT [--driver udp|dpdk|loop] [--bind IP:PORT]
- *                [--eal "ARGS"] [--driver-args K=V,...] TEXT
+ *                [--eal "ARGS"] [--driver-args K=V,...]
+ *                [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL] TEXT
+ *
+ * --peer-key pins the server's public key: the handshake authenticates it,
+ * and --protection integrity|privacy protects the session (secflags.h).
  *
  * Exit: 0 ok, 1 the call failed, 2 bad usage or no connection.
  */
@@ -13,6 +17,7 @@
 #include <string.h>
 
 #include "hello.pb-c.h"
+#include "secflags.h"
 #include "tern_pb.h"
 
 #define HELLO_BASE_TYPE 1 /* Hello's methods are tern request types 1, 2, ...: as the server */
@@ -31,7 +36,9 @@ static void on_reply(const Hello__EchoReply *reply, void *closure_data)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hello-client --server HOST:PORT [--driver udp|dpdk|loop] [--bind IP:PORT]\n"
-		   "                    [--eal \"ARGS\"] [--driver-args K=V,...] TEXT\n");
+		   "                    [--eal \"ARGS\"] [--driver-args K=V,...]\n"
+		   "                    [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL]\n"
+		   "                    TEXT\n" SECFLAGS_HELP_CLIENT);
 }
 
 int main(int argc, char **argv)
@@ -42,15 +49,23 @@ int main(int argc, char **argv)
 		{"driver", required_argument, NULL, 'd'},
 		{"eal", required_argument, NULL, 'e'},
 		{"driver-args", required_argument, NULL, 'a'},
+		SECFLAG_PEER_KEY, SECFLAG_KEY, SECFLAG_PSK, SECFLAG_PROTECTION,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct tern_ep_config cfg;
 	tern_ep_config_init(&cfg);
 	cfg.busy_poll = 0;
+	cfg.log = secflags_log;
+	cfg.log_ctx = (void *)"hello-client";
 	const char *server = NULL;
-	int c;
+	int c, sf;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((sf = secflags_apply(c, optarg, &cfg, "hello-client")) != 0) {
+			if (sf < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
 		case 's': server = optarg; break;
 		case 'b': cfg.bind = optarg; break;
@@ -80,7 +95,8 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = tern_pb_client_create(s, &hello__hello__descriptor, HELLO_BASE_TYPE, &hello);
 	if (rc != 0) {
-		fprintf(stderr, "hello-client: cannot reach %s: %s\n", server, strerror(-rc));
+		fprintf(stderr, "hello-client: cannot reach %s: %s%s\n", server, strerror(-rc),
+			secflags_hint(rc));
 		tern_ep_destroy(ep);
 		return 2;
 	}

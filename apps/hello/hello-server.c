@@ -4,6 +4,11 @@
  *
  *   hello-server [--bind IP:PORT] [--driver udp|dpdk|loop] [--eal "ARGS"]
  *                [--driver-args K=V,...] [--busy-poll]
+ *                [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]
+ *
+ * With --key (and --allow, --psk) clients authenticate the server (and it
+ * them) and may protect their sessions; --protection sets the lowest level
+ * it accepts (secflags.h, README "Security").
  *
  * Runs until SIGINT or SIGTERM. By default it sleeps in the driver when idle
  * (busy_poll = 0), leaving the CPU free; --busy-poll spins for latency.
@@ -14,6 +19,7 @@
 #include <string.h>
 
 #include "hello.pb-c.h"
+#include "secflags.h"
 #include "tern_pb.h"
 
 #define HELLO_BASE_TYPE 1 /* Hello's methods are tern request types 1, 2, ...: as the client */
@@ -44,7 +50,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: hello-server [--bind IP:PORT] [--driver udp|dpdk|loop] [--eal \"ARGS\"]\n"
 		   "                    [--driver-args K=V,...] [--busy-poll]\n"
-		   "  default bind 0.0.0.0:31870, driver udp\n");
+		   "                    [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]\n"
+		   "  default bind 0.0.0.0:31870, driver udp\n" SECFLAGS_HELP_SERVER);
 }
 
 int main(int argc, char **argv)
@@ -55,6 +62,7 @@ int main(int argc, char **argv)
 		{"eal", required_argument, NULL, 'e'},
 		{"driver-args", required_argument, NULL, 'a'},
 		{"busy-poll", no_argument, NULL, 'p'},
+		SECFLAG_KEY, SECFLAG_ALLOW, SECFLAG_PSK, SECFLAG_PROTECTION,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -62,8 +70,15 @@ int main(int argc, char **argv)
 	tern_ep_config_init(&cfg);
 	cfg.bind = "0.0.0.0:31870";
 	cfg.busy_poll = 0;
-	int c;
+	cfg.log = secflags_log;
+	cfg.log_ctx = (void *)"hello-server";
+	int c, sf;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((sf = secflags_apply(c, optarg, &cfg, "hello-server")) != 0) {
+			if (sf < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
 		case 'b': cfg.bind = optarg; break;
 		case 'd': cfg.driver = optarg; break;

@@ -14,6 +14,9 @@ trap 'rm -rf "$work"' EXIT INT TERM
 cp "$seeds"/* "$work"/
 mkdir -p "$artifacts"
 exec_rc=0
+# libFuzzer's own exit codes for a crash (77) and a timeout (70) would read
+# as "skipped" (77) to meson: any failure exits 1.
 "$fuzzer" -max_total_time="$time" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	-error_exitcode=1 -timeout_exitcode=1 \
 	-artifact_prefix="$artifacts"/ "$work" || exec_rc=$?
 exit $exec_rc

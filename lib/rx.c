@@ -130,6 +130,7 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		/* Nothing past the header is believed before the tag verifies. */
 		if (tern_rx_unprotect(ep, s, rx, &h) != 0)
 			return;
+		s->reset_probe_ns = 0; /* the peer knows the session: a RESET was forged */
 		body -= TERN_PROT_OVERHEAD;
 		payload += TERN_PROT_CTR_LEN;
 	}

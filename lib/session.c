@@ -655,6 +655,22 @@ void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct te
 		return;
 	}
 	ep->st.resets_rx++;
+	if (s->prot != TERN_PROT_NONE) {
+		/* A RESET cannot be authenticated, and an on-path attacker sees the
+		 * ids and token it echoes: on a protected session it is only a
+		 * hint. Probe with an authenticated PING; the session ends only if
+		 * nothing authenticated comes back in time (rx.c clears the probe). */
+		if (s->reset_probe_ns == 0) {
+			uint64_t t = 4 * s->rto_ns;
+			if (t < 10 * MS)
+				t = 10 * MS;
+			if (t > 1000 * MS)
+				t = 1000 * MS;
+			s->reset_probe_ns = ep->now + t;
+			tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
+		}
+		return;
+	}
 	tern_session_fail(s, -ECONNRESET, TERN_SESSION_RESET);
 }
 
@@ -723,6 +739,11 @@ static int session_tick(struct tern_session *s)
 			s->hs_next_ns = now + s->hs_backoff_ns;
 		}
 	} else if (s->state == SESS_CONNECTED) {
+		if (s->reset_probe_ns != 0 && now >= s->reset_probe_ns) {
+			/* A RESET, and nothing authenticated since: the peer lost us. */
+			tern_session_fail(s, -ECONNRESET, TERN_SESSION_RESET);
+			return 1;
+		}
 		uint64_t idle = now - s->last_rx_ns;
 		if (idle >= ep->cfg.session_timeout_ns) {
 			tern_session_fail(s, -ETIMEDOUT, TERN_SESSION_DEAD);

@@ -290,6 +290,8 @@ struct tern_session {
 	uint16_t hs_reply_len;
 	uint8_t hs_digest[32];
 	uint8_t peer_static[32]; /* the peer's authenticated static key (zero: none) */
+	uint64_t reset_probe_ns;  /* protected: a RESET came; it is believed at this time
+				     unless an authenticated packet arrives first (0: none) */
 };
 
 /* ------------------------------------------------------------------ */

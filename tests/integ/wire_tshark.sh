@@ -93,6 +93,20 @@ capture() {
 	fail "tshark did not capture a probe within 20 s"
 }
 
+# flush NAME: libpcap hands packets over in blocks, so a capture stopped
+# right after the exchange can miss its end. Send probes until a new one
+# shows in tshark's output: packets come in order, so the exchange is in.
+flush() {
+	local name=$1 i before
+	before=$(grep -c "Len=6" "$tmp/$name.tshark.out")
+	for ((i = 0; i < 100; i++)); do
+		ip netns exec "$nsb" bash -c "echo probe >/dev/udp/$ipa/$port" 2>/dev/null
+		sleep 0.2
+		[[ $(grep -c "Len=6" "$tmp/$name.tshark.out") -gt $before ]] && return 0
+	done
+	fail "$name: tshark did not show a probe sent after the exchange within 20 s"
+}
+
 # exchange NAME SERVER_FLAGS -- CLIENT_FLAGS: one echo of the marker while
 # tshark captures; the capture ends up in $tmp/NAME.pcapng.
 exchange() {
@@ -121,6 +135,7 @@ exchange() {
 	[[ $out == "$marker" ]] || fail "$name: sent '$marker', got '$out'"
 	stop "$srv"
 	srv=
+	flush "$name"
 	stop "$cap" # on SIGINT tshark writes out every packet it has
 	cap=
 	[[ -s "$tmp/$name.pcapng" ]] || fail "$name: no capture file"

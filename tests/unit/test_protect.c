@@ -520,6 +520,63 @@ static void protect__keys_wiped_when_sessions_end(void)
 	down();
 }
 
+/* --- RESET on a protected session -------------------------------------------------- */
+
+/* A RESET naming the client's session, as an on-path attacker could forge it. */
+static void forge_reset(void)
+{
+	struct tern_hdr h = {.type = TERN_PKT_RESET, .dst_session = cs->id,
+			     .src_session = cs->peer_id, .token = cs->peer_token};
+	uint8_t pkt[TERN_HDR_LEN + TERN_RESET_LEN] = {0};
+	tern_wire_put(pkt, &h);
+	tern_wire_seal(pkt, sizeof(pkt));
+	sp_inject_raw(cli, pkt, sizeof(pkt), sp_addr(srv));
+	tern_poll(cli);
+}
+
+/*
+ * An unauthenticated RESET is only a hint on a protected session: the
+ * client probes with an authenticated PING and keeps the session when the
+ * server answers; only silence makes it believe the RESET.
+ */
+static void protect__forged_reset_is_only_a_hint(void)
+{
+	REQUIRE(up(TERN_PROT_PRIVACY) == 0);
+	forge_reset();
+	CHECK_EQ(tern_session_state(cs), TERN_SS_CONNECTED);
+	struct sp_pkt ping;
+	REQUIRE(sp_take(cli, TERN_PKT_PING, &ping) == 0);
+	CHECK(ping.h.flags & TERN_WF_PROTECTED);
+	sp_inject(srv, &ping, sp_addr(cli));
+	sp_settle(cli, srv); /* the PONG comes back, authenticated */
+	for (int i = 0; i < 30; i++) {
+		inj_clock_advance(100 * MS);
+		sp_settle(cli, srv);
+	}
+	CHECK_EQ(tern_session_state(cs), TERN_SS_CONNECTED);
+	struct inj_result r;
+	struct sp_pkt q;
+	REQUIRE(start_call(100, &r, &q) == 0);
+	sp_inject(srv, &q, sp_addr(cli));
+	sp_settle(cli, srv);
+	CHECK(received_ok(&r, 100));
+
+	/* Now the peer really lost us: the probe goes unanswered. */
+	REQUIRE(start_call(100, &r, &q) == 0); /* in flight, never delivered */
+	forge_reset();
+	REQUIRE(sp_take(cli, TERN_PKT_PING, &ping) == 0); /* dropped by the test */
+	for (int i = 0; i < 30 && r.calls == 0; i++) {
+		inj_clock_advance(100 * MS);
+		tern_poll(cli);
+		while (sp_take(cli, 0, &q) == 0) /* the network eats everything */
+			;
+	}
+	CHECK_EQ(tern_session_state(cs), TERN_SS_FAILED);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, -ECONNRESET);
+	down();
+}
+
 int main(void)
 {
 	if (sp_keys_init() != 0) {
@@ -534,6 +591,7 @@ int main(void)
 	RUN(protect__retransmission_has_fresh_counter);
 	RUN(protect__counter_never_wraps);
 	RUN(protect__keys_wiped_when_sessions_end);
+	RUN(protect__forged_reset_is_only_a_hint);
 	sp_keys_fini();
 	return check_exit();
 }

@@ -60,7 +60,7 @@ int tern_aead_open(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
  * AES-256-GCM with AES-NI/PCLMULQDQ (gcm.c), used by the AEAD contexts for
  * packets up to TERN_GCM_SMALL bytes; the same output as OpenSSL's.
  */
-#define TERN_GCM_SMALL 1024u
+#define TERN_GCM_SMALL 384u
 struct tern_gcm {
 	uint8_t rk[15 * 16] __attribute__((aligned(16))); /* round keys */
 	uint8_t h[16] __attribute__((aligned(16)));       /* hash subkey, reflected */

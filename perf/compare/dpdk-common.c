@@ -18,6 +18,8 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "result.h"
+
 volatile sig_atomic_t dp_stop;
 double dp_ns_per_cycle;
 uint64_t dp_tsc_hz;
@@ -304,29 +306,5 @@ long dp_preemptions(void)
 void dp_print_latency(const char *title, bool json, const struct hist *h, uint64_t errors,
 		      double calls_per_s, const char *extra_json)
 {
-	double p50 = (double)hist_quantile(h, 0.50) / 1e3;
-	double p99 = (double)hist_quantile(h, 0.99) / 1e3;
-	double p999 = (double)hist_quantile(h, 0.999) / 1e3;
-	double max = (double)h->max / 1e3;
-
-	if (h->count == 0)
-		max = 0;
-	if (json) {
-		printf("{\"count\": %" PRIu64 ", \"errors\": %" PRIu64 ", \"calls_per_s\": %.1f, "
-		       "\"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"max_us\": %.3f, "
-		       "\"mean_us\": %.3f%s%s}\n",
-		       h->count, errors, calls_per_s, p50, p99, p999, max, hist_mean(h) / 1e3,
-		       extra_json && *extra_json ? ", " : "", extra_json ? extra_json : "");
-	} else {
-		printf("%s\n", title);
-		printf("  count      %" PRIu64 "\n", h->count);
-		printf("  errors     %" PRIu64 "\n", errors);
-		printf("  calls/s    %.0f\n", calls_per_s);
-		printf("  p50        %.2f us\n", p50);
-		printf("  p99        %.2f us\n", p99);
-		printf("  p99.9      %.2f us\n", p999);
-		printf("  max        %.2f us\n", max);
-		printf("  mean       %.2f us\n", hist_mean(h) / 1e3);
-	}
-	fflush(stdout);
+	result_print(title, json, h, errors, calls_per_s, extra_json);
 }

@@ -7,6 +7,7 @@
  *   dpdk-pingpong client --eal "-l 0 --no-pci --file-prefix ppc
  *                 --vdev=net_memif0,role=client,socket=/tmp/pp.sock"
  *                 [--size 32] [--count N | --duration S] [--window W] [--json]
+ *                 [--cdf FILE]
  *
  * The client sends Ethernet/IPv4/UDP frames carrying --size bytes of UDP
  * payload (a sequence number in the first 8 bytes, valid IPv4 checksum,
@@ -22,6 +23,8 @@
  * server's (learned from it). No ARP, no RX checksum verification: only
  * what a kernel-bypass transport must do per packet.
  *
+ * --cdf FILE writes the latency CDF as tern-perf --cdf does (result.h).
+ *
  * Single-threaded on the EAL main lcore; pin it with EAL -l.
  */
 #include <getopt.h>
@@ -36,6 +39,7 @@
 #include <rte_malloc.h>
 
 #include "dpdk-common.h"
+#include "result.h"
 
 #define SEQ_BYTES 8 /* the payload starts with a little-endian uint64 sequence number */
 
@@ -52,6 +56,7 @@ struct opts {
 	double timeout_s;
 	double idle_exit_s;
 	bool json;
+	const char *cdf;
 };
 
 static void usage(FILE *f)
@@ -60,7 +65,7 @@ static void usage(FILE *f)
 		"usage: dpdk-pingpong server --eal \"EAL ARGS\" [--bind IP:PORT] [--idle-exit S]\n"
 		"       dpdk-pingpong client --eal \"EAL ARGS\" [--bind IP:PORT] [--connect IP:PORT]\n"
 		"                     [--size BYTES] [--count N | --duration S] [--window W]\n"
-		"                     [--warmup N] [--rto-ms MS] [--timeout S] [--json]\n"
+		"                     [--warmup N] [--rto-ms MS] [--timeout S] [--json] [--cdf FILE]\n"
 		"defaults: --size 32 --count 100000 --window 1 --warmup 1000 --rto-ms 100\n"
 		"          --timeout 5 (client: link wait and max silence), --idle-exit 60 (server)\n"
 		"          server --bind 10.0.0.1:31850, client --bind 10.0.0.2:31851\n");
@@ -69,7 +74,7 @@ static void usage(FILE *f)
 static void parse(int argc, char **argv, struct opts *o)
 {
 	enum { O_EAL = 1, O_BIND, O_CONNECT, O_SIZE, O_COUNT, O_DURATION, O_WINDOW, O_WARMUP,
-	       O_RTO, O_TIMEOUT, O_IDLE, O_JSON, O_HELP };
+	       O_RTO, O_TIMEOUT, O_IDLE, O_JSON, O_CDF, O_HELP };
 	static const struct option lo[] = {
 		{"eal", required_argument, NULL, O_EAL},
 		{"bind", required_argument, NULL, O_BIND},
@@ -83,6 +88,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"idle-exit", required_argument, NULL, O_IDLE},
 		{"json", no_argument, NULL, O_JSON},
+		{"cdf", required_argument, NULL, O_CDF},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -125,6 +131,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_TIMEOUT: o->timeout_s = dp_parse_double("--timeout", optarg); break;
 		case O_IDLE: o->idle_exit_s = dp_parse_double("--idle-exit", optarg); break;
 		case O_JSON: o->json = true; break;
+		case O_CDF: o->cdf = optarg; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -428,6 +435,8 @@ static int run_client(const struct opts *o, struct dp_port *p)
 		 ", \"bad\": %" PRIu64 ", \"tx_fail\": %" PRIu64 ", \"preempted\": %ld",
 		 o->size, W, c->late, c->bad, c->tx_fail, preempted);
 	dp_print_latency(title, o->json, &c->hist, errors, rate, extra);
+	if (o->cdf != NULL)
+		result_write_cdf(o->cdf, &c->hist);
 	if (!o->json && (c->late || c->bad || c->tx_fail))
 		printf("  late %" PRIu64 ", bad %" PRIu64 ", tx_fail %" PRIu64 "\n", c->late, c->bad,
 		       c->tx_fail);

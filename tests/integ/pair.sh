@@ -100,7 +100,9 @@ af_packet | af_xdp)
 	;;
 esac
 
-"${srv_pre[@]}" timeout 900 "$stress" server "${srv[@]}" --exit-when-idle --quiet "$@" \
+# No timeout(1) wrapper here: cleanup's kill must reach the server itself
+# (it bounds itself with --deadline-s).
+"${srv_pre[@]}" "$stress" server "${srv[@]}" --exit-when-idle --quiet --deadline-s 900 "$@" \
 	>"$out/server.log" 2>&1 &
 srv_pid=$!
 # The server prints "listening ADDR" once its endpoint is up.

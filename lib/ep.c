@@ -166,6 +166,7 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	ep->timed.tnext = ep->timed.tprev = &ep->timed;
 	ep->now = tern_now_ns();
 	ep->next_scan_ns = ep->now + ep->scan_ns;
+	ep->rx_clear_ns = ep->now;
 	ep->next_sess_scan_ns = ep->now + ep->sess_scan_ns;
 	*out = ep;
 	return 0;
@@ -315,9 +316,18 @@ int tern_poll(struct tern_ep *ep)
 	if (ep->ntx != 0)
 		tern_tx_flush(ep);
 	int n = tern_rx_poll(ep);
+	/* A burst short of full emptied the receive queue: everything that
+	 * arrived before this poll began has been seen. */
+	if (tern_likely(n < (int)TERN_RX_BURST))
+		ep->rx_clear_ns = ep->now;
 	if (atomic_load_explicit(&ep->post_n, memory_order_acquire) != 0)
 		n += post_drain(ep);
 	if (tern_unlikely(ep->now >= ep->next_scan_ns)) {
+		/* Handlers and continuations of this poll may have run long:
+		 * the scan stamps progress (TERN_PROGRESS_PENDING) with a time
+		 * no earlier than what they sent (and checks deadlines against
+		 * it). One clock read per scan. */
+		ep->now = tern_now_ns();
 		tern_loss_scan(ep);
 		ep->next_scan_ns = ep->now + ep->scan_ns;
 	}

@@ -198,7 +198,7 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->retries = 0;
 	c->backoff = 0;
 	c->frtx_mark = 0;
-	c->progress_ns = ep->now;
+	c->progress_ns = TERN_PROGRESS_PENDING;
 	c->deadline_ns = deadline;
 	c->resp = NULL;
 	c->cont = cont;
@@ -459,7 +459,7 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 		c->sample_valid = 0;
 		tern_rtt_sample(s, ep->now - c->sample_ns);
 	}
-	c->progress_ns = ep->now;
+	c->progress_ns = TERN_PROGRESS_PENDING;
 	c->retries = 0;
 	c->backoff = 0;
 }
@@ -526,7 +526,7 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 	if (h->flags & TERN_WF_WORKING) {
 		/* The callee is still executing: alive, so do not give up. */
 		if (h->pkt_num + 1 == c->req_npkts && c->resp_npkts == 0) {
-			c->progress_ns = ep->now;
+			c->progress_ns = TERN_PROGRESS_PENDING;
 			c->retries = 0;
 			c->backoff = 0;
 		} else {

@@ -47,6 +47,19 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 #define TERN_TX_BATCH   64u
 #define TERN_MAX_SLOTS  64u  /* slot masks are uint64_t */
 #define TERN_WINDOW     64u  /* per-call receive window (bitmap width) */
+/*
+ * call_slot.progress_ns when the call made progress since the last loss
+ * scan: the scan stamps it with its own time. ep->now is read once per poll,
+ * so a time taken after a long handler or continuation in the same poll
+ * (a continuation that fills a 1 MiB request before calling again) would
+ * be stale by that long, and the next scan would see an RTO that never
+ * was. The scan reads the clock afresh, after this poll's callbacks: the
+ * stamp is at most the rest of the poll earlier than the packets left.
+ * RTOs are then judged against ep->rx_clear_ns, the last time the receive
+ * queue was drained, not against the clock: an answer that arrived while
+ * a callback ran long is waiting in the queue, and is not a loss.
+ */
+#define TERN_PROGRESS_PENDING 0u
 #define TERN_MAX_CREDITS 64u
 #define TERN_POST_CAP   1024u
 
@@ -127,7 +140,7 @@ struct call_slot {
 	uint32_t frtx_mark;   /* fast retransmit: holes below this were resent */
 	uint32_t sample_idx;
 	uint64_t sample_ns;
-	uint64_t progress_ns; /* last time the call made progress */
+	uint64_t progress_ns; /* last time the call made progress, or PENDING */
 	uint64_t deadline_ns;
 	uint64_t ack_due_ns;
 	struct tern_msg *resp; /* reassembly buffer (multi-packet responses) */
@@ -322,6 +335,7 @@ struct tern_ep {
 
 	uint64_t rto_min_ns, rto_max_ns, scan_ns, sess_scan_ns, ack_delay_ns;
 	uint64_t next_scan_ns, next_sess_scan_ns;
+	uint64_t rx_clear_ns; /* start of the last poll that emptied the receive queue */
 	uint64_t scan_gen;
 
 	struct handler *htab[256]; /* two-level: htab[type >> 8][type & 255] */

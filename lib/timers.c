@@ -1,7 +1,8 @@
 /*
  * timers.c — retransmission and acknowledgement timers.
  *
- * No timer objects: each call slot keeps the time of its last progress, and
+ * No timer objects: each call slot keeps the time of its last progress
+ * (stamped by the first scan after it, see TERN_PROGRESS_PENDING), and
  * tern_poll() walks the endpoint's timed list every scan_ns (a fraction of
  * the RTO floor). For each call in flight:
  *   - past its deadline                  -> -ETIMEDOUT
@@ -104,13 +105,17 @@ static int scan_one(struct tern_ep *ep, struct call_slot *c)
 		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
 		return 1;
 	}
-	if (c->inflight == 0) {
+	if (c->inflight == 0 || c->progress_ns == TERN_PROGRESS_PENDING) {
 		/* Nothing outstanding: the call waits for session credits, which
-		 * is not a loss. Its clock starts when it sends again. */
+		 * is not a loss; its clock starts when it sends again. Or it made
+		 * progress since the last scan: its clock starts now. */
 		c->progress_ns = now;
 		return 0;
 	}
-	if (now - c->progress_ns < tern_rto(s, c->backoff))
+	/* Judged at the last time the receive queue was empty (see
+	 * TERN_PROGRESS_PENDING): answers still queued are not losses. */
+	uint64_t seen = ep->rx_clear_ns;
+	if (seen <= c->progress_ns || seen - c->progress_ns < tern_rto(s, c->backoff))
 		return 0;
 	ep->st.rto_events++;
 	if (c->backoff == 0 && now - s->rto_backoff_ns >= s->rto_ns) {

@@ -105,7 +105,7 @@ static void lane_issue(struct perf_lane *l)
 		report_failure(w, seq, "tern_msg_alloc", -ENOMEM);
 		return;
 	}
-	perf_req_build(tern_msg_data(m), o->size, seq, o->resp_size);
+	perf_req_build(tern_msg_data(m), o->size, seq, o->resp_size, o->verify);
 	l->seq = seq;
 	l->t0 = tern_now_ns();
 	int rc = o->type == PERF_TYPE_ONEWAY

@@ -44,6 +44,8 @@ void perf_usage(FILE *f)
 "  --mtu N               largest packet (default: the driver's)\n"
 "  --max-msg B           largest message accepted (default 8M, or the sizes asked)\n"
 "  --slots N             calls in flight per session, power of two (default 8)\n"
+"  --credits N           packets in flight per session and direction, 1..64 (default 32;\n"
+"                        a session gets the smaller of both sides' values)\n"
 "  --busy-poll 0|1       1 (default): spin; 0: sleep in the driver when idle\n"
 "  --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)\n"
 "  --peer-key FILE       client: the server's public key (NAME.pub), pinned\n"
@@ -74,7 +76,9 @@ void perf_usage(FILE *f)
 "  --warmup N            calls per thread not measured (default min(1000, 1%% of count))\n"
 "  --timeout-ms N        per-call deadline (default %u)\n"
 "  --connect-timeout-ms N  give up connecting after N ms (default %u; exit 2)\n"
-"  --verify              check every response byte (selftest: always on)\n"
+"  --verify              fill every request with its own pattern and check every\n"
+"                        response byte (selftest: always on); without it only a\n"
+"                        16-byte header is written per call\n"
 "  --json                one JSON object on stdout instead of the result block\n"
 "  --cdf FILE            write the latency CDF (\"latency_us fraction\" lines) to FILE\n"
 "  --allow-errors        exit 0 even if calls failed\n"
@@ -182,7 +186,7 @@ int perf_addr_offset(const char *addr, unsigned off, char *out, size_t len)
 
 enum {
 	O_DRIVER = 256, O_BIND, O_CONNECT, O_EAL, O_DRIVER_ARGS, O_FAULTS, O_MTU, O_MAX_MSG,
-	O_SLOTS, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
+	O_SLOTS, O_CREDITS, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
 	O_SESSIONS, O_COUNT, O_DURATION, O_WARMUP, O_TIMEOUT, O_CONNECT_TIMEOUT, O_VERIFY,
 	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION, O_CDF,
 };
@@ -202,6 +206,7 @@ static const struct option long_opts[] = {
 	{"mtu", required_argument, NULL, O_MTU},
 	{"max-msg", required_argument, NULL, O_MAX_MSG},
 	{"slots", required_argument, NULL, O_SLOTS},
+	{"credits", required_argument, NULL, O_CREDITS},
 	{"busy-poll", required_argument, NULL, O_BUSY_POLL},
 	{"threads", required_argument, NULL, O_THREADS},
 	{"cpus", required_argument, NULL, O_CPUS},
@@ -311,6 +316,10 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 	case O_MAX_MSG:
 		if (parse_u32(arg, true, 1, MAX_MSG_LIMIT, &o->max_msg) != 0)
 			return bad(name, arg, "1..1G");
+		break;
+	case O_CREDITS:
+		if (parse_u32(arg, false, 1, 64, &o->credits) != 0)
+			return bad(name, arg, "1..64");
 		break;
 	case O_SLOTS:
 		if (parse_u32(arg, false, 1, 64, &o->slots) != 0 || (o->slots & (o->slots - 1)) != 0)

@@ -71,7 +71,7 @@ static void hdr_put(uint8_t *p, uint64_t seq, uint32_t resp_size)
 	put_le64(p + 8, seq);
 }
 
-void perf_req_build(void *buf, size_t len, uint64_t seq, uint32_t resp_size)
+void perf_req_build(void *buf, size_t len, uint64_t seq, uint32_t resp_size, bool full)
 {
 	uint8_t *p = buf;
 	if (len < PERF_HDR_LEN) {
@@ -79,7 +79,8 @@ void perf_req_build(void *buf, size_t len, uint64_t seq, uint32_t resp_size)
 		return;
 	}
 	hdr_put(p, seq, resp_size);
-	perf_pattern_fill(p + PERF_HDR_LEN, PERF_HDR_LEN, len - PERF_HDR_LEN, seq);
+	if (full)
+		perf_pattern_fill(p + PERF_HDR_LEN, PERF_HDR_LEN, len - PERF_HDR_LEN, seq);
 }
 
 bool perf_req_parse(const void *buf, size_t len, struct perf_hdr *h)

@@ -36,8 +36,11 @@ struct perf_hdr {
 /* Fill buf with bytes [off, off + len) of pattern(seq). */
 void perf_pattern_fill(void *buf, size_t off, size_t len, uint64_t seq);
 
-/* Build a request of len bytes for call seq, asking for resp_size bytes back. */
-void perf_req_build(void *buf, size_t len, uint64_t seq, uint32_t resp_size);
+/* Build a request of len bytes for call seq, asking for resp_size bytes back.
+ * full: the whole request is pattern(seq), as perf_resp_check() expects;
+ * otherwise only the header is written (at most PERF_HDR_LEN bytes) and the
+ * rest is whatever the buffer held: producing the data is not measured. */
+void perf_req_build(void *buf, size_t len, uint64_t seq, uint32_t resp_size, bool full);
 
 /* Decode a request's header. @return true if it has one. */
 bool perf_req_parse(const void *buf, size_t len, struct perf_hdr *h);

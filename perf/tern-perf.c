@@ -123,6 +123,8 @@ void perf_ep_config(const struct perf_opts *o, struct tern_ep_config *cfg, const
 	cfg->max_msg_size = o->max_msg;
 	if (o->slots != 0)
 		cfg->slots = o->slots;
+	if (o->credits != 0)
+		cfg->credits = o->credits;
 	cfg->call_timeout_ns = o->timeout_ns;
 	cfg->connect_timeout_ns = o->connect_timeout_ns;
 	cfg->log = log_hook;

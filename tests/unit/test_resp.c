@@ -571,6 +571,98 @@ static void rto__rollback_resends_only_missing(void)
 	teardown();
 }
 
+/* A continuation that runs for longer than the RTO (it filled a big request,
+ * say) and then calls again: the poll's clock is stale by that long, which
+ * must not count against the new call. Its RTO runs from when it was sent. */
+static int slow_calls;
+static void slow_cont(const struct tern_result *res, void *ctx)
+{
+	inj_cont(res, ctx);
+	if (slow_calls++ == 0) {
+		inj_clock_advance(20 * MS); /* ten times the RTO */
+		CHECK_EQ(tern_call(peer.s, 1, inj_msg(ep, 1, 0), slow_cont, ctx, 0), 0);
+	}
+}
+
+static void rto__long_continuation_is_not_a_loss(void)
+{
+	REQUIRE(setup() == 0);
+	slow_calls = 0;
+	struct inj_result r;
+	inj_result_reset(&r);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), slow_cont, &r, 0) == 0);
+	tern_poll(ep);
+	REQUIRE(expect_req(8, 0));
+	inj_resp_pkt(&peer, 8, 1, "a", 1, 0); /* its continuation calls again */
+	tern_poll(ep);
+	REQUIRE(expect_req(16, 0));
+	/* Half the RTO later (1 ms: the floor, as the first call's RTT sample
+	 * was 0 on the virtual clock): still nothing resent. */
+	for (int t = 0; t < 5; t++)
+		inj_tick(ep, MS / 10);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(stats().rto_events, 0);
+	/* Silence goes on: the RTO still fires, one RTO (plus a scan) after
+	 * the call went out. */
+	int t;
+	for (t = 5; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, MS / 10);
+	if (!(t >= 10 && t <= 12))
+		fprintf(stderr, "  RTO after %d ticks of 0.1 ms\n", t);
+	CHECK(t >= 10 && t <= 12);
+	CHECK(expect_req(16, 0));
+	CHECK_EQ(stats().rto_events, 1);
+	inj_resp_pkt(&peer, 16, 1, "b", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 2);
+	CHECK_EQ(stats().msgs_in_use, 0);
+	teardown();
+}
+
+/* Answers that arrived while a callback ran long wait in the receive queue:
+ * they are not losses. A's continuation runs for 20 ms (ten RTOs) in a full
+ * burst; B's response waits behind it and must not be resent for. */
+static void long_cont(const struct tern_result *res, void *ctx)
+{
+	inj_cont(res, ctx);
+	inj_clock_advance(20 * MS);
+}
+
+static void rto__answers_queued_behind_a_long_callback(void)
+{
+	REQUIRE(setup() == 0);
+	struct inj_result a, b;
+	inj_result_reset(&a);
+	inj_result_reset(&b);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), long_cont, &a, 0) == 0);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &b, 0) == 0);
+	tern_poll(ep);
+	CHECK(expect_req(8, 0));
+	CHECK(expect_req(9, 0));
+	inj_tick(ep, MS / 10);
+	/* A's response, then 31 copies of it (dropped), fill the first burst;
+	 * B's response is the 33rd packet. */
+	for (int k = 0; k < 32; k++)
+		inj_resp_pkt(&peer, 8, 1, "a", 1, 0);
+	inj_resp_pkt(&peer, 9, 1, "b", 1, 0);
+	inj_clock_advance(MS / 10); /* a loss scan is due in this poll */
+	tern_poll(ep);
+	CHECK_EQ(a.calls, 1);
+	CHECK_EQ(b.calls, 0);
+	/* 20 ms idle after A: its explicit ACK is due; nothing else is sent. */
+	const struct inj_pkt *q = inj_expect_tx(d, TERN_PKT_ACK);
+	CHECK(q != NULL && q->h.req_num == 8);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(stats().rto_events, 0);
+	tern_poll(ep);
+	CHECK_EQ(b.calls, 1);
+	CHECK_EQ(b.status, 0);
+	CHECK_EQ(stats().rto_events, 0);
+	CHECK_EQ(stats().retransmits, 0);
+	CHECK_EQ(stats().msgs_in_use, 0);
+	teardown();
+}
+
 static void rto__retry_budget_times_out(void)
 {
 	struct tern_ep_config cfg;
@@ -1341,6 +1433,8 @@ int main(void)
 	RUN(tx__driver_refusals_recovered);
 	RUN(fast_retransmit__three_above_a_hole);
 	RUN(rto__rollback_resends_only_missing);
+	RUN(rto__long_continuation_is_not_a_loss);
+	RUN(rto__answers_queued_behind_a_long_callback);
 	RUN(rto__retry_budget_times_out);
 	RUN(deadline__per_call_timeout);
 	RUN(deadline__huge_timeout_does_not_wrap);

@@ -46,6 +46,8 @@ void perf_usage(FILE *f)
 "  --slots N             calls in flight per session, power of two (default 8)\n"
 "  --credits N           packets in flight per session and direction, 1..64 (default 32;\n"
 "                        a session gets the smaller of both sides' values)\n"
+"  --rto-min-us N        RTO floor in microseconds (default: the driver's; e.g. under\n"
+"                        valgrind, where everything runs ~50x slower)\n"
 "  --busy-poll 0|1       1 (default): spin; 0: sleep in the driver when idle\n"
 "  --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)\n"
 "  --peer-key FILE       client: the server's public key (NAME.pub), pinned\n"
@@ -186,7 +188,7 @@ int perf_addr_offset(const char *addr, unsigned off, char *out, size_t len)
 
 enum {
 	O_DRIVER = 256, O_BIND, O_CONNECT, O_EAL, O_DRIVER_ARGS, O_FAULTS, O_MTU, O_MAX_MSG,
-	O_SLOTS, O_CREDITS, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
+	O_SLOTS, O_CREDITS, O_RTO_MIN, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
 	O_SESSIONS, O_COUNT, O_DURATION, O_WARMUP, O_TIMEOUT, O_CONNECT_TIMEOUT, O_VERIFY,
 	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION, O_CDF,
 };
@@ -207,6 +209,7 @@ static const struct option long_opts[] = {
 	{"max-msg", required_argument, NULL, O_MAX_MSG},
 	{"slots", required_argument, NULL, O_SLOTS},
 	{"credits", required_argument, NULL, O_CREDITS},
+	{"rto-min-us", required_argument, NULL, O_RTO_MIN},
 	{"busy-poll", required_argument, NULL, O_BUSY_POLL},
 	{"threads", required_argument, NULL, O_THREADS},
 	{"cpus", required_argument, NULL, O_CPUS},
@@ -320,6 +323,10 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 	case O_CREDITS:
 		if (parse_u32(arg, false, 1, 64, &o->credits) != 0)
 			return bad(name, arg, "1..64");
+		break;
+	case O_RTO_MIN:
+		if (parse_u32(arg, false, 1, 10000000, &o->rto_min_us) != 0)
+			return bad(name, arg, "1..10000000");
 		break;
 	case O_SLOTS:
 		if (parse_u32(arg, false, 1, 64, &o->slots) != 0 || (o->slots & (o->slots - 1)) != 0)

@@ -144,7 +144,7 @@ unsigned tern_cipher_local(void)
 struct tern_aead {
 	EVP_CIPHER_CTX *ctx;
 	int encrypt;
-	int gcm; /* small packets through gcm.c */
+	int gcm; /* small packets (all, if k.wide) through gcm.c */
 	struct tern_gcm k;
 };
 
@@ -217,7 +217,7 @@ int tern_aead_seal(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 		   size_t ad2len, const void *in, size_t len, void *out, uint8_t tag[16])
 {
 	int n;
-	if (a->gcm > 0 && adlen + ad2len + len <= TERN_GCM_SMALL && a->encrypt) {
+	if (a->gcm > 0 && (a->k.wide || adlen + ad2len + len <= TERN_GCM_SMALL) && a->encrypt) {
 		uint8_t iv[12];
 		make_iv(iv, ctr);
 		return tern_gcm_seal(&a->k, iv, ad, adlen, ad2, ad2len, in, len, out, tag);
@@ -241,7 +241,7 @@ int tern_aead_open(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 		   size_t len, void *out, const uint8_t tag[16])
 {
 	int n;
-	if (a->gcm > 0 && adlen + len <= TERN_GCM_SMALL && !a->encrypt) {
+	if (a->gcm > 0 && (a->k.wide || adlen + len <= TERN_GCM_SMALL) && !a->encrypt) {
 		uint8_t iv[12];
 		make_iv(iv, ctr);
 		return tern_gcm_open(&a->k, iv, ad, adlen, in, len, out, tag);

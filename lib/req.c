@@ -32,17 +32,68 @@
 
 #include "tern_internal.h"
 
-static void send_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, uint32_t p,
-		    uint8_t flags)
+/* CR for request packet p and the `extra` packets just below it. */
+static void send_cr_range(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+			  uint32_t p, uint32_t extra, uint8_t flags)
 {
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_CR);
 	h.flags = flags;
+	h.status = (uint8_t)extra;
 	h.req_type = ss->req_type;
 	h.pkt_num = p;
 	h.msg_size = ss->req_size;
 	h.req_num = ss->req_num;
 	tern_tx_data(ep, s, &h, NULL, NULL, 0);
+}
+
+static void send_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, uint32_t p,
+		    uint8_t flags)
+{
+	send_cr_range(ep, s, ss, p, 0, flags);
+}
+
+/*
+ * Credit returns are coalesced per receive burst: consecutive request
+ * packets of one call answered by one CR (pkt_num the highest, status the
+ * number of packets below it that it also answers, at most TERN_CR_RANGE
+ * - 1), sent when the burst has been processed. Unless the call was
+ * answered meanwhile: its response answers every request packet.
+ */
+#define TERN_CR_RANGE 64u
+
+static void queue_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, uint32_t p)
+{
+	if (ep->ncr != 0) {
+		struct tern_cr_pend *q = &ep->cr[ep->ncr - 1];
+		if (q->ss == ss && q->req_num == ss->req_num && q->hi + 1 == p &&
+		    q->hi - q->lo + 1 < TERN_CR_RANGE) {
+			q->hi = p;
+			return;
+		}
+		if (ep->ncr == TERN_RX_BURST)
+			tern_cr_flush(ep); /* more runs than a burst has packets */
+	}
+	struct tern_cr_pend *q = &ep->cr[ep->ncr++];
+	q->s = s;
+	q->ss = ss;
+	q->req_num = ss->req_num;
+	q->lo = q->hi = p;
+}
+
+void tern_cr_flush(struct tern_ep *ep)
+{
+	unsigned n = ep->ncr;
+	ep->ncr = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct tern_cr_pend *q = &ep->cr[i];
+		struct serve_slot *ss = q->ss;
+		if (ss == NULL || ss->req_num != q->req_num || ss->state == SRV_FREE)
+			continue;
+		if (!ss->oneway && ss->state != SRV_RECEIVING && ss->state != SRV_RUNNING)
+			continue; /* answered: the response answers every packet */
+		send_cr_range(ep, q->s, ss, q->hi, q->hi - q->lo, 0);
+	}
 }
 
 static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
@@ -85,6 +136,9 @@ static void drop_req_buf(struct serve_slot *ss)
 void tern_serve_slot_release(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
 {
 	(void)s;
+	for (unsigned i = 0; i < ep->ncr; i++)
+		if (ep->cr[i].ss == ss)
+			ep->cr[i].ss = NULL; /* the slot's memory may go with its session */
 	if (ss->state == SRV_RUNNING)
 		return; /* the handler still owns the request; tern_respond() finishes it */
 	drop_resp(ep, ss);
@@ -266,7 +320,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	if (p < ss->req_prefix || ((ss->req_bits >> off) & 1) != 0) {
 		tern_drop(ep, TERN_DROP_DUP);
 		if (!last)
-			send_cr(ep, s, ss, p, 0); /* our CR may have been lost */
+			queue_cr(ep, s, ss, p); /* our CR may have been lost */
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
@@ -292,7 +346,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		ss->req_bits = k == 64 ? 0 : ss->req_bits >> k;
 	}
 	if (!last)
-		send_cr(ep, s, ss, p, 0);
+		queue_cr(ep, s, ss, p);
 	if (ss->req_prefix == n)
 		run_handler(ep, s, ss, ss->req_buf->data, ss->req_size, 0);
 }

@@ -538,12 +538,23 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		tern_drop(ep, TERN_DROP_UNEXPECTED);
 		return;
 	}
-	int why = rx_check(c, h->pkt_num);
-	if (why != 0) {
-		tern_drop(ep, (enum tern_drop)why);
+	/* A CR answers pkt_num and the status packets below it (the wire
+	 * check bounds status by pkt_num and the window). */
+	if (h->pkt_num >= c->tx_hi) {
+		tern_drop(ep, TERN_DROP_UNEXPECTED); /* answers something never sent */
 		return;
 	}
-	rx_mark(ep, c, h->pkt_num);
+	unsigned marked = 0;
+	for (uint32_t i = h->pkt_num - h->status; i <= h->pkt_num; i++) {
+		if (rx_check(c, i) == 0) {
+			rx_mark(ep, c, i);
+			marked++;
+		}
+	}
+	if (marked == 0) {
+		tern_drop(ep, TERN_DROP_DUP);
+		return;
+	}
 	after_rx(ep, c);
 }
 

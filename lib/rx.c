@@ -188,6 +188,8 @@ int tern_rx_poll(struct tern_ep *ep)
 			__builtin_prefetch(ep->rx[i + 1].data);
 		rx_one(ep, &ep->rx[i]);
 	}
+	if (ep->ncr != 0)
+		tern_cr_flush(ep);
 	ep->ops->rx_done(ep->drv, ep->rx, n);
 	return (int)n;
 }

@@ -357,6 +357,15 @@ struct tern_ep {
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX];
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
 	struct tern_rx rx[TERN_RX_BURST];
+	/* Credit returns of this receive burst, one per run of consecutive
+	 * request packets of a call, sent when the burst is processed. */
+	struct tern_cr_pend {
+		struct tern_session *s;
+		struct serve_slot *ss; /* NULL: forgotten (slot released) */
+		uint64_t req_num;
+		uint32_t lo, hi;
+	} cr[TERN_RX_BURST];
+	unsigned ncr;
 
 	struct msg_pool pool;
 	struct pending *pend_free;
@@ -455,6 +464,8 @@ void tern_pending_put(struct tern_ep *ep, struct pending *p);
 void tern_pending_fini(struct tern_ep *ep);
 
 /* req.c (callee side) */
+/* Send the credit returns queued during a receive burst (req.c). */
+void tern_cr_flush(struct tern_ep *ep);
 void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		 const uint8_t *payload, uint32_t len);
 void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);

@@ -117,7 +117,7 @@ struct tern_wire_hdr {
 	uint8_t version;      /* TERN_WIRE_VERSION */
 	uint8_t type;         /* enum tern_pkt_type */
 	uint8_t flags;        /* TERN_WF_* */
-	uint8_t status;       /* RESP, CONNECT_OK: 0 or a positive errno value */
+	uint8_t status;       /* RESP, CONNECT_OK: 0 or a positive errno value; CR: packets below pkt_num it also answers */
 	uint16_t req_type;    /* REQ/RESP/CR/RFR/ACK: the handler's request type */
 	uint16_t dst_session; /* receiver's session index (TERN_SESSION_NONE in CONNECT) */
 	uint16_t src_session; /* sender's session index */
@@ -367,6 +367,11 @@ static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, 
 		return body == want ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	}
 	case TERN_PKT_CR:
+		/* status: how many packets below pkt_num it also answers */
+		if (body != 0)
+			return TERN_WIRE_LEN_BAD;
+		return h->pkt_num < n && h->status <= h->pkt_num && h->status < 64 ? TERN_WIRE_OK
+										   : TERN_WIRE_PKT_BAD;
 	case TERN_PKT_RFR:
 		if (body != 0)
 			return TERN_WIRE_LEN_BAD;

@@ -495,16 +495,23 @@ void inj_req_msg(struct inj_peer *p, uint64_t req_num, uint16_t type, const void
 		inj_req_pkt(p, req_num, type, msg, msg_size, i, flags);
 }
 
-void inj_cr(struct inj_peer *p, uint64_t req_num, uint16_t type, uint32_t pkt, uint32_t msg_size,
-	    uint8_t flags)
+void inj_cr_range(struct inj_peer *p, uint64_t req_num, uint16_t type, uint32_t pkt,
+		  uint8_t extra, uint32_t msg_size, uint8_t flags)
 {
 	struct tern_hdr h = inj_hdr(p, TERN_PKT_CR);
 	h.req_num = req_num;
 	h.req_type = type;
 	h.pkt_num = pkt;
+	h.status = extra;
 	h.msg_size = msg_size;
 	h.flags = flags;
 	inj_send(p, &h, NULL, 0);
+}
+
+void inj_cr(struct inj_peer *p, uint64_t req_num, uint16_t type, uint32_t pkt, uint32_t msg_size,
+	    uint8_t flags)
+{
+	inj_cr_range(p, req_num, type, pkt, 0, msg_size, flags);
 }
 
 void inj_resp_pkt(struct inj_peer *p, uint64_t req_num, uint16_t type, const void *msg,

@@ -134,6 +134,9 @@ void inj_req_msg(struct inj_peer *p, uint64_t req_num, uint16_t type, const void
 		 uint32_t msg_size, uint8_t flags);
 void inj_cr(struct inj_peer *p, uint64_t req_num, uint16_t type, uint32_t pkt, uint32_t msg_size,
 	    uint8_t flags);
+/* A CR for packets pkt - extra .. pkt (the coalesced form). */
+void inj_cr_range(struct inj_peer *p, uint64_t req_num, uint16_t type, uint32_t pkt,
+		  uint8_t extra, uint32_t msg_size, uint8_t flags);
 void inj_resp_pkt(struct inj_peer *p, uint64_t req_num, uint16_t type, const void *msg,
 		  uint32_t msg_size, uint32_t pkt);
 void inj_resp_err(struct inj_peer *p, uint64_t req_num, uint16_t type, uint8_t status);

@@ -185,19 +185,26 @@ static const struct inj_pkt *expect_resp(uint64_t req_num, uint16_t type, uint32
 	return r;
 }
 
-static const struct inj_pkt *expect_cr(uint64_t req_num, uint32_t pkt, uint8_t flags)
+/* The next packet sent must be a CR for packets pkt - extra .. pkt. */
+static const struct inj_pkt *expect_cr_range(uint64_t req_num, uint32_t pkt, uint32_t extra,
+					     uint8_t flags)
 {
 	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_CR);
 	if (r == NULL)
 		return NULL;
-	if (r->h.req_num != req_num || r->h.pkt_num != pkt || r->h.flags != flags ||
-	    r->body_len != 0) {
-		fprintf(stderr, "  CR req %llu pkt %u flags %#x, want %llu %u %#x\n",
-			(unsigned long long)r->h.req_num, r->h.pkt_num, r->h.flags,
-			(unsigned long long)req_num, pkt, flags);
+	if (r->h.req_num != req_num || r->h.pkt_num != pkt || r->h.status != extra ||
+	    r->h.flags != flags || r->body_len != 0) {
+		fprintf(stderr, "  CR req %llu pkt %u (+%u below) flags %#x, want %llu %u (+%u) %#x\n",
+			(unsigned long long)r->h.req_num, r->h.pkt_num, r->h.status, r->h.flags,
+			(unsigned long long)req_num, pkt, extra, flags);
 		return NULL;
 	}
 	return r;
+}
+
+static const struct inj_pkt *expect_cr(uint64_t req_num, uint32_t pkt, uint8_t flags)
+{
+	return expect_cr_range(req_num, pkt, 0, flags);
 }
 
 /* --- FREE / new calls ------------------------------------------------------------ */
@@ -333,8 +340,7 @@ static void req__dup_while_running_working_cr(void)
 	inj_fill(msg, sizeof(msg), 9);
 	inj_req_msg(&peer, 9, T_DEFER, msg, 150, 0);
 	inj_poll(ep);
-	CHECK(expect_cr(9, 0, 0) != NULL);
-	CHECK(expect_cr(9, 1, 0) != NULL);
+	CHECK(expect_cr_range(9, 1, 1, 0) != NULL); /* one CR for packets 0 and 1 */
 	REQUIRE(ndeferred == 2);
 	CHECK(memcmp(tern_req_data(deferred[1]), msg, 150) == 0);
 	inj_req_pkt(&peer, 9, T_DEFER, msg, 150, 1, 0);
@@ -461,13 +467,13 @@ static void req__oneway(void)
 	inj_poll(ep);
 	CHECK_EQ(inj_tx_count(d), 0);
 	CHECK_EQ(runs[T_ONEWAY], 1);
-	/* Three packets: CRs for 0 and 1, nothing for the last. */
+	/* Three packets in one burst: one CR for 0 and 1 (a one-way call has
+	 * no response to answer them), nothing for the last. */
 	uint8_t msg[150];
 	inj_fill(msg, sizeof(msg), 4);
 	inj_req_msg(&peer, 16, T_ONEWAY, msg, 150, TERN_WF_ONEWAY);
 	inj_poll(ep);
-	CHECK(expect_cr(16, 0, 0) != NULL);
-	CHECK(expect_cr(16, 1, 0) != NULL);
+	CHECK(expect_cr_range(16, 1, 1, 0) != NULL);
 	CHECK_EQ(inj_tx_count(d), 0);
 	CHECK_EQ(runs[T_ONEWAY], 2);
 	CHECK(seen_len == 150 && memcmp(seen, msg, 150) == 0);
@@ -607,8 +613,9 @@ static void req__multi_packet_out_of_order_with_dups(void)
 			}
 		}
 	}
-	/* every non-last packet, dups included, was CR'd; the response came once */
-	CHECK_EQ(crs, 12);
+	/* every non-last packet, dups included, was CR'd, except the one that
+	 * completed the request (its response answers it); the response came once */
+	CHECK_EQ(crs, 11);
 	CHECK_EQ(resps, 1);
 	CHECK_EQ(runs[T_ECHO], 1);
 	CHECK(seen_len == SIZE && memcmp(seen, msg, SIZE) == 0);
@@ -643,8 +650,7 @@ static void req__mismatched_packets_of_a_call_dropped(void)
 	CHECK_EQ(inj_tx_count(d), 0);
 	inj_req_pkt(&peer, 8, T_ECHO, msg, 150, 1, 0);
 	inj_req_pkt(&peer, 8, T_ECHO, msg, 150, 2, 0);
-	inj_poll(ep);
-	CHECK(expect_cr(8, 1, 0) != NULL);
+	inj_poll(ep); /* one burst, answered in it: the response is packet 1's CR too */
 	CHECK(expect_resp(8, T_ECHO, 0, 150, 0) != NULL);
 	CHECK(seen_len == 150 && memcmp(seen, msg, 150) == 0);
 	/* Answered: a "copy" with another size or type is not one; in
@@ -713,6 +719,44 @@ static void req__beyond_window_dropped(void)
 	teardown();
 }
 
+/* CRs of one receive burst: one per run of consecutive packets of a call. */
+static void req__crs_coalesce_per_run(void)
+{
+	REQUIRE(setup() == 0);
+	uint8_t msg[192]; /* 3 packets */
+	inj_fill(msg, sizeof(msg), 3);
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 0, 0);
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 1, 0);
+	inj_req_pkt(&peer, 9, T_ECHO, msg, 192, 0, 0);
+	inj_req_pkt(&peer, 9, T_ECHO, msg, 192, 1, 0);
+	inj_poll(ep);
+	CHECK(expect_cr_range(8, 1, 1, 0) != NULL);
+	CHECK(expect_cr_range(9, 1, 1, 0) != NULL);
+	CHECK_EQ(inj_tx_count(d), 0);
+	/* Interleaved, duplicates and a gap: each run its own CR. */
+	inj_req_pkt(&peer, 10, T_ECHO, msg, 192, 0, 0);
+	inj_req_pkt(&peer, 11, T_ECHO, msg, 192, 1, 0);
+	inj_req_pkt(&peer, 10, T_ECHO, msg, 192, 1, 0);
+	inj_req_pkt(&peer, 11, T_ECHO, msg, 192, 1, 0); /* duplicate: CR'd again */
+	inj_req_pkt(&peer, 11, T_ECHO, msg, 192, 0, 0);
+	inj_poll(ep);
+	CHECK(expect_cr(10, 0, 0) != NULL);
+	CHECK(expect_cr(11, 1, 0) != NULL);
+	CHECK(expect_cr(10, 1, 0) != NULL);
+	CHECK(expect_cr(11, 1, 0) != NULL);
+	CHECK(expect_cr(11, 0, 0) != NULL);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(runs[T_ECHO], 0);
+	/* The last packets: answered in the burst, so the responses alone. */
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 2, 0);
+	inj_req_pkt(&peer, 9, T_ECHO, msg, 192, 2, 0);
+	inj_poll(ep);
+	CHECK(expect_resp(8, T_ECHO, 0, 192, 0) != NULL);
+	CHECK(expect_resp(9, T_ECHO, 0, 192, 0) != NULL);
+	CHECK_EQ(runs[T_ECHO], 2);
+	teardown();
+}
+
 /* Packets 1..63 first, then 0: the received prefix jumps by a whole word. */
 static void req__window_fills_then_slides_by_64(void)
 {
@@ -723,7 +767,10 @@ static void req__window_fills_then_slides_by_64(void)
 	for (uint32_t i = 1; i < 64; i++)
 		inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, i, 0);
 	inj_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CR), 63);
+	/* Two receive bursts (32 + 31 packets), one CR for each run. */
+	CHECK(expect_cr_range(8, 32, 31, 0) != NULL);
+	CHECK(expect_cr_range(8, 63, 30, 0) != NULL);
+	CHECK_EQ(inj_tx_count(d), 0);
 	CHECK_EQ(peer.s->ss[0].req_prefix, 0);
 	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 0, 0);
 	inj_poll(ep);
@@ -1079,6 +1126,7 @@ int main(void)
 	RUN(req__mismatched_packets_of_a_call_dropped);
 	RUN(req__beyond_window_dropped);
 	RUN(req__window_fills_then_slides_by_64);
+	RUN(req__crs_coalesce_per_run);
 	RUN(req__no_memory_for_reassembly);
 	RUN(rfr__each_response_packet);
 	RUN(ack__frees_response);

@@ -186,6 +186,52 @@ static void credits__window_of_four(void)
 	teardown();
 }
 
+/* A coalesced CR returns the credit of every packet of its range that had
+ * not been answered; one answering nothing new is a duplicate. */
+static void credits__range_cr(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.credits = 4;
+	REQUIRE(setup_cfg(&cfg) == 0);
+	struct inj_result r;
+	REQUIRE(call(640, 1, &r, 0) == 0); /* 10 packets */
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 4);
+	CHECK_EQ(peer.s->credits, 0);
+	inj_cr(&peer, 8, 1, 1, 640, 0);          /* packet 1 alone */
+	inj_poll(ep);
+	CHECK(expect_req(8, 4));
+	inj_cr_range(&peer, 8, 1, 3, 3, 640, 0); /* 0..3: 0, 2 and 3 are new */
+	inj_poll(ep);
+	CHECK(expect_req(8, 5));
+	CHECK(expect_req(8, 6));
+	CHECK(expect_req(8, 7));
+	CHECK_EQ(inj_tx_count(d), 0);
+	struct tern_stats a = stats();
+	inj_cr_range(&peer, 8, 1, 3, 2, 640, 0); /* 1..3 again: nothing new */
+	inj_cr_range(&peer, 8, 1, 9, 2, 640, 0); /* up to the last packet: not a CR */
+	inj_cr_range(&peer, 8, 1, 8, 1, 640, 0); /* 7..8: 8 was never sent */
+	inj_poll(ep);
+	CHECK_EQ(inj_tx_count(d), 0);
+	struct tern_stats b = stats();
+	CHECK_EQ(b.drops[TERN_DROP_DUP], a.drops[TERN_DROP_DUP] + 1);
+	CHECK_EQ(b.drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED] + 2);
+	inj_cr_range(&peer, 8, 1, 7, 3, 640, 0); /* 4..7 */
+	inj_poll(ep);
+	CHECK(expect_req(8, 8));
+	CHECK(expect_req(8, 9));
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(stats().retransmits, 0);
+	inj_cr(&peer, 8, 1, 8, 640, 0);
+	inj_resp_pkt(&peer, 8, 1, "ok", 2, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, 0);
+	CHECK_EQ(peer.s->credits, 4);
+	teardown();
+}
+
 static void credits__shared_by_the_calls_of_a_session(void)
 {
 	struct tern_ep_config cfg;
@@ -1423,6 +1469,7 @@ static void send__continuation_closes_session(void)
 int main(void)
 {
 	RUN(credits__window_of_four);
+	RUN(credits__range_cr);
 	RUN(credits__shared_by_the_calls_of_a_session);
 	RUN(resp__packet0_acknowledges_the_request);
 	RUN(resp__before_request_fully_sent_dropped);

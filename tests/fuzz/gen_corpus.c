@@ -236,6 +236,17 @@ int main(int argc, char **argv)
 	poll_n(1);
 	rc |= save(dir, "cr_oneway");
 
+	/* Coalesced CRs: one for packets 0..2, a duplicate range, then 3. */
+	struct tern_hdr cr = hdr(TERN_PKT_CR, 5, 1, 2, 300);
+	cr.status = 2;
+	pkt(C, &cr, NULL, 0);
+	cr.pkt_num = 3;
+	cr.status = 3;
+	pkt(C, &cr, NULL, 0);
+	data(C, TERN_PKT_RESP, 5, 1, 0, 2, 0);
+	poll_n(0);
+	rc |= save(dir, "cr_range");
+
 	/* --- handshake and session packets ---------------------------------------- */
 	hs(FZ_T_RAW, TERN_PKT_CONNECT, 0, 11);
 	poll_n(0);

@@ -54,8 +54,9 @@ static void send_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 }
 
 /*
- * Credit returns are coalesced per receive burst: consecutive request
- * packets of one call answered by one CR (pkt_num the highest, status the
+ * With TERN_EP_COALESCE_CR, credit returns of new request packets are
+ * coalesced per receive burst (duplicates are answered at once, as
+ * without it): consecutive request packets of one call answered by one CR (pkt_num the highest, status the
  * number of packets below it that it also answers, at most TERN_CR_RANGE
  * - 1), sent when the burst has been processed. Unless the call was
  * answered meanwhile: its response answers every request packet.
@@ -320,7 +321,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	if (p < ss->req_prefix || ((ss->req_bits >> off) & 1) != 0) {
 		tern_drop(ep, TERN_DROP_DUP);
 		if (!last)
-			queue_cr(ep, s, ss, p); /* our CR may have been lost */
+			send_cr(ep, s, ss, p, 0); /* our CR may have been lost */
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
@@ -345,8 +346,12 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		ss->req_prefix += k;
 		ss->req_bits = k == 64 ? 0 : ss->req_bits >> k;
 	}
-	if (!last)
-		queue_cr(ep, s, ss, p);
+	if (!last) {
+		if (ep->cfg.flags & TERN_EP_COALESCE_CR)
+			queue_cr(ep, s, ss, p);
+		else
+			send_cr(ep, s, ss, p, 0);
+	}
 	if (ss->req_prefix == n)
 		run_handler(ep, s, ss, ss->req_buf->data, ss->req_size, 0);
 }

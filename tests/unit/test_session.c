@@ -148,7 +148,8 @@ static void accept__connect_ok_fields(void)
 	uint8_t msg[600];
 	inj_fill(msg, sizeof(msg), 5);
 	inj_req_msg(&p, 4, 1, msg, 600, 0);
-	inj_poll(ep); /* one burst: answered at once, the response is the only credit return */
+	inj_poll(ep);
+	CHECK(inj_expect_tx(d, TERN_PKT_CR) != NULL);
 	const struct inj_pkt *r0 = inj_expect_tx(d, TERN_PKT_RESP);
 	REQUIRE(r0 != NULL);
 	CHECK_EQ(r0->body_len, 468);

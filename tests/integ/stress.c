@@ -252,7 +252,14 @@ struct call_ctx {
 	struct client *c;
 	uint64_t id;
 	uint32_t resp_size;
+	uint32_t req_size;
+	uint64_t start_ns;
 };
+
+/* The slowest call, reported at the end (how close calls come to their
+ * deadline under loss). */
+static uint64_t slow_ns, slow_id;
+static uint32_t slow_req, slow_resp;
 
 static struct call_ctx *ctxs;
 
@@ -261,6 +268,13 @@ static void call_cont(const struct tern_result *res, void *arg)
 	struct call_ctx *cc = arg;
 	struct client *c = cc->c;
 	c->in_flight--;
+	uint64_t took = tern_now_ns() - cc->start_ns;
+	if (took > slow_ns) {
+		slow_ns = took;
+		slow_id = cc->id;
+		slow_req = cc->req_size;
+		slow_resp = cc->resp_size;
+	}
 	if (c->done[cc->id] != 0)
 		c->double_done++;
 	c->done[cc->id]++;
@@ -312,6 +326,8 @@ static void issue(struct client *c)
 		cc->c = c;
 		cc->id = id;
 		cc->resp_size = resp;
+		cc->req_size = (uint32_t)len;
+		cc->start_ns = tern_now_ns();
 		unsigned flags = c->o->auto_reconnect ? TERN_CALL_IDEMPOTENT : 0;
 		int rc = tern_call_ex(c->s, T_CALL, m, call_cont, cc, c->o->timeout_ms * 1000000ull,
 				      flags);
@@ -495,6 +511,8 @@ static int run_client(const struct opts *o, struct server *sv)
 	       "(%.0f calls/s, %.1f MB/s responses)\n",
 	       o->count, c.completed, c.failed, c.bad_resp, c.double_done, secs,
 	       secs > 0 ? (double)c.completed / secs : 0, secs > 0 ? (double)c.bytes / secs / 1e6 : 0);
+	printf("slowest call %" PRIu64 ": %.1f ms (request %u B, response %u B; deadline %" PRIu64 " ms)\n",
+	       slow_id, (double)slow_ns / 1e6, slow_req, slow_resp, o->timeout_ms);
 	printf("client: retransmits %" PRIu64 " rto %" PRIu64 " timeouts %" PRIu64
 	       " drops(dup %" PRIu64 " stale %" PRIu64 " csum %" PRIu64 ") msgs_in_use %" PRIu64 "\n",
 	       cst.retransmits, cst.rto_events, cst.calls_timeout, cst.drops[TERN_DROP_DUP],

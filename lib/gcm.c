@@ -327,6 +327,29 @@ TGT static __m128i ctr_block(__m128i j, uint32_t ctr)
 }
 
 /* CTR-encrypt len bytes from counter 2 on (GCM's data counters). */
+/* Four blocks through AES at once, kept in registers. */
+TGT static inline __attribute__((always_inline)) void aes4(const __m128i *rk, __m128i *o, __m128i b0,
+							    __m128i b1, __m128i b2, __m128i b3)
+{
+	__m128i k = rk[0];
+	b0 = _mm_xor_si128(b0, k);
+	b1 = _mm_xor_si128(b1, k);
+	b2 = _mm_xor_si128(b2, k);
+	b3 = _mm_xor_si128(b3, k);
+	for (int i = 1; i < 14; i++) {
+		k = rk[i];
+		b0 = _mm_aesenc_si128(b0, k);
+		b1 = _mm_aesenc_si128(b1, k);
+		b2 = _mm_aesenc_si128(b2, k);
+		b3 = _mm_aesenc_si128(b3, k);
+	}
+	k = rk[14];
+	o[0] = _mm_aesenclast_si128(b0, k);
+	o[1] = _mm_aesenclast_si128(b1, k);
+	o[2] = _mm_aesenclast_si128(b2, k);
+	o[3] = _mm_aesenclast_si128(b3, k);
+}
+
 TGT static void ctr_xor(const __m128i *rk, int wide, __m128i j, const uint8_t *in, uint8_t *out,
 		       size_t len)
 {
@@ -339,29 +362,12 @@ TGT static void ctr_xor(const __m128i *rk, int wide, __m128i j, const uint8_t *i
 		len -= done;
 	}
 	while (len >= 64) {
-		__m128i b0 = ctr_block(j, ctr), b1 = ctr_block(j, ctr + 1), b2 = ctr_block(j, ctr + 2),
-			b3 = ctr_block(j, ctr + 3);
-		b0 = _mm_xor_si128(b0, rk[0]);
-		b1 = _mm_xor_si128(b1, rk[0]);
-		b2 = _mm_xor_si128(b2, rk[0]);
-		b3 = _mm_xor_si128(b3, rk[0]);
-		for (int i = 1; i < 14; i++) {
-			b0 = _mm_aesenc_si128(b0, rk[i]);
-			b1 = _mm_aesenc_si128(b1, rk[i]);
-			b2 = _mm_aesenc_si128(b2, rk[i]);
-			b3 = _mm_aesenc_si128(b3, rk[i]);
-		}
-		b0 = _mm_aesenclast_si128(b0, rk[14]);
-		b1 = _mm_aesenclast_si128(b1, rk[14]);
-		b2 = _mm_aesenclast_si128(b2, rk[14]);
-		b3 = _mm_aesenclast_si128(b3, rk[14]);
-		_mm_storeu_si128((__m128i *)out, _mm_xor_si128(b0, _mm_loadu_si128((const __m128i *)in)));
-		_mm_storeu_si128((__m128i *)(out + 16),
-				 _mm_xor_si128(b1, _mm_loadu_si128((const __m128i *)(in + 16))));
-		_mm_storeu_si128((__m128i *)(out + 32),
-				 _mm_xor_si128(b2, _mm_loadu_si128((const __m128i *)(in + 32))));
-		_mm_storeu_si128((__m128i *)(out + 48),
-				 _mm_xor_si128(b3, _mm_loadu_si128((const __m128i *)(in + 48))));
+		__m128i ks[4];
+		aes4(rk, ks, ctr_block(j, ctr), ctr_block(j, ctr + 1), ctr_block(j, ctr + 2),
+		     ctr_block(j, ctr + 3));
+		for (int q = 0; q < 4; q++)
+			_mm_storeu_si128((__m128i *)(out + 16 * q),
+					 _mm_xor_si128(ks[q], _mm_loadu_si128((const __m128i *)(in + 16 * q))));
 		ctr += 4;
 		in += 64;
 		out += 64;
@@ -396,29 +402,6 @@ TGT static void ctr_xor(const __m128i *rk, int wide, __m128i j, const uint8_t *i
  */
 #define SMALL_MAX_BLOCKS 16
 #define SMALL_MAX_DATA 7
-
-/* Four blocks through AES at once, kept in registers. */
-TGT static inline __attribute__((always_inline)) void aes4(const __m128i *rk, __m128i *o, __m128i b0,
-							    __m128i b1, __m128i b2, __m128i b3)
-{
-	__m128i k = rk[0];
-	b0 = _mm_xor_si128(b0, k);
-	b1 = _mm_xor_si128(b1, k);
-	b2 = _mm_xor_si128(b2, k);
-	b3 = _mm_xor_si128(b3, k);
-	for (int i = 1; i < 14; i++) {
-		k = rk[i];
-		b0 = _mm_aesenc_si128(b0, k);
-		b1 = _mm_aesenc_si128(b1, k);
-		b2 = _mm_aesenc_si128(b2, k);
-		b3 = _mm_aesenc_si128(b3, k);
-	}
-	k = rk[14];
-	o[0] = _mm_aesenclast_si128(b0, k);
-	o[1] = _mm_aesenclast_si128(b1, k);
-	o[2] = _mm_aesenclast_si128(b2, k);
-	o[3] = _mm_aesenclast_si128(b3, k);
-}
 
 /* GHASH from zero of the n blocks at m: sum of block i times H^(n-i). */
 TGT static inline __m128i ghash_agg(const uint8_t *hp, const uint8_t *m, unsigned n)

@@ -18,56 +18,19 @@
  * before any field past the header is believed, so nothing unauthenticated
  * reaches a handler.
  *
- * The replay window is WireGuard's (counter.c): a ring of 2048 bits behind
- * the highest counter seen, of which the newest 1984 counters (the ring
- * minus the word being filled) are held: a packet up to 1983 behind the
- * newest is accepted once, anything older is refused.
+ * The replay window (which counters are new) is replay.c's.
  */
 #include <string.h>
 
 #include "crypto.h"
 #include "tern_internal.h"
 
-#define WIN_BITS   (TERN_RXWIN_WORDS * 64u)
-#define CTR_REJECT (1ull << 60) /* nonces are never reused: the session ends first */
-
-/* --- replay window ---------------------------------------------------------- */
-
-/* Could ctr be new? (Read-only: the window only moves once the tag verified.) */
-static int win_check(const struct replay_win *w, uint64_t ctr)
-{
-	if (ctr >= CTR_REJECT)
-		return 0;
-	if (ctr >= w->next)
-		return 1;
-	if (w->next - ctr > WIN_BITS - 64) /* fell out of the window */
-		return 0;
-	return !((w->bits[(ctr >> 6) % TERN_RXWIN_WORDS] >> (ctr & 63)) & 1);
-}
-
-static void win_commit(struct replay_win *w, uint64_t ctr)
-{
-	if (ctr >= w->next) {
-		uint64_t cur = w->next >> 6, top = ctr >> 6;
-		if (w->next == 0 && ctr < 64) {
-			/* first packets: nothing to clear */
-		} else if (top - cur >= TERN_RXWIN_WORDS) {
-			memset(w->bits, 0, sizeof(w->bits));
-		} else {
-			for (uint64_t i = cur + 1; i <= top; i++)
-				w->bits[i % TERN_RXWIN_WORDS] = 0;
-		}
-		w->next = ctr + 1;
-	}
-	w->bits[(ctr >> 6) % TERN_RXWIN_WORDS] |= 1ull << (ctr & 63);
-}
-
 /* --- sending ------------------------------------------------------------------ */
 
 void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *hin,
 		       struct tern_msg *m, const void *payload, uint32_t len)
 {
-	if (tern_unlikely(s->tx_ctr >= CTR_REJECT)) {
+	if (tern_unlikely(s->tx_ctr >= TERN_CTR_REJECT)) {
 		/* 2^60 packets on one session: never reuse a nonce. */
 		ep->st.drops[TERN_DROP_AUTH]++;
 		return;
@@ -139,7 +102,7 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 	uint64_t ctr;
 	memcpy(&ctr, p + TERN_HDR_LEN, 8);
 	ctr = tern_le64(ctr);
-	if (tern_unlikely(!win_check(&s->rxwin, ctr))) {
+	if (tern_unlikely(!tern_replay_check(&s->rxwin, ctr))) {
 		tern_drop(ep, TERN_DROP_REPLAY);
 		return -1;
 	}
@@ -156,6 +119,6 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 		tern_drop(ep, TERN_DROP_AUTH);
 		return -1;
 	}
-	win_commit(&s->rxwin, ctr);
+	tern_replay_commit(&s->rxwin, ctr);
 	return 0;
 }

@@ -213,9 +213,11 @@ struct hs_client {
 	struct tern_sym y;
 	uint8_t pkt[TERN_HDR_LEN + TERN_SHS_CONNECT_LEN];
 };
-#define TERN_RXWIN_WORDS 32u /* replay window: 2048 packets */
+#define TERN_RXWIN_WORDS   32u   /* replay window ring: 2048 bits (replay.c) */
+#define TERN_REPLAY_WINDOW 1984u /* counters held: the ring minus one word */
+#define TERN_CTR_REJECT    (1ull << 60) /* counters from here on are never sent or accepted */
 struct replay_win {
-	uint64_t next; /* highest counter accepted + 1 */
+	uint64_t next; /* highest counter accepted + 1 (0: none yet) */
 	uint64_t bits[TERN_RXWIN_WORDS];
 };
 #define TERN_RATE_ENTRIES 1024u
@@ -496,6 +498,13 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 /* session.c: the CONNECT dedup table (secure: authenticated handshakes' entries) */
 struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
 				  uint16_t id, int secure);
+
+/* replay.c: the replay window of protected sessions */
+void tern_replay_reset(struct replay_win *w);
+/* 1 if ctr may be new (read-only: commit only once its tag verified). */
+int tern_replay_check(const struct replay_win *w, uint64_t ctr);
+/* Record ctr as seen (after tern_replay_check() said 1 and the tag verified). */
+void tern_replay_commit(struct replay_win *w, uint64_t ctr);
 
 /* timers.c */
 void tern_loss_scan(struct tern_ep *ep);

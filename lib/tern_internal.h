@@ -355,7 +355,6 @@ struct tern_ep {
 
 	unsigned ntx;
 	struct tern_tx txq[TERN_TX_BATCH];
-	struct tern_addr txaddr[TERN_TX_BATCH];
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX];
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
 	struct tern_rx rx[TERN_RX_BURST];
@@ -424,10 +423,6 @@ static inline void tern_hdr_init(struct tern_hdr *h, const struct tern_session *
 void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type);
 /* Queue a complete packet (header + body, at most TERN_TX_HDR_MAX bytes), copied. */
 void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len);
-/* The next free descriptor (flushing a full batch first). */
-unsigned tern_tx_slot(struct tern_ep *ep);
-/* Queued packets addressed through *a get their own copy of it. */
-void tern_tx_detach(struct tern_ep *ep, const struct tern_addr *a);
 
 /* rx.c */
 int tern_rx_poll(struct tern_ep *ep);
@@ -490,8 +485,11 @@ int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const st
 		      struct tern_noise_result *res, const struct tern_wire_hs *hs);
 void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *rq,
 		       int err);
-void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		       struct tern_msg *m, const void *payload, uint32_t len);
+/* Seal packet h of s into descriptor t (tx.c built it; its payload is set):
+ * header, counter and flags into hb, the tag into tag; privacy: the payload
+ * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */
+int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+	      struct tern_tx *t, uint8_t *hb, uint8_t *tag);
 /* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
 		      const struct tern_hdr *h);

@@ -60,7 +60,7 @@ static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct ser
 static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
 {
 	if (ss->resp != NULL) {
-		tern_msg_free(ss->resp);
+		tern_msg_drop(ss->resp);
 		ss->resp = NULL;
 		ep->st.cached_responses--;
 	}
@@ -69,7 +69,7 @@ static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
 static void drop_req_buf(struct serve_slot *ss)
 {
 	if (ss->req_buf != NULL) {
-		tern_msg_free(ss->req_buf);
+		tern_msg_drop(ss->req_buf);
 		ss->req_buf = NULL;
 	}
 }
@@ -113,13 +113,13 @@ static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot 
 	handler_done(ep, s, ss);
 	if (s->state != SESS_CONNECTED) {
 		/* The session went away while the handler worked. */
-		tern_msg_free(resp);
+		tern_msg_drop(resp);
 		ss->state = SRV_FREE;
 		tern_session_unhold(s);
 		return -ECONNRESET;
 	}
 	if (resp != NULL && resp->len > s->peer_max_msg) {
-		tern_msg_free(resp);
+		tern_msg_drop(resp);
 		resp = NULL;
 		status = EMSGSIZE;
 		rc = -EMSGSIZE;
@@ -370,7 +370,7 @@ int tern_respond(struct tern_req *req, struct tern_msg *resp)
 	if (resp->ep != req->ep)
 		return -EINVAL; /* a foreign msgbuf: the caller keeps it */
 	if (ss->state != SRV_RUNNING || ss->sem == TERN_R) {
-		tern_msg_free(resp);
+		tern_msg_drop(resp);
 		return -EINVAL;
 	}
 	return finish(req->ep, req->s, ss, resp, 0);

@@ -97,7 +97,8 @@ struct tern_wheel {
  * now. Returns 0, or -EINVAL if tick_shift > TERN_WHEEL_MAX_SHIFT. */
 int tern_wheel_init(struct tern_wheel *w, unsigned tick_shift, uint64_t now);
 
-/* Initialise a timer, not armed, tagged kind. Once, before any other use. */
+/* Initialise a timer, not armed, tagged kind. Once, before any other use
+ * (zeroed memory is already a timer of kind 0, not armed). */
 void tern_timer_init(struct tern_timer *t, uint8_t kind);
 
 /* Whether t is armed (in a wheel, not yet popped or cancelled). */

@@ -761,11 +761,11 @@ static void property_run(unsigned shift, uint64_t start, int n, long ops, uint64
 static void wheel_property__random_operations_against_a_model(void)
 {
 	/* 1 ns ticks, clock wrapping after 2^40 ns of the run. */
-	property_run(0, UINT64_MAX - (1ull << 40), 1024, 1000000, 1);
+	property_run(0, UINT64_MAX - (1ull << 40), 1024, 2000000, 1);
 	/* 8 ns ticks, start off the grid, just below the wrap. */
-	property_run(3, UINT64_MAX - 12345, 4096, 1000000, 2);
+	property_run(3, UINT64_MAX - 12345, 4096, 2000000, 2);
 	/* 1 µs ticks (tern's), few timers (sparse wheel), arbitrary start. */
-	property_run(10, 0x0123456789abcdefull, 64, 1000000, 3);
+	property_run(10, 0x0123456789abcdefull, 64, 2000000, 3);
 }
 
 int main(void)

@@ -23,7 +23,8 @@
  * lands a level lower or is due, keeping its exact tick, so precision is one
  * tick at every distance and a timer is moved at most once per level.
  * Reaching the 2^36-tick block of the overflow's lower bound places the
- * overflow list again (rare: once per 19.5 hours at most). Arming computes
+ * overflow list again (at most once per 2^36 ticks, 19.5 hours at 1 µs
+ * ticks; a block with no overflow timer in it is skipped). Arming computes
  * the level with one count-leading-zeros and links the timer into a slot
  * list (pprev pointers make cancel O(1)); nothing is allocated.
  */

@@ -125,24 +125,34 @@ struct tern_ep_config {
 	uint32_t busy_poll;      /**< 1 (default): drivers spin; 0: tern_poll_wait() may sleep */
 	uint32_t flags;          /**< TERN_EP_* */
 
-	uint32_t max_sessions;   /**< session array size (default 256, at most 65535) */
+	uint32_t max_sessions;   /**< sessions at once (default 256, at most 65535); memory is
+				      taken per session in use (~3.4 KiB with 8 slots), plus 18
+				      bytes per id */
 	uint32_t slots;          /**< calls in flight per session, power of two (default 8, max 64) */
 	uint32_t credits;        /**< packets in flight per session and direction (default 32, max 64) */
 	uint32_t max_msg_size;   /**< largest message accepted (default 8 MiB) */
 	uint32_t mtu;            /**< largest packet (default: the driver's) */
 	uint32_t backlog_limit;  /**< calls queued per session beyond the slots (default 4096) */
 	uint32_t server_queue_limit; /**< requests executing at once; beyond: -EBUSY (default 4096) */
-	uint32_t max_retries;    /**< RTOs in a row, with the peer silent, before -ETIMEDOUT
-				      (default 12; a peer that answers other calls is alive: then
-				      the call's deadline bounds it) */
+	uint32_t max_retries;    /**< unused (kept for compatibility): a call never fails for
+				      unanswered retransmissions, only when its session is
+				      declared dead (session_timeout_ns) or at its deadline */
 	uint64_t mem_limit;      /**< bytes of msgbuf memory (default 1 GiB) */
 
 	uint64_t rto_min_ns;         /**< RTO floor (0 = driver default) */
 	uint64_t rto_max_ns;         /**< RTO ceiling (0 = driver default) */
 	uint64_t call_timeout_ns;    /**< default per-call deadline (default 10 s) */
 	uint64_t connect_timeout_ns; /**< give up connecting after this (default 3 s) */
-	uint64_t keepalive_ns;       /**< PING an idle session after this (default 1 s) */
-	uint64_t session_timeout_ns; /**< declare a silent peer dead after this (default 5 s) */
+	uint64_t keepalive_ns;       /**< the session's opener PINGs it after this long without
+					  hearing the peer (default 180 s, jittered by up to 1/8);
+					  busy sessions need none */
+	uint64_t session_timeout_ns; /**< a peer is dead when nothing is heard from it for this
+					  long while it is probed (default 5 s): probing (PINGs every
+					  session_timeout_ns / 64) starts when a call's RTO passes
+					  unanswered, or at the keepalive */
+	uint64_t idle_timeout_ns;    /**< the accepting side closes a session it has not heard
+					  from for this long, with nothing running (default 3 x
+					  keepalive_ns; it never probes idle sessions itself) */
 	uint64_t ack_delay_ns;       /**< send an explicit ACK after a slot idles this long
 					  (default 4 x RTO floor) */
 

@@ -846,8 +846,8 @@ static void handshake__refused_clients_leave_no_replay_state(void)
 		inj_poll(cli);
 		uint16_t id = k.h.dst_session;
 		REQUIRE(id < cli->cfg.max_sessions);
-		CHECK_EQ(cli->sessions[id].err, -EACCES);
-		tern_session_close(&cli->sessions[id]);
+		CHECK_EQ(cli->sessions[id]->err, -EACCES);
+		tern_session_close(cli->sessions[id]);
 	}
 	CHECK_EQ(sp_stats(srv).hs_refused, 20);
 	CHECK_EQ(replay_entries(srv), 0);

@@ -10,47 +10,49 @@
  *                                               the handshake's AEAD)
  *   X25519, random, base64     OpenSSL 3.0
  *
- * Why (perf/micro/providers.c, `tern-providers 9`: tern's packet shape, 40
- * bytes of AAD, one context per key set up once, nonce set per packet;
- * median ns of CPU time per seal / open over 9 interleaved rounds, AMD EPYC
- * with AVX-512 and VAES, shared machine):
+ * Why (perf/micro/providers.c: `TERN_PROVIDERS_SIZES=32,64,1440
+ * tern-providers 15`, tern's packet shape: 40 bytes of AAD, one context per
+ * key set up once, the nonce set per packet; median CPU time per seal /
+ * open over 15 interleaved rounds; AMD EPYC with AVX-512 and VAES, a
+ * shared machine):
  *
- *   AES-256-GCM        32 B seal/open   1440 B seal/open
- *   libgcrypt 1.10      130 / 138         413 / 436
- *   nettle 3.8           79 / 116         798 / 840
- *   libsodium 1.0.18    155 / 161         872 / 1045
- *   OpenSSL 3.0 EVP     208 / 204         507 / 491
+ *   AES-256-GCM, ns    32 B        64 B        1440 B
+ *   libgcrypt 1.10     139 / 145   117 / 115   432 / 449
+ *   nettle 3.8          83 / 124    96 / 135   839 / 913
+ *   libsodium 1.0.18   169 / 177   194 / 214   905 / 1079
+ *   OpenSSL 3.0 EVP    239 / 226   239 / 227   541 / 518
  *
- * libgcrypt is the fastest from 64-byte payloads up (at 64 B: 106 / 110 ns),
- * where the bulk of the bytes go, 20% ahead of OpenSSL and twice nettle and
- * libsodium at MTU size; it takes the AAD in pieces of any length (tern
- * authenticates header+counter then, at the integrity level, the payload:
- * nettle requires every piece but the last to be whole 16-byte blocks,
- * libsodium takes one piece); it works in place and out of place; its
- * handle holds the key schedule and GHASH tables, computed once, and is
- * wiped by gcry_cipher_close. nettle is ~50 ns faster to seal a payload
- * under 64 bytes and slower everywhere else; OpenSSL 3.0 spends ~150 ns per
- * call in provider dispatch.
+ * libgcrypt is the fastest from 64-byte payloads up, where the bulk of the
+ * bytes go: 15-20% ahead of OpenSSL and twice nettle and libsodium at MTU
+ * size. It takes the AAD in pieces of any length (tern authenticates
+ * header+counter, then at the integrity level the payload: nettle needs
+ * every piece but the last in whole 16-byte blocks, libsodium takes one
+ * piece), works in place and out of place, and its handle holds the key
+ * schedule and GHASH tables, computed once and wiped by gcry_cipher_close.
+ * nettle seals a payload under 64 bytes ~55 ns faster and loses everywhere
+ * else; OpenSSL 3.0 spends ~150 ns per call in provider dispatch. The
+ * in-tree code this replaced ran 59 / 60 ns at 32 B and 416 / 432 at 1440.
  *
- *   ChaCha20-Poly1305  32 B              1440 B
- *   OpenSSL 3.0 EVP     508 / 517         981 / 1042
- *   libgcrypt 1.10      480 / 492        1335 / 1167
- *   libsodium 1.0.18    465 / 464        1918 / 1946
+ *   ChaCha20-Poly1305  32 B        1440 B
+ *   OpenSSL 3.0 EVP    534 / 555   1016 / 1095
+ *   libgcrypt 1.10     497 / 519   1365 / 1218
+ *   libsodium 1.0.18   486 / 477   2019 / 2029
+ *   nettle 3.8         545 / 597   5658 / 5820
  *
- *   X25519 (us)        DH      public key of a private key
- *   OpenSSL, imported   34.1   30.7   (EVP_PKEY made once: tern_x25519_key)
- *   OpenSSL, per use    66.9          (an import computes the public key)
- *   libsodium 1.0.18    34.5   31.6
- *   nettle 3.8          54.1   24.5
- *   libgcrypt 1.10     134.2  132.1
+ *   X25519, us         DH     public key of a private key
+ *   OpenSSL, imported  35.6   31.6   (EVP_PKEY made once: tern_x25519_key)
+ *   OpenSSL, per use   70.0          (the import computes the public key)
+ *   libsodium 1.0.18   35.4   32.3
+ *   nettle 3.8         55.0   24.8
+ *   libgcrypt 1.10    137.2  134.6
  *
- *   SHA-256 of 64 B: libgcrypt 112 ns, OpenSSL 420, libsodium 433.
- *   Noise HKDF (3 HMAC): libgcrypt 1.18 us, OpenSSL 3.08, libsodium 2.78.
+ *   SHA-256 of 64 B: libgcrypt 104 ns, libsodium 404, OpenSSL 417.
+ *   Noise HKDF (3 HMAC): libgcrypt 1.16 us, libsodium 2.46, OpenSSL 2.83.
  *
- * So X25519 stays on OpenSSL with the key imported once (libsodium is no
- * faster), hashing moves to libgcrypt, and ChaCha20-Poly1305 stays on
- * OpenSSL, whose bulk speed is better (tern_cipher_local picks it only
- * where AES-NI is missing).
+ * So hashing moves to libgcrypt; X25519 stays on OpenSSL with the key
+ * imported once (libsodium is no faster; nettle's fixed-base is, but its
+ * DH is slower); ChaCha20-Poly1305 stays on OpenSSL for its bulk speed
+ * (tern_cipher_local picks it only where AES-NI is missing).
  *
  * Neither provider can check a tag before decrypting (GCM and Poly1305 are
  * computed in the same pass), so tern_aead_open decrypts, checks, and

@@ -7,8 +7,11 @@
  * OpenSSL 3.0 EVP, libgcrypt 1.10, nettle 3.8 and libsodium 1.0.18.
  *
  *   tern-providers [ROUNDS]        interleaved timing: every candidate once per
- *                                  round (A B C D A B C D ...), ~20 ms each;
- *                                  prints the median ns (or us) per op
+ *                                  round (A B C D A B C D ...), ~20 ms of CPU
+ *                                  time each (thread CPU time, so a shared
+ *                                  machine's other work is not counted);
+ *                                  prints the median, min and max per op
+ *   TERN_PROVIDERS_SIZES=32,64,1440  the AEAD payload sizes (default 32,1440)
  *   tern-providers count NAME N    run benchmark NAME N times and nothing else
  *                                  (for instruction counts: callgrind twice with
  *                                  two N, the difference over the N difference)
@@ -16,8 +19,8 @@
  *
  * Before timing, every AEAD candidate's ciphertext and tag are checked equal
  * to OpenSSL's, and every X25519 candidate's shared secret equal, so the
- * figures compare the same computation. Not built by default: perf/micro's
- * meson.build builds it when all four libraries are found.
+ * figures compare the same computation. perf/micro's meson.build builds it
+ * when all four libraries are found (ci/deps installs them).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -27,6 +27,8 @@
  *   x25519/keypair        a fresh key pair (tern_x25519_key_generate: random bytes,
  *                         one fixed-base multiplication)
  *   hkdf                  Noise's HKDF with two outputs (three HMAC-SHA256)
+ *   wheel/...             the timing wheel (lib/wheel.c): arm+cancel, re-arm, arm+fire
+ *                         and idle pops with 1k and 100k timers armed (see wheel.cc)
  *
  * perf/micro/providers.c (tern-providers) compares the candidate libraries
  * behind these figures.
@@ -416,6 +418,8 @@ void BM_hkdf(benchmark::State &st)
 
 } // namespace
 
+void register_wheel_benchmarks(); /* wheel.cc */
+
 /* Every benchmark, under a name that says what it runs. */
 static void register_all()
 {
@@ -451,6 +455,7 @@ static void register_all()
 	RegisterBenchmark("x25519/dh_import", BM_x25519_dh, false)->Unit(benchmark::kMicrosecond);
 	RegisterBenchmark("x25519/keypair", BM_x25519_keypair)->Unit(benchmark::kMicrosecond);
 	RegisterBenchmark("hkdf", BM_hkdf);
+	register_wheel_benchmarks();
 }
 
 static void usage()

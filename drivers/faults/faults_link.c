@@ -230,14 +230,13 @@ uint64_t link_next(const struct faults *f, const struct flink *l, uint64_t now)
 
 /* --- RX --- */
 
-unsigned link_rx_burst(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now)
+/* Take everything the inner driver has (bounded): these packets arrive now. */
+void link_rx_pull(struct faults *f, uint64_t now)
 {
 	struct flink *l = &f->lrx;
 	struct tern_drv *in = f->inner;
-	unsigned k = 0;
 	struct lpkt *p;
 
-	/* Take everything the inner driver has: these packets arrive now. */
 	for (unsigned pulled = 0; pulled < LINK_PULL_MAX;) {
 		unsigned got = in->ops->rx_burst(in, l->scr.rx, FAULTS_BURST);
 		for (unsigned j = 0; j < got; j++) {
@@ -260,7 +259,15 @@ unsigned link_rx_burst(struct faults *f, struct tern_rx *rx, unsigned n, uint64_
 			break;
 		pulled += got;
 	}
-	/* Then pass on, oldest first, what has departed and crossed the delay. */
+}
+
+/* Pass on, oldest first, what has departed and crossed the delay. */
+unsigned link_rx_release(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now)
+{
+	struct flink *l = &f->lrx;
+	unsigned k = 0;
+	struct lpkt *p;
+
 	advance(l, now);
 	while (k < n && (p = due_head(&f->cfg, l, now)) != NULL) {
 		p->state = LP_LENT;

@@ -245,7 +245,8 @@ void faults_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 /* The bottleneck link (faults_link.c). */
 int link_init(struct faults *f, struct flink *l, unsigned dir);
 void link_fini(struct faults *f, struct flink *l, const char *name);
-unsigned link_rx_burst(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now);
+void link_rx_pull(struct faults *f, uint64_t now);
+unsigned link_rx_release(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now);
 bool link_rx_put(struct flink *l, void *priv);
 unsigned link_tx_burst(struct faults *f, const struct tern_tx *tx, unsigned n, uint64_t now);
 void link_tx_flush(struct faults *f, uint64_t now);

@@ -404,7 +404,7 @@ unsigned faults_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 static inline unsigned rx_source(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now)
 {
 	if (f->lrx.on)
-		return link_rx_burst(f, rx, n, now);
+		return link_rx_release(f, rx, n, now);
 	return f->inner->ops->rx_burst(f->inner, rx, n);
 }
 
@@ -548,6 +548,8 @@ unsigned faults_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 		tx_run(f, NULL, 0, now);
 	if (f->ltx.on && link_busy(&f->ltx))
 		link_tx_flush(f, now);
+	if (f->lrx.on) /* arrivals are stamped at every poll, whatever is passed on */
+		link_rx_pull(f, now);
 	if (!d->on) {
 		out = rx_source(f, rx, n, now);
 		goto done;

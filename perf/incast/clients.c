@@ -55,7 +55,8 @@ static void count_failure(struct inc_sender *s, int err)
 static void on_reply(const struct tern_result *r, void *ctx);
 
 /* The lane's next call, unless the run is stopping. A call tern refuses
- * retires the lane (no busy retry) and counts as failed. */
+ * retires the lane (no busy retry) and counts as failed, unless the session
+ * is gone (its calls failed and were counted). */
 static void issue(struct inc_lane *l)
 {
 	struct inc_sender *s = l->s;
@@ -81,7 +82,9 @@ static void issue(struct inc_lane *l)
 	rc = tern_call(s->sess, INC_REQ_TYPE, m, on_reply, l, run.o->timeout_ns);
 	if (rc != 0) {
 		tern_msg_free(m);
-		count_failure(s, rc);
+		/* A failed or closing session has failed its calls already. */
+		if (rc != -ENOTCONN && rc != -ECANCELED)
+			count_failure(s, rc);
 		return;
 	}
 	s->inflight++;
@@ -265,8 +268,7 @@ int inc_clients_run(const struct inc_opts *o, const char *server, struct inc_sen
 	int rc = -ENOMEM;
 
 	memset(res, 0, sizeof(*res));
-	hist_init(&res->bulk);
-	hist_init(&res->victim);
+	res->bulk.min = res->victim.min = UINT64_MAX; /* hist_init() of zeroed histograms */
 	memset(&run, 0, sizeof(run));
 	run.o = o;
 	run.res = res;

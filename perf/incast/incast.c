@@ -60,6 +60,7 @@ static void usage(FILE *f)
 		"  --server-cpu N, --client-cpu N  pin the threads (local: 0 and 1 on 2+ CPUs;\n"
 		"                       -1: not pinned)\n"
 		"  --json               one JSON object instead of the table\n"
+		"  --row LABEL          one markdown table row instead (see run-matrix.sh)\n"
 		"  --quiet              no log lines\n"
 		"  --check              local: exit 1 unless every call ended exactly once, every\n"
 		"                       OK call was executed once and none twice, no answer was\n"
@@ -176,7 +177,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 	enum { O_DRIVER = 256, O_BIND, O_CONNECT, O_CLIENT_IP, O_LINK, O_RATE, O_FAULTS,
 	       O_SERVER_ARGS, O_SENDERS, O_ENDPOINTS, O_SIZE, O_DEPTH, O_VICTIM, O_VICTIM_SIZE,
 	       O_DURATION, O_WARMUP, O_TIMEOUT, O_RTO, O_SCPU, O_CCPU, O_JSON, O_QUIET, O_CHECK,
-	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_HELP };
+	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_ROW, O_HELP };
 	static const struct option lo[] = {
 		{"driver", 1, 0, O_DRIVER}, {"bind", 1, 0, O_BIND}, {"connect", 1, 0, O_CONNECT},
 		{"client-ip", 1, 0, O_CLIENT_IP}, {"link", 1, 0, O_LINK}, {"rate", 1, 0, O_RATE},
@@ -189,7 +190,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		{"client-cpu", 1, 0, O_CCPU}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET},
 		{"check", 0, 0, O_CHECK}, {"max-failed", 1, 0, O_MAX_FAILED},
 		{"max-resend", 1, 0, O_MAX_RESEND}, {"min-jain", 1, 0, O_MIN_JAIN},
-		{"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+		{"row", 1, 0, O_ROW}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
 	};
 	double dur = -2, warm = 0.5, tmo = 10;
 	long long endpoints = 0, scpu = -2, ccpu = -2;
@@ -267,6 +268,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		case O_SCPU: scpu = strtoll(optarg, NULL, 10); break;
 		case O_CCPU: ccpu = strtoll(optarg, NULL, 10); break;
 		case O_JSON: o->json = true; break;
+		case O_ROW: o->row = optarg; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_CHECK: o->check = true; break;
 		case O_MAX_FAILED: o->max_failed = strtoll(optarg, NULL, 10); break;

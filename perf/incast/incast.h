@@ -49,6 +49,7 @@ struct inc_opts {
 	uint64_t rto_min_ns;     /* clients and server (0: the driver's) */
 	int server_cpu, client_cpu; /* -1: not pinned */
 	bool json, quiet, check;
+	const char *row;         /* print one markdown table row with this label */
 	/* --check bounds beyond the invariants (negative: none) */
 	int64_t max_failed;
 	double max_resend, min_jain;

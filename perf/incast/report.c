@@ -132,11 +132,34 @@ static void json_server(const struct inc_server_res *v)
 	printf("}");
 }
 
+/* One row of run-matrix.sh's table (its header names the columns). */
+static void print_row(const struct inc_opts *o, const struct inc_client_res *c,
+		      const struct summary *m)
+{
+	char a[32], b[32], d[32], e[32], f[32];
+	const struct hist *h = &c->bulk, *v = &c->victim;
+	printf("| %s | %.3f | %.0f%% | %.1f%% | %.2f | %s / %s / %s | ", o->row, m->gbps, m->pct,
+	       m->resend * 100, m->jain, fmt_ns(hist_quantile(h, 0.5), a, sizeof(a)),
+	       fmt_ns(hist_quantile(h, 0.99), b, sizeof(b)),
+	       fmt_ns(hist_quantile(h, 0.999), d, sizeof(d)));
+	if (o->victim && v->count != 0)
+		printf("%s / %s | ", fmt_ns(hist_quantile(v, 0.5), e, sizeof(e)),
+		       fmt_ns(hist_quantile(v, 0.99), f, sizeof(f)));
+	else
+		printf("- | ");
+	printf("%llu | %.0f%% |\n", (unsigned long long)c->calls_failed, c->cpu * 100);
+}
+
 void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 		const struct inc_client_res *c, const struct inc_server_res *sv)
 {
 	struct summary m;
 	summarise(o, s, c, &m);
+	if (o->row != NULL) {
+		print_row(o, c, &m);
+		free(m.shares);
+		return;
+	}
 	if (o->json) {
 		printf("{\"senders\":%u,\"endpoints\":%u,\"size\":%u,\"depth\":%u,\"driver\":\"%s\","
 		       "\"link\":\"%s\",\"rate_bps\":%llu,\"window_s\":%.3f,\"goodput_gbps\":%.4f,"

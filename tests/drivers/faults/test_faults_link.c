@@ -231,8 +231,10 @@ static void link_open__bad_strings(void)
 		"rate=1g,queue=100", /* smaller than one full packet: refused at open */
 	};
 	static const char *const good[] = {
-		"rate=200m", "rate=10g,queue=64k", "rate=1.5g,queue=1m,qpkts=100,overhead=0,prop_us=50,"
-		"link_dir=both", "rate=64000,link_dir=tx", "loss=0.1,rate=10g,seed=3",
+		"rate=200m", "rate=10g,queue=64k",
+		("rate=1.5g,queue=1m,qpkts=100,overhead=0,prop_us=50,"
+		 "link_dir=both"),
+		"rate=64000,link_dir=tx", "loss=0.1,rate=10g,seed=3",
 		"rate=1g,queue=1g", /* more buffers than allowed: a warning, not an error */
 	};
 	struct tern_drv *d = NULL;

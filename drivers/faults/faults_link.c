@@ -350,8 +350,6 @@ unsigned link_tx_burst(struct faults *f, const struct tern_tx *tx, unsigned n, u
 		p->tx.trailer = p->buf + TX_TRAILER_OFF;
 		p->tx.payload = t->len != 0 ? p->buf + TX_PAYLOAD_OFF : NULL;
 		p->tx.msg = NULL;
-		p->dst = *t->dst;
-		p->tx.dst = &p->dst;
 	}
 	link_tx_flush(f, now);
 	return n;

@@ -111,7 +111,6 @@ struct lpkt {
 	uint8_t state;     /* enum lpkt_state */
 	struct tern_rx rx; /* RX: data points into buf, priv at this lpkt */
 	struct tern_tx tx; /* TX: hdr, trailer, payload point into buf; msg NULL */
-	struct tern_addr dst; /* TX: tx.dst points here */
 	uint8_t *buf;
 };
 

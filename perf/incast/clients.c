@@ -13,6 +13,10 @@
  * ones in flight end by their deadline (bounded: after timeout + grace the
  * sessions are closed, which cancels what is left, counted as unfinished).
  *
+ * In one-thread mode the server endpoint is polled in the same loop, after
+ * the clients; every pass ends with inc_tick() (the virtual clock of
+ * tern-incast-sim advances there).
+ *
  * One client side per process: the continuation finds the run in `run`.
  */
 #include <errno.h>
@@ -31,6 +35,7 @@ static struct {
 	struct inc_client_res *res;
 	struct tern_ep **eps;
 	unsigned neps;
+	struct tern_ep *server; /* one-thread mode: polled here too */
 	struct inc_sender *s;
 	unsigned ns;
 	uint64_t t_start, t_end;
@@ -119,6 +124,9 @@ static void poll_all(void)
 {
 	for (unsigned i = 0; i < run.neps; i++)
 		(void)tern_poll(run.eps[i]);
+	if (run.server != NULL)
+		(void)tern_poll(run.server);
+	inc_tick();
 }
 
 /* Counters of every client endpoint, summed. */
@@ -147,6 +155,7 @@ static int open_eps(const struct inc_opts *o)
 		cfg.bind = bind;
 		cfg.faults = o->faults;
 		cfg.rto_min_ns = o->rto_min_ns;
+		cfg.rto_max_ns = o->rto_max_ns;
 		cfg.call_timeout_ns = o->timeout_ns;
 		int rc = tern_ep_create(&cfg, &run.eps[i]);
 		if (rc != 0) {
@@ -236,7 +245,7 @@ static void measure(void)
 			r->tx_pkts -= tx0;
 			r->retransmits -= re0;
 			r->rto_events -= rto0;
-			if (now > run.t_start)
+			if (now > run.t_start && !inc_sim_build) /* CPU time over virtual time: none */
 				r->cpu = (double)(inc_thread_cpu_ns() - cpu0) / (double)(now - run.t_start);
 			run.stopping = true;
 			drain_end = now + o->timeout_ns + DRAIN_GRACE_NS;
@@ -261,8 +270,8 @@ void inc_senders_free(struct inc_sender *s, unsigned n)
 	free(s);
 }
 
-int inc_clients_run(const struct inc_opts *o, const char *server, struct inc_sender **out,
-		    struct inc_client_res *res)
+int inc_clients_run(const struct inc_opts *o, const char *server, struct tern_ep *server_ep,
+		    struct inc_sender **out, struct inc_client_res *res)
 {
 	uint64_t udp0 = inc_udp_rcvbuf_errors();
 	int rc = -ENOMEM;
@@ -272,6 +281,7 @@ int inc_clients_run(const struct inc_opts *o, const char *server, struct inc_sen
 	memset(&run, 0, sizeof(run));
 	run.o = o;
 	run.res = res;
+	run.server = server_ep;
 	run.neps = o->endpoints + (o->victim ? 1 : 0);
 	run.ns = o->senders + (o->victim ? 1 : 0);
 	run.eps = calloc(run.neps, sizeof(*run.eps));

@@ -11,7 +11,11 @@
  * The bottleneck is either emulated (--link: the faults decorator's link on
  * the server endpoint's ingress, shared by every sender, as a switch port
  * is) or real (netns.sh: a tc tbf on a router namespace's egress toward the
- * server; give its rate with --rate). See README "Incast" for the figures.
+ * server; give its rate with --rate). See perf/incast/README.md.
+ *
+ * tern-incast-sim is the same program on a virtual clock (clock_sim.c):
+ * local mode only, one thread; deterministic and independent of the
+ * machine's load.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +41,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tern-incast local|server|client [options]\n"
+		"       tern-incast-sim local [options]   (virtual time, one thread)\n"
 		"  --driver NAME        loop (local only) or udp (default: local loop, else udp)\n"
 		"  --bind IP:PORT       the server's address (default 127.0.0.1:7300)\n"
 		"  --connect IP:PORT    client: the server (default: --bind)\n"
@@ -57,8 +62,11 @@ static void usage(FILE *f)
 		"  --warmup S           seconds before the window (0.5)\n"
 		"  --timeout S          per-call deadline (10)\n"
 		"  --rto-min-us N       RTO floor of every endpoint (default: the driver's)\n"
+		"  --rto-max-us N       RTO ceiling of every endpoint (default: the driver's)\n"
 		"  --server-cpu N, --client-cpu N  pin the threads (local: 0 and 1 on 2+ CPUs;\n"
 		"                       -1: not pinned)\n"
+		"  --one-thread         local: one thread polls the server and the clients\n"
+		"  --sim-step-ns N      tern-incast-sim: virtual time per pass (1000)\n"
 		"  --json               one JSON object instead of the table\n"
 		"  --row LABEL          one markdown table row instead (see run-matrix.sh)\n"
 		"  --quiet              no log lines\n"
@@ -176,8 +184,8 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 {
 	enum { O_DRIVER = 256, O_BIND, O_CONNECT, O_CLIENT_IP, O_LINK, O_RATE, O_FAULTS,
 	       O_SERVER_ARGS, O_SENDERS, O_ENDPOINTS, O_SIZE, O_DEPTH, O_VICTIM, O_VICTIM_SIZE,
-	       O_DURATION, O_WARMUP, O_TIMEOUT, O_RTO, O_SCPU, O_CCPU, O_JSON, O_QUIET, O_CHECK,
-	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_ROW, O_HELP };
+	       O_DURATION, O_WARMUP, O_TIMEOUT, O_RTO, O_RTO_MAX, O_SCPU, O_CCPU, O_JSON, O_QUIET, O_CHECK,
+	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_ROW, O_ONE_THREAD, O_SIM_STEP, O_HELP };
 	static const struct option lo[] = {
 		{"driver", 1, 0, O_DRIVER}, {"bind", 1, 0, O_BIND}, {"connect", 1, 0, O_CONNECT},
 		{"client-ip", 1, 0, O_CLIENT_IP}, {"link", 1, 0, O_LINK}, {"rate", 1, 0, O_RATE},
@@ -186,11 +194,13 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		{"size", 1, 0, O_SIZE}, {"depth", 1, 0, O_DEPTH}, {"victim", 0, 0, O_VICTIM},
 		{"victim-size", 1, 0, O_VICTIM_SIZE}, {"duration", 1, 0, O_DURATION},
 		{"warmup", 1, 0, O_WARMUP}, {"timeout", 1, 0, O_TIMEOUT},
-		{"rto-min-us", 1, 0, O_RTO}, {"server-cpu", 1, 0, O_SCPU},
+		{"rto-min-us", 1, 0, O_RTO}, {"rto-max-us", 1, 0, O_RTO_MAX},
+		{"server-cpu", 1, 0, O_SCPU},
 		{"client-cpu", 1, 0, O_CCPU}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET},
 		{"check", 0, 0, O_CHECK}, {"max-failed", 1, 0, O_MAX_FAILED},
 		{"max-resend", 1, 0, O_MAX_RESEND}, {"min-jain", 1, 0, O_MIN_JAIN},
-		{"row", 1, 0, O_ROW}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
+		{"row", 1, 0, O_ROW}, {"one-thread", 0, 0, O_ONE_THREAD},
+		{"sim-step-ns", 1, 0, O_SIM_STEP}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
 	};
 	double dur = -2, warm = 0.5, tmo = 10;
 	long long endpoints = 0, scpu = -2, ccpu = -2;
@@ -265,10 +275,18 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		case O_WARMUP: warm = parse_secs(optarg); break;
 		case O_TIMEOUT: tmo = parse_secs(optarg); break;
 		case O_RTO: o->rto_min_ns = strtoull(optarg, NULL, 10) * 1000; break;
+		case O_RTO_MAX: o->rto_max_ns = strtoull(optarg, NULL, 10) * 1000; break;
 		case O_SCPU: scpu = strtoll(optarg, NULL, 10); break;
 		case O_CCPU: ccpu = strtoll(optarg, NULL, 10); break;
 		case O_JSON: o->json = true; break;
 		case O_ROW: o->row = optarg; break;
+		case O_ONE_THREAD: o->one_thread = true; break;
+		case O_SIM_STEP:
+			v = strtoull(optarg, NULL, 10);
+			if (!inc_sim_build || v < 1 || v > 1000000)
+				goto bad;
+			inc_sim_step_ns = v;
+			break;
 		case O_QUIET: o->quiet = true; break;
 		case O_CHECK: o->check = true; break;
 		case O_MAX_FAILED: o->max_failed = strtoll(optarg, NULL, 10); break;
@@ -280,6 +298,13 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 	}
 	if (optind != argc || dur == -1 || warm < 0 || tmo <= 0)
 		goto bad;
+	if (inc_sim_build) {
+		if (o->mode != INC_LOCAL) {
+			fprintf(stderr, "tern-incast-sim: local mode only\n");
+			goto bad;
+		}
+		o->one_thread = true;
+	}
 	if (dur == -2)
 		dur = o->mode == INC_SERVER ? 0 : 5;
 	if (o->mode != INC_SERVER && dur <= 0)
@@ -299,8 +324,9 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 	if (o->rate == 0 && o->link != NULL)
 		o->rate = inc_link_rate(o->link);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	o->server_cpu = (int)(scpu != -2 ? scpu : (o->mode == INC_LOCAL && ncpu >= 2 ? 0 : -1));
-	o->client_cpu = (int)(ccpu != -2 ? ccpu : (o->mode == INC_LOCAL && ncpu >= 2 ? 1 : -1));
+	bool two = o->mode == INC_LOCAL && !o->one_thread && ncpu >= 2;
+	o->server_cpu = (int)(scpu != -2 ? scpu : (two ? 0 : -1));
+	o->client_cpu = (int)(ccpu != -2 ? ccpu : (two ? 1 : -1));
 	return 0;
 bad:
 	fprintf(stderr, "tern-incast: bad arguments\n");
@@ -339,6 +365,35 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
+/* local, one thread: the server endpoint is polled by the client loop. */
+static int run_one_thread(const struct inc_opts *o)
+{
+	static struct inc_client_res c;
+	static struct inc_server_res v;
+	struct inc_sender *s = NULL;
+	struct inc_server *sv;
+	char addr[128];
+	int rc = pin(o->client_cpu);
+
+	if (rc != 0)
+		fprintf(stderr, "tern-incast: pin to CPU %d: %s\n", o->client_cpu, strerror(-rc));
+	rc = inc_server_create(o, &sv, addr, sizeof(addr));
+	if (rc != 0) {
+		fprintf(stderr, "tern-incast: server: %s\n", strerror(-rc));
+		return 1;
+	}
+	rc = inc_clients_run(o, addr, inc_server_ep(sv), &s, &c);
+	inc_server_destroy(sv, &v);
+	v.cpu = c.cpu;
+	bool ok = rc == 0;
+	if (ok)
+		inc_report(o, s, &c, &v);
+	if (ok && o->check)
+		ok = inc_check(o, s, &c, &v);
+	inc_senders_free(s, o->senders + (o->victim ? 1 : 0));
+	return ok ? 0 : 1;
+}
+
 static int run_local(const struct inc_opts *o)
 {
 	static struct srv_thread t; /* large (the result holds tern_stats): not on the stack */
@@ -347,6 +402,8 @@ static int run_local(const struct inc_opts *o)
 	pthread_t th;
 	int rc;
 
+	if (o->one_thread)
+		return run_one_thread(o);
 	t.o = o;
 	if (pthread_create(&th, NULL, server_main, &t) != 0)
 		return 1;
@@ -360,7 +417,7 @@ static int run_local(const struct inc_opts *o)
 	if ((rc = pin(o->client_cpu)) != 0)
 		fprintf(stderr, "tern-incast: pin clients to CPU %d: %s\n", o->client_cpu,
 			strerror(-rc));
-	rc = inc_clients_run(o, t.addr, &s, &c);
+	rc = inc_clients_run(o, t.addr, NULL, &s, &c);
 	atomic_store(&t.stop, 1);
 	pthread_join(th, NULL);
 	bool ok = rc == 0;
@@ -401,7 +458,7 @@ static int run_client(const struct inc_opts *o)
 	int rc = pin(o->client_cpu);
 	if (rc != 0)
 		fprintf(stderr, "tern-incast: pin to CPU %d: %s\n", o->client_cpu, strerror(-rc));
-	rc = inc_clients_run(o, o->connect, &s, &c);
+	rc = inc_clients_run(o, o->connect, NULL, &s, &c);
 	if (rc == 0)
 		inc_report(o, s, &c, NULL);
 	inc_senders_free(s, o->senders + (o->victim ? 1 : 0));

@@ -6,11 +6,13 @@
  * clients.c (the client endpoints, the sender sessions and their
  * back-to-back calls, the measurement window), server.c (the server
  * endpoint, its handler and its duplicate-execution check), report.c (the
- * table and the JSON object).
+ * table and the JSON object), clock_real.c / clock_sim.c (tern-incast's
+ * real clock, tern-incast-sim's virtual one).
  *
  * Threading: the server endpoint belongs to the server thread, every client
  * endpoint to the one client thread (as tern requires); they share only the
  * read-only options and the stop flags. Results are read after both joined.
+ * With --one-thread (always in tern-incast-sim) one thread polls them all.
  */
 #ifndef TERN_INCAST_H
 #define TERN_INCAST_H
@@ -46,9 +48,10 @@ struct inc_opts {
 	uint32_t size, victim_size;
 	bool victim;
 	uint64_t duration_ns, warmup_ns, timeout_ns;
-	uint64_t rto_min_ns;     /* clients and server (0: the driver's) */
+	uint64_t rto_min_ns, rto_max_ns; /* clients and server (0: the driver's) */
 	int server_cpu, client_cpu; /* -1: not pinned */
 	bool json, quiet, check;
+	bool one_thread;         /* local: the server polled by the client thread */
 	const char *row;         /* print one markdown table row with this label */
 	/* --check bounds beyond the invariants (negative: none) */
 	int64_t max_failed;
@@ -102,16 +105,24 @@ struct inc_server_res {
 
 struct inc_server;
 
+/* clock_real.c or clock_sim.c */
+extern const bool inc_sim_build; /* tern-incast-sim: virtual time */
+extern uint64_t inc_sim_step_ns;  /* virtual ns per pass over the endpoints */
+/* After each pass over the endpoints: the virtual clock advances (sim). */
+void inc_tick(void);
+
 extern volatile sig_atomic_t inc_signals;
 
 /* clients.c: run the whole client side on the calling thread. */
-int inc_clients_run(const struct inc_opts *o, const char *server_addr,
+int inc_clients_run(const struct inc_opts *o, const char *server_addr, struct tern_ep *server_ep,
 		    struct inc_sender **senders_out, struct inc_client_res *res);
 void inc_senders_free(struct inc_sender *s, unsigned n);
 
 /* server.c */
 int inc_server_create(const struct inc_opts *o, struct inc_server **out, char *addr,
 		      size_t addr_len);
+/* The server's endpoint (one-thread mode: the client loop polls it). */
+struct tern_ep *inc_server_ep(struct inc_server *sv);
 /* Poll until *stop is set (or a signal when stop is NULL and the duration passed). */
 void inc_server_run(struct inc_server *sv, _Atomic int *stop, uint64_t until_ns);
 /* Destroy the endpoint (its link logs its counters) and fill res. */

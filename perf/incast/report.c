@@ -97,9 +97,8 @@ static void print_link(const struct inc_server_res *v)
 
 static void print_server(const struct inc_server_res *v)
 {
-	printf("server         cpu %.0f%%  executed %llu  executed twice %llu  duplicates answered %llu  "
-	       "bad %llu\n",
-	       v->cpu * 100, (unsigned long long)v->executed, (unsigned long long)v->executed_twice,
+	printf("server         executed %llu  executed twice %llu  duplicates answered %llu  bad %llu\n",
+	       (unsigned long long)v->executed, (unsigned long long)v->executed_twice,
 	       (unsigned long long)v->st.requests_dup, (unsigned long long)v->bad_requests);
 	print_link(v);
 }
@@ -147,7 +146,10 @@ static void print_row(const struct inc_opts *o, const struct inc_client_res *c,
 		       fmt_ns(hist_quantile(v, 0.99), f, sizeof(f)));
 	else
 		printf("- | ");
-	printf("%llu | %.0f%% |\n", (unsigned long long)c->calls_failed, c->cpu * 100);
+	if (inc_sim_build)
+		printf("%llu | virtual |\n", (unsigned long long)c->calls_failed);
+	else
+		printf("%llu | %.0f%% |\n", (unsigned long long)c->calls_failed, c->cpu * 100);
 }
 
 void inc_report(const struct inc_opts *o, const struct inc_sender *s,
@@ -214,10 +216,16 @@ void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 	print_hist("bulk latency", &c->bulk);
 	if (o->victim)
 		print_hist("victim latency", &c->victim);
-	printf("cpu            client thread %.0f%% of a core", c->cpu * 100);
-	if (sv != NULL)
-		printf(", server thread %.0f%%", sv->cpu * 100);
-	printf(" (below 100%%: the machine is shared and the link starves)\n");
+	if (inc_sim_build)
+		printf("time           virtual, %llu ns per pass over the endpoints\n",
+		       (unsigned long long)inc_sim_step_ns);
+	else if (o->one_thread)
+		printf("cpu            the one thread %.0f%% of a core (below 100%%: the machine is "
+		       "shared and the link starves)\n", c->cpu * 100);
+	else
+		printf("cpu            client thread %.0f%% of a core, server thread %.0f%% (below "
+		       "100%%: the machine is shared and the link starves)\n",
+		       c->cpu * 100, sv != NULL ? sv->cpu * 100 : 0.0);
 	if (c->udp_rcvbuf_errors != UINT64_MAX && c->udp_rcvbuf_errors != 0)
 		printf("udp            %llu datagrams dropped by full socket buffers (RcvbufErrors)\n",
 		       (unsigned long long)c->udp_rcvbuf_errors);

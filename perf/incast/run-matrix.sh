@@ -3,11 +3,13 @@
 # as one markdown table (one tern-incast --row per case; each command is
 # echoed to stderr before it runs).
 #
-#   run-matrix.sh [--bin PATH] [--kinds "loop udp tbf"] [--fanins "1 8 32 64 100"]
+#   run-matrix.sh [--bin PATH] [--kinds "sim loop udp tbf"] [--fanins "1 8 32 64 100"]
 #                 [--sizes "1m 64k"] [--rate 200m] [--queue 256k] [--duration 5]
 #                 [--victim] [-- extra tern-incast options]
 #
 # kinds:
+#   sim   the emulated bottleneck over loop on tern-incast-sim's virtual
+#         clock: one thread, infinitely fast hosts, deterministic
 #   loop  the emulated bottleneck (faults link rate=R,queue=Q on the server's
 #         ingress), server and clients in one process over loop, threads
 #         pinned to CPUs 0 and 1
@@ -15,12 +17,12 @@
 #         (taskset -c 0 / -c 1)
 #   tbf   the kernel's tbf (rate R, limit Q) in a router namespace (netns.sh)
 #
-# Short busy-polling runs on both cores: on a shared machine the CPU column
-# says how much of a core the client thread got.
+# Short busy-polling runs on both cores (but sim): on a shared machine the
+# CPU column says how much of a core the client thread got.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-BIN="" KINDS="loop udp tbf" FANINS="1 8 32 64 100" SIZES="1m 64k"
+BIN="" KINDS="sim loop udp tbf" FANINS="1 8 32 64 100" SIZES="1m 64k"
 RATE=200m QUEUE=256k DUR=5 VICTIM=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -42,6 +44,7 @@ if [ -z "$BIN" ]; then
 	[ -x "$BIN" ] || BIN=$(command -v tern-incast)
 fi
 [ -x "$BIN" ] || { echo "run-matrix.sh: no tern-incast (give --bin)" >&2; exit 2; }
+SIM=$(dirname "$BIN")/tern-incast-sim
 
 say() { echo "+ $*" >&2; }
 
@@ -51,9 +54,14 @@ for kind in $KINDS; do
 	for size in $SIZES; do
 		for n in $FANINS; do
 			label="$kind $n x $size"
-			common=(--senders "$n" --size "$size" --duration "$DUR" --quiet --row "$label"
+			common=(--senders "$n" --size "$size" --duration "$DUR" --rate "$RATE" --quiet --row "$label"
 				"${VICTIM[@]}" "${EXTRA[@]}")
 			case "$kind" in
+			sim)
+				cmd=("$SIM" local --driver loop --link "rate=$RATE,queue=$QUEUE" "${common[@]}")
+				say "${cmd[*]}"
+				"${cmd[@]}" || true
+				;;
 			loop)
 				cmd=("$BIN" local --driver loop --link "rate=$RATE,queue=$QUEUE" "${common[@]}")
 				say "${cmd[*]}"

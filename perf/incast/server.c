@@ -131,6 +131,7 @@ int inc_server_create(const struct inc_opts *o, struct inc_server **out, char *a
 	}
 	cfg.max_sessions = o->senders + 64 > 256 ? o->senders + 64 : 256;
 	cfg.rto_min_ns = o->rto_min_ns;
+	cfg.rto_max_ns = o->rto_max_ns;
 	cfg.log = on_log;
 	cfg.log_ctx = sv;
 	rc = tern_ep_create(&cfg, &sv->ep);
@@ -148,6 +149,11 @@ int inc_server_create(const struct inc_opts *o, struct inc_server **out, char *a
 		tern_ep_addr(sv->ep, addr, addr_len);
 	*out = sv;
 	return 0;
+}
+
+struct tern_ep *inc_server_ep(struct inc_server *sv)
+{
+	return sv->ep;
 }
 
 void inc_server_run(struct inc_server *sv, _Atomic int *stop, uint64_t until_ns)

@@ -343,7 +343,7 @@ static int faults_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	return 0;
 
 err_ltx:
-	link_fini(f, &f->ltx, "tx");
+	link_fini(&f->ltx);
 err_rx:
 	dir_fini(&f->rx);
 err_tx:
@@ -367,8 +367,10 @@ static void faults_close(struct tern_drv *drv)
 	f->inner->ops->close(f->inner);
 	dir_fini(&f->tx);
 	dir_fini(&f->rx);
-	link_fini(f, &f->ltx, "tx");
-	link_fini(f, &f->lrx, "rx");
+	link_log(f, &f->ltx, "tx");
+	link_log(f, &f->lrx, "rx");
+	link_fini(&f->ltx);
+	link_fini(&f->lrx);
 	free(f);
 }
 

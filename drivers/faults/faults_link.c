@@ -114,7 +114,8 @@ int link_init(struct faults *f, struct flink *l, unsigned dir)
 	return 0;
 }
 
-void link_fini(struct faults *f, struct flink *l, const char *name)
+/* The counters, at close (tern-incast reads this line). */
+void link_log(const struct faults *f, const struct flink *l, const char *name)
 {
 	const struct tern_faults_link_counts *k = &l->cnt;
 	if (!l->on)
@@ -130,6 +131,10 @@ void link_fini(struct faults *f, struct flink *l, const char *name)
 		     (unsigned long long)k->peak_pkts, (unsigned long long)k->peak_bytes,
 		     (unsigned long long)(adm != 0 ? k->sojourn_sum_ns / adm : 0),
 		     (unsigned long long)k->sojourn_max_ns);
+}
+
+void link_fini(struct flink *l)
+{
 	free(l->pkts);
 	free(l->fifo);
 	free(l->bufs);

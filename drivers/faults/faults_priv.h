@@ -242,7 +242,8 @@ void faults_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 
 /* The bottleneck link (faults_link.c). */
 int link_init(struct faults *f, struct flink *l, unsigned dir);
-void link_fini(struct faults *f, struct flink *l, const char *name);
+void link_log(const struct faults *f, const struct flink *l, const char *name);
+void link_fini(struct flink *l);
 void link_rx_pull(struct faults *f, uint64_t now);
 unsigned link_rx_release(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now);
 bool link_rx_put(struct flink *l, void *priv);

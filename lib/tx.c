@@ -24,7 +24,7 @@
  */
 #include <string.h>
 
-#include "tern_internal.h"
+#include "tx.h"
 
 static void tx_release(struct tern_ep *ep, unsigned from, unsigned to)
 {

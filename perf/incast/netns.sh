@@ -33,10 +33,10 @@ BIN="" SCPU=0 CCPU=1 KEEP=0
 die() { echo "netns.sh: $*" >&2; exit 1; }
 
 down() {
-	for ns in $CLI $RTR $SRV; do
+	for ns in "$CLI" "$RTR" "$SRV"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -TERM 2>/dev/null || true
 	done
-	for ns in $CLI $RTR $SRV; do
+	for ns in "$CLI" "$RTR" "$SRV"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }
@@ -44,36 +44,36 @@ down() {
 up() {
 	[ "$(id -u)" = 0 ] || die "needs root (ip netns, tc)"
 	down
-	for ns in $CLI $RTR $SRV; do ip netns add "$ns"; done
+	for ns in "$CLI" "$RTR" "$SRV"; do ip netns add "$ns"; done
 	# veth names are per namespace once moved; create with unique names first.
 	ip link add "$P-c0" type veth peer name "$P-r1"
 	ip link add "$P-r2" type veth peer name "$P-s0"
-	ip link set "$P-c0" netns $CLI
-	ip link set "$P-r1" netns $RTR
-	ip link set "$P-r2" netns $RTR
-	ip link set "$P-s0" netns $SRV
-	ip -n $CLI addr add $NET1.2/24 dev "$P-c0"
-	ip -n $RTR addr add $NET1.1/24 dev "$P-r1"
-	ip -n $RTR addr add $NET2.1/24 dev "$P-r2"
-	ip -n $SRV addr add $NET2.2/24 dev "$P-s0"
-	for ns in $CLI $RTR $SRV; do ip -n "$ns" link set lo up; done
-	ip -n $CLI link set "$P-c0" up
-	ip -n $RTR link set "$P-r1" up
-	ip -n $RTR link set "$P-r2" up
-	ip -n $SRV link set "$P-s0" up
-	ip -n $CLI route add default via $NET1.1
-	ip -n $SRV route add default via $NET2.1
-	ip netns exec $RTR sysctl -qw net.ipv4.ip_forward=1
+	ip link set "$P-c0" netns "$CLI"
+	ip link set "$P-r1" netns "$RTR"
+	ip link set "$P-r2" netns "$RTR"
+	ip link set "$P-s0" netns "$SRV"
+	ip -n "$CLI" addr add $NET1.2/24 dev "$P-c0"
+	ip -n "$RTR" addr add $NET1.1/24 dev "$P-r1"
+	ip -n "$RTR" addr add $NET2.1/24 dev "$P-r2"
+	ip -n "$SRV" addr add $NET2.2/24 dev "$P-s0"
+	for ns in "$CLI" "$RTR" "$SRV"; do ip -n "$ns" link set lo up; done
+	ip -n "$CLI" link set "$P-c0" up
+	ip -n "$RTR" link set "$P-r1" up
+	ip -n "$RTR" link set "$P-r2" up
+	ip -n "$SRV" link set "$P-s0" up
+	ip -n "$CLI" route add default via $NET1.1
+	ip -n "$SRV" route add default via $NET2.1
+	ip netns exec "$RTR" sysctl -qw net.ipv4.ip_forward=1
 	# The bottleneck: the router's egress toward the server.
-	ip netns exec $RTR tc qdisc add dev "$P-r2" root tbf rate "$RATE" burst "$BURST" limit "$LIMIT"
-	ip -n $CLI route get $NET2.2 >/dev/null || die "no route client -> server"
+	ip netns exec "$RTR" tc qdisc add dev "$P-r2" root tbf rate "$RATE" burst "$BURST" limit "$LIMIT"
+	ip -n "$CLI" route get $NET2.2 >/dev/null || die "no route client -> server"
 }
 
 status() {
-	for ns in $CLI $RTR $SRV; do
+	for ns in "$CLI" "$RTR" "$SRV"; do
 		echo "== $ns"; ip -n "$ns" -br addr 2>/dev/null || echo "(absent)"
 	done
-	ip netns exec $RTR tc -s qdisc show dev "$P-r2" 2>/dev/null || true
+	ip netns exec "$RTR" tc -s qdisc show dev "$P-r2" 2>/dev/null || true
 }
 
 find_bin() {
@@ -102,17 +102,17 @@ run() {
 	trap 'exit 130' INT TERM
 	up
 
-	ip netns exec $SRV timeout -s TERM "$((a + 10))" \
+	ip netns exec "$SRV" timeout -s TERM "$((a + 10))" \
 		taskset -c "$SCPU" "$BIN" server --driver udp --bind $SRV_ADDR --quiet \
 		--server-cpu -1 --senders 1000 &
 	local spid=$!
 	sleep 0.3
 	local rc=0
-	ip netns exec $CLI timeout -s TERM "$a" \
+	ip netns exec "$CLI" timeout -s TERM "$a" \
 		taskset -c "$CCPU" "$BIN" client --driver udp --connect $SRV_ADDR \
 		--client-ip $NET1.2 --rate "$RATE" --client-cpu -1 "$@" || rc=$?
 	echo "tbf (router egress toward the server):"
-	ip netns exec $RTR tc -s qdisc show dev "$P-r2" | sed 's/^/  /'
+	ip netns exec "$RTR" tc -s qdisc show dev "$P-r2" | sed 's/^/  /'
 	kill -TERM "$spid" 2>/dev/null || true
 	wait "$spid" || true
 	if [ "$KEEP" = 1 ]; then trap - EXIT; fi

@@ -259,8 +259,16 @@ int tern_msg_set_len(struct tern_msg *m, size_t len);
  * retransmitted until answered or connect_timeout_ns passes. Calls may be
  * issued immediately; they wait in the backlog until the session is up, and
  * fail with the connect error if it never comes up.
- * @return 0 and *out set; -EINVAL (bad address), -ENOSPC (no free session),
- *         -ENOMEM.
+ * A bad address is logged (TERN_LOG_ERR, through the endpoint's log hook)
+ * with what is wrong, e.g. "tern_connect: "127.0.0.1": no port; expected
+ * host:port (e.g. 127.0.0.1:31850) or [ipv6]:port".
+ * @return 0 and *out set;
+ *         -EINVAL: a malformed address: no port, a port that is not a number,
+ *                  0 or above 65535, a dotted host that is no IPv4 address
+ *                  ("300.1.1.1"), an IPv6 address without brackets;
+ *         -ENXIO: a host name that does not resolve ("nosuchhost.invalid");
+ *         -EAGAIN: the resolver failed for now (DNS unreachable): try again;
+ *         -ENOSPC (no free session), -ENOMEM.
  */
 int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out);
 

@@ -88,6 +88,7 @@
 #define MEMIF_WAIT_DEF 10u    /* s: a memif client waits this long for its server */
 #define MEMIF_WAIT_MAX 3600u
 #define MEMIF_RETRY_US 50000u /* between start attempts while waiting */
+#define LINK_WAIT_US  1000000u /* a started memif client's handshake, at most */
 
 static pthread_mutex_t dpdk_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -321,24 +322,42 @@ static int memif_client(const struct rte_eth_dev_info *di, char *sock, size_t le
 	return 1;
 }
 
+/* 1 if the link of port pid is up within us microseconds, else 0. */
+static int link_up_within(uint16_t pid, uint64_t us)
+{
+	for (uint64_t t = 0;; t += 1000) {
+		struct rte_eth_link link;
+		if (rte_eth_link_get_nowait(pid, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
+			return 1;
+		if (t >= us)
+			return 0;
+		rte_delay_us_sleep(1000);
+	}
+}
+
 /*
  * Start the port. A memif client cannot start before its server listens
- * (the start connects to the server's socket and fails with EPERM): it
- * retries for up to wait_s seconds, with memif's own "failed to connect"
- * log line silenced after the first, then gives up with -ECONNREFUSED.
+ * (the start connects to the server's socket and fails with EPERM), and a
+ * server whose socket exists but whose port is not started yet drops it
+ * ("ID not found"; memif clients do not reconnect by themselves). So a
+ * memif client retries, start and then link up, for up to wait_s seconds,
+ * with memif's own log lines silenced after the first failure, then gives
+ * up with -ECONNREFUSED. wait_s 0: one start, no retry.
  */
 static int port_start(struct dpdk_drv *d, uint16_t pid, const char *name,
 		      const struct rte_eth_dev_info *di, uint32_t wait_s)
 {
 	char sock[128];
 	int rc = rte_eth_dev_start(pid);
-	if (rc == 0)
+	int memif = memif_client(di, sock, sizeof(sock));
+	if (rc == 0 && (!memif || wait_s == 0 || link_up_within(pid, LINK_WAIT_US)))
 		return 0;
-	if (!memif_client(di, sock, sizeof(sock))) {
+	if (!memif) {
 		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: starting port %s failed: %s", name,
 			     rte_strerror(-rc));
 		return rc;
 	}
+	int accepted = rc == 0; /* the socket connected, the link did not come up */
 	if (wait_s != 0) {
 		tern_drv_log(&d->base, TERN_LOG_WARN,
 			     "dpdk: %s: no memif server on socket %s yet; waiting up to %u s for it "
@@ -349,24 +368,40 @@ static int port_start(struct dpdk_drv *d, uint16_t pid, const char *name,
 		if (level > 0)
 			rte_log_set_level((uint32_t)lt, RTE_LOG_CRIT);
 		uint64_t hz = rte_get_timer_hz(), t0 = rte_get_timer_cycles();
-		while (rc != 0 && rte_get_timer_cycles() - t0 < wait_s * hz) {
+		for (;;) {
+			if (rc == 0 && rte_eth_dev_stop(pid) != 0)
+				break;
+			if (rte_get_timer_cycles() - t0 >= wait_s * hz)
+				break;
 			rte_delay_us_sleep(MEMIF_RETRY_US);
 			rc = rte_eth_dev_start(pid);
+			accepted |= rc == 0;
+			if (rc == 0 && link_up_within(pid, LINK_WAIT_US))
+				break;
 		}
 		if (level > 0)
 			rte_log_set_level((uint32_t)lt, (uint32_t)level);
-		if (rc == 0) {
-			tern_drv_log(&d->base, TERN_LOG_INFO,
-				     "dpdk: %s: memif server found after %.1f s", name,
-				     (double)(rte_get_timer_cycles() - t0) / (double)hz);
+		struct rte_eth_link link;
+		if (rc == 0 && rte_eth_link_get_nowait(pid, &link) == 0 &&
+		    link.link_status == RTE_ETH_LINK_UP) {
+			tern_drv_log(&d->base, TERN_LOG_INFO, "dpdk: %s: memif server up after %.1f s",
+				     name, (double)(rte_get_timer_cycles() - t0) / (double)hz);
 			return 0;
 		}
+		if (rc == 0)
+			rte_eth_dev_stop(pid);
 	}
-	tern_drv_log(&d->base, TERN_LOG_ERR,
-		     "dpdk: %s: no memif server on socket %s after %u s: start the server "
-		     "(role=server, the same socket= and socket-abstract=) before the client, "
-		     "or let the client wait longer (driver argument memif_wait=S)",
-		     name, sock, wait_s);
+	if (accepted)
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: %s: the memif server on socket %s did not bring the link up "
+			     "within %u s: is its port started, with the same id=?",
+			     name, sock, wait_s);
+	else
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: %s: no memif server on socket %s after %u s: start the server "
+			     "(role=server, the same socket= and socket-abstract=) before the client, "
+			     "or let the client wait longer (driver argument memif_wait=S)",
+			     name, sock, wait_s);
 	return -ECONNREFUSED;
 }
 

@@ -553,17 +553,19 @@ static int check(struct perf_opts *o, bool count_set)
 		o->max_msg = need > MAX_MSG_DEFAULT ? need : MAX_MSG_DEFAULT;
 	else if (o->max_msg < need)
 		return usage_error("--max-msg is smaller than --size/--resp-size");
-	if (o->threads > 1 && o->bind != NULL) {
+	/* Thread i uses port + i: the port must be a number, with room. (The
+	 * host is tern_connect's and the driver's to judge, and say why.) */
+	const char *addrs[2][2] = {{"bind", o->bind}, {"connect", o->connect}};
+	for (int i = 0; i < 2; i++) {
 		char tmp[128];
-		if (perf_addr_offset(o->bind, o->threads - 1, tmp, sizeof(tmp)) != 0)
-			return usage_error("--bind \"%s\": need IP:PORT with room for port + threads - 1",
-					   o->bind);
-	}
-	if (o->threads > 1 && o->connect != NULL) {
-		char tmp[128];
-		if (perf_addr_offset(o->connect, o->threads - 1, tmp, sizeof(tmp)) != 0)
-			return usage_error("--connect \"%s\": need IP:PORT with room for port + threads - 1",
-					   o->connect);
+		if (addrs[i][1] == NULL ||
+		    perf_addr_offset(addrs[i][1], o->threads - 1, tmp, sizeof(tmp)) == 0)
+			continue;
+		if (o->threads > 1)
+			return usage_error("--%s \"%s\": need HOST:PORT with room for port + threads - 1",
+					   addrs[i][0], addrs[i][1]);
+		return usage_error("--%s \"%s\": expected HOST:PORT with a port 0..65535, e.g. "
+				   "127.0.0.1:31850", addrs[i][0], addrs[i][1]);
 	}
 	return 0;
 }

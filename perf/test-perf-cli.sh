@@ -64,6 +64,7 @@ usage_error "server: --connect is a client option" "$s_hint" server --connect 12
 usage_error "option '--count' requires an argument" "$s_hint" server --count
 usage_error "missing command" "$g_hint"
 usage_error 'unknown command "clinet"' "$g_hint" --size=3 clinet
+usage_error '--connect "foo:bar": expected HOST:PORT' "$c_hint" client --connect foo:bar
 
 # --help: the command's own options only.
 run client --help

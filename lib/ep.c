@@ -70,6 +70,8 @@ static int open_driver(struct tern_ep *ep, const struct tern_ep_config *cfg)
 {
 	struct tern_drv_config dc;
 	memset(&dc, 0, sizeof(dc));
+	dc.name = cfg->driver;
+	dc.faults = cfg->faults;
 	dc.bind = cfg->bind;
 	dc.args = cfg->driver_args;
 	dc.eal = cfg->eal;
@@ -78,16 +80,10 @@ static int open_driver(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	dc.mtu = cfg->mtu;
 	dc.log = cfg->log;
 	dc.log_ctx = cfg->log_ctx;
-	const char *name = cfg->driver != NULL ? cfg->driver : "udp";
-	if (cfg->faults != NULL && cfg->faults[0] != '\0') {
-		dc.inner = name;
-		dc.faults = cfg->faults;
-		name = "faults";
-	}
-	ep->ops = tern_drv_find(name);
-	if (ep->ops == NULL || (dc.inner != NULL && tern_drv_find(dc.inner) == NULL))
-		return -ENOENT;
-	return ep->ops->open(&dc, &ep->drv);
+	int rc = tern_drv_open(&dc, &ep->drv);
+	if (rc == 0)
+		ep->ops = ep->drv->ops;
+	return rc;
 }
 
 int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)

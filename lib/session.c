@@ -174,9 +174,6 @@ void tern_session_release(struct tern_session *s)
 	struct tern_ep *ep = s->ep;
 	if (s->state == SESS_FREE && s->cs == NULL)
 		return;
-	/* Queued packets of this session (a DISCONNECT, a last response) are
-	 * addressed through s->peer, which the id's next session overwrites. */
-	tern_tx_detach(ep, &s->peer);
 	tern_done_remove(s); /* one-way calls waiting to complete: s->cs goes below */
 	hs_remove(ep, s);
 	for (uint32_t i = 0; i < s->nslots; i++) {

@@ -213,9 +213,11 @@ struct hs_client {
 	struct tern_sym y;
 	uint8_t pkt[TERN_HDR_LEN + TERN_SHS_CONNECT_LEN];
 };
-#define TERN_RXWIN_WORDS 32u /* replay window: 2048 packets */
+#define TERN_RXWIN_WORDS   32u   /* replay window ring: 2048 bits (replay.c) */
+#define TERN_REPLAY_WINDOW 1984u /* counters held: the ring minus one word */
+#define TERN_CTR_REJECT    (1ull << 60) /* counters from here on are never sent or accepted */
 struct replay_win {
-	uint64_t next; /* highest counter accepted + 1 */
+	uint64_t next; /* highest counter accepted + 1 (0: none yet) */
 	uint64_t bits[TERN_RXWIN_WORDS];
 };
 #define TERN_RATE_ENTRIES 1024u
@@ -353,7 +355,6 @@ struct tern_ep {
 
 	unsigned ntx;
 	struct tern_tx txq[TERN_TX_BATCH];
-	struct tern_addr txaddr[TERN_TX_BATCH];
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX];
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
 	struct tern_rx rx[TERN_RX_BURST];
@@ -422,10 +423,6 @@ static inline void tern_hdr_init(struct tern_hdr *h, const struct tern_session *
 void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type);
 /* Queue a complete packet (header + body, at most TERN_TX_HDR_MAX bytes), copied. */
 void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len);
-/* The next free descriptor (flushing a full batch first). */
-unsigned tern_tx_slot(struct tern_ep *ep);
-/* Queued packets addressed through *a get their own copy of it. */
-void tern_tx_detach(struct tern_ep *ep, const struct tern_addr *a);
 
 /* rx.c */
 int tern_rx_poll(struct tern_ep *ep);
@@ -488,14 +485,24 @@ int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const st
 		      struct tern_noise_result *res, const struct tern_wire_hs *hs);
 void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *rq,
 		       int err);
-void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		       struct tern_msg *m, const void *payload, uint32_t len);
+/* Seal packet h of s into descriptor t (tx.c built it; its payload is set):
+ * header, counter and flags into hb, the tag into tag; privacy: the payload
+ * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */
+int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+	      struct tern_tx *t, uint8_t *hb, uint8_t *tag);
 /* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
 		      const struct tern_hdr *h);
 /* session.c: the CONNECT dedup table (secure: authenticated handshakes' entries) */
 struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
 				  uint16_t id, int secure);
+
+/* replay.c: the replay window of protected sessions */
+void tern_replay_reset(struct replay_win *w);
+/* 1 if ctr may be new (read-only: commit only once its tag verified). */
+int tern_replay_check(const struct replay_win *w, uint64_t ctr);
+/* Record ctr as seen (after tern_replay_check() said 1 and the tag verified). */
+void tern_replay_commit(struct replay_win *w, uint64_t ctr);
 
 /* timers.c */
 void tern_loss_scan(struct tern_ep *ep);

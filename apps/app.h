@@ -20,7 +20,7 @@
  *   --psk FILE            a pre-shared key (any key file) both sides hold
  *   --protection LEVEL    none|integrity|privacy (client: asked; server: minimum)
  *
- * Each maps onto struct tern_ep_config (lib/tern.h; README "Security" for
+ * Each maps onto struct tern_ep_config (lib/tern.h; docs/security.md for
  * the keys, which tern_ep_create() reads and whose complaints, like every
  * library error, reach stderr through app_log).
  */

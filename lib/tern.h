@@ -78,7 +78,7 @@ struct tern_req;
 /** As the callee, answer a receive burst's request packets with one credit
  *  return per run of consecutive packets of a call (and none for a call
  *  answered within the burst) instead of one per packet: fewer packets for
- *  large requests (1 MiB over memif: 44% -> 57-60% of the wire, README).
+ *  large requests (1 MiB over memif: 44% -> 57-60% of the wire, docs/performance.md).
  *  Off by default: under heavy injected loss (30%) it made rare calls time
  *  out in the property tests, not yet understood. Callers always accept
  *  coalesced credit returns. */
@@ -122,7 +122,7 @@ struct tern_ep_config {
 	const char *eal;         /**< dpdk: EAL arguments, e.g. "-l 1 --no-pci --vdev=net_ring0" */
 	const char *faults;      /**< NULL, or wrap the driver in the faults decorator:
 				      "loss=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=0.01,
-				      delay_us=200,seed=7" (probabilities; see README) */
+				      delay_us=200,seed=7" (probabilities; see docs/drivers.md) */
 	uint32_t queue;          /**< driver queue index (dpdk: queue pair of this endpoint) */
 	uint32_t busy_poll;      /**< 1 (default): drivers spin; 0: tern_poll_wait() may sleep */
 	uint32_t flags;          /**< TERN_EP_* */
@@ -148,7 +148,7 @@ struct tern_ep_config {
 	uint64_t ack_delay_ns;       /**< send an explicit ACK after a slot idles this long
 					  (default 4 x RTO floor) */
 
-	/* Security (see README "Security"). Files are read by tern_ep_create(). */
+	/* Security (see docs/security.md). Files are read by tern_ep_create(). */
 	const char *key_file;      /**< this endpoint's static X25519 private key (tern-keygen NAME
 				        writes NAME.key and NAME.pub) */
 	const char *peer_key_file; /**< client: the server's public key (NAME.pub), pinned: sessions

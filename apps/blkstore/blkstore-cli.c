@@ -21,7 +21,7 @@
  * --credits N (calls and packets in flight per session; default 64, tern's
  * maximum), --json; and --peer-key FILE, --key FILE, --psk FILE,
  * --protection LEVEL for authenticated and protected sessions
- * (apps/app.h, README "Security").
+ * (apps/app.h, docs/security.md).
  *
  * Numbers take K, M, G, T suffixes (binary). Offsets and lengths must be
  * multiples of 4096; reads and writes longer than 1 MiB are split into

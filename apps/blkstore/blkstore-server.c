@@ -16,7 +16,7 @@
  * calls, runs until SIGINT or SIGTERM, then answers what is in flight and
  * prints its counters on stderr. Sleeps when idle unless --busy-poll.
  * --key, --allow, --psk, --protection: authenticated and protected
- * sessions (apps/app.h, README "Security").
+ * sessions (apps/app.h, docs/security.md).
  * Exit: 0 after a signal; 2 bad usage or cannot start.
  */
 #include <inttypes.h>

@@ -6,7 +6,7 @@
  *              [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL] N...
  *
  * --peer-key, --key, --psk, --protection: authenticated and protected
- * sessions (apps/app.h, README "Security").
+ * sessions (apps/app.h, docs/security.md).
  *
  * HOST is an IP or a host name (/etc/hosts, DNS). N may be negative (the
  * server refuses it; "-5" is taken as N, not as an option). Prints fib(N)

@@ -6,7 +6,7 @@
  *              [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]
  *
  * --key, --allow, --psk, --protection: authenticated and protected
- * sessions (apps/app.h, README "Security").
+ * sessions (apps/app.h, docs/security.md).
  *
  * Prints "fib-server: listening on IP:PORT (DRIVER)" once it can take calls,
  * then runs until SIGINT or SIGTERM. By default it sleeps in the driver when

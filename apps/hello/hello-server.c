@@ -8,7 +8,7 @@
  *
  * With --key (and --allow, --psk) clients authenticate the server (and it
  * them) and may protect their sessions; --protection sets the lowest level
- * it accepts (app.h, README "Security").
+ * it accepts (app.h, docs/security.md).
  *
  * Runs until SIGINT or SIGTERM. By default it sleeps in the driver when idle
  * (busy_poll = 0), leaving the CPU free; --busy-poll spins for latency.

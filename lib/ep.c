@@ -12,10 +12,14 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "tern_internal.h"
+#include "call.h"
+#include "rx.h"
+#include "session.h"
+#include "timers.h"
+#include "tx.h"
 
-#define MS 1000000ull
-#define S  1000000000ull
+#define MS TERN_MS
+#define S  TERN_S
 
 void tern_ep_config_init(struct tern_ep_config *cfg)
 {
@@ -114,7 +118,7 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 		rc = -EINVAL;
 		goto err_drv;
 	}
-	ep->dpp = ep->mtu - TERN_HDR_LEN;
+	ep->dpp = tern_dpp(ep->mtu, TERN_PROT_NONE);
 
 	ep->rto_min_ns = cfg->rto_min_ns ? cfg->rto_min_ns : di->rto_min_ns ? di->rto_min_ns : MS;
 	ep->rto_max_ns = cfg->rto_max_ns ? cfg->rto_max_ns : di->rto_max_ns ? di->rto_max_ns : S;
@@ -200,7 +204,7 @@ static void destroy_flush(struct tern_ep *ep)
 	}
 	for (unsigned i = 0; i < ep->ntx; i++)
 		if (ep->txq[i].msg != NULL)
-			tern_msg_unref(ep->txq[i].msg);
+			tern_msg_put(ep->txq[i].msg);
 	ep->ntx = 0;
 }
 
@@ -221,7 +225,6 @@ void tern_ep_destroy(struct tern_ep *ep)
 	ep->ops->close(ep->drv);
 	for (unsigned i = 0; i < 256; i++)
 		free(ep->htab[i]);
-	tern_pending_fini(ep);
 	tern_sec_fini(ep); /* wipes the keys */
 	free(ep->sessions);
 	free(ep->free_ids);

@@ -36,7 +36,8 @@
 #include <openssl/crypto.h> /* CRYPTO_memcmp */
 
 #include "crypto.h"
-#include "tern_internal.h"
+#include "session.h"
+#include "tx.h"
 
 #define NOISE_NAME "tern-noise-1 25519 ChaChaPoly SHA256"
 #define REPLAY_WINDOW_NS (60ull * 1000000000ull)
@@ -571,20 +572,20 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	res->session = NULL;
 	res->ok = 0;
 	if (pattern != TERN_PAT_IK && pattern != TERN_PAT_NNPSK0 && pattern != TERN_PAT_IKPSK0) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	if (sec == NULL) {
 		/* No keys here: the client pinned a key (or PSK) this server does
 		 * not hold. Say so (no larger than the CONNECT) rather than let it
 		 * time out. */
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		tern_noise_refuse(ep, rx, h, EACCES);
 		return;
 	}
 	/* Cheap checks first: the rate limit, then mac1, before any DH. */
 	if (!rate_ok(ep, &rx->src)) {
-		tern_drop(ep, TERN_DROP_RATELIMIT);
+		tern_rx_drop(ep, TERN_DROP_RATELIMIT);
 		return;
 	}
 	int have = pattern == TERN_PAT_IK ? sec->have_static && !sec->have_psk
@@ -599,7 +600,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	if (!have || CRYPTO_memcmp(m, b + OFF_MAC1, 16) != 0) {
 		/* Not our key or PSK (or not our pattern): the client cannot
 		 * authenticate this server. */
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		tern_noise_refuse(ep, rx, h, EACCES);
 		return;
 	}
@@ -613,7 +614,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 			tern_tx_raw(ep, &old->peer, old->hs_reply, old->hs_reply_len);
 			return;
 		}
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	struct sym y;
@@ -641,7 +642,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	uint64_t now = realtime_ns(), fp = fingerprint(e_i);
 	if (sx.timestamp + REPLAY_WINDOW_NS < now || sx.timestamp > now + REPLAY_WINDOW_NS ||
 	    sx.timestamp <= sec->rp_floor || replay_seen(sec, fp)) {
-		tern_drop(ep, TERN_DROP_REPLAY);
+		tern_rx_drop(ep, TERN_DROP_REPLAY);
 		goto out;
 	}
 	if (pattern != TERN_PAT_NNPSK0 && !allowed(sec, s_i)) {
@@ -678,7 +679,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	memcpy(&res->y, &y, sizeof(y));
 	goto out;
 bad:
-	tern_drop(ep, TERN_DROP_HANDSHAKE);
+	tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 	tern_noise_refuse(ep, rx, h, EACCES);
 out:
 	sym_wipe(&y);

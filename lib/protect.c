@@ -55,7 +55,7 @@ int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr 
 		return -ENOMEM;
 	int rc = tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, NULL, 0, t->payload, t->len,
 				c->data, tag);
-	tern_msg_unref(t->msg); /* the plaintext's reference */
+	tern_msg_put(t->msg); /* the plaintext's reference */
 	t->payload = c->data;
 	t->msg = c; /* the flush drops the only reference */
 	ep->st.copied_bytes += t->len;
@@ -69,7 +69,7 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 {
 	uint8_t *p = rx->data;
 	if (tern_unlikely(!(h->flags & TERN_WF_PROTECTED) || s->prot == TERN_PROT_NONE)) {
-		tern_drop(ep, TERN_DROP_AUTH); /* unauthenticated on a protected session, or v.v. */
+		tern_rx_drop(ep, TERN_DROP_AUTH); /* unauthenticated on a protected session, or v.v. */
 		return -1;
 	}
 	/* tern_wire_check guaranteed len >= header + counter + tag. */
@@ -78,7 +78,7 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 	memcpy(&ctr, p + TERN_HDR_LEN, 8);
 	ctr = tern_le64(ctr);
 	if (tern_unlikely(!tern_replay_check(&s->rxwin, ctr))) {
-		tern_drop(ep, TERN_DROP_REPLAY);
+		tern_rx_drop(ep, TERN_DROP_REPLAY);
 		return -1;
 	}
 	uint8_t *tag = p + rx->len - TERN_PROT_TAG_LEN;
@@ -91,7 +91,7 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 		rc = tern_aead_open(s->rx_aead, ctr, p, TERN_HDR_LEN + TERN_PROT_CTR_LEN, pl, body,
 				    pl, tag);
 	if (tern_unlikely(rc != 0)) {
-		tern_drop(ep, TERN_DROP_AUTH);
+		tern_rx_drop(ep, TERN_DROP_AUTH);
 		return -1;
 	}
 	tern_replay_commit(&s->rxwin, ctr);

@@ -21,6 +21,7 @@
 #include "check.h"
 #include "crypto.h"
 #include "secpair.h"
+#include "tx.h"
 
 #define MS 1000000ull
 /* The replay window holds the newest WINDOW counters: the 2048-bit ring

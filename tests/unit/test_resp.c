@@ -176,7 +176,7 @@ static void credits__window_of_four(void)
 	inj_cr(&peer, 16, 1, 1, 100, 0);
 	inj_poll(ep);
 	CHECK_EQ(stats().drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED] + 1);
-	CHECK_EQ(peer.s->cs[0].rx_base, 1);
+	CHECK_EQ(peer.s->cs[0].rx.base, 1);
 	CHECK_EQ(peer.s->credits, 3);
 	inj_resp_pkt(&peer, 16, 1, "ok", 2, 0);
 	inj_poll(ep);
@@ -433,7 +433,7 @@ static void window__64_wide_and_slides(void)
 	/* CR 0 fills the whole bitmap: the window jumps by 64 at once. */
 	inj_cr(&peer, 8, 1, 0, N * 64, 0);
 	inj_poll(ep);
-	CHECK_EQ(peer.s->cs[0].rx_base, 64);
+	CHECK_EQ(peer.s->cs[0].rx.base, 64);
 	for (uint32_t i = 64; i < 128; i++)
 		CHECK(expect_req(8, i));
 	CHECK_EQ(inj_tx_count(d), 0);

@@ -20,6 +20,7 @@
  * CONNECT -> CONNECT_OK round trips (first transmissions only), and a new
  * session's RTT estimate starts from its own handshake's round trip.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -327,18 +328,26 @@ static void connect_sample(struct tern_session *s)
 int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out)
 {
 	struct tern_addr a;
-	if (ep == NULL || addr == NULL || out == NULL)
+	if (ep == NULL || out == NULL)
 		return -EINVAL;
 	*out = NULL;
-	if (tern_addr_parse(addr, &a) != 0 || a.port == 0)
-		return -EINVAL;
+	char why[384];
+	int rc = tern_addr_parse_why(addr, &a, why, sizeof(why));
+	if (rc == 0 && a.port == 0) {
+		snprintf(why, sizeof(why), "\"%s\": port 0; give the server's port", addr);
+		rc = -EINVAL;
+	}
+	if (rc != 0) {
+		tern_log(ep, TERN_LOG_ERR, "tern_connect: %s", why);
+		return rc;
+	}
 	if (ep->in_poll == 0)
 		ep->now = tern_now_ns();
 	struct tern_session *s = tern_session_alloc(ep, 1);
 	if (s == NULL)
 		return ep->nfree == 0 ? -ENOSPC : -ENOMEM;
 	s->peer = a;
-	int rc = tern_connect_start(s);
+	rc = tern_connect_start(s);
 	if (rc != 0) {
 		tern_session_release(s);
 		return rc;

@@ -78,7 +78,7 @@ struct tern_req;
 /** As the callee, answer a receive burst's request packets with one credit
  *  return per run of consecutive packets of a call (and none for a call
  *  answered within the burst) instead of one per packet: fewer packets for
- *  large requests (1 MiB over memif: 44% -> 57-60% of the wire, README).
+ *  large requests (1 MiB over memif: 44% -> 57-60% of the wire, docs/performance.md).
  *  Off by default: under heavy injected loss (30%) it made rare calls time
  *  out in the property tests, not yet understood. Callers always accept
  *  coalesced credit returns. */
@@ -116,11 +116,13 @@ enum tern_session_state {
 struct tern_ep_config {
 	const char *driver;      /**< "udp" (default), "dpdk", "loop" */
 	const char *bind;        /**< local "ip:port"; port 0 = ephemeral (udp default 0.0.0.0:0) */
-	const char *driver_args; /**< driver "k=v,..." (udp: mtu=; dpdk: port=, mtu=, queues=) */
+	const char *driver_args; /**< driver "k=v,..." (udp: mtu=; dpdk: port=, mtu=, queues=,
+				      memif_wait=S: a net_memif client waits up to S s for its
+				      server, default 10) */
 	const char *eal;         /**< dpdk: EAL arguments, e.g. "-l 1 --no-pci --vdev=net_ring0" */
 	const char *faults;      /**< NULL, or wrap the driver in the faults decorator:
 				      "loss=0.05,dup=0.01,reorder=0.1,corrupt=0.001,delay=0.01,
-				      delay_us=200,seed=7" (probabilities; see README) */
+				      delay_us=200,seed=7" (probabilities; see docs/drivers.md) */
 	uint32_t queue;          /**< driver queue index (dpdk: queue pair of this endpoint) */
 	uint32_t busy_poll;      /**< 1 (default): drivers spin; 0: tern_poll_wait() may sleep */
 	uint32_t flags;          /**< TERN_EP_* */
@@ -156,7 +158,7 @@ struct tern_ep_config {
 	uint64_t ack_delay_ns;       /**< send an explicit ACK after a slot idles this long
 					  (default 4 x RTO floor) */
 
-	/* Security (see README "Security"). Files are read by tern_ep_create(). */
+	/* Security (see docs/security.md). Files are read by tern_ep_create(). */
 	const char *key_file;      /**< this endpoint's static X25519 private key (tern-keygen NAME
 				        writes NAME.key and NAME.pub) */
 	const char *peer_key_file; /**< client: the server's public key (NAME.pub), pinned: sessions
@@ -269,8 +271,16 @@ int tern_msg_set_len(struct tern_msg *m, size_t len);
  * retransmitted until answered or connect_timeout_ns passes. Calls may be
  * issued immediately; they wait in the backlog until the session is up, and
  * fail with the connect error if it never comes up.
- * @return 0 and *out set; -EINVAL (bad address), -ENOSPC (no free session),
- *         -ENOMEM.
+ * A bad address is logged (TERN_LOG_ERR, through the endpoint's log hook)
+ * with what is wrong, e.g. "tern_connect: "127.0.0.1": no port; expected
+ * host:port (e.g. 127.0.0.1:31850) or [ipv6]:port".
+ * @return 0 and *out set;
+ *         -EINVAL: a malformed address: no port, a port that is not a number,
+ *                  0 or above 65535, a dotted host that is no IPv4 address
+ *                  ("300.1.1.1"), an IPv6 address without brackets;
+ *         -ENXIO: a host name that does not resolve ("nosuchhost.invalid");
+ *         -EAGAIN: the resolver failed for now (DNS unreachable): try again;
+ *         -ENOSPC (no free session), -ENOMEM.
  */
 int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out);
 

@@ -353,9 +353,14 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	c->resp = NULL;
 	c->cont = NULL;
 	tern_msg_drop(req);
+	/* Pinned: the continuation may close the session, whose memory then
+	 * goes only once it returns. */
+	s->pins++;
 	call_end(ep, cont, ctx, c->req_type, status, data, len);
+	s->pins--;
 	tern_msg_drop(resp);
-	/* c may be gone now (the continuation may have closed the session). */
+	if (tern_session_unhold(s))
+		return; /* closed in the continuation: s and c are gone */
 	if (s->state == SESS_CONNECTED && !s->tearing && !tern_backlog_empty(s))
 		tern_calls_start(s);
 }
@@ -462,6 +467,10 @@ static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
 	if (!c->active || c->req_num != h->req_num) {
 		tern_rx_drop(ep, h->req_num < c->req_num || !c->active ? TERN_DROP_STALE
 								       : TERN_DROP_UNEXPECTED);
+		/* An answer to a call that was made and already answered: it was
+		 * retransmitted for nothing (the path is slower than the RTO). */
+		if (h->req_num <= c->req_num && h->req_num >= s->nslots)
+			tern_rto_spurious(s, ep->now);
 		return NULL;
 	}
 	if (h->req_type != c->req_type) {
@@ -722,9 +731,11 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		return;
 	}
 	ep->st.rto_events++;
-	if (c->backoff == 0)
-		tern_rto_backoff(s, now);
-	if (c->backoff < 16)
+	/* Exponential backoff, capped at 8 RTOs: with more than half of the
+	 * round trips lost, unbounded doubling makes the expected time to
+	 * deliver grow without limit (0.51 x 2 > 1), and a silent peer is
+	 * found by the session's probing, not by backing off further. */
+	if (c->backoff < TERN_MAX_BACKOFF)
 		c->backoff++;
 	rollback(ep, c);
 	if (!c->stalled) {

@@ -403,7 +403,8 @@ void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct
 		free(s->hs);
 		s->hs = NULL;
 	}
-	tern_session_report(s, TERN_SESSION_CONNECTED, 0);
+	if (tern_session_report(s, TERN_SESSION_CONNECTED, 0))
+		return; /* closed by the hook */
 	if (s->state == SESS_CONNECTED)
 		tern_calls_start(s);
 }

@@ -12,8 +12,9 @@ void tern_rto_init(struct tern_session *s);
 void tern_rtt_sample(struct tern_session *s, uint64_t rtt_ns);
 /* The RTO of a call that has backed off `backoff` times (doubled each, capped). */
 uint64_t tern_rto(const struct tern_session *s, uint32_t backoff);
-/* A call's first RTO: back the session's RTO off too, once per RTO period
- * (RFC 6298 5.5), until a valid sample comes. */
-void tern_rto_backoff(struct tern_session *s, uint64_t now);
+/* An answer came for a call already answered: a retransmission was
+ * spurious, the path is slower than the RTO — double it (once per RTO
+ * period) until a valid sample comes. */
+void tern_rto_spurious(struct tern_session *s, uint64_t now);
 
 #endif /* TERN_LOSS_H */

@@ -126,14 +126,17 @@ int tern_session_unhold(struct tern_session *s)
 	return 1;
 }
 
-void tern_session_report(struct tern_session *s, enum tern_session_event ev, int err)
+int tern_session_report(struct tern_session *s, enum tern_session_event ev, int err)
 {
 	struct tern_ep *ep = s->ep;
 	if (ep->cfg.on_session == NULL)
-		return;
+		return 0;
+	s->pins++; /* the hook may close s: its memory goes once the hook returns */
 	CB_ENTER(ep);
 	ep->cfg.on_session(s, ev, err, ep->cfg.session_ctx);
 	CB_LEAVE(ep);
+	s->pins--;
+	return tern_session_unhold(s);
 }
 
 /* --- teardown ------------------------------------------------------------- */

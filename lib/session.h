@@ -22,8 +22,9 @@ extern void (*tern_session_free_hook)(const struct tern_session *s);
 int tern_session_unhold(struct tern_session *s);
 /* Tear a session down: calls end with err (or are re-issued), event reported. */
 void tern_session_fail(struct tern_session *s, int err, enum tern_session_event ev);
-/* Report ev to the application's session hook. */
-void tern_session_report(struct tern_session *s, enum tern_session_event ev, int err);
+/* Report ev to the application's session hook. Returns 1 if the hook
+ * closed s and it is gone. */
+int tern_session_report(struct tern_session *s, enum tern_session_event ev, int err);
 void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
 void tern_on_disconnect(struct tern_ep *ep, struct tern_session *s);
 /* The session's timer fired (ep->now is the time): handshake retries and

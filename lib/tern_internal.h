@@ -62,6 +62,7 @@ enum tern_timer_kind {
 };
 #define TERN_TIMER_TICK_SHIFT 10u /* ticks of 1.024 µs */
 #define TERN_CONNECT_WINDOW   64u /* CONNECTs outstanding at once per endpoint */
+#define TERN_MAX_BACKOFF      3u  /* a call's RTO doubles at most 3 times (x8) */
 
 /* ------------------------------------------------------------------ */
 /* msgbufs (msg.c)                                                    */

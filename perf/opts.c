@@ -64,6 +64,8 @@ static const struct {
 	{H_ANY, "  --mtu N               largest packet (default: the driver's)"},
 	{H_ANY, "  --max-msg B           largest message accepted (default 8M, or the sizes asked)"},
 	{H_ANY, "  --slots N             calls in flight per session, power of two (default 8)"},
+	{H_ANY, "  --max-sessions N      sessions the endpoint holds at once, 1..65535 (default 256,"},
+	{H_ANY, "                        or the client's --sessions if more)"},
 	{H_ANY, "  --credits N           packets in flight per session and direction, 1..64 (default 32;"},
 	{H_ANY, "                        a session gets the smaller of both sides' values)"},
 	{H_ANY, "  --rto-min-us N        RTO floor in microseconds (default: the driver's; e.g. under"},
@@ -258,7 +260,7 @@ int perf_addr_offset(const char *addr, unsigned off, char *out, size_t len)
 
 enum {
 	O_DRIVER = 256, O_BIND, O_CONNECT, O_EAL, O_DRIVER_ARGS, O_FAULTS, O_MTU, O_MAX_MSG,
-	O_SLOTS, O_CREDITS, O_RTO_MIN, O_COALESCE_CR, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
+	O_SLOTS, O_MAX_SESSIONS, O_CREDITS, O_RTO_MIN, O_COALESCE_CR, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
 	O_SESSIONS, O_COUNT, O_DURATION, O_WARMUP, O_TIMEOUT, O_CONNECT_TIMEOUT, O_VERIFY,
 	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION, O_CDF,
 };
@@ -278,6 +280,7 @@ static const struct option long_opts[] = {
 	{"mtu", required_argument, NULL, O_MTU},
 	{"max-msg", required_argument, NULL, O_MAX_MSG},
 	{"slots", required_argument, NULL, O_SLOTS},
+	{"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
 	{"credits", required_argument, NULL, O_CREDITS},
 	{"rto-min-us", required_argument, NULL, O_RTO_MIN},
 	{"coalesce-cr", no_argument, NULL, O_COALESCE_CR},
@@ -402,6 +405,10 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 		if (parse_u32(arg, false, 1, 10000000, &o->rto_min_us) != 0)
 			return bad(name, arg, "1..10000000");
 		break;
+	case O_MAX_SESSIONS:
+		if (parse_u32(arg, false, 1, 65535, &o->max_sessions) != 0)
+			return bad(name, arg, "1..65535");
+		break;
 	case O_SLOTS:
 		if (parse_u32(arg, false, 1, 64, &o->slots) != 0 || (o->slots & (o->slots - 1)) != 0)
 			return bad(name, arg, "a power of two, 1..64");
@@ -442,7 +449,7 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 			return bad(name, arg, "1..1M");
 		break;
 	case O_SESSIONS:
-		if (parse_u32(arg, false, 1, 4096, &o->sessions) != 0)
+		if (parse_u32(arg, false, 1, 65535, &o->sessions) != 0)
 			return bad(name, arg, "1..4096");
 		break;
 	case O_COUNT:

@@ -68,6 +68,7 @@ struct perf_opts {
 	uint32_t sessions;    /* sessions per thread */
 	uint32_t threads;
 	uint32_t slots;       /* 0 = tern's default */
+	uint32_t max_sessions; /* 0 = tern's default, or --sessions if more */
 	uint32_t credits;     /* 0 = tern's default */
 	uint32_t rto_min_us;  /* 0 = the driver's */
 	uint32_t coalesce_cr; /* TERN_EP_COALESCE_CR */

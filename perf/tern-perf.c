@@ -127,6 +127,10 @@ void perf_ep_config(const struct perf_opts *o, struct tern_ep_config *cfg, const
 	cfg->max_msg_size = o->max_msg;
 	if (o->slots != 0)
 		cfg->slots = o->slots;
+	if (o->max_sessions != 0)
+		cfg->max_sessions = o->max_sessions;
+	else if (o->sessions > cfg->max_sessions)
+		cfg->max_sessions = o->sessions;
 	if (o->credits != 0)
 		cfg->credits = o->credits;
 	cfg->rto_min_ns = (uint64_t)o->rto_min_us * 1000;

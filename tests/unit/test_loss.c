@@ -314,6 +314,70 @@ static void ack_timer__one_ack_per_idle_slot(void)
 	teardown();
 }
 
+/* An answer to a call already answered (its retransmission was answered
+ * too): the RTO fired on a packet that was only slow. The session's RTO
+ * doubles, once per RTO period, until a valid sample pulls it back. */
+static void rto_spurious__duplicate_answer_doubles_the_rto(void)
+{
+	REQUIRE(setup_rto(1 * MS, 1000 * MS, 12) == 0);
+	struct inj_result r;
+	inj_result_reset(&r);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &r, 0) == 0);
+	tern_poll(ep);
+	uint64_t rto0 = peer.s->rto_ns;
+	for (int t = 0; t < 100 && stats().retransmits == 0; t++)
+		inj_tick(ep, 100 * US);
+	CHECK_EQ(stats().retransmits, 1);
+	inj_tx_clear(peer.d);
+	/* The original's answer, then the retransmission's. */
+	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
+	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(peer.s->rto_ns, 2 * rto0);
+	/* A second one in the same RTO period changes nothing more. */
+	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(peer.s->rto_ns, 2 * rto0);
+	/* A valid sample (a call answered the first time) sets it from the estimate. */
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &r, 0) == 0);
+	tern_poll(ep);
+	inj_clock_advance(300 * US);
+	inj_resp_pkt(&peer, 16, 1, "x", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 2);
+	CHECK_EQ(peer.s->rto_ns, 1 * MS); /* srtt + 4 rttvar below the floor */
+	inj_tx_clear(peer.d);
+	teardown();
+}
+
+/* Losses are not slowness: calls whose first packet was lost, answered
+ * after their retransmission, leave the session's RTO alone (backing it off
+ * on every loss starved a lossy session of samples and grew its RTO
+ * without bound: 100 calls/s at 30% loss per trip). */
+static void rto__losses_do_not_inflate_the_session_rto(void)
+{
+	REQUIRE(setup_rto(1 * MS, 1000 * MS, 12) == 0);
+	struct inj_result r;
+	inj_result_reset(&r);
+	uint64_t rto0 = peer.s->rto_ns;
+	for (int k = 0; k < 20; k++) {
+		uint64_t rn = 8 + 8 * (uint64_t)k;
+		REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &r, 0) == 0);
+		tern_poll(ep);
+		uint64_t sent = stats().retransmits;
+		for (int t = 0; t < 1000 && stats().retransmits == sent; t++)
+			inj_tick(ep, 100 * US); /* the first one "lost" */
+		inj_resp_pkt(&peer, rn, 1, "x", 1, 0);
+		inj_poll(ep);
+		inj_tx_clear(peer.d);
+	}
+	CHECK_EQ(r.calls, 20);
+	CHECK_EQ(stats().retransmits, 20);
+	CHECK_EQ(peer.s->rto_ns, rto0);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(rto_init__twice_the_floor);
@@ -324,5 +388,7 @@ int main(void)
 	RUN(rto__silence_fails_calls_only_through_the_session);
 	RUN(loss_scan__waiting_for_credits_is_not_a_loss);
 	RUN(ack_timer__one_ack_per_idle_slot);
+	RUN(rto_spurious__duplicate_answer_doubles_the_rto);
+	RUN(rto__losses_do_not_inflate_the_session_rto);
 	return check_exit();
 }

@@ -95,6 +95,10 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		tern_on_reset(ep, rx, &h);
 		return;
 	}
+	if (h.type == TERN_PKT_COOKIE) { /* for a handshake in progress: cookie.c */
+		tern_on_cookie(ep, rx, &h);
+		return;
+	}
 	if (tern_unlikely(h.dst_session >= ep->cfg.max_sessions)) {
 		unknown_session(ep, rx, &h, TERN_DROP_SESSION);
 		return;

@@ -265,7 +265,10 @@ static int connect_start(struct tern_session *s)
 	s->credits_max = s->credits = ep->cfg.credits;
 	s->dpp = ep->dpp;
 	tern_rto_init(s);
-	if (tern_sec_client_secure(ep)) {
+	int secure = tern_sec_client_secure(ep);
+	if (secure < 0)
+		return secure;
+	if (secure) {
 		struct tern_wire_hs hs;
 		client_hs(s, &hs);
 		int rc = tern_noise_connect(s, &hs);

@@ -35,7 +35,8 @@ enum { SECFLAG_O_KEY = 0x1000, SECFLAG_O_PEER_KEY, SECFLAG_O_ALLOW, SECFLAG_O_PS
 #define SECFLAGS_HELP_SERVER                                                                     \
 	"  --key FILE          the server's private key (tern-keygen NAME writes NAME.key/.pub)\n" \
 	"  --allow FILE        accept only clients whose public key is listed (one per line)\n" \
-	"  --psk FILE          a pre-shared key (a key file) clients must hold too\n"           \
+	"  --psk FILE          a pre-shared key (a key file) every client must hold too (with\n" \
+	"                      --allow: as well as a listed key, never instead of one)\n"      \
 	"  --protection LEVEL  lowest level accepted: none (default), integrity, privacy\n"
 #define SECFLAGS_HELP_CLIENT                                                                     \
 	"  --peer-key FILE     the server's public key (NAME.pub): authenticate it\n"           \

@@ -319,7 +319,8 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 	prologue(pro, c->cid);
 	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK;
 	if ((rc = noise_hs_init(&c->hs, noise_of(pattern), 1, pro, sizeof(pro), st ? sec->s_priv : NULL,
-				st ? sec->peer_pub : NULL, ps ? sec->psk : NULL)) != 0)
+				st ? sec->s_pub : NULL, st ? sec->peer_pub : NULL,
+				ps ? sec->psk : NULL)) != 0)
 		return rc;
 	if (st)
 		noise_hs_set_ss(&c->hs, sec->ss_peer);
@@ -520,7 +521,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK, rc;
 	prologue(pro, cid);
 	if ((rc = noise_hs_init(y, noise_of(pattern), 0, pro, sizeof(pro), st ? sec->s_priv : NULL,
-				NULL, ps ? sec->psk : NULL)) != 0) {
+				st ? sec->s_pub : NULL, NULL, ps ? sec->psk : NULL)) != 0) {
 		tern_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}

@@ -134,14 +134,15 @@ void noise_hs_wipe(struct noise_hs *hs)
 }
 
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, const void *prologue,
-		  size_t plen, const uint8_t *s_priv, const uint8_t *rs, const uint8_t *psk)
+		  size_t plen, const uint8_t *s_priv, const uint8_t *s_pub, const uint8_t *rs,
+		  const uint8_t *psk)
 {
 	const struct pattern_def *d = pattern(p);
 	memset(hs, 0, sizeof(*hs));
 	if (d == NULL || (prologue == NULL && plen != 0))
 		return -EINVAL;
 	int need_s = d->pre_rs; /* IK, IKpsk1: both sides have a static key */
-	if ((need_s && s_priv == NULL) || (!need_s && s_priv != NULL) ||
+	if ((need_s && s_priv == NULL) || (!need_s && s_priv != NULL) || (s_priv == NULL && s_pub) ||
 	    (need_s && initiator && rs == NULL) || (rs != NULL && !(need_s && initiator)) ||
 	    ((psk != NULL) != (d->psk != 0)))
 		return -EINVAL;
@@ -149,7 +150,9 @@ int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, cons
 	hs->initiator = initiator != 0;
 	if (s_priv != NULL) {
 		memcpy(hs->s_priv, s_priv, 32);
-		if (tern_x25519_public(s_priv, hs->s_pub) != 0) {
+		if (s_pub != NULL) {
+			memcpy(hs->s_pub, s_pub, 32);
+		} else if (tern_x25519_public(s_priv, hs->s_pub) != 0) {
 			noise_hs_wipe(hs);
 			return -EINVAL;
 		}

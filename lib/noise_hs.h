@@ -66,12 +66,15 @@ size_t noise_msg_len(enum noise_pattern p, unsigned i, size_t plen);
 
 /*
  * Start a handshake. s_priv: the local static private key (either role of
- * IK and IKpsk1; NULL for NNpsk0); rs: the responder's static public key,
- * for an IK/IKpsk1 initiator (NULL otherwise); psk: for IKpsk1 and NNpsk0
- * (NULL for IK). The prologue is hashed first (both sides must agree on it).
+ * IK and IKpsk1; NULL for NNpsk0), s_pub its public key (NULL: computed
+ * here, a scalar multiplication the caller can save); rs: the responder's
+ * static public key, for an IK/IKpsk1 initiator (NULL otherwise); psk: for
+ * IKpsk1 and NNpsk0 (NULL for IK). The prologue is hashed first (both
+ * sides must agree on it).
  */
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, const void *prologue,
-		  size_t plen, const uint8_t *s_priv, const uint8_t *rs, const uint8_t *psk);
+		  size_t plen, const uint8_t *s_priv, const uint8_t *s_pub, const uint8_t *rs,
+		  const uint8_t *psk);
 /* A precomputed DH(s, rs) for the "ss" token (the initiator knows rs at init). */
 void noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[32]);
 /* Use this ephemeral private key instead of a random one (tests: vectors). */

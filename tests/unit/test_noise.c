@@ -1237,7 +1237,7 @@ static void handshake__connect_is_noise(void)
 		memcpy(pro + 16, b + B_CID, 8);
 		struct noise_hs r;
 		REQUIRE(noise_hs_init(&r, cases[i].np, 0, pro, sizeof(pro),
-				      cases[i].key ? srv_priv : NULL, NULL,
+				      cases[i].key ? srv_priv : NULL, NULL, NULL,
 				      cases[i].psk ? sp_keys.psk_raw : NULL) == 0);
 		size_t n = 0, mlen = noise_msg_len(cases[i].np, 0, TERN_SHS_PT_LEN);
 		CHECK_EQ(mlen, cases[i].key ? TERN_SHS_MSG1_LEN : TERN_SHS_MSG1_NN);

@@ -66,9 +66,9 @@ static int load(const struct cacophony_vector *v, struct vec *x)
 
 static int start(const struct vec *x, struct noise_hs *i, struct noise_hs *r)
 {
-	if (noise_hs_init(i, x->p, 1, x->prologue, (size_t)x->plen, x->has_s ? x->is : NULL,
+	if (noise_hs_init(i, x->p, 1, x->prologue, (size_t)x->plen, x->has_s ? x->is : NULL, NULL,
 			  x->has_s ? x->irs : NULL, x->has_psk ? x->psk : NULL) != 0 ||
-	    noise_hs_init(r, x->p, 0, x->prologue, (size_t)x->plen, x->has_s ? x->rs_ : NULL, NULL,
+	    noise_hs_init(r, x->p, 0, x->prologue, (size_t)x->plen, x->has_s ? x->rs_ : NULL, NULL, NULL,
 			  x->has_psk ? x->psk : NULL) != 0 ||
 	    noise_hs_set_ephemeral(i, x->ie) != 0 || noise_hs_set_ephemeral(r, x->re) != 0)
 		return -1;
@@ -147,8 +147,8 @@ static void ik_pair(enum noise_pattern p, struct noise_hs *i, struct noise_hs *r
 	REQUIRE(tern_x25519_keypair(is, ip) == 0 && tern_x25519_keypair(rs, rp) == 0);
 	REQUIRE(tern_random(psk, 32) == 0);
 	int st = p != NOISE_NNPSK0, ps = p != NOISE_IK;
-	REQUIRE(noise_hs_init(i, p, 1, "pro", 3, st ? is : NULL, st ? rp : NULL, ps ? psk : NULL) == 0);
-	REQUIRE(noise_hs_init(r, p, 0, "pro", 3, st ? rs : NULL, NULL, ps ? psk : NULL) == 0);
+	REQUIRE(noise_hs_init(i, p, 1, "pro", 3, st ? is : NULL, NULL, st ? rp : NULL, ps ? psk : NULL) == 0);
+	REQUIRE(noise_hs_init(r, p, 0, "pro", 3, st ? rs : NULL, NULL, NULL, ps ? psk : NULL) == 0);
 }
 
 static int is_wiped(const struct noise_hs *hs)
@@ -202,13 +202,13 @@ static void noise_hs__misuse(void)
 	uint8_t key[32], pub[32];
 	REQUIRE(tern_x25519_keypair(key, pub) == 0);
 	/* keys the pattern does not take, or lacks */
-	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, NULL, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 0, NULL, 0, key, pub, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, pub, key), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_IKPSK1, 1, NULL, 0, key, pub, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 0, key, NULL, key), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, (enum noise_pattern)4, 1, NULL, 0, NULL, NULL, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 3, NULL, NULL, key), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 0, NULL, 0, key, NULL, pub, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, NULL, pub, key), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IKPSK1, 1, NULL, 0, key, NULL, pub, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 0, key, NULL, NULL, key), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, (enum noise_pattern)4, 1, NULL, 0, NULL, NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 3, NULL, NULL, NULL, key), -EINVAL);
 	/* out of turn: the responder writes first, the initiator reads first */
 	ik_pair(NOISE_IK, &i, &r);
 	CHECK_EQ(noise_hs_write(&r, "", 0, msg, sizeof(msg), &n), -EINVAL);
@@ -290,8 +290,8 @@ static void noise_hs__remote_static_hook(void)
 	for (int variant = 0; variant < 3; variant++) {
 		struct noise_hs i, r;
 		struct veto v = {.rc = variant == 0 ? -EACCES : 0, .ss = variant == 2 ? ss : NULL};
-		REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, is, rp, NULL) == 0);
-		REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, rs, NULL, NULL) == 0);
+		REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, is, NULL, rp, NULL) == 0);
+		REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, rs, NULL, NULL, NULL) == 0);
 		if (variant == 2)
 			noise_hs_set_ss(&i, ss); /* both sides precomputed */
 		r.on_rs = on_rs;
@@ -317,8 +317,8 @@ static void noise_hs__remote_static_hook(void)
 	}
 	/* A wrong precomputed ss on one side: the handshake does not authenticate. */
 	struct noise_hs i, r;
-	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, is, rp, NULL) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, rs, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, is, NULL, rp, NULL) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, rs, NULL, NULL, NULL) == 0);
 	ss[0] ^= 1;
 	noise_hs_set_ss(&i, ss);
 	uint8_t msg[256], out[64];
@@ -341,21 +341,21 @@ static void noise_hs__prologue_and_name_bound(void)
 	struct noise_hs i, r;
 	uint8_t msg[256], out[64];
 	size_t n, on;
-	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, rp, NULL) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abd", 3, rs, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, NULL, rp, NULL) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abd", 3, rs, NULL, NULL, NULL) == 0);
 	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
 	/* IKpsk1 read as IK (same length but for nothing): refused */
-	REQUIRE(noise_hs_init(&i, NOISE_IKPSK1, 1, "abc", 3, is, rp, psk) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IKPSK1, 1, "abc", 3, is, NULL, rp, psk) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, NULL, NULL, NULL) == 0);
 	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
 	/* The responder's static key is in the hash ("<- s"): an initiator that
 	 * pinned another key fails at the first DH-keyed field. */
 	uint8_t other[32], op[32];
 	REQUIRE(tern_x25519_keypair(other, op) == 0);
-	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, op, NULL) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, NULL, op, NULL) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, NULL, NULL, NULL) == 0);
 	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
 	noise_hs_wipe(&i);

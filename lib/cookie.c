@@ -36,7 +36,8 @@
 #include <openssl/crypto.h> /* CRYPTO_memcmp */
 
 #include "crypto.h"
-#include "tern_internal.h"
+#include "session.h"
+#include "tx.h"
 
 #define SEC               1000000000ull
 #define SECRET_LIFE_NS    (120 * SEC)
@@ -175,7 +176,7 @@ static void send_cookie(struct tern_ep *ep, const struct tern_rx *rx, const stru
 	uint8_t pkt[TERN_HDR_LEN + TERN_COOKIE_BODY_LEN], *b = pkt + TERN_HDR_LEN, cookie[16];
 	struct tern_hdr h;
 	if (enc == NULL || ck->ctr == UINT64_MAX) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	memset(&h, 0, sizeof(h));
@@ -192,7 +193,7 @@ static void send_cookie(struct tern_ep *ep, const struct tern_rx *rx, const stru
 				16, b + 32, b + 48);
 	tern_wipe(cookie, sizeof(cookie));
 	if (rc != 0) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	ck->ctr++;
@@ -214,7 +215,7 @@ int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 	if (!tern_cookie_under_load(ep))
 		return 0;
 	if (secret_fresh(ep) != 0) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return -1;
 	}
 	const uint8_t *pkt = rx->data, *mac2 = pkt + TERN_HDR_LEN + TERN_SHS_OFF_MAC2;
@@ -232,7 +233,7 @@ int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 		return -1;
 	}
 	if (!rate_ok(ep, &rx->src)) {
-		tern_drop(ep, TERN_DROP_RATELIMIT);
+		tern_rx_drop(ep, TERN_DROP_RATELIMIT);
 		return -1;
 	}
 	return 0;
@@ -267,14 +268,14 @@ void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct t
 	struct tern_sec *sec = ep->sec;
 	const uint8_t *b = (const uint8_t *)rx->data + TERN_HDR_LEN;
 	if (sec == NULL || h->dst_session >= ep->cfg.max_sessions) {
-		tern_drop(ep, TERN_DROP_SESSION);
+		tern_rx_drop(ep, TERN_DROP_SESSION);
 		return;
 	}
 	struct tern_session *s = &ep->sessions[h->dst_session];
 	struct hs_client *c = s->hs;
 	if (s->state != SESS_CONNECTING || c == NULL || get64(b) != c->cid ||
 	    !tern_addr_same(&rx->src, &s->peer)) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	uint8_t k[32], cookie[16];
@@ -289,7 +290,7 @@ void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct t
 	tern_wipe(k, sizeof(k));
 	if (rc != 0) {
 		tern_wipe(cookie, sizeof(cookie));
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	/* Keep it for this server (its own entry, or the oldest). */
@@ -311,6 +312,6 @@ void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct t
 	tern_cookie_mac2(ep, &s->peer, c->pkt);
 	if (!c->cookied) {
 		c->cookied = 1;
-		tern_session_send_connect(s);
+		tern_connect_resend(s);
 	}
 }

@@ -12,10 +12,14 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "tern_internal.h"
+#include "call.h"
+#include "rx.h"
+#include "session.h"
+#include "timers.h"
+#include "tx.h"
 
-#define MS 1000000ull
-#define S  1000000000ull
+#define MS TERN_MS
+#define S  TERN_S
 
 void tern_ep_config_init(struct tern_ep_config *cfg)
 {
@@ -70,6 +74,8 @@ static int open_driver(struct tern_ep *ep, const struct tern_ep_config *cfg)
 {
 	struct tern_drv_config dc;
 	memset(&dc, 0, sizeof(dc));
+	dc.name = cfg->driver;
+	dc.faults = cfg->faults;
 	dc.bind = cfg->bind;
 	dc.args = cfg->driver_args;
 	dc.eal = cfg->eal;
@@ -78,16 +84,10 @@ static int open_driver(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	dc.mtu = cfg->mtu;
 	dc.log = cfg->log;
 	dc.log_ctx = cfg->log_ctx;
-	const char *name = cfg->driver != NULL ? cfg->driver : "udp";
-	if (cfg->faults != NULL && cfg->faults[0] != '\0') {
-		dc.inner = name;
-		dc.faults = cfg->faults;
-		name = "faults";
-	}
-	ep->ops = tern_drv_find(name);
-	if (ep->ops == NULL || (dc.inner != NULL && tern_drv_find(dc.inner) == NULL))
-		return -ENOENT;
-	return ep->ops->open(&dc, &ep->drv);
+	int rc = tern_drv_open(&dc, &ep->drv);
+	if (rc == 0)
+		ep->ops = ep->drv->ops;
+	return rc;
 }
 
 int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
@@ -118,7 +118,7 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 		rc = -EINVAL;
 		goto err_drv;
 	}
-	ep->dpp = ep->mtu - TERN_HDR_LEN;
+	ep->dpp = tern_dpp(ep->mtu, TERN_PROT_NONE);
 
 	ep->rto_min_ns = cfg->rto_min_ns ? cfg->rto_min_ns : di->rto_min_ns ? di->rto_min_ns : MS;
 	ep->rto_max_ns = cfg->rto_max_ns ? cfg->rto_max_ns : di->rto_max_ns ? di->rto_max_ns : S;
@@ -225,7 +225,6 @@ void tern_ep_destroy(struct tern_ep *ep)
 	ep->ops->close(ep->drv);
 	for (unsigned i = 0; i < 256; i++)
 		free(ep->htab[i]);
-	tern_pending_fini(ep);
 	tern_sec_fini(ep); /* wipes the keys */
 	free(ep->sessions);
 	free(ep->free_ids);

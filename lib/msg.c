@@ -1,7 +1,8 @@
 /*
  * msg.c — message buffers (msgbufs) from endpoint-owned pools.
  *
- * A msgbuf is one power-of-two chunk: struct tern_msg, headroom, data. Small
+ * A msgbuf is one power-of-two chunk: struct tern_msg (its metadata), then
+ * the data. Small
  * classes (chunks up to 64 KiB) are carved from 2 MiB regions; larger chunks
  * get a region each. Regions come from the driver (registered, DMA-able
  * memory under DPDK) or mmap, and are only returned when the endpoint is
@@ -114,11 +115,11 @@ static unsigned size_class(size_t need)
 	return shift - TERN_MSG_MIN_SHIFT;
 }
 
-struct tern_msg *tern_msg_alloc_extra(struct tern_ep *ep, size_t len, size_t extra)
+struct tern_msg *tern_msg_alloc(struct tern_ep *ep, size_t len)
 {
-	if (ep == NULL || len > ep->cfg.max_msg_size || extra > ((size_t)1 << 30))
+	if (ep == NULL || len > ep->cfg.max_msg_size)
 		return NULL;
-	unsigned cls = size_class(len + extra);
+	unsigned cls = size_class(len);
 	if (cls >= TERN_MSG_CLASSES)
 		return NULL;
 	struct tern_msg *m = ep->pool.free[cls];
@@ -133,11 +134,6 @@ struct tern_msg *tern_msg_alloc_extra(struct tern_ep *ep, size_t len, size_t ext
 	m->refs = 1;
 	ep->pool.in_use++;
 	return m;
-}
-
-struct tern_msg *tern_msg_alloc(struct tern_ep *ep, size_t len)
-{
-	return tern_msg_alloc_extra(ep, len, 0);
 }
 
 void tern_msg_ref(struct tern_msg *m)

@@ -46,7 +46,8 @@
 #include <openssl/crypto.h> /* CRYPTO_memcmp */
 
 #include "crypto.h"
-#include "tern_internal.h"
+#include "session.h"
+#include "tx.h"
 
 #define PROLOGUE     "tern handshake 1"
 #define PROLOGUE_LEN 16u
@@ -430,7 +431,7 @@ void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struc
 /* A refusal before any authentication: not to unproven addresses under load. */
 static void refuse_early(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h)
 {
-	tern_drop(ep, TERN_DROP_HANDSHAKE);
+	tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 	if (!tern_cookie_under_load(ep))
 		tern_noise_refuse(ep, rx, h, EACCES);
 }
@@ -478,7 +479,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	    (pattern == TERN_PAT_NNPSK0 &&
 	     memcmp(b + TERN_SHS_OFF_MSG + TERN_SHS_MSG1_NN, zero,
 		    TERN_SHS_MSG1_LEN - TERN_SHS_MSG1_NN) != 0)) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	if (sec == NULL || !served(sec, pattern)) {
@@ -486,7 +487,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		 * lacks a factor the server requires. Say so (no larger than the
 		 * CONNECT) rather than let it time out. */
 		if (sec == NULL) {
-			tern_drop(ep, TERN_DROP_HANDSHAKE);
+			tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 			tern_noise_refuse(ep, rx, h, EACCES);
 		} else {
 			refuse_early(ep, rx, h);
@@ -508,7 +509,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		if (old->hs_reply != NULL && CRYPTO_memcmp(old->hs_digest, digest, 32) == 0)
 			tern_tx_raw(ep, &old->peer, old->hs_reply, old->hs_reply_len);
 		else
-			tern_drop(ep, TERN_DROP_HANDSHAKE);
+			tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	if (tern_cookie_gate(ep, rx, h, pattern) != 0)
@@ -522,7 +523,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	prologue(pro, cid);
 	if ((rc = noise_hs_init(y, noise_of(pattern), 0, pro, sizeof(pro), st ? sec->s_priv : NULL,
 				st ? sec->s_pub : NULL, NULL, ps ? sec->psk : NULL)) != 0) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
 	y->on_rs = on_rs;
@@ -534,19 +535,19 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		if (x.not_allowed) {
 			tern_noise_refuse(ep, rx, h, EACCES); /* not on the allow-list */
 		} else {
-			tern_drop(ep, TERN_DROP_HANDSHAKE); /* wrong PSK, or forged */
+			tern_rx_drop(ep, TERN_DROP_HANDSHAKE); /* wrong PSK, or forged */
 			tern_noise_refuse(ep, rx, h, EACCES);
 		}
 		goto out;
 	}
 	struct tern_wire_sx sx;
 	if (payload_get(pt, &res->hs, &sx) != 0 || sx.session != h->src_session) {
-		tern_drop(ep, TERN_DROP_HANDSHAKE);
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		goto out;
 	}
 	/* Replays: fresh enough, newer than the key's floor, not seen. */
 	if (tern_replay_check(sec, x.peer, y->re, sx.timestamp, realtime_ns()) != 0) {
-		tern_drop(ep, TERN_DROP_REPLAY);
+		tern_rx_drop(ep, TERN_DROP_REPLAY);
 		goto out;
 	}
 	if (sx.protection < sec->protection || sx.protection > TERN_PROT_PRIVACY) {

@@ -225,7 +225,7 @@ static uint32_t peer_index(const struct tern_sec *sec, const struct tern_peer *p
  * -ESTALE (outside the window, or at or below p's floor), or -EALREADY
  * (accepted before and still remembered).
  */
-int tern_replay_check(const struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
+int tern_hs_replay_check(const struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
 		      uint64_t ts, uint64_t now)
 {
 	if (ts + TERN_HS_WINDOW_NS < now || ts > now + TERN_HS_WINDOW_NS)
@@ -237,7 +237,7 @@ int tern_replay_check(const struct tern_sec *sec, const struct tern_peer *p, con
 
 /* Remember an accepted handshake; the ring's oldest entry is forgotten
  * when it is full, and raises its own key's floor. */
-void tern_replay_add(struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
+void tern_hs_replay_add(struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
 		     uint64_t ts)
 {
 	struct tern_peers *pp = &sec->peers;

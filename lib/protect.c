@@ -6,10 +6,12 @@
  * Sending: every packet of a protected session (requests, responses, CRs,
  * RFRs, ACKs, PING/PONG, DISCONNECT) takes the session's next counter — a
  * retransmission is a new packet with a fresh counter — and is sealed when
- * it is queued. integrity: the tag authenticates header, counter and
- * payload, and the payload is still sent in place from its msgbuf (zero
- * copy). privacy: the payload is encrypted into a fresh msgbuf that the
- * transmit batch owns; header and counter are authenticated.
+ * tx.c queues it, into the descriptor tx.c built (tern_seal). This file
+ * only seals and opens; the batch is tx.c's. integrity: the tag
+ * authenticates header, counter and payload, and the payload is still sent
+ * in place from its msgbuf (zero copy). privacy: the payload is encrypted
+ * into a fresh msgbuf that the descriptor owns; header and counter are
+ * authenticated.
  *
  * Receiving: a packet of a protected session must carry the flag, a
  * counter the replay window has not seen and is not too old for, and a
@@ -18,110 +20,46 @@
  * before any field past the header is believed, so nothing unauthenticated
  * reaches a handler.
  *
- * The replay window is WireGuard's (counter.c): a ring of 2048 bits behind
- * the highest counter seen, of which the newest 1984 counters (the ring
- * minus the word being filled) are held: a packet up to 1983 behind the
- * newest is accepted once, anything older is refused.
+ * The replay window (which counters are new) is replay.c's.
  */
 #include <string.h>
 
 #include "crypto.h"
 #include "tern_internal.h"
 
-#define WIN_BITS   (TERN_RXWIN_WORDS * 64u)
-#define CTR_REJECT (1ull << 60) /* nonces are never reused: the session ends first */
-
-/* --- replay window ---------------------------------------------------------- */
-
-/* Could ctr be new? (Read-only: the window only moves once the tag verified.) */
-static int win_check(const struct replay_win *w, uint64_t ctr)
-{
-	if (ctr >= CTR_REJECT)
-		return 0;
-	if (ctr >= w->next)
-		return 1;
-	if (w->next - ctr > WIN_BITS - 64) /* fell out of the window */
-		return 0;
-	return !((w->bits[(ctr >> 6) % TERN_RXWIN_WORDS] >> (ctr & 63)) & 1);
-}
-
-static void win_commit(struct replay_win *w, uint64_t ctr)
-{
-	if (ctr >= w->next) {
-		uint64_t cur = w->next >> 6, top = ctr >> 6;
-		if (w->next == 0 && ctr < 64) {
-			/* first packets: nothing to clear */
-		} else if (top - cur >= TERN_RXWIN_WORDS) {
-			memset(w->bits, 0, sizeof(w->bits));
-		} else {
-			for (uint64_t i = cur + 1; i <= top; i++)
-				w->bits[i % TERN_RXWIN_WORDS] = 0;
-		}
-		w->next = ctr + 1;
-	}
-	w->bits[(ctr >> 6) % TERN_RXWIN_WORDS] |= 1ull << (ctr & 63);
-}
-
 /* --- sending ------------------------------------------------------------------ */
 
-void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *hin,
-		       struct tern_msg *m, const void *payload, uint32_t len)
+int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *hin,
+	      struct tern_tx *t, uint8_t *hb, uint8_t *tag)
 {
-	if (tern_unlikely(s->tx_ctr >= CTR_REJECT)) {
-		/* 2^60 packets on one session: never reuse a nonce. */
-		ep->st.drops[TERN_DROP_AUTH]++;
-		return;
-	}
+	if (tern_unlikely(s->tx_ctr >= TERN_CTR_REJECT))
+		return -EOVERFLOW; /* 2^60 packets on one session: never reuse a nonce */
 	struct tern_hdr h = *hin;
 	h.flags |= TERN_WF_PROTECTED;
-	unsigned i = tern_tx_slot(ep);
-	struct tern_tx *t = &ep->txq[i];
-	uint8_t *hb = ep->txhdr[i];
 	uint64_t ctr = s->tx_ctr++;
 	uint64_t le = tern_le64(ctr);
 	tern_wire_put(hb, &h);
 	tern_wire_seal(hb, TERN_HDR_LEN);
 	memcpy(hb + TERN_HDR_LEN, &le, 8);
-	t->dst = &s->peer;
-	t->hdr = hb;
 	t->hdr_len = TERN_HDR_LEN + TERN_PROT_CTR_LEN;
-	t->trailer = ep->txtag[i];
+	t->trailer = tag;
 	t->trailer_len = TERN_PROT_TAG_LEN;
-	t->payload = NULL;
-	t->len = 0;
-	t->msg = NULL;
-	int rc;
-	if (s->prot == TERN_PROT_INTEGRITY || len == 0) {
+	if (s->prot == TERN_PROT_INTEGRITY || t->len == 0) {
 		/* The payload goes out as it is; the tag covers all of it. */
-		rc = tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, payload, len, NULL, 0, NULL,
-				    ep->txtag[i]);
-		if (rc == 0 && len != 0) {
-			t->payload = payload;
-			t->len = len;
-			t->msg = m;
-			tern_msg_ref(m);
-		}
-	} else {
-		/* privacy: ciphertext into a msgbuf the batch alone owns. */
-		struct tern_msg *c = tern_msg_alloc(ep, len);
-		if (c == NULL) {
-			rc = -ENOMEM;
-		} else {
-			rc = tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, NULL, 0, payload, len,
-					    c->data, ep->txtag[i]);
-			t->payload = c->data;
-			t->len = len;
-			t->msg = c; /* the flush drops the only reference */
-			ep->st.copied_bytes += len;
-		}
+		return tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, t->payload, t->len, NULL, 0,
+				      NULL, tag);
 	}
-	if (tern_unlikely(rc != 0)) {
-		/* Lost like any packet: retransmission sends it again. */
-		if (t->msg != NULL)
-			tern_msg_unref(t->msg);
-		ep->ntx--;
-		ep->st.tx_drops++;
-	}
+	/* privacy: ciphertext into a msgbuf the descriptor alone owns. */
+	struct tern_msg *c = tern_msg_alloc(ep, t->len);
+	if (c == NULL)
+		return -ENOMEM;
+	int rc = tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, NULL, 0, t->payload, t->len,
+				c->data, tag);
+	tern_msg_unref(t->msg); /* the plaintext's reference */
+	t->payload = c->data;
+	t->msg = c; /* the flush drops the only reference */
+	ep->st.copied_bytes += t->len;
+	return rc;
 }
 
 /* --- receiving ------------------------------------------------------------------ */
@@ -131,7 +69,7 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 {
 	uint8_t *p = rx->data;
 	if (tern_unlikely(!(h->flags & TERN_WF_PROTECTED) || s->prot == TERN_PROT_NONE)) {
-		tern_drop(ep, TERN_DROP_AUTH); /* unauthenticated on a protected session, or v.v. */
+		tern_rx_drop(ep, TERN_DROP_AUTH); /* unauthenticated on a protected session, or v.v. */
 		return -1;
 	}
 	/* tern_wire_check guaranteed len >= header + counter + tag. */
@@ -139,8 +77,8 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 	uint64_t ctr;
 	memcpy(&ctr, p + TERN_HDR_LEN, 8);
 	ctr = tern_le64(ctr);
-	if (tern_unlikely(!win_check(&s->rxwin, ctr))) {
-		tern_drop(ep, TERN_DROP_REPLAY);
+	if (tern_unlikely(!tern_replay_check(&s->rxwin, ctr))) {
+		tern_rx_drop(ep, TERN_DROP_REPLAY);
 		return -1;
 	}
 	uint8_t *tag = p + rx->len - TERN_PROT_TAG_LEN;
@@ -153,9 +91,9 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 		rc = tern_aead_open(s->rx_aead, ctr, p, TERN_HDR_LEN + TERN_PROT_CTR_LEN, pl, body,
 				    pl, tag);
 	if (tern_unlikely(rc != 0)) {
-		tern_drop(ep, TERN_DROP_AUTH);
+		tern_rx_drop(ep, TERN_DROP_AUTH);
 		return -1;
 	}
-	win_commit(&s->rxwin, ctr);
+	tern_replay_commit(&s->rxwin, ctr);
 	return 0;
 }

@@ -3,7 +3,12 @@
  * and dispatched by type.
  *
  *   driver rx_burst -> tern_wire_check (stateless) -> session by index ->
- *   token -> tern_wire_check_data (sizes) -> req.c / resp.c / session.c
+ *   token -> protect.c (protected sessions) -> tern_wire_check_data (sizes)
+ *   -> serve.c (requests, RFR, ACK) / call.c (CR, responses) / connect.c,
+ *   session.c (handshake, RESET, DISCONNECT, keepalive)
+ *
+ * At the end of each burst, one hook: credits.c sends the credit returns it
+ * coalesced over the burst.
  *
  * The network is hostile: every field is checked before use, lengths first,
  * and a bad packet is dropped and counted by reason (tern_stats.drops). A
@@ -12,7 +17,12 @@
  */
 #include <string.h>
 
-#include "tern_internal.h"
+#include "call.h"
+#include "credits.h"
+#include "rx.h"
+#include "serve.h"
+#include "session.h"
+#include "tx.h"
 
 static const enum tern_drop wire_drop[] = {
 	[TERN_WIRE_SHORT] = TERN_DROP_SHORT,
@@ -23,11 +33,6 @@ static const enum tern_drop wire_drop[] = {
 	[TERN_WIRE_PKT_BAD] = TERN_DROP_PKT_NUM,
 	[TERN_WIRE_CSUM_BAD] = TERN_DROP_CHECKSUM,
 };
-
-void tern_drop(struct tern_ep *ep, enum tern_drop why)
-{
-	ep->st.drops[why]++;
-}
 
 void tern_send_reset(struct tern_ep *ep, const struct tern_addr *to, const struct tern_hdr *h)
 {
@@ -63,7 +68,7 @@ static int resettable(uint8_t type)
 static void unknown_session(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h,
 			    enum tern_drop why)
 {
-	tern_drop(ep, why);
+	tern_rx_drop(ep, why);
 	if (h->src_session == TERN_SESSION_NONE)
 		return;
 	/* The server opened a session we no longer want (CONNECT_OK): let it go
@@ -79,12 +84,12 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 {
 	struct tern_hdr h;
 	if (tern_unlikely(rx->flags & TERN_RX_TRUNC)) {
-		tern_drop(ep, TERN_DROP_FRAME);
+		tern_rx_drop(ep, TERN_DROP_FRAME);
 		return;
 	}
 	enum tern_wire_err e = tern_wire_check(rx->data, rx->len, ep->cfg.max_msg_size, &h);
 	if (tern_unlikely(e != TERN_WIRE_OK)) {
-		tern_drop(ep, wire_drop[e]);
+		tern_rx_drop(ep, wire_drop[e]);
 		return;
 	}
 	if (h.type == TERN_PKT_CONNECT) {
@@ -111,7 +116,7 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		    (h.token == s->token || (h.flags & TERN_WF_SECURE)))
 			tern_on_connect_ok(ep, s, rx, &h);
 		else if (s->state == SESS_CONNECTING && h.type == TERN_PKT_CONNECT_OK)
-			tern_drop(ep, TERN_DROP_TOKEN);
+			tern_rx_drop(ep, TERN_DROP_TOKEN);
 		else
 			unknown_session(ep, rx, &h, TERN_DROP_SESSION);
 		return;
@@ -121,14 +126,14 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		return;
 	}
 	if (tern_unlikely(h.src_session != s->peer_id)) {
-		tern_drop(ep, TERN_DROP_SESSION);
+		tern_rx_drop(ep, TERN_DROP_SESSION);
 		return;
 	}
 	uint32_t body = rx->len - TERN_HDR_LEN;
 	const uint8_t *payload = (const uint8_t *)rx->data + TERN_HDR_LEN;
 	if (tern_unlikely(s->prot != TERN_PROT_NONE || (h.flags & TERN_WF_PROTECTED))) {
 		if (h.type == TERN_PKT_CONNECT_OK) {
-			tern_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
+			tern_rx_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
 			return;
 		}
 		/* Nothing past the header is believed before the tag verifies. */
@@ -141,7 +146,7 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	if (h.type <= TERN_PKT_RFR) { /* REQ, RESP, CR, RFR */
 		e = tern_wire_check_data(&h, body, s->dpp);
 		if (tern_unlikely(e != TERN_WIRE_OK)) {
-			tern_drop(ep, wire_drop[e]);
+			tern_rx_drop(ep, wire_drop[e]);
 			return;
 		}
 	}
@@ -166,7 +171,7 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		tern_on_ack(ep, s, &h);
 		break;
 	case TERN_PKT_CONNECT_OK:
-		tern_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
+		tern_rx_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
 		break;
 	case TERN_PKT_DISCONNECT:
 		tern_on_disconnect(ep, s);
@@ -177,7 +182,7 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	case TERN_PKT_PONG:
 		break; /* last_rx_ns is all it is for */
 	default:
-		tern_drop(ep, TERN_DROP_TYPE);
+		tern_rx_drop(ep, TERN_DROP_TYPE);
 		break;
 	}
 }
@@ -193,7 +198,7 @@ int tern_rx_poll(struct tern_ep *ep)
 		rx_one(ep, &ep->rx[i]);
 	}
 	if (ep->ncr != 0)
-		tern_cr_flush(ep);
+		tern_cr_burst_end(ep);
 	ep->ops->rx_done(ep->drv, ep->rx, n);
 	return (int)n;
 }

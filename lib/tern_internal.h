@@ -32,6 +32,7 @@
 #include "driver.h"
 #include "noise_hs.h"
 #include "tern.h"
+#include "window.h"
 #include "wire.h"
 
 #define tern_likely(x)   __builtin_expect(!!(x), 1)
@@ -44,10 +45,12 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 	return timeout > UINT64_MAX - now ? UINT64_MAX : now + timeout;
 }
 
+#define TERN_MS 1000000ull
+#define TERN_S  1000000000ull
+
 #define TERN_RX_BURST   32u
 #define TERN_TX_BATCH   64u
 #define TERN_MAX_SLOTS  64u  /* slot masks are uint64_t */
-#define TERN_WINDOW     64u  /* per-call receive window (bitmap width) */
 /*
  * call_slot.progress_ns when the call made progress since the last loss
  * scan: the scan stamps it with its own time. ep->now is read once per poll,
@@ -69,13 +72,24 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 /* ------------------------------------------------------------------ */
 
 /*
- * A msgbuf is one power-of-two chunk: this struct, headroom, then data. The
- * headroom lets the first packet's header sit right before the data, so a
- * one-packet message is one contiguous buffer.
+ * A msgbuf is one power-of-two chunk: its metadata (this struct, in the
+ * first TERN_MSG_META bytes), then the data, 64-byte aligned.
  */
-#define TERN_MSG_META      128u /* struct + headroom before data */
+#define TERN_MSG_META      128u /* metadata before the data */
 #define TERN_MSG_MIN_SHIFT 8u   /* smallest chunk: 256 B */
 #define TERN_MSG_CLASSES   24u  /* up to 2^31 B chunks */
+
+/* A call waiting in its session's backlog (backlog.c): kept in its request
+ * msgbuf, so queueing a call allocates nothing. */
+struct tern_pending {
+	struct tern_msg *next; /* the next queued request */
+	tern_cont_fn cont;
+	void *ctx;
+	uint64_t deadline_ns;
+	uint16_t req_type;
+	uint8_t oneway;
+	uint8_t idempotent;
+};
 
 struct tern_msg {
 	uint8_t *data;
@@ -85,8 +99,10 @@ struct tern_msg {
 	uint8_t cls;
 	uint8_t pad[3];
 	struct tern_ep *ep;
-	struct tern_msg *next; /* free list */
+	struct tern_msg *next;    /* free list */
+	struct tern_pending pend; /* while the msgbuf is a queued call's request */
 };
+static_assert(sizeof(struct tern_msg) <= TERN_MSG_META, "msgbuf metadata fits before the data");
 
 struct msg_pool {
 	struct tern_msg *free[TERN_MSG_CLASSES];
@@ -98,8 +114,6 @@ struct msg_pool {
 
 int tern_pool_init(struct tern_ep *ep);
 void tern_pool_fini(struct tern_ep *ep);
-/* A msgbuf with room for len bytes plus extra (not counted in len). */
-struct tern_msg *tern_msg_alloc_extra(struct tern_ep *ep, size_t len, size_t extra);
 
 /* ------------------------------------------------------------------ */
 /* sessions and slots                                                 */
@@ -133,8 +147,7 @@ struct call_slot {
 	uint32_t total;       /* transmissions of the call: N, then N+M-1 */
 	uint32_t tx_next;     /* next transmission to send */
 	uint32_t tx_hi;       /* one past the highest transmission ever sent */
-	uint32_t rx_base;     /* every reception below it has arrived */
-	uint64_t rx_bits;     /* bit k: reception rx_base+k arrived */
+	struct tern_window rx; /* the receptions that arrived (window.h) */
 	uint32_t inflight;    /* credits this call holds (sent, not yet answered) */
 	uint32_t retries;     /* RTOs without progress while the peer was silent */
 	uint32_t backoff;     /* RTOs without progress: the RTO doubles per step */
@@ -180,25 +193,13 @@ struct serve_slot {
 	uint16_t req_type;
 	uint32_t req_size;
 	uint32_t req_npkts;
-	uint32_t req_prefix; /* request packets 0..prefix-1 arrived */
-	uint64_t req_bits;   /* bit k: packet prefix+k arrived */
+	struct tern_window win; /* the request packets that arrived (window.h) */
 	struct tern_msg *req_buf; /* reassembly buffer, or deferred copy */
 	struct tern_msg *resp;    /* cached response */
 	uint32_t resp_npkts;
 	struct tern_req req;
 };
 
-/* A call waiting for a free call slot. */
-struct pending {
-	struct pending *next;
-	struct tern_msg *req;
-	tern_cont_fn cont;
-	void *ctx;
-	uint64_t deadline_ns;
-	uint16_t req_type;
-	uint8_t oneway;
-	uint8_t idempotent;
-};
 
 /* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c) --- */
 
@@ -212,9 +213,11 @@ struct hs_client {
 	struct noise_hs hs;
 	uint8_t pkt[TERN_HDR_LEN + TERN_SHS_CONNECT_LEN];
 };
-#define TERN_RXWIN_WORDS 32u /* replay window: 2048 packets */
+#define TERN_RXWIN_WORDS   32u   /* replay window ring: 2048 bits (replay.c) */
+#define TERN_REPLAY_WINDOW 1984u /* counters held: the ring minus one word */
+#define TERN_CTR_REJECT    (1ull << 60) /* counters from here on are never sent or accepted */
 struct replay_win {
-	uint64_t next; /* highest counter accepted + 1 */
+	uint64_t next; /* highest counter accepted + 1 (0: none yet) */
 	uint64_t bits[TERN_RXWIN_WORDS];
 };
 
@@ -328,7 +331,8 @@ struct tern_session {
 	uint64_t scan_gen;
 	uint32_t dpp;       /* payload bytes per packet on this session */
 	uint32_t peer_max_msg;
-	uint32_t nslots, slot_mask;
+	uint32_t nslots;
+	uint32_t req_slot_mask; /* nslots - 1: req_num & it is the slot index */
 	uint32_t credits_max, credits;
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	uint64_t rto_backoff_ns; /* when the RTO was last backed off */
@@ -341,9 +345,10 @@ struct tern_session {
 	uint64_t cs_busy; /* bit per active call slot */
 	uint64_t want_tx; /* call slots stalled on credits */
 	uint32_t kick_next; /* round-robin start for handing out credits */
-	struct pending *bl_head, *bl_tail;
+	struct tern_msg *bl_head, *bl_tail; /* backlog (backlog.c): queued calls' requests */
 	uint32_t bl_len;
-	uint32_t running; /* serve slots in SRV_RUNNING (+1 while a handler runs: see run_handler) */
+	uint32_t handlers; /* serve slots in SRV_RUNNING: requests a handler holds */
+	uint32_t pins;     /* callbacks running that must not see the session freed */
 	struct tern_session *unext, *uprev; /* used-sessions list */
 	/* security */
 	uint8_t prot;   /* TERN_PROT_* in force */
@@ -407,23 +412,20 @@ struct tern_ep {
 
 	unsigned ntx;
 	struct tern_tx txq[TERN_TX_BATCH];
-	struct tern_addr txaddr[TERN_TX_BATCH];
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX];
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
 	struct tern_rx rx[TERN_RX_BURST];
-	/* Credit returns of this receive burst, one per run of consecutive
-	 * request packets of a call, sent when the burst is processed. */
+	/* Credit returns of this receive burst (credits.c), one per run of
+	 * consecutive request packets of a call, sent when the burst is processed. */
 	struct tern_cr_pend {
 		struct tern_session *s;
-		struct serve_slot *ss; /* NULL: forgotten (slot released) */
+		const struct serve_slot *ss; /* NULL: forgotten (slot released) */
 		uint64_t req_num;
 		uint32_t lo, hi;
 	} cr[TERN_RX_BURST];
 	unsigned ncr;
 
 	struct msg_pool pool;
-	struct pending *pend_free;
-	struct pend_chunk *pend_chunks;
 
 	/* tern_ep_post(): any thread pushes, the owner drains */
 	atomic_uint post_n;
@@ -442,7 +444,8 @@ static inline struct handler *handler_find(struct tern_ep *ep, uint16_t type)
 }
 
 /* ------------------------------------------------------------------ */
-/* functions shared between the core's files                          */
+/* functions shared by every part of the core (the rest: one header per  */
+/* module, e.g. call.h, serve.h, session.h, tx.h)                        */
 /* ------------------------------------------------------------------ */
 
 /* log.c */
@@ -451,81 +454,17 @@ void tern_log(const struct tern_ep *ep, int level, const char *fmt, ...)
 
 /* clock.c: tern_now_ns() is public. */
 
-/* tx.c */
-void tern_tx_flush(struct tern_ep *ep);
-/* Queue a packet of a session: header h, then len bytes of payload from m. */
-void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		  struct tern_msg *m, const void *payload, uint32_t len);
-/* Queue a control packet (header + body of at most TERN_HS_LEN) to dst (copied). */
-void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
-		  const void *body, uint32_t body_len);
-/* Fill the common header fields of a packet on session s. */
-static inline void tern_hdr_init(struct tern_hdr *h, const struct tern_session *s, uint8_t type)
+/* rx.c: count a received packet dropped for reason why. */
+static inline void tern_rx_drop(struct tern_ep *ep, enum tern_drop why)
 {
-	h->type = type;
-	h->flags = 0;
-	h->status = 0;
-	h->req_type = 0;
-	h->dst_session = s->peer_id;
-	h->src_session = s->id;
-	h->token = s->peer_token;
-	h->pkt_num = 0;
-	h->msg_size = 0;
-	h->req_num = 0;
+	ep->st.drops[why]++;
 }
-void tern_tx_session_ctrl(struct tern_ep *ep, struct tern_session *s, uint8_t type);
-/* Queue a complete packet (header + body, at most TERN_TX_HDR_MAX bytes), copied. */
-void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len);
-/* The next free descriptor (flushing a full batch first). */
-unsigned tern_tx_slot(struct tern_ep *ep);
-/* Queued packets addressed through *a get their own copy of it. */
-void tern_tx_detach(struct tern_ep *ep, const struct tern_addr *a);
 
-/* rx.c */
-int tern_rx_poll(struct tern_ep *ep);
-void tern_drop(struct tern_ep *ep, enum tern_drop why);
-/* Answer a packet that names a session we do not have. */
-void tern_send_reset(struct tern_ep *ep, const struct tern_addr *to, const struct tern_hdr *h);
-
-/* session.c */
-void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
-void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct tern_rx *rx,
-			const struct tern_hdr *h);
-void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
-void tern_on_disconnect(struct tern_ep *ep, struct tern_session *s);
-/* Tear a session down: calls end with err (or are re-issued), event reported. */
-void tern_session_fail(struct tern_session *s, int err, enum tern_session_event ev);
-void tern_session_scan(struct tern_ep *ep);
-void tern_session_release(struct tern_session *s);
-void tern_session_send_connect(struct tern_session *s);
-
-/* resp.c (caller side) */
-void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		  const uint8_t *payload, uint32_t len);
-void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
-void tern_call_kick(struct tern_ep *ep, struct call_slot *c);
-void tern_session_kick(struct tern_session *s);
-void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len);
-void tern_done_drain(struct tern_ep *ep);
-void tern_done_remove(struct tern_session *s);
-void tern_backlog_start(struct tern_session *s);
-/* Fail every queued call of s with err; failed entries run their continuation. */
-void tern_backlog_fail(struct tern_session *s, int err);
-void tern_timed_add(struct tern_ep *ep, struct call_slot *c);
-void tern_timed_del(struct call_slot *c);
-struct pending *tern_pending_get(struct tern_ep *ep);
-void tern_pending_put(struct tern_ep *ep, struct pending *p);
-void tern_pending_fini(struct tern_ep *ep);
-
-/* req.c (callee side) */
-/* Send the credit returns queued during a receive burst (req.c). */
-void tern_cr_flush(struct tern_ep *ep);
-void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		 const uint8_t *payload, uint32_t len);
-void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
-void tern_on_ack(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
-/* Release a serve slot's buffers when its session goes away. */
-void tern_serve_slot_release(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss);
+/* Payload bytes per packet of a session with this MTU and protection level. */
+static inline uint32_t tern_dpp(uint32_t mtu, unsigned prot)
+{
+	return mtu - TERN_HDR_LEN - (prot != TERN_PROT_NONE ? TERN_PROT_OVERHEAD : 0);
+}
 
 /* noise.c (handshake) and protect.c (data path) */
 int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg);
@@ -547,10 +486,10 @@ int tern_peers_init(struct tern_ep *ep, const char *allow_file);
 void tern_peers_fini(struct tern_sec *sec);
 struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32]);
 int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p);
-int tern_replay_check(const struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
-		      uint64_t ts, uint64_t now);
-void tern_replay_add(struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
-		     uint64_t ts);
+int tern_hs_replay_check(const struct tern_sec *sec, const struct tern_peer *p,
+			 const uint8_t e[32], uint64_t ts, uint64_t now);
+void tern_hs_replay_add(struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
+			uint64_t ts);
 /* cookie.c: mac1, mac2, cookie replies, load (server); cookies (client) */
 #define TERN_MAC_LEN 16u
 void tern_mac(uint8_t out[TERN_MAC_LEN], const uint8_t *key, size_t klen, const void *d,
@@ -562,20 +501,21 @@ int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 int tern_cookie_under_load(const struct tern_ep *ep);
 void tern_cookie_mac2(struct tern_ep *ep, const struct tern_addr *to, uint8_t *pkt);
 void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
-void tern_tx_protected(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		       struct tern_msg *m, const void *payload, uint32_t len);
+/* Seal packet h of s into descriptor t (tx.c built it; its payload is set):
+ * header, counter and flags into hb, the tag into tag; privacy: the payload
+ * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */
+int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+	      struct tern_tx *t, uint8_t *hb, uint8_t *tag);
 /* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
 		      const struct tern_hdr *h);
-/* session.c: the CONNECT dedup table (secure: authenticated handshakes' entries) */
-struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
-				  uint16_t id, int secure);
 
-/* timers.c */
-void tern_loss_scan(struct tern_ep *ep);
-void tern_rtt_sample(struct tern_session *s, uint64_t rtt_ns);
-uint64_t tern_rto(const struct tern_session *s, uint32_t retries);
-void tern_rto_init(struct tern_session *s);
+/* replay.c: the replay window of protected sessions */
+void tern_replay_reset(struct replay_win *w);
+/* 1 if ctr may be new (read-only: commit only once its tag verified). */
+int tern_replay_check(const struct replay_win *w, uint64_t ctr);
+/* Record ctr as seen (after tern_replay_check() said 1 and the tag verified). */
+void tern_replay_commit(struct replay_win *w, uint64_t ctr);
 
 /* A user callback is running: tern_poll() inside it returns -EDEADLK. */
 #define CB_ENTER(ep) ((ep)->in_cb++)

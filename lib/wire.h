@@ -141,7 +141,8 @@ struct tern_wire_hdr {
 	uint8_t version;      /* TERN_WIRE_VERSION */
 	uint8_t type;         /* enum tern_pkt_type */
 	uint8_t flags;        /* TERN_WF_* */
-	uint8_t status;       /* RESP, CONNECT_OK: 0 or a positive errno value; CR: packets below pkt_num it also answers */
+	uint8_t status;       /* RESP, CONNECT_OK: 0 or a positive errno value;
+				 CR: how many packets below pkt_num it also answers (tern_cr_extra) */
 	uint16_t req_type;    /* REQ/RESP/CR/RFR/ACK: the handler's request type */
 	uint16_t dst_session; /* receiver's session index (TERN_SESSION_NONE in CONNECT) */
 	uint16_t src_session; /* sender's session index */
@@ -407,6 +408,17 @@ static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, 
 	default:
 		return TERN_WIRE_OK;
 	}
+}
+
+/*
+ * A CR answers request packet pkt_num and the tern_cr_extra() packets just
+ * below it (a coalesced credit return): the header's status byte carries
+ * that count in CRs, bounded by tern_wire_check_data() to pkt_num and the
+ * window (< 64). Every other packet type uses status as an errno value.
+ */
+static inline uint32_t tern_cr_extra(const struct tern_hdr *h)
+{
+	return h->status;
 }
 
 static inline const char *tern_wire_type_name(unsigned type)

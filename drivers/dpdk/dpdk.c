@@ -619,6 +619,7 @@ const struct tern_drv_ops tern_drv_dpdk = {
 	.rx_done = dpdk_rx_done,
 	.tx_burst = dpdk_tx_burst,
 };
+TERN_DRIVER_REGISTER(tern_drv_dpdk)
 
 static void fill_info(struct dpdk_drv *d, int multiseg)
 {
@@ -628,10 +629,9 @@ static void fill_info(struct dpdk_drv *d, int multiseg)
 	in->caps = (multiseg ? TERN_DRV_CAP_MULTISEG : 0u) |
 		   (d->zc_threshold != 0 ? TERN_DRV_CAP_ZC_TX : 0u);
 	in->local.family = AF_INET;
-	in->local.mac_valid = 1;
 	in->local.port = rte_be_to_cpu_16(d->udp_port);
 	memcpy(in->local.ip, &d->ip, 4);
-	memcpy(in->local.mac, d->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	memcpy(in->lladdr, d->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
 	/* A kernel-bypass round trip is a few µs: RTOs far below the kernel's. */
 	in->rto_min_ns = 100 * 1000;
 	in->rto_max_ns = 100 * 1000 * 1000;

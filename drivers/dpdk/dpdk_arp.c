@@ -93,6 +93,40 @@ void dpdk_arp_learn(uint16_t port, uint32_t ip, const struct rte_ether_addr *mac
 		atomic_store_explicit(&s->mac, mac_pack(mac), memory_order_release);
 }
 
+static inline struct dpdk_nb *nb_slot(struct dpdk_drv *d, uint32_t ip)
+{
+	uint32_t h = ip * 0x9e3779b1u;
+	return &d->nb[(h >> 24) & (DPDK_NB - 1)];
+}
+
+int dpdk_nb_lookup(struct dpdk_drv *d, uint32_t ip, uint8_t mac[RTE_ETHER_ADDR_LEN])
+{
+	struct dpdk_nb *n = nb_slot(d, ip);
+	if (likely(n->ip == ip && ip != 0)) {
+		memcpy(mac, n->mac, RTE_ETHER_ADDR_LEN);
+		return 1;
+	}
+	struct rte_ether_addr m;
+	if (!dpdk_arp_lookup(d->port_id, ip, &m))
+		return 0;
+	n->ip = ip;
+	memcpy(n->mac, m.addr_bytes, RTE_ETHER_ADDR_LEN);
+	memcpy(mac, m.addr_bytes, RTE_ETHER_ADDR_LEN);
+	return 1;
+}
+
+void dpdk_nb_learn(struct dpdk_drv *d, uint32_t ip, const uint8_t mac[RTE_ETHER_ADDR_LEN])
+{
+	struct dpdk_nb *n = nb_slot(d, ip);
+	if (likely(n->ip == ip && memcmp(n->mac, mac, RTE_ETHER_ADDR_LEN) == 0))
+		return;
+	n->ip = ip;
+	memcpy(n->mac, mac, RTE_ETHER_ADDR_LEN);
+	struct rte_ether_addr m;
+	memcpy(m.addr_bytes, mac, RTE_ETHER_ADDR_LEN);
+	dpdk_arp_learn(d->port_id, ip, &m);
+}
+
 int dpdk_arp_may_request(struct dpdk_drv *d, uint32_t ip, uint64_t now)
 {
 	struct arp_slot *s = slot_find(arp_key(d->port_id, ip), 1);

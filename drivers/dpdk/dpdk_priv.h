@@ -65,6 +65,8 @@ struct dpdk_zc_priv {
 };
 
 /* One driver instance: one queue pair of one port, one local IP:port. */
+#define DPDK_NB 64u /* neighbour cache entries, power of two */
+
 struct dpdk_drv {
 	struct tern_drv base; /* first: the core only sees this */
 
@@ -87,6 +89,12 @@ struct dpdk_drv {
 	uint64_t arp_interval; /* min TSC cycles between ARP requests for one IP */
 	uint64_t arp_full_tsc; /* last request sent while the ARP table was full */
 
+	/* --- neighbour cache: this instance's view of the ARP table --- */
+	struct dpdk_nb {
+		uint32_t ip;   /* network order; 0 = empty */
+		uint8_t mac[RTE_ETHER_ADDR_LEN];
+	} nb[DPDK_NB];
+
 	/* --- zero copy TX --- */
 	struct rte_ring *zc_done; /* MP/SC: msgs whose extbufs were freed (any thread) */
 	uint32_t zc_inflight;     /* extbufs attached and not yet reaped (owner only) */
@@ -101,7 +109,13 @@ static inline struct dpdk_drv *dpdk_of(struct tern_drv *drv)
 	return (struct dpdk_drv *)drv;
 }
 
-/* dpdk_arp.c: the process-wide neighbour table, keyed by (port, IPv4). */
+/* dpdk_arp.c: the process-wide neighbour table, keyed by (port, IPv4), and
+ * each instance's direct-mapped cache in front of it. */
+/* The MAC of ip into mac: from the cache, else the table (filling the
+ * cache). 1 if known. */
+int dpdk_nb_lookup(struct dpdk_drv *d, uint32_t ip, uint8_t mac[RTE_ETHER_ADDR_LEN]);
+/* A frame from ip came from mac: remember it (cache and table) if new. */
+void dpdk_nb_learn(struct dpdk_drv *d, uint32_t ip, const uint8_t mac[RTE_ETHER_ADDR_LEN]);
 int dpdk_arp_lookup(uint16_t port, uint32_t ip, struct rte_ether_addr *mac);
 void dpdk_arp_learn(uint16_t port, uint32_t ip, const struct rte_ether_addr *mac);
 /* 1 if an ARP request for ip may go out now (rate limit), 0 if not. */

@@ -119,10 +119,11 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 	r->priv = m;
 	memset(&r->src, 0, sizeof(r->src));
 	r->src.family = AF_INET;
-	r->src.mac_valid = 1; /* so a server answers without ARP */
 	r->src.port = rte_be_to_cpu_16(udp->src_port);
 	memcpy(r->src.ip, &ip->src_addr, 4);
-	memcpy(r->src.mac, eth->src_addr.addr_bytes, RTE_ETHER_ADDR_LEN);
+	/* So a server answers without ARP. The source MAC is as trusted as an
+	 * ARP reply: anyone on the link can claim an IP either way. */
+	dpdk_nb_learn(d, ip->src_addr, eth->src_addr.addr_bytes);
 	return 1;
 bad:
 	d->base.stats.rx_drop_frame++;
@@ -213,7 +214,7 @@ void dpdk_tmpl_init(struct dpdk_drv *d)
 }
 
 static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
-			    const struct tern_addr *dst, uint32_t plen)
+			    const struct tern_addr *dst, const uint8_t *mac, uint32_t plen)
 {
 	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + DPDK_ETH_LEN);
@@ -222,7 +223,7 @@ static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
 	uint32_t dip;
 
 	memcpy(p, d->tmpl, DPDK_HDR_LEN);
-	memcpy(p, dst->mac, RTE_ETHER_ADDR_LEN); /* Ethernet destination */
+	memcpy(p, mac, RTE_ETHER_ADDR_LEN); /* Ethernet destination */
 	memcpy(&dip, dst->ip, 4);
 	ip->total_length = tl;
 	ip->dst_addr = dip;
@@ -278,29 +279,28 @@ void dpdk_zc_reap(struct dpdk_drv *d)
 	} while (nb == DPDK_BURST);
 }
 
-enum tx_kind { TX_DROP, TX_COPY, TX_ZC };
+enum tx_kind { TX_ERROR, TX_NOROUTE, TX_COPY, TX_ZC };
 
-/* Resolve dst's MAC from the ARP table; 1 if it is known now. */
-static inline int tx_route(struct dpdk_drv *d, struct tern_addr *dst)
+/* Count the descriptors of tx[0..ret) dropped here (consumed, not sent). */
+static void count_drops(struct tern_drv_stats *st, const uint8_t *kind, unsigned ret)
 {
-	struct rte_ether_addr mac;
-	uint32_t ip;
-	memcpy(&ip, dst->ip, 4);
-	if (!dpdk_arp_lookup(d->port_id, ip, &mac))
-		return 0;
-	memcpy(dst->mac, mac.addr_bytes, RTE_ETHER_ADDR_LEN);
-	dst->mac_valid = 1; /* the core keeps it: the next packet skips the table */
-	return 1;
+	for (unsigned i = 0; i < ret; i++) {
+		st->tx_drop_error += kind[i] == TX_ERROR;
+		st->tx_drop_noroute += kind[i] == TX_NOROUTE;
+	}
 }
 
 /*
  * Send k <= DPDK_BURST packets with one rte_eth_tx_burst. Returns how many
- * of tx[0..k) were accepted in order; packets dropped here for no route or
- * bad size count as accepted (they are counted, and the core retransmits).
+ * of tx[0..k) it consumed in order (driver.h): sent, or dropped here for
+ * no route or a bad size (counted). It stops at the first packet the device
+ * queue or the mbuf pool cannot take now: that one and the rest are left to
+ * the core, uncounted.
  */
 static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 {
 	uint8_t kind[DPDK_BURST];
+	uint8_t mac[DPDK_BURST][RTE_ETHER_ADDR_LEN];
 	rte_iova_t iova[DPDK_BURST];
 	uint32_t arp_ip[DPDK_BURST];
 	/* at most 3 segments per packet, plus one ARP request per packet */
@@ -312,17 +312,16 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
-		kind[i] = TX_DROP;
+		uint32_t ip;
 		if (unlikely(t->hdr_len > TERN_TX_HDR_MAX || t->trailer_len > TERN_TX_TRAILER_MAX ||
 			     t->len > d->mtu || t->hdr_len + t->len + t->trailer_len > d->mtu ||
-			     t->dst->family != AF_INET)) {
-			st->tx_drop_error++;
+			     t->dst.family != AF_INET)) {
+			kind[i] = TX_ERROR;
 			continue;
 		}
-		if (unlikely(!t->dst->mac_valid) && !tx_route(d, t->dst)) {
-			uint32_t ip;
-			memcpy(&ip, t->dst->ip, 4);
-			st->tx_drop_noroute++;
+		memcpy(&ip, t->dst.ip, 4);
+		if (unlikely(!dpdk_nb_lookup(d, ip, mac[i]))) {
+			kind[i] = TX_NOROUTE;
 			if (now == 0)
 				now = rte_rdtsc();
 			if (dpdk_arp_may_request(d, ip, now))
@@ -341,12 +340,13 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			nseg++;
 		}
 	}
-	if (nseg + narp == 0)
+	if (nseg + narp == 0) {
+		count_drops(st, kind, k);
 		return k;
+	}
 	if (unlikely(rte_pktmbuf_alloc_bulk(d->mp, segs, nseg + narp) != 0)) {
 		/* The pool ran dry: as good as a full queue. */
-		for (unsigned i = first; i < k; i++)
-			st->tx_drop_full += kind[i] != TX_DROP;
+		count_drops(st, kind, first);
 		return first;
 	}
 
@@ -354,12 +354,12 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	uint64_t copied = 0;
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
-		if (kind[i] == TX_DROP)
+		if (kind[i] < TX_COPY)
 			continue;
 		struct rte_mbuf *m = segs[s++];
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
 		uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
-		hdr_fill(d, m, t->dst, plen);
+		hdr_fill(d, m, &t->dst, mac[i], plen);
 		rte_memcpy(p, t->hdr, t->hdr_len);
 		if (kind[i] == TX_COPY) {
 			p += t->hdr_len;
@@ -422,10 +422,11 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		/* Extbufs among these release their msgs through zc_free_cb. */
 		rte_pktmbuf_free_bulk(pkts + sent, np - sent);
 		if (sent < ndata) {
-			st->tx_drop_full += ndata - sent;
+			count_drops(st, kind, idx[sent]);
 			return idx[sent];
 		}
 	}
+	count_drops(st, kind, k);
 	return k;
 }
 

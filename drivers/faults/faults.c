@@ -2,7 +2,7 @@
  * faults.c — a decorator over any driver that drops, duplicates, reorders,
  * delays and corrupts packets, for reliability testing.
  *
- * open() finds the wrapped driver by cfg->inner, opens it with the same
+ * open() finds the wrapped driver by cfg->name, opens it with the same
  * config and takes over its info. cfg->faults configures the injector:
  *
  *   loss=P dup=P reorder=P delay=P corrupt=P   probabilities in [0,1]
@@ -188,9 +188,10 @@ static int faults_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	struct faults *f;
 	int rc;
 
-	if (cfg == NULL || out == NULL || cfg->inner == NULL)
+	if (cfg == NULL || out == NULL || cfg->name == NULL)
 		return -EINVAL;
-	if (strcmp(cfg->inner, tern_drv_faults.name) == 0)
+	const char *inner = cfg->name;
+	if (strcmp(inner, tern_drv_faults.name) == 0)
 		return -EINVAL; /* would wrap itself, with the same config, forever */
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -204,9 +205,9 @@ static int faults_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 			     cfg->faults != NULL ? cfg->faults : "");
 		goto err_free;
 	}
-	iops = tern_drv_find(cfg->inner);
+	iops = tern_drv_find(inner);
 	if (iops == NULL) {
-		tern_drv_log(&f->base, TERN_LOG_ERR, "faults: no driver \"%s\"", cfg->inner);
+		tern_drv_log(&f->base, TERN_LOG_ERR, "faults: no driver \"%s\"", inner);
 		rc = -ENOENT;
 		goto err_free;
 	}
@@ -224,7 +225,7 @@ static int faults_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		goto err_tx;
 	f->need_clock = (f->cfg.reorder | f->cfg.delay) != 0;
 	sync_stats(f);
-	tern_drv_log(&f->base, TERN_LOG_INFO, "faults: over %s: \"%s\"", cfg->inner,
+	tern_drv_log(&f->base, TERN_LOG_INFO, "faults: over %s: \"%s\"", inner,
 		     cfg->faults != NULL ? cfg->faults : "");
 	*out = &f->base;
 	return 0;
@@ -374,3 +375,4 @@ const struct tern_drv_ops tern_drv_faults = {
 	.rx_done = faults_rx_done,
 	.tx_burst = faults_tx_burst,
 };
+TERN_DRIVER_REGISTER(tern_drv_faults)

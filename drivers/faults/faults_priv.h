@@ -64,7 +64,6 @@ struct hold {
 	uint64_t t;               /* REORDER: when held; DELAY: when due (ns) */
 	uint64_t release_at;      /* REORDER: the dir's `passed` count that releases it */
 	struct tern_tx tx;        /* TX: hdr, trailer (and a copied payload) point into buf */
-	struct tern_addr dst;     /* TX: tx.dst points here */
 	struct tern_rx rx;        /* RX: data points into buf, priv at this hold */
 	uint8_t *buf;
 };

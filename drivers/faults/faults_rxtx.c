@@ -160,8 +160,6 @@ static struct hold *tx_copy(struct fdir *d, const struct tern_tx *t)
 	h->tx = *t;
 	h->tx.hdr = h->buf;
 	h->tx.trailer = h->buf + TX_TRAILER_OFF;
-	h->dst = *t->dst;
-	h->tx.dst = &h->dst;
 	h->ref = false;
 	if (t->len == 0) {
 		h->tx.payload = NULL;

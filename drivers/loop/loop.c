@@ -502,7 +502,7 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 			l->base.stats.tx_drop_error++;
 			continue;
 		}
-		p = resolve(l, t->dst);
+		p = resolve(l, &t->dst);
 		if (loop_unlikely(p == NULL)) {
 			l->base.stats.tx_drop_noroute++;
 			continue;
@@ -590,3 +590,4 @@ const struct tern_drv_ops tern_drv_loop = {
 	.rx_done = loop_rx_done,
 	.tx_burst = loop_tx_burst,
 };
+TERN_DRIVER_REGISTER(tern_drv_loop)

@@ -619,3 +619,4 @@ const struct tern_drv_ops tern_drv_udp = {
 	.rx_done = udp_rx_done,
 	.tx_burst = udp_tx_burst,
 };
+TERN_DRIVER_REGISTER(tern_drv_udp)

@@ -22,7 +22,8 @@
  *                      arrives)
  *   rx_drop_frame      a completion whose layout or source address is unusable
  *   tx_pkts/tx_bytes   sends the kernel completed (whole datagram bytes)
- *   tx_drop_full       not accepted: no free context or SQE (tx_burst stops)
+ *   (no free context or SQE: tx_burst stops there, uncounted, and the core
+ *    offers the rest again on its next flush)
  *   tx_drop_noroute    accepted, dropped: peer family unreachable from this
  *                      socket (IPv6 peer on an IPv4 socket, or IPv4 peer on
  *                      an IPv6 socket not bound to [::])
@@ -386,7 +387,7 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 			st->tx_drop_error++;
 			continue;
 		}
-		if (udp_unlikely(!tx_dst(u, c, t->dst))) {
+		if (udp_unlikely(!tx_dst(u, c, &t->dst))) {
 			st->tx_drop_noroute++;
 			continue;
 		}
@@ -438,8 +439,6 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 		io_uring_sqe_set_data64(sqe, UDP_UD_TX + idx);
 		queued++;
 	}
-	if (udp_unlikely(i < n))
-		st->tx_drop_full += n - i;
 	if (queued != 0) {
 		/*
 		 * One enter for the burst. UDP sends complete inline, so their

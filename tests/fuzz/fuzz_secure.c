@@ -526,7 +526,7 @@ static void rec_seal(uint8_t arg)
 	struct tern_session *ps = (arg & SX_T_CLIENT) ? p_srv : p_cli;
 	if (len < TERN_HDR_LEN || ps == NULL || ps->state != SESS_CONNECTED || ps->tx_aead == NULL)
 		return;
-	/* header | counter | payload | tag, as P's tern_tx_protected() makes it */
+	/* header | counter | payload | tag, as P's tern_seal() makes it */
 	size_t body = len - TERN_HDR_LEN, total = TERN_HDR_LEN + TERN_PROT_OVERHEAD + body;
 	memcpy(pkt, src, TERN_HDR_LEN);
 	put16(pkt + 6, ps->peer_id);

@@ -163,7 +163,7 @@ static unsigned inj_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned 
 	unsigned k = n;
 	if (d->tx_limit >= 0 && (unsigned)d->tx_limit < n)
 		k = (unsigned)d->tx_limit;
-	d->base.stats.tx_drop_full += n - k; /* the driver counts what it refuses */
+	/* What it refuses it leaves uncounted: the core offers it again (driver.h). */
 	for (unsigned i = 0; i < k; i++) {
 		const struct tern_tx *t = &tx[i];
 		struct inj_node *e = calloc(1, sizeof(*e));
@@ -175,7 +175,7 @@ static unsigned inj_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned 
 			memcpy(e->data + t->hdr_len, t->payload, t->len);
 		if (t->trailer_len != 0)
 			memcpy(e->data + t->hdr_len + t->len, t->trailer, t->trailer_len);
-		e->addr = *t->dst;
+		e->addr = t->dst;
 		struct tern_hdr h;
 		if (tern_wire_check(e->data, len, UINT32_MAX, &h) != TERN_WIRE_OK ||
 		    !tern_wire_csum_ok(e->data, len))

@@ -68,7 +68,6 @@ static void msg_alloc__sizes_and_classes(void)
 	CHECK(tern_msg_alloc(ep, (8u << 20) + 1) == NULL);
 	CHECK(tern_msg_alloc(ep, SIZE_MAX) == NULL);
 	CHECK(tern_msg_alloc(NULL, 1) == NULL);
-	CHECK(tern_msg_alloc_extra(ep, 1, ((size_t)1 << 30) + 1) == NULL);
 	CHECK_EQ(stats().msgs_in_use, 0);
 	tern_msg_free(NULL); /* no-op */
 	teardown();

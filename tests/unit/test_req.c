@@ -784,11 +784,11 @@ static void req__window_fills_then_slides_by_64(void)
 		inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, i, 0);
 	inj_poll(ep);
 	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CR), 63);
-	CHECK_EQ(peer.s->ss[0].req_prefix, 0);
+	CHECK_EQ(peer.s->ss[0].win.base, 0);
 	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 0, 0);
 	inj_poll(ep);
-	CHECK_EQ(peer.s->ss[0].req_prefix, 64);
-	CHECK_EQ(peer.s->ss[0].req_bits, 0);
+	CHECK_EQ(peer.s->ss[0].win.base, 64);
+	CHECK_EQ(peer.s->ss[0].win.bits, 0);
 	for (uint32_t i = 64; i < N; i++)
 		inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, i, 0);
 	inj_poll(ep);

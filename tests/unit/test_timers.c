@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "inject.h"
+#include "loss.h"
 
 #define US 1000ull
 #define MS 1000000ull

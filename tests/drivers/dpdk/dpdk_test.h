@@ -108,7 +108,8 @@ enum inj_kind {
 #define INJ_BAD (INJ_COUNT - 2) /* frames that must be counted in rx_drop_frame */
 
 /* Fill m[0..INJ_COUNT) with every injection kind from -> to; returns how many. */
-unsigned inj_make(struct rte_mbuf **m, const struct tern_addr *from, const struct tern_addr *to);
+unsigned inj_make(struct rte_mbuf **m, const struct tern_addr *from, const uint8_t *smac,
+		  const struct tern_addr *to, const uint8_t *dmac);
 
 /* The modes (test_dpdk_ring.c, test_dpdk_pair.c); each returns check_exit(). */
 int mode_ring(void);

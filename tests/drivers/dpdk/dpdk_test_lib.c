@@ -125,7 +125,7 @@ unsigned echo_once(struct tern_drv *d, int *quit, struct tern_drv *const *all, u
 			memcpy(&magic, rx[i].data, 4);
 		dst[nt] = rx[i].src;
 		memset(&tx[nt], 0, sizeof(tx[nt]));
-		tx[nt].dst = &dst[nt];
+		tx[nt].dst = dst[nt];
 		if (magic == MAGIC_QUIT && quit != NULL) {
 			/* Answer with every endpoint's counters, then stop. */
 			struct test_hdr h = {MAGIC_STATS, nall, 0, 0};
@@ -238,7 +238,7 @@ void flow_send(struct flow *f, uint64_t now)
 		for (uint32_t k = 0; k < t; k++)
 			trl[i][k] = pat(s, h + len + k);
 		memset(&tx[i], 0, sizeof(tx[i]));
-		tx[i].dst = &f->dst;
+		tx[i].dst = f->dst;
 		tx[i].hdr = hdrs[i];
 		tx[i].hdr_len = h;
 		tx[i].payload = len != 0 ? pl : NULL;
@@ -345,13 +345,13 @@ int arp_resolve(struct tern_drv *cli, const char *dst, struct tern_drv **srv, un
 	uint64_t end = now_ns() + (uint64_t)secs * 1000000000ull, last = 0;
 	for (unsigned long it = 0; it < 100000000ul && now_ns() < end; it++) {
 		if (now_ns() - last > 2 * 1000 * 1000) {
-			struct tern_addr a = addr(dst);
-			struct tern_tx tx = {.dst = &a, .hdr = hdr, .hdr_len = TEST_HDR};
+			struct tern_tx tx = {.dst = addr(dst), .hdr = hdr, .hdr_len = TEST_HDR};
+			uint64_t noroute = cli->stats.tx_drop_noroute;
 			last = now_ns();
 			if (ops->tx_burst(cli, &tx, 1) != 1)
 				return -EIO;
-			if (a.mac_valid)
-				return 0;
+			if (cli->stats.tx_drop_noroute == noroute)
+				return 0; /* sent: the neighbour is known */
 		}
 		for (unsigned i = 0; i < ns; i++)
 			echo_once(srv[i], NULL, NULL, 0);
@@ -370,7 +370,7 @@ int arp_resolve(struct tern_drv *cli, const char *dst, struct tern_drv **srv, un
  * MAGIC_INJ tern packet, then break it as kind says.
  */
 static void inj_build(struct rte_mbuf *m, int kind, const struct tern_addr *from,
-		      const struct tern_addr *to)
+		      const uint8_t *smac, const struct tern_addr *to, const uint8_t *dmac)
 {
 	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t opt = kind == INJ_GOOD_OPTS ? 4 : 0, hl = 20 + opt, plen = 64;
@@ -381,8 +381,8 @@ static void inj_build(struct rte_mbuf *m, int kind, const struct tern_addr *from
 	struct test_hdr th = {MAGIC_INJ, (uint32_t)kind, plen, TEST_HDR};
 
 	memset(p, 0, 14 + hl + 8 + plen);
-	memcpy(eth->dst_addr.addr_bytes, to->mac, 6);
-	memcpy(eth->src_addr.addr_bytes, from->mac, 6);
+	memcpy(eth->dst_addr.addr_bytes, dmac, 6);
+	memcpy(eth->src_addr.addr_bytes, smac, 6);
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = (uint8_t)(0x40 | (hl / 4));
 	ip->time_to_live = 64;
@@ -460,11 +460,12 @@ static struct rte_mempool *inj_pool(void)
 }
 
 /* Fill mbufs with every injection kind; returns how many. */
-unsigned inj_make(struct rte_mbuf **m, const struct tern_addr *from, const struct tern_addr *to)
+unsigned inj_make(struct rte_mbuf **m, const struct tern_addr *from, const uint8_t *smac,
+		  const struct tern_addr *to, const uint8_t *dmac)
 {
 	if (rte_pktmbuf_alloc_bulk(inj_pool(), m, INJ_COUNT) != 0)
 		return 0;
 	for (int k = 0; k < INJ_COUNT; k++)
-		inj_build(m[k], k, from, to);
+		inj_build(m[k], k, from, smac, to, dmac);
 	return INJ_COUNT;
 }

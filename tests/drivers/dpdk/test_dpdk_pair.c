@@ -22,6 +22,7 @@
 #include <rte_mempool.h>
 
 #include "check.h"
+#include "dpdk/dpdk_priv.h" /* dpdk_arp_lookup: the neighbour table */
 #include "dpdk_test.h"
 #include "drv_shim.h"
 
@@ -198,7 +199,7 @@ static void pair__flows(void)
 	struct tern_addr dst = addr("10.9.0.2:7000");
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
-	struct tern_tx tx = {.dst = &dst, .hdr = hdr, .hdr_len = TEST_HDR};
+	struct tern_tx tx = {.dst = dst, .hdr = hdr, .hdr_len = TEST_HDR};
 	CHECK_EQ(ops->tx_burst(pa[0], &tx, 1), 1);
 	CHECK_EQ(pa[0]->stats.tx_drop_noroute, 1);
 	REQUIRE(arp_resolve(pa[0], "10.9.0.2:7000", NULL, 0, 30) == 0);
@@ -207,10 +208,9 @@ static void pair__flows(void)
 		char d[32];
 		snprintf(d, sizeof(d), "10.9.0.2:%u", 7000 + q);
 		struct tern_addr a = addr(d);
-		tx.dst = &a;
+		tx.dst = a;
 		CHECK_EQ(ops->tx_burst(pa[q], &tx, 1), 1);
-		CHECK(a.mac_valid); /* resolved by queue 0's ARP */
-		CHECK_EQ(pa[q]->stats.tx_drop_noroute, 0);
+		CHECK_EQ(pa[q]->stats.tx_drop_noroute, 0); /* resolved by queue 0's ARP */
 	}
 
 	struct flow *f[4];
@@ -245,19 +245,20 @@ static void pair__malformed_and_stats(void)
 	REQUIRE(rte_eth_dev_get_port_by_name(vdev_name(pair_kind), &pid) == 0);
 	struct tern_addr peer = addr("10.9.0.2:7000");
 	struct tern_rx rx[32];
-	/* The peer's MAC, from an echo's source. */
+	/* The peer's MAC, from the process-wide neighbour table once ARP ran. */
 	REQUIRE(arp_resolve(pa[0], "10.9.0.2:7000", NULL, 0, 5) == 0);
-	struct tern_addr probe = addr("10.9.0.2:7000");
+	struct rte_ether_addr peer_mac;
+	uint32_t peer_ip;
+	memcpy(&peer_ip, peer.ip, 4);
+	REQUIRE(dpdk_arp_lookup(pid, peer_ip, &peer_mac) == 1);
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
-	struct tern_tx tx = {.dst = &probe, .hdr = hdr, .hdr_len = TEST_HDR};
-	ops->tx_burst(pa[0], &tx, 1);
-	memcpy(peer.mac, probe.mac, 6);
-	peer.mac_valid = 1;
+	struct tern_tx tx = {.dst = peer, .hdr = hdr, .hdr_len = TEST_HDR};
 
 	/* This thread owns queue 0: injecting on it between driver calls is safe. */
 	struct rte_mbuf *m[INJ_COUNT];
-	REQUIRE(inj_make(m, &pa[0]->info.local, &peer) == INJ_COUNT);
+	REQUIRE(inj_make(m, &pa[0]->info.local, pa[0]->info.lladdr, &peer,
+			 peer_mac.addr_bytes) == INJ_COUNT);
 	uint16_t sent = rte_eth_tx_burst(pid, 0, m, INJ_COUNT);
 	if (sent < INJ_COUNT)
 		rte_pktmbuf_free_bulk(m + sent, INJ_COUNT - sent);
@@ -270,7 +271,7 @@ static void pair__malformed_and_stats(void)
 	uint64_t end = now_ns() + 20ull * 1000000000ull, last = 0;
 	struct test_hdr q = {MAGIC_QUIT, 0, TEST_HDR, TEST_HDR};
 	memcpy(hdr, &q, sizeof(q));
-	tx.dst = &peer;
+	tx.dst = peer;
 	for (unsigned long it = 0; !got && it < 100000000ul && now_ns() < end; it++) {
 		if (now_ns() - last > 50ull * 1000 * 1000) {
 			last = now_ns();

@@ -57,7 +57,7 @@ static unsigned send3(struct tern_drv *d, struct tern_addr *dst, const void *hdr
 		      const void *pl, uint32_t len, const void *tr, uint32_t tl)
 {
 	struct tern_tx t = {
-		.dst = dst, .hdr = hdr, .payload = pl, .trailer = tr,
+		.dst = *dst, .hdr = hdr, .payload = pl, .trailer = tr,
 		.hdr_len = hl, .len = len, .trailer_len = tl,
 	};
 	return d->ops->tx_burst(d, &t, 1);
@@ -197,7 +197,7 @@ static void loop_tx__contents(void)
 			for (uint32_t k = 0; k < tl; k++)
 				tr[i][k] = (uint8_t)rnd();
 			tx[i] = (struct tern_tx){
-				.dst = &b->info.local, .hdr = hdr[i], .payload = len ? pl[i] : NULL,
+				.dst = b->info.local, .hdr = hdr[i], .payload = len ? pl[i] : NULL,
 				.trailer = tr[i], .hdr_len = hl, .len = len, .trailer_len = tl,
 			};
 			bytes += hl + len + tl;
@@ -328,7 +328,7 @@ static void loop_tx__unknown_dst(void)
 	uint8_t hdr[32] = {0};
 	struct tern_tx tx[4];
 	for (int i = 0; i < 4; i++)
-		tx[i] = (struct tern_tx){.dst = (i & 1) ? &b->info.local : &nowhere,
+		tx[i] = (struct tern_tx){.dst = (i & 1) ? b->info.local : nowhere,
 					 .hdr = hdr, .hdr_len = 32};
 	CHECK_EQ(a->ops->tx_burst(a, tx, 4), 4); /* dropped, not refused */
 	CHECK_EQ(a->stats.tx_drop_noroute, 2);

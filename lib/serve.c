@@ -1,6 +1,7 @@
 /*
- * req.c — the callee side: incoming requests, duplicate handling, handler
- * invocation, responses and their cache (acknowledge-reply).
+ * serve.c — the callee side: incoming requests, duplicate handling, handler
+ * invocation, responses and their cache (acknowledge-reply). Credit returns
+ * are credits.c's, the request window window.h's.
  *
  * Each session has S serve slots; a request's slot is req_num % S and the
  * slot remembers the current req_num C. For an incoming request packet with
@@ -30,72 +31,11 @@
  */
 #include <string.h>
 
-#include "tern_internal.h"
-
-/* CR for request packet p and the `extra` packets just below it. */
-static void send_cr_range(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-			  uint32_t p, uint32_t extra, uint8_t flags)
-{
-	struct tern_hdr h;
-	tern_hdr_init(&h, s, TERN_PKT_CR);
-	h.flags = flags;
-	h.status = (uint8_t)extra;
-	h.req_type = ss->req_type;
-	h.pkt_num = p;
-	h.msg_size = ss->req_size;
-	h.req_num = ss->req_num;
-	tern_tx_data(ep, s, &h, NULL, NULL, 0);
-}
-
-static void send_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, uint32_t p,
-		    uint8_t flags)
-{
-	send_cr_range(ep, s, ss, p, 0, flags);
-}
-
-/*
- * With TERN_EP_COALESCE_CR, credit returns of new request packets are
- * coalesced per receive burst (duplicates are answered at once, as
- * without it): consecutive request packets of one call answered by one CR (pkt_num the highest, status the
- * number of packets below it that it also answers, at most TERN_CR_RANGE
- * - 1), sent when the burst has been processed. Unless the call was
- * answered meanwhile: its response answers every request packet.
- */
-#define TERN_CR_RANGE 64u
-
-static void queue_cr(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, uint32_t p)
-{
-	if (ep->ncr != 0) {
-		struct tern_cr_pend *q = &ep->cr[ep->ncr - 1];
-		if (q->ss == ss && q->req_num == ss->req_num && q->hi + 1 == p &&
-		    q->hi - q->lo + 1 < TERN_CR_RANGE) {
-			q->hi = p;
-			return;
-		}
-		if (ep->ncr == TERN_RX_BURST)
-			tern_cr_flush(ep); /* more runs than a burst has packets */
-	}
-	struct tern_cr_pend *q = &ep->cr[ep->ncr++];
-	q->s = s;
-	q->ss = ss;
-	q->req_num = ss->req_num;
-	q->lo = q->hi = p;
-}
-
-void tern_cr_flush(struct tern_ep *ep)
-{
-	unsigned n = ep->ncr;
-	ep->ncr = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct tern_cr_pend *q = &ep->cr[i];
-		struct serve_slot *ss = q->ss;
-		if (ss == NULL || ss->req_num != q->req_num || ss->state == SRV_FREE)
-			continue;
-		if (!ss->oneway && ss->state != SRV_RECEIVING && ss->state != SRV_RUNNING)
-			continue; /* answered: the response answers every packet */
-		send_cr_range(ep, q->s, ss, q->hi, q->hi - q->lo, 0);
-	}
-}
+#include "credits.h"
+#include "serve.h"
+#include "session.h"
+#include "tx.h"
+#include "window.h"
 
 static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
 			  uint32_t j)
@@ -134,12 +74,9 @@ static void drop_req_buf(struct serve_slot *ss)
 	}
 }
 
-void tern_serve_slot_release(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
+void tern_serve_slot_release(struct tern_ep *ep, struct serve_slot *ss)
 {
-	(void)s;
-	for (unsigned i = 0; i < ep->ncr; i++)
-		if (ep->cr[i].ss == ss)
-			ep->cr[i].ss = NULL; /* the slot's memory may go with its session */
+	tern_cr_forget(ep, ss);
 	if (ss->state == SRV_RUNNING)
 		return; /* the handler still owns the request; tern_respond() finishes it */
 	drop_resp(ep, ss);
@@ -158,22 +95,27 @@ static void answer_error(struct tern_ep *ep, struct tern_session *s, struct serv
 	send_resp_pkt(ep, s, ss, 0);
 }
 
+/* The handler no longer holds ss's request. */
+static void handler_done(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
+{
+	s->handlers--;
+	ep->running--;
+	drop_req_buf(ss);
+	ss->req.data = NULL;
+	ss->req.len = 0;
+}
+
 /* Finish a request: cache resp (or the error status) and send packet 0. */
 static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
 		  struct tern_msg *resp, int status)
 {
 	int rc = 0;
-	s->running--;
-	ep->running--;
-	drop_req_buf(ss);
-	ss->req.data = NULL;
-	ss->req.len = 0;
+	handler_done(ep, s, ss);
 	if (s->state != SESS_CONNECTED) {
 		/* The session went away while the handler worked. */
 		tern_msg_free(resp);
 		ss->state = SRV_FREE;
-		if (s->state == SESS_ZOMBIE && s->running == 0)
-			tern_session_release(s);
+		tern_session_unhold(s);
 		return -ECONNRESET;
 	}
 	if (resp != NULL && resp->len > s->peer_max_msg) {
@@ -209,7 +151,7 @@ static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve
 		return;
 	}
 	ss->state = SRV_RUNNING;
-	s->running++;
+	s->handlers++;
 	ep->running++;
 	ep->st.requests_executed++;
 	if (in_place)
@@ -221,27 +163,20 @@ static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve
 	/* Pin the session while the handler runs: it may answer and close its
 	 * own session (or close, then answer), which would otherwise release
 	 * the session — and ss with it — under our feet. */
-	s->running++;
+	s->pins++;
 	CB_ENTER(ep);
 	hd->fn(req, hd->ctx);
 	CB_LEAVE(ep);
-	s->running--;
-	if (s->state == SESS_ZOMBIE && s->running == 0) {
-		tern_session_release(s); /* closed in the handler, and answered */
-		return;
-	}
+	s->pins--;
+	if (tern_session_unhold(s))
+		return; /* closed in the handler, and answered: s is gone */
 	if (ss->state != SRV_RUNNING)
 		return; /* answered in the handler: the common case */
 	if (ss->sem == TERN_R) {
 		/* One-way: nothing to answer; the request is done. */
-		s->running--;
-		ep->running--;
-		drop_req_buf(ss);
-		req->data = NULL;
-		req->len = 0;
+		handler_done(ep, s, ss);
 		ss->state = SRV_DONE;
-		if (s->state == SESS_ZOMBIE && s->running == 0)
-			tern_session_release(s);
+		tern_session_unhold(s);
 		return;
 	}
 	if (in_place) {
@@ -266,7 +201,7 @@ static int new_call(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		    const struct tern_hdr *h)
 {
 	if (ss->state == SRV_RUNNING) {
-		tern_drop(ep, TERN_DROP_BUSY);
+		tern_rx_drop(ep, TERN_DROP_BUSY);
 		return -1;
 	}
 	drop_resp(ep, ss); /* implicit acknowledgement of the previous call */
@@ -275,8 +210,7 @@ static int new_call(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	ss->req_type = h->req_type;
 	ss->req_size = h->msg_size;
 	ss->req_npkts = tern_wire_npkts(h->msg_size, s->dpp);
-	ss->req_prefix = 0;
-	ss->req_bits = 0;
+	tern_win_reset(&ss->win);
 	ss->resp_status = 0;
 	ss->oneway = (h->flags & TERN_WF_ONEWAY) != 0;
 	struct handler *hd = handler_find(ep, h->req_type);
@@ -284,7 +218,7 @@ static int new_call(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		if (hd == NULL || hd->flags != TERN_R) {
 			/* A one-way call cannot be answered: drop it, and its copies. */
 			ss->state = SRV_DONE;
-			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 			return -1;
 		}
 	} else if (hd == NULL) {
@@ -310,18 +244,18 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	uint32_t p = h->pkt_num, n = ss->req_npkts;
 	int last = p == n - 1;
 	if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
-		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		return;
 	}
-	if (p >= ss->req_prefix && p - ss->req_prefix >= TERN_WINDOW) {
-		tern_drop(ep, TERN_DROP_UNEXPECTED); /* beyond any window the caller may use */
+	enum tern_win w = tern_win_test(&ss->win, p);
+	if (w == TERN_WIN_BEYOND) {
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED); /* beyond any window the caller may use */
 		return;
 	}
-	uint32_t off = p - ss->req_prefix;
-	if (p < ss->req_prefix || ((ss->req_bits >> off) & 1) != 0) {
-		tern_drop(ep, TERN_DROP_DUP);
+	if (w != TERN_WIN_NEW) {
+		tern_rx_drop(ep, TERN_DROP_DUP);
 		if (!last)
-			send_cr(ep, s, ss, p, 0); /* our CR may have been lost */
+			tern_cr_send(ep, s, ss, p, 0, 0); /* our CR may have been lost */
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
@@ -331,35 +265,23 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	if (ss->req_buf == NULL) {
 		ss->req_buf = tern_msg_alloc(ep, ss->req_size);
 		if (ss->req_buf == NULL) {
-			tern_drop(ep, TERN_DROP_NOMEM);
+			tern_rx_drop(ep, TERN_DROP_NOMEM);
 			return;
 		}
 	}
 	memcpy(ss->req_buf->data + (size_t)p * s->dpp, payload, len);
 	ep->st.copied_bytes += len;
-	ss->req_bits |= 1ull << off;
-	if (ss->req_bits == ~0ull) {
-		ss->req_prefix += 64;
-		ss->req_bits = 0;
-	} else {
-		unsigned k = (unsigned)__builtin_ctzll(~ss->req_bits);
-		ss->req_prefix += k;
-		ss->req_bits = k == 64 ? 0 : ss->req_bits >> k;
-	}
-	if (!last) {
-		if (ep->cfg.flags & TERN_EP_COALESCE_CR)
-			queue_cr(ep, s, ss, p);
-		else
-			send_cr(ep, s, ss, p, 0);
-	}
-	if (ss->req_prefix == n)
+	tern_win_mark(&ss->win, p);
+	if (!last)
+		tern_cr_new_packet(ep, s, ss, p);
+	if (ss->win.base == n)
 		run_handler(ep, s, ss, ss->req_buf->data, ss->req_size, 0);
 }
 
 void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		 const uint8_t *payload, uint32_t len)
 {
-	struct serve_slot *ss = &s->ss[h->req_num & s->slot_mask];
+	struct serve_slot *ss = &s->ss[h->req_num & s->req_slot_mask];
 	if (ss->state == SRV_FREE || h->req_num > ss->req_num) {
 		if (new_call(ep, s, ss, h) != 0)
 			return;
@@ -367,13 +289,13 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 		return;
 	}
 	if (h->req_num < ss->req_num) {
-		tern_drop(ep, TERN_DROP_STALE);
+		tern_rx_drop(ep, TERN_DROP_STALE);
 		return;
 	}
 	if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
 		/* The call's number with another message: not a copy of it (and
 		 * its pkt_num was checked against the wrong size). */
-		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		return;
 	}
 	int last = h->pkt_num == ss->req_npkts - 1;
@@ -382,45 +304,45 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 		receive(ep, s, ss, h, payload, len);
 		return;
 	case SRV_RUNNING:
-		tern_drop(ep, TERN_DROP_DUP);
-		send_cr(ep, s, ss, h->pkt_num, last ? TERN_WF_WORKING : 0);
+		tern_rx_drop(ep, TERN_DROP_DUP);
+		tern_cr_send(ep, s, ss, h->pkt_num, 0, last ? TERN_WF_WORKING : 0);
 		return;
 	case SRV_ANSWERED:
-		tern_drop(ep, TERN_DROP_DUP);
+		tern_rx_drop(ep, TERN_DROP_DUP);
 		ep->st.requests_dup++;
 		if (last || ss->resp_status != 0)
 			send_resp_pkt(ep, s, ss, 0);
 		else
-			send_cr(ep, s, ss, h->pkt_num, 0);
+			tern_cr_send(ep, s, ss, h->pkt_num, 0, 0);
 		return;
 	case SRV_UNCACHED:
 		if (last)
 			run_handler(ep, s, ss, payload, len, 1); /* RR: execute again */
 		else
-			tern_drop(ep, TERN_DROP_DUP);
+			tern_rx_drop(ep, TERN_DROP_DUP);
 		return;
 	default: /* SRV_DONE */
-		tern_drop(ep, TERN_DROP_DUP);
+		tern_rx_drop(ep, TERN_DROP_DUP);
 		/* A one-way caller completes only when every non-last packet is
 		 * CR'd: if those CRs were lost, its retransmissions must get them
 		 * here too, or a delivered request would end in -ETIMEDOUT. (Only
 		 * packets we had: not those of a one-way call we refused.) */
-		if (ss->oneway && !last && h->pkt_num < ss->req_prefix)
-			send_cr(ep, s, ss, h->pkt_num, 0);
+		if (ss->oneway && !last && h->pkt_num < ss->win.base)
+			tern_cr_send(ep, s, ss, h->pkt_num, 0, 0);
 		return;
 	}
 }
 
 void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
 {
-	struct serve_slot *ss = &s->ss[h->req_num & s->slot_mask];
+	struct serve_slot *ss = &s->ss[h->req_num & s->req_slot_mask];
 	if (h->req_num != ss->req_num || ss->state == SRV_FREE) {
-		tern_drop(ep, h->req_num < ss->req_num ? TERN_DROP_STALE : TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, h->req_num < ss->req_num ? TERN_DROP_STALE : TERN_DROP_UNEXPECTED);
 		return;
 	}
 	if (ss->state != SRV_ANSWERED || ss->resp == NULL || h->msg_size != ss->resp->len ||
 	    h->pkt_num == 0 || h->pkt_num >= ss->resp_npkts) {
-		tern_drop(ep, ss->state == SRV_DONE ? TERN_DROP_DUP : TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, ss->state == SRV_DONE ? TERN_DROP_DUP : TERN_DROP_UNEXPECTED);
 		return;
 	}
 	send_resp_pkt(ep, s, ss, h->pkt_num);
@@ -428,9 +350,9 @@ void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 
 void tern_on_ack(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
 {
-	struct serve_slot *ss = &s->ss[h->req_num & s->slot_mask];
+	struct serve_slot *ss = &s->ss[h->req_num & s->req_slot_mask];
 	if (h->req_num != ss->req_num || (ss->state != SRV_ANSWERED && ss->state != SRV_UNCACHED)) {
-		tern_drop(ep, h->req_num < ss->req_num ? TERN_DROP_STALE : TERN_DROP_DUP);
+		tern_rx_drop(ep, h->req_num < ss->req_num ? TERN_DROP_STALE : TERN_DROP_DUP);
 		return;
 	}
 	ep->st.acks_rx++;

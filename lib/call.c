@@ -1,84 +1,63 @@
 /*
- * resp.c — the caller side: issuing calls, the per-call window and credits,
- * credit returns and response packets, completion, the backlog.
+ * call.c — the caller side: issuing calls, sending a call's packets within
+ * its window and the session's credits, receiving credit returns and
+ * response packets, retransmission (fast retransmit, go-back on RTO),
+ * completion, and one-way calls. Calls beyond the free slots wait in the
+ * session's backlog (backlog.c); credits are credits.c's, the window
+ * window.h's, the RTO loss.c's, and when a call is looked at timers.c's.
  *
  * A call's transmissions i = 0..total-1 and receptions i pair up one to one
- * (see tern_internal.h). The caller sends what the window (rx_base + 64) and
- * the session's credits allow; every reception returns the credit of its
+ * (tern_internal.h): the caller sends what the window (rx.base + 64) and the
+ * session's credits allow; every reception returns the credit of its
  * transmission; response packet 0 also acknowledges every request packet,
  * so lost CRs cost nothing. Receptions may arrive in any order inside the
  * window; a hole with three receptions above it is resent at once (fast
- * retransmit), anything else waits for the RTO (timers.c).
+ * retransmit), anything else waits for the RTO.
  *
  * Completion hands the continuation the response: in place in the receive
  * buffer for one-packet responses, else the reassembly msgbuf. The slot then
  * owes the callee an acknowledgement: the next call on the slot carries it
- * implicitly; if none comes within ack_delay_ns, timers.c sends an ACK.
+ * implicitly; if none comes within ack_delay_ns, an explicit ACK goes.
+ *
+ * Every accepted call ends in exactly one continuation, through
+ * call_end(): from a slot (tern_call_complete) or from the backlog.
  */
-#include <stdlib.h>
 #include <string.h>
 
-#include "tern_internal.h"
+#include "backlog.h"
+#include "call.h"
+#include "credits.h"
+#include "loss.h"
+#include "timers.h"
+#include "tx.h"
+#include "window.h"
 
-#define PEND_CHUNK 256u
+/* --- the one way a call ends ------------------------------------------------ */
 
-struct pend_chunk {
-	struct pend_chunk *next;
-	struct pending items[PEND_CHUNK];
-};
-
-struct pending *tern_pending_get(struct tern_ep *ep)
+static void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t type, int status,
+		     const void *data, size_t len)
 {
-	if (ep->pend_free == NULL) {
-		struct pend_chunk *c = calloc(1, sizeof(*c));
-		if (c == NULL)
-			return NULL;
-		c->next = ep->pend_chunks;
-		ep->pend_chunks = c;
-		for (unsigned i = 0; i < PEND_CHUNK; i++) {
-			c->items[i].next = ep->pend_free;
-			ep->pend_free = &c->items[i];
-		}
+	if (status == 0) {
+		ep->st.calls_ok++;
+	} else {
+		ep->st.calls_failed++;
+		if (status == -ETIMEDOUT)
+			ep->st.calls_timeout++;
+		else if (status == -ECONNRESET)
+			ep->st.calls_reset++;
 	}
-	struct pending *p = ep->pend_free;
-	ep->pend_free = p->next;
-	p->next = NULL;
-	return p;
+	struct tern_result r = {.status = status, .req_type = type, .data = data, .len = len};
+	CB_ENTER(ep);
+	cont(&r, ctx);
+	CB_LEAVE(ep);
 }
 
-void tern_pending_put(struct tern_ep *ep, struct pending *p)
+/* A queued call that never got a slot ends with err. */
+static void queued_fail(struct tern_ep *ep, struct tern_msg *req, int err)
 {
-	p->next = ep->pend_free;
-	ep->pend_free = p;
-}
-
-void tern_pending_fini(struct tern_ep *ep)
-{
-	while (ep->pend_chunks != NULL) {
-		struct pend_chunk *c = ep->pend_chunks;
-		ep->pend_chunks = c->next;
-		free(c);
-	}
-	ep->pend_free = NULL;
-}
-
-/* --- the timed list: calls in flight and slots owing an ACK ----------------- */
-
-void tern_timed_add(struct tern_ep *ep, struct call_slot *c)
-{
-	c->tnext = &ep->timed;
-	c->tprev = ep->timed.tprev;
-	ep->timed.tprev->tnext = c;
-	ep->timed.tprev = c;
-	c->timed = 1;
-}
-
-void tern_timed_del(struct call_slot *c)
-{
-	c->tprev->tnext = c->tnext;
-	c->tnext->tprev = c->tprev;
-	c->tnext = c->tprev = NULL;
-	c->timed = 0;
+	struct tern_pending p = req->pend;
+	tern_msg_free(req);
+	call_end(ep, p.cont, p.ctx, p.req_type, err, NULL, 0);
 }
 
 /* --- transmission ------------------------------------------------------------ */
@@ -111,32 +90,24 @@ static void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slo
  * never from inside tern_call(). */
 static int oneway_sent(const struct call_slot *c)
 {
-	return c->oneway && c->tx_hi == c->req_npkts && c->rx_base + 1 >= c->req_npkts;
+	return c->oneway && c->tx_hi == c->req_npkts && c->rx.base + 1 >= c->req_npkts;
 }
 
-void tern_call_kick(struct tern_ep *ep, struct call_slot *c)
+/* Send what the window and the credits allow. */
+static void call_kick(struct tern_ep *ep, struct call_slot *c)
 {
 	struct tern_session *s = c->s;
-	uint64_t bit = 1ull << c->idx;
 	while (c->tx_next < c->total) {
 		uint32_t i = c->tx_next;
-		if (i < c->rx_base) {
-			c->tx_next = c->rx_base;
-			continue;
-		}
-		uint32_t off = i - c->rx_base;
-		if (off >= TERN_WINDOW)
+		enum tern_win w = tern_win_test(&c->rx, i);
+		if (w == TERN_WIN_BEYOND)
 			break;
-		if ((c->rx_bits >> off) & 1) {
-			c->tx_next++;
+		if (w != TERN_WIN_NEW) { /* answered already: skip it */
+			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
-		if (s->credits == 0) {
-			s->want_tx |= bit;
-			return;
-		}
-		s->credits--;
-		c->inflight++;
+		if (!tern_credit_take(s, c))
+			return; /* tern_credits_next_waiting() resumes it */
 		if (!c->sample_valid && i >= c->tx_hi) {
 			c->sample_valid = 1;
 			c->sample_idx = i;
@@ -147,7 +118,7 @@ void tern_call_kick(struct tern_ep *ep, struct call_slot *c)
 		if (c->tx_next > c->tx_hi)
 			c->tx_hi = c->tx_next;
 	}
-	s->want_tx &= ~bit;
+	s->want_tx &= ~(1ull << c->idx);
 	if (tern_unlikely(c->oneway) && oneway_sent(c) && !c->done_queued) {
 		c->done_queued = 1;
 		c->dnext = ep->done;
@@ -155,22 +126,21 @@ void tern_call_kick(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
-/* Credits came back: let stalled calls of the session send, round robin
- * from the slot after the last one served, so no slot starves. */
-void tern_session_kick(struct tern_session *s)
+/* Credits came back: the calls waiting for them send. */
+static void session_kick(struct tern_session *s)
 {
-	struct tern_ep *ep = s->ep;
-	while (s->want_tx != 0 && s->credits != 0) {
-		uint64_t after = s->kick_next >= 64 ? 0 : s->want_tx & (~0ull << s->kick_next);
-		unsigned i = (unsigned)__builtin_ctzll(after != 0 ? after : s->want_tx);
-		s->want_tx &= ~(1ull << i);
-		s->kick_next = i + 1;
-		if (s->cs[i].active)
-			tern_call_kick(ep, &s->cs[i]);
-	}
+	struct call_slot *c;
+	while ((c = tern_credits_next_waiting(s)) != NULL)
+		call_kick(s->ep, c);
 }
 
 /* --- starting calls ----------------------------------------------------------- */
+
+static uint64_t slots_free(const struct tern_session *s)
+{
+	uint64_t all = s->nslots == 64 ? ~0ull : (1ull << s->nslots) - 1;
+	return ~s->cs_busy & all;
+}
 
 static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
 		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
@@ -192,8 +162,8 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->resp_size = 0;
 	c->resp_npkts = 0;
 	c->total = c->req_npkts;
-	c->tx_next = c->tx_hi = c->rx_base = 0;
-	c->rx_bits = 0;
+	c->tx_next = c->tx_hi = 0;
+	tern_win_reset(&c->rx);
 	c->inflight = 0;
 	c->retries = 0;
 	c->backoff = 0;
@@ -206,70 +176,78 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	s->cs_busy |= 1ull << c->idx;
 	if (!c->timed)
 		tern_timed_add(ep, c);
-	tern_call_kick(ep, c);
+	call_kick(ep, c);
 }
 
-static uint64_t slot_mask(const struct tern_session *s)
-{
-	return s->nslots == 64 ? ~0ull : (1ull << s->nslots) - 1;
-}
-
-void tern_backlog_start(struct tern_session *s)
+void tern_calls_start(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
-	while (s->bl_head != NULL && s->state == SESS_CONNECTED && !s->tearing) {
-		uint64_t free_slots = ~s->cs_busy & slot_mask(s);
+	while (!tern_backlog_empty(s) && s->state == SESS_CONNECTED && !s->tearing) {
+		uint64_t free_slots = slots_free(s);
 		if (free_slots == 0)
 			return;
-		struct pending *p = s->bl_head;
-		s->bl_head = p->next;
-		if (s->bl_head == NULL)
-			s->bl_tail = NULL;
-		s->bl_len--;
-		struct tern_msg *req = p->req;
-		tern_cont_fn cont = p->cont;
-		void *ctx = p->ctx;
-		uint64_t deadline = p->deadline_ns;
-		uint16_t type = p->req_type;
-		int oneway = p->oneway, idem = p->idempotent;
-		tern_pending_put(ep, p);
+		struct tern_msg *req = tern_backlog_pop(s);
 		if (req->len > s->peer_max_msg) {
 			/* Learnt at connect time: the server would refuse it. */
-			struct tern_result r = {.status = -EMSGSIZE, .req_type = type};
-			tern_msg_free(req);
-			ep->st.calls_failed++;
-			CB_ENTER(ep);
-			cont(&r, ctx);
-			CB_LEAVE(ep);
+			queued_fail(ep, req, -EMSGSIZE);
 			continue;
 		}
+		const struct tern_pending *p = &req->pend;
 		unsigned i = (unsigned)__builtin_ctzll(free_slots);
-		call_start(ep, s, &s->cs[i], req, type, cont, ctx, deadline, oneway, idem);
+		call_start(ep, s, &s->cs[i], req, p->req_type, p->cont, p->ctx, p->deadline_ns,
+			   p->oneway, p->idempotent);
 	}
 }
 
-void tern_backlog_fail(struct tern_session *s, int err)
+void tern_calls_fail_queued(struct tern_session *s, int err)
+{
+	struct tern_msg *req;
+	while ((req = tern_backlog_pop(s)) != NULL)
+		queued_fail(s->ep, req, err);
+}
+
+int tern_calls_expire_queued(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
-	while (s->bl_head != NULL) {
-		struct pending *p = s->bl_head;
-		s->bl_head = p->next;
-		if (s->bl_head == NULL)
-			s->bl_tail = NULL;
-		s->bl_len--;
-		struct tern_result r = {.status = err, .req_type = p->req_type};
-		tern_cont_fn cont = p->cont;
-		void *ctx = p->ctx;
-		tern_msg_free(p->req);
-		tern_pending_put(ep, p);
-		ep->st.calls_failed++;
-		if (err == -ETIMEDOUT)
-			ep->st.calls_timeout++;
-		else if (err == -ECONNRESET)
-			ep->st.calls_reset++;
-		CB_ENTER(ep);
-		cont(&r, ctx);
-		CB_LEAVE(ep);
+	struct tern_msg *req = tern_backlog_take_expired(s, ep->now);
+	int n = 0;
+	while (req != NULL) {
+		struct tern_msg *next = req->pend.next;
+		queued_fail(ep, req, -ETIMEDOUT);
+		req = next;
+		n++;
+	}
+	return n;
+}
+
+void tern_calls_requeue_idempotent(struct tern_session *s)
+{
+	/* Backwards, each pushed at the head: they keep their order. */
+	for (uint32_t i = s->nslots; i-- > 0;) {
+		struct call_slot *c = &s->cs[i];
+		if (!c->active || !c->idempotent)
+			continue;
+		struct tern_msg *req = c->req;
+		req->pend = (struct tern_pending){
+			.cont = c->cont,
+			.ctx = c->ctx,
+			.deadline_ns = c->deadline_ns,
+			.req_type = c->req_type,
+			.oneway = c->oneway,
+			.idempotent = 1,
+		};
+		c->req = NULL;
+		c->cont = NULL;
+		/* Release the slot without a continuation. */
+		if (c->resp != NULL) {
+			tern_msg_free(c->resp);
+			c->resp = NULL;
+		}
+		c->active = 0;
+		s->cs_busy &= ~(1ull << i);
+		if (c->timed)
+			tern_timed_del(c);
+		tern_backlog_push(s, req, 1);
 	}
 }
 
@@ -292,29 +270,22 @@ static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *re
 	uint64_t deadline =
 		tern_deadline(ep->now, timeout_ns != 0 ? timeout_ns : ep->cfg.call_timeout_ns);
 	int idem = (flags & TERN_CALL_IDEMPOTENT) != 0;
-	uint64_t free_slots = ~s->cs_busy & slot_mask(s);
-	if (s->state == SESS_CONNECTED && s->bl_head == NULL && free_slots != 0) {
+	uint64_t free_slots = slots_free(s);
+	if (s->state == SESS_CONNECTED && tern_backlog_empty(s) && free_slots != 0) {
 		unsigned i = (unsigned)__builtin_ctzll(free_slots);
 		call_start(ep, s, &s->cs[i], req, type, cont, ctx, deadline, oneway, idem);
 	} else {
 		if (s->bl_len >= ep->cfg.backlog_limit)
 			return -EAGAIN;
-		struct pending *p = tern_pending_get(ep);
-		if (p == NULL)
-			return -ENOMEM;
-		p->req = req;
-		p->cont = cont;
-		p->ctx = ctx;
-		p->deadline_ns = deadline;
-		p->req_type = type;
-		p->oneway = (uint8_t)oneway;
-		p->idempotent = (uint8_t)idem;
-		if (s->bl_tail != NULL)
-			s->bl_tail->next = p;
-		else
-			s->bl_head = p;
-		s->bl_tail = p;
-		s->bl_len++;
+		req->pend = (struct tern_pending){
+			.cont = cont,
+			.ctx = ctx,
+			.deadline_ns = deadline,
+			.req_type = type,
+			.oneway = (uint8_t)oneway,
+			.idempotent = (uint8_t)idem,
+		};
+		tern_backlog_push(s, req, 0);
 	}
 	ep->st.calls_started++;
 	return 0;
@@ -344,24 +315,13 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 {
 	struct tern_session *s = c->s;
 	struct tern_ep *ep = s->ep;
-	s->credits += c->inflight;
-	c->inflight = 0;
+	tern_credits_release(s, c);
 	c->active = 0;
 	s->cs_busy &= ~(1ull << c->idx);
-	s->want_tx &= ~(1ull << c->idx);
 	/* The callee keeps an answer (data or error) until acknowledged. */
 	int answered = !c->oneway && c->resp_npkts != 0;
 	answered |= !c->oneway && status != 0 && status != -ETIMEDOUT && status != -ECONNRESET &&
 		    status != -ECANCELED;
-	if (status == 0) {
-		ep->st.calls_ok++;
-	} else {
-		ep->st.calls_failed++;
-		if (status == -ETIMEDOUT)
-			ep->st.calls_timeout++;
-		else if (status == -ECONNRESET)
-			ep->st.calls_reset++;
-	}
 	if (answered && s->state == SESS_CONNECTED) {
 		c->ack_pending = 1;
 		c->ack_due_ns = ep->now + ep->ack_delay_ns;
@@ -370,7 +330,7 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	}
 	/* The credits this call held may be what stalled calls wait for. */
 	if (s->want_tx != 0 && s->state == SESS_CONNECTED && !s->tearing)
-		tern_session_kick(s);
+		session_kick(s);
 	struct tern_msg *req = c->req, *resp = c->resp;
 	tern_cont_fn cont = c->cont;
 	void *ctx = c->ctx;
@@ -378,17 +338,13 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	c->resp = NULL;
 	c->cont = NULL;
 	tern_msg_free(req);
-	struct tern_result r = {.status = status, .req_type = c->req_type, .data = data, .len = len};
-	CB_ENTER(ep);
-	cont(&r, ctx);
-	CB_LEAVE(ep);
+	call_end(ep, cont, ctx, c->req_type, status, data, len);
 	tern_msg_free(resp);
 	/* c may be gone now (the continuation may have closed the session). */
-	if (s->state == SESS_CONNECTED && !s->tearing && s->bl_head != NULL)
-		tern_backlog_start(s);
+	if (s->state == SESS_CONNECTED && !s->tearing && !tern_backlog_empty(s))
+		tern_calls_start(s);
 }
 
-/* Complete one-way calls whose last packet went out (called from tern_poll). */
 void tern_done_drain(struct tern_ep *ep)
 {
 	while (ep->done != NULL) {
@@ -408,7 +364,6 @@ void tern_done_drain(struct tern_ep *ep)
 	}
 }
 
-/* Unlink the call slots of s from the done list (their memory is going). */
 void tern_done_remove(struct tern_session *s)
 {
 	struct call_slot **pp = &s->ep->done;
@@ -429,32 +384,20 @@ void tern_done_remove(struct tern_session *s)
 /* 0: reception i is new and inside the window; else the drop reason. */
 static int rx_check(const struct call_slot *c, uint32_t i)
 {
-	if (i < c->rx_base)
+	enum tern_win w = tern_win_test(&c->rx, i);
+	if (w == TERN_WIN_OLD)
 		return TERN_DROP_DUP;
 	if (i >= c->tx_hi)
 		return TERN_DROP_UNEXPECTED; /* answers something never sent */
-	if ((c->rx_bits >> (i - c->rx_base)) & 1)
-		return TERN_DROP_DUP;
-	return 0;
+	return w == TERN_WIN_NEW ? 0 : TERN_DROP_DUP;
 }
 
 /* Record reception i (checked by rx_check): credit back, window forward. */
 static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 {
 	struct tern_session *s = c->s;
-	c->rx_bits |= 1ull << (i - c->rx_base);
-	if (c->inflight != 0) {
-		c->inflight--;
-		s->credits++;
-	}
-	if (c->rx_bits == ~0ull) {
-		c->rx_base += 64;
-		c->rx_bits = 0;
-	} else {
-		unsigned k = (unsigned)__builtin_ctzll(~c->rx_bits);
-		c->rx_base += k;
-		c->rx_bits >>= k;
-	}
+	tern_win_mark(&c->rx, i);
+	tern_credit_return(s, c);
 	if (c->sample_valid && i == c->sample_idx) {
 		c->sample_valid = 0;
 		tern_rtt_sample(s, ep->now - c->sample_ns);
@@ -472,12 +415,12 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
  */
 static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 {
-	uint64_t bits = c->rx_bits; /* bit 0 (rx_base) is a hole here */
+	uint64_t bits = c->rx.bits; /* bit 0 (rx.base) is a hole here */
 	unsigned top = 63u - (unsigned)__builtin_clzll(bits);
 	for (unsigned off = 0; off < top; off++) {
 		if ((bits >> off) & 1)
 			continue;
-		uint32_t i = c->rx_base + off;
+		uint32_t i = c->rx.base + off;
 		if (i < c->frtx_mark || i >= c->tx_next)
 			continue;
 		unsigned above = (unsigned)__builtin_popcountll(bits >> off);
@@ -491,14 +434,14 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
 				 const struct tern_hdr *h)
 {
-	struct call_slot *c = &s->cs[h->req_num & s->slot_mask];
+	struct call_slot *c = &s->cs[h->req_num & s->req_slot_mask];
 	if (!c->active || c->req_num != h->req_num) {
-		tern_drop(ep, h->req_num < c->req_num || !c->active ? TERN_DROP_STALE
-								    : TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, h->req_num < c->req_num || !c->active ? TERN_DROP_STALE
+								       : TERN_DROP_UNEXPECTED);
 		return NULL;
 	}
 	if (h->req_type != c->req_type) {
-		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		return NULL;
 	}
 	return c;
@@ -507,11 +450,11 @@ static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
 static void after_rx(struct tern_ep *ep, struct call_slot *c)
 {
 	struct tern_session *s = c->s;
-	if (c->rx_bits != 0)
+	if (c->rx.bits != 0)
 		fast_retransmit(ep, c);
-	tern_call_kick(ep, c);
+	call_kick(ep, c);
 	if (s->want_tx != 0)
-		tern_session_kick(s);
+		session_kick(s);
 }
 
 void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
@@ -520,7 +463,7 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 	if (c == NULL)
 		return;
 	if (h->msg_size != c->req->len) {
-		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		return;
 	}
 	if (h->flags & TERN_WF_WORKING) {
@@ -530,29 +473,29 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 			c->retries = 0;
 			c->backoff = 0;
 		} else {
-			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		}
 		return;
 	}
 	if (h->pkt_num + 1 >= c->req_npkts) { /* the last packet is answered by the response */
-		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		return;
 	}
-	/* A CR answers pkt_num and the status packets below it (the wire
-	 * check bounds status by pkt_num and the window). */
+	/* A CR answers pkt_num and the cr_extra packets below it (the wire
+	 * check bounds that count by pkt_num and the window). */
 	if (h->pkt_num >= c->tx_hi) {
-		tern_drop(ep, TERN_DROP_UNEXPECTED); /* answers something never sent */
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED); /* answers something never sent */
 		return;
 	}
 	unsigned marked = 0;
-	for (uint32_t i = h->pkt_num - h->status; i <= h->pkt_num; i++) {
+	for (uint32_t i = h->pkt_num - tern_cr_extra(h); i <= h->pkt_num; i++) {
 		if (rx_check(c, i) == 0) {
 			rx_mark(ep, c, i);
 			marked++;
 		}
 	}
 	if (marked == 0) {
-		tern_drop(ep, TERN_DROP_DUP);
+		tern_rx_drop(ep, TERN_DROP_DUP);
 		return;
 	}
 	after_rx(ep, c);
@@ -565,7 +508,7 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 	if (c == NULL)
 		return;
 	if (c->oneway) {
-		tern_drop(ep, TERN_DROP_UNEXPECTED);
+		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		return;
 	}
 	if (h->status != 0) {
@@ -577,26 +520,26 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 	uint32_t n = c->req_npkts;
 	if (h->pkt_num == 0) {
 		if (c->resp_npkts != 0) {
-			tern_drop(ep, TERN_DROP_DUP);
+			tern_rx_drop(ep, TERN_DROP_DUP);
 			return;
 		}
 		if (c->tx_hi < n) { /* a response before the whole request was sent */
-			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 			return;
 		}
 		uint32_t m = tern_wire_npkts(h->msg_size, s->dpp);
 		if (m > 1) {
 			c->resp = tern_msg_alloc(ep, h->msg_size);
 			if (c->resp == NULL) {
-				tern_drop(ep, TERN_DROP_NOMEM); /* the RTO brings it again */
+				tern_rx_drop(ep, TERN_DROP_NOMEM); /* the RTO brings it again */
 				return;
 			}
 			memcpy(c->resp->data, payload, len);
 			ep->st.copied_bytes += len;
 		}
 		/* Response packet 0 acknowledges every request packet. */
-		while (c->rx_base < n - 1)
-			rx_mark(ep, c, c->rx_base);
+		while (c->rx.base < n - 1)
+			rx_mark(ep, c, c->rx.base);
 		c->resp_size = h->msg_size;
 		c->resp_npkts = m;
 		c->total = n + m - 1;
@@ -609,23 +552,95 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 	} else {
 		uint32_t i = n - 1 + h->pkt_num;
 		if (c->resp_npkts == 0 || h->msg_size != c->resp_size || h->pkt_num >= c->resp_npkts) {
-			tern_drop(ep, TERN_DROP_UNEXPECTED);
+			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 			return;
 		}
 		int why = rx_check(c, i);
 		if (why != 0) {
-			tern_drop(ep, (enum tern_drop)why);
+			tern_rx_drop(ep, (enum tern_drop)why);
 			return;
 		}
 		memcpy(c->resp->data + (size_t)h->pkt_num * s->dpp, payload, len);
 		ep->st.copied_bytes += len;
 		rx_mark(ep, c, i);
 	}
-	if (c->rx_base == c->total) {
+	if (c->rx.base == c->total) {
 		tern_call_complete(c, 0, c->resp->data, c->resp_size);
 		return;
 	}
 	after_rx(ep, c);
+}
+
+/* --- timers: deadline, RTO, explicit ACK ------------------------------------------- */
+
+/* No progress for an RTO: resend everything not yet answered. */
+static void rollback(struct tern_ep *ep, struct call_slot *c)
+{
+	struct tern_session *s = c->s;
+	tern_credits_release(s, c);
+	c->tx_next = c->rx.base;
+	c->sample_valid = 0;
+	c->frtx_mark = c->rx.base;
+	c->progress_ns = ep->now;
+	call_kick(ep, c);
+	if (s->want_tx != 0)
+		session_kick(s);
+}
+
+static void send_ack(struct tern_ep *ep, struct call_slot *c)
+{
+	struct tern_session *s = c->s;
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_ACK);
+	h.req_type = c->req_type;
+	h.req_num = c->req_num;
+	tern_tx_data(ep, s, &h, NULL, NULL, 0);
+	ep->st.acks_sent++;
+}
+
+int tern_call_tick(struct tern_ep *ep, struct call_slot *c)
+{
+	uint64_t now = ep->now;
+	struct tern_session *s = c->s;
+	if (!c->active) {
+		if (c->ack_pending && now >= c->ack_due_ns) {
+			c->ack_pending = 0;
+			if (s->state == SESS_CONNECTED)
+				send_ack(ep, c);
+		}
+		if (!c->ack_pending)
+			tern_timed_del(c);
+		return 0;
+	}
+	if (now >= c->deadline_ns) {
+		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
+		return 1;
+	}
+	if (c->inflight == 0 || c->progress_ns == TERN_PROGRESS_PENDING) {
+		/* Nothing outstanding: the call waits for session credits, which
+		 * is not a loss; its clock starts when it sends again. Or it made
+		 * progress since the last look: its clock starts now. */
+		c->progress_ns = now;
+		return 0;
+	}
+	/* Judged at the last time the receive queue was empty (see
+	 * TERN_PROGRESS_PENDING): answers still queued are not losses. */
+	uint64_t seen = ep->rx_clear_ns;
+	if (seen <= c->progress_ns || seen - c->progress_ns < tern_rto(s, c->backoff))
+		return 0;
+	ep->st.rto_events++;
+	if (c->backoff == 0)
+		tern_rto_backoff(s, now);
+	if (c->backoff < 16)
+		c->backoff++;
+	/* The retry budget is for a silent peer. One that answers other calls
+	 * is alive and only losing packets: the deadline bounds this call. */
+	if (s->last_rx_ns <= c->progress_ns && ++c->retries > ep->cfg.max_retries) {
+		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
+		return 1;
+	}
+	rollback(ep, c);
+	return 0;
 }
 
 /* --- synchronous calls ------------------------------------------------------------- */
@@ -669,7 +684,7 @@ int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, s
 		tern_msg_free(m);
 		return rc;
 	}
-	/* Bounded: the call's deadline ends it through the loss scan. */
+	/* Bounded: the call's deadline ends it through the timers. */
 	while (!sc.done) {
 		rc = tern_poll_wait(ep, 1000000);
 		if (rc < 0)

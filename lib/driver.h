@@ -34,17 +34,16 @@ extern "C" {
 struct tern_msg;
 
 /*
- * A UDP address plus a cached link-layer address. Plain data: copied by
- * value, compared with tern_addr_eq(). Drivers convert it to their own form
- * (sockaddr, Ethernet/IPv4 header fields).
+ * A UDP address. Plain data: copied by value, compared with tern_addr_eq().
+ * Drivers convert it to their own form (sockaddr, Ethernet/IPv4 header
+ * fields); link-layer addresses are the driver's own business (the dpdk
+ * driver keeps a neighbour table), never stored here.
  */
 struct tern_addr {
 	uint8_t family;    /* AF_INET or AF_INET6; 0 = unset */
-	uint8_t mac_valid; /* mac[] holds the peer's Ethernet address */
+	uint8_t pad;
 	uint16_t port;     /* UDP port, host byte order */
 	uint8_t ip[16];    /* IPv4 in ip[0..3], network byte order; IPv6 all 16 */
-	uint8_t mac[6];    /* Ethernet address (dpdk driver), if mac_valid */
-	uint8_t pad[2];
 };
 
 /* One received datagram, filled by rx_burst. */
@@ -52,7 +51,7 @@ struct tern_rx {
 	void *data;           /* start of the tern packet (UDP payload) */
 	uint32_t len;         /* its length in bytes */
 	uint32_t flags;       /* TERN_RX_* */
-	struct tern_addr src; /* sender (IP, port, and MAC where the driver knows it) */
+	struct tern_addr src; /* sender's IP and port */
 	void *priv;           /* driver's handle for rx_done (mbuf, buffer id) */
 };
 
@@ -61,9 +60,11 @@ struct tern_rx {
 /*
  * One datagram to send, gathered from three parts in this order: hdr
  * (hdr_len bytes, 32..TERN_TX_HDR_MAX: the tern header, plus the body of
- * control packets), payload (len bytes, may be 0), trailer (trailer_len
- * bytes, 0..TERN_TX_TRAILER_MAX: an authentication tag). The driver frames
- * it (Ethernet/IPv4/UDP under DPDK, sendmsg iovecs on udp).
+ * control packets, plus a protected packet's counter), payload (len bytes,
+ * may be 0), trailer (trailer_len bytes, 0..TERN_TX_TRAILER_MAX: an
+ * authentication tag). The driver frames it (Ethernet/IPv4/UDP under DPDK,
+ * sendmsg iovecs on udp) and sends it to dst, which it gets by value: a
+ * driver never writes back into the descriptor or the core's state.
  *
  * Memory: hdr is valid only during tx_burst (the driver copies it). payload
  * points into msg (a msgbuf) or is NULL when len is 0. If the driver keeps
@@ -77,7 +78,7 @@ struct tern_rx {
 #define TERN_TX_HDR_MAX     256u
 #define TERN_TX_TRAILER_MAX 32u
 struct tern_tx {
-	struct tern_addr *dst; /* peer; the driver may fill dst->mac / mac_valid */
+	struct tern_addr dst; /* where it goes */
 	const void *hdr;
 	const void *payload;
 	const void *trailer;
@@ -96,6 +97,7 @@ struct tern_drv_info {
 	uint32_t mtu;    /* largest tern packet (UDP payload) this driver sends or receives */
 	uint32_t caps;   /* TERN_DRV_CAP_* */
 	struct tern_addr local; /* bound address (port resolved if 0 was asked) */
+	uint8_t lladdr[6];       /* local link-layer (Ethernet) address, if the driver has one */
 	/* Timing hints the core uses for defaults (0 = core default). */
 	uint64_t rto_min_ns;     /* retransmission timeout floor */
 	uint64_t rto_max_ns;     /* retransmission timeout ceiling */
@@ -109,7 +111,7 @@ struct tern_drv_stats {
 	uint64_t rx_drop_frame;   /* not Ethernet/IPv4/UDP for us, bad checksum or length */
 	uint64_t rx_drop_trunc;   /* datagram larger than a receive buffer */
 	uint64_t rx_drop_nomem;   /* no buffer to receive into (ring ran dry) */
-	uint64_t tx_drop_full;    /* queue full: the packet was not sent */
+	uint64_t tx_drop_full;    /* a queue stayed full: the packet was dropped (see tx_burst) */
 	uint64_t tx_drop_noroute; /* no link-layer address yet (ARP pending) */
 	uint64_t tx_drop_error;   /* the kernel or PMD refused the packet */
 	uint64_t tx_copied_bytes; /* payload bytes the driver copied */
@@ -121,8 +123,8 @@ struct tern_drv_config {
 	const char *bind;      /* local "ip:port" (port 0 = any); NULL = driver default */
 	const char *args;      /* driver arguments "k=v,k=v" (dpdk: port=, mtu=, queues=) */
 	const char *eal;       /* dpdk: EAL arguments, space separated; others ignore */
-	const char *inner;     /* faults: name of the driver it wraps */
-	const char *faults;    /* faults: "loss=0.05,dup=0.01,..." */
+	const char *name;      /* the driver ("udp" if NULL); the faults decorator wraps it */
+	const char *faults;    /* NULL, or a fault list: the driver is wrapped in "faults" */
 	uint32_t queue;        /* queue index (dpdk: queue pair; others: ignored) */
 	uint32_t busy_poll;    /* 1: spin in rx_burst; 0: the app may block in wait() */
 	uint32_t rx_ring;      /* receive buffers to post (0 = driver default) */
@@ -164,11 +166,17 @@ struct tern_drv_ops {
 	/* Return the buffers of rx[0..n) taken by the last rx_burst. */
 	void (*rx_done)(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 	/*
-	 * Send tx[0..n); returns how many were accepted, in order. The driver
-	 * counts every packet it does not send in one of its tx_drop_*
-	 * counters (the core does not count them again); the core treats them
-	 * as lost and retransmission recovers them. Also reaps earlier
-	 * completions.
+	 * Send tx[0..n). Returns how many descriptors it consumed, from the
+	 * front, in order: each was either handed to the wire (or the kernel,
+	 * or the device) or dropped and counted in one of the driver's
+	 * tx_drop_* counters (no route, bad size, refused by the kernel) —
+	 * like a loss on the wire, retransmission recovers those. It stops at
+	 * the first descriptor it cannot take now only because a queue is
+	 * full (a device ring, the io_uring SQ, a pool): that one and the
+	 * rest are left untouched and uncounted, and the core offers them
+	 * again on its next flush (it drops them itself, counted in
+	 * tern_stats.tx_drops, only if the driver keeps refusing a full
+	 * batch). Also reaps earlier completions.
 	 */
 	unsigned (*tx_burst)(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
 };
@@ -202,9 +210,9 @@ static inline int tern_addr_same(const struct tern_addr *a, const struct tern_ad
 {
 	uint64_t a0, a1, b0, b1;
 	uint32_t h0, h1;
-	__builtin_memcpy(&h0, a, 4); /* family, mac_valid, port */
+	__builtin_memcpy(&h0, a, 4); /* family, pad, port */
 	__builtin_memcpy(&h1, b, 4);
-	if (((h0 ^ h1) & 0xffff00ffu) != 0) /* ignore mac_valid */
+	if (h0 != h1)
 		return 0;
 	__builtin_memcpy(&a0, a->ip, 8);
 	__builtin_memcpy(&a1, a->ip + 8, 8);
@@ -222,10 +230,29 @@ char *tern_addr_str(const struct tern_addr *a, char *buf, size_t len);
  */
 int tern_kv_parse(const char *s, int (*fn)(const char *k, const char *v, void *ctx), void *ctx);
 
-/* The driver registry (lib/drivers.c): NULL if the name is unknown or not built. */
+/*
+ * The driver registry (lib/drivers.c). Each driver registers itself when the
+ * library loads, with TERN_DRIVER_REGISTER(its ops table) in its control
+ * file; meson decides which drivers are built into the library.
+ */
+/* NULL if the name is unknown or not built. */
 const struct tern_drv_ops *tern_drv_find(const char *name);
-/* Add a driver at run time (tests' injection driver); 0, -EINVAL or -ENOSPC. */
+/* Add a driver (built-in ones at load time; tests' injection driver at run
+ * time). 0, -EINVAL (incomplete ops) or -ENOSPC. */
 int tern_drv_register(const struct tern_drv_ops *ops);
+int tern_drv_register_builtin(const struct tern_drv_ops *ops);
+#define TERN_DRIVER_REGISTER(ops)                                              \
+	__attribute__((constructor)) static void tern_drv_register_##ops(void) \
+	{                                                                      \
+		(void)tern_drv_register_builtin(&(ops));                       \
+	}
+/*
+ * Open the driver cfg->name names ("udp" when NULL) — wrapped in the
+ * faults decorator when cfg->faults is a non-empty fault list. The registry
+ * composes decorators; the endpoint only hands it the configuration.
+ * 0 and *out, -ENOENT (unknown driver), or the driver's open() error.
+ */
+int tern_drv_open(const struct tern_drv_config *cfg, struct tern_drv **out);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,36 @@
+/*
+ * call.h — the caller side of calls (call.c): issuing, sending within the
+ * window and credits, receptions, retransmission, completion.
+ */
+#ifndef TERN_CALL_H
+#define TERN_CALL_H
+
+#include "tern_internal.h"
+
+/* Receptions for this side's calls (rx.c). */
+void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
+void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		  const uint8_t *payload, uint32_t len);
+
+/* End call c with status (its continuation runs here, with data/len on success). */
+void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len);
+/* Start queued calls of s in free slots (a session just came up, a slot freed). */
+void tern_calls_start(struct tern_session *s);
+/* Fail every queued call of s with err (their continuations run here). */
+void tern_calls_fail_queued(struct tern_session *s, int err);
+/* Reconnect: put s's idempotent calls in flight back at the head of the
+ * backlog, in order, their slots freed without a continuation. */
+void tern_calls_requeue_idempotent(struct tern_session *s);
+/* Fail queued calls of s past their deadline; returns how many. */
+int tern_calls_expire_queued(struct tern_session *s);
+
+/* Timers (timers.c): look at call slot c at ep->now — deadline, RTO, the
+ * explicit ACK. Returns 1 if a continuation ran (anything may have changed). */
+int tern_call_tick(struct tern_ep *ep, struct call_slot *c);
+
+/* One-way calls whose last packet is out: complete them (tern_poll). */
+void tern_done_drain(struct tern_ep *ep);
+/* Unlink the call slots of s from the done list (their memory is going). */
+void tern_done_remove(struct tern_session *s);
+
+#endif /* TERN_CALL_H */

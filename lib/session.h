@@ -1,0 +1,47 @@
+/*
+ * session.h — sessions: lifecycle (session.c) and the CONNECT handshake
+ * that opens them (connect.c).
+ */
+#ifndef TERN_SESSION_H
+#define TERN_SESSION_H
+
+#include "tern_internal.h"
+
+/* --- session.c: lifecycle --- */
+
+/* A free session entry, initialised (state FREE until the caller sets it);
+ * NULL if none is free or memory ran out. */
+struct tern_session *tern_session_alloc(struct tern_ep *ep, int client);
+/* Return the id to the free list. The session must have no active calls. */
+void tern_session_release(struct tern_session *s);
+/* A handler finished or a pin went: release s if it is a zombie nothing
+ * holds any more. Returns 1 if s was released (gone). */
+int tern_session_unhold(struct tern_session *s);
+/* Tear a session down: calls end with err (or are re-issued), event reported. */
+void tern_session_fail(struct tern_session *s, int err, enum tern_session_event ev);
+/* Report ev to the application's session hook. */
+void tern_session_report(struct tern_session *s, enum tern_session_event ev, int err);
+void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
+void tern_on_disconnect(struct tern_ep *ep, struct tern_session *s);
+/* Keepalive, dead peers, connect retries and queued-call deadlines of every session. */
+void tern_session_scan(struct tern_ep *ep);
+
+/* --- connect.c: the handshake --- */
+
+/* Random non-zero values for tokens and nonces. */
+uint64_t tern_rand64(void);
+uint32_t tern_rand32(void);
+
+/* Client: (re)start the handshake of s: new token and nonce, CONNECT sent. */
+int tern_connect_start(struct tern_session *s);
+/* Client: the CONNECT again (retransmission). */
+void tern_connect_resend(struct tern_session *s);
+void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
+void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct tern_rx *rx,
+			const struct tern_hdr *h);
+/* The CONNECT dedup table (secure: authenticated handshakes' entries). */
+struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a, uint64_t key,
+				  uint16_t id, int secure);
+void tern_hs_remove(struct tern_ep *ep, struct tern_session *s);
+
+#endif /* TERN_SESSION_H */

@@ -60,7 +60,8 @@ int tern_cookie_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 {
 	struct tern_cookie *ck = &ep->sec->ck;
 	ck->load_per_s = cfg->handshake_load != 0 ? cfg->handshake_load : LOAD_DEFAULT;
-	ck->rate_interval_ns = SEC / (cfg->handshake_rate != 0 ? cfg->handshake_rate : RATE_DEFAULT);
+	uint32_t rate = cfg->handshake_rate != 0 ? cfg->handshake_rate : RATE_DEFAULT;
+	ck->rate_interval_ns = SEC / rate;
 	ck->rate_burst = RATE_BURST;
 	return 0;
 }

@@ -185,7 +185,8 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	}
 	if (cfg->protection != TERN_PROT_NONE && !sec->have_peer && !sec->have_psk &&
 	    !sec->serve_static) {
-		tern_log(ep, TERN_LOG_ERR, "protection needs keys (key_file, peer_key_file or psk_file)");
+		tern_log(ep, TERN_LOG_ERR,
+			 "protection needs keys (key_file, peer_key_file or psk_file)");
 		return -EINVAL;
 	}
 	/* The client's static-static DH with the pinned server key, once. */
@@ -319,9 +320,9 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 	uint8_t pro[PROLOGUE_LEN + 8];
 	prologue(pro, c->cid);
 	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK;
-	if ((rc = noise_hs_init(&c->hs, noise_of(pattern), 1, pro, sizeof(pro), st ? sec->s_priv : NULL,
-				st ? sec->s_pub : NULL, st ? sec->peer_pub : NULL,
-				ps ? sec->psk : NULL)) != 0)
+	if ((rc = noise_hs_init(&c->hs, noise_of(pattern), 1, pro, sizeof(pro),
+				st ? sec->s_priv : NULL, st ? sec->s_pub : NULL,
+				st ? sec->peer_pub : NULL, ps ? sec->psk : NULL)) != 0)
 		return rc;
 	if (st)
 		noise_hs_set_ss(&c->hs, sec->ss_peer);
@@ -546,7 +547,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		goto out;
 	}
 	/* Replays: fresh enough, newer than the key's floor, not seen. */
-	if (tern_replay_check(sec, x.peer, y->re, sx.timestamp, realtime_ns()) != 0) {
+	if (tern_hs_replay_check(sec, x.peer, y->re, sx.timestamp, realtime_ns()) != 0) {
 		tern_rx_drop(ep, TERN_DROP_REPLAY);
 		goto out;
 	}
@@ -561,7 +562,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	}
 	/* Remembered only once it is accepted: a refused CONNECT replayed gets
 	 * the same refusal again, and leaves no state. */
-	tern_replay_add(sec, x.peer, y->re, sx.timestamp);
+	tern_hs_replay_add(sec, x.peer, y->re, sx.timestamp);
 	/* Authenticated: the session layer validates the parameters, allocates
 	 * the session and asks for the answer (tern_noise_answer). */
 	res->ok = 1;

@@ -142,7 +142,8 @@ int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, cons
 	if (d == NULL || (prologue == NULL && plen != 0))
 		return -EINVAL;
 	int need_s = d->pre_rs; /* IK, IKpsk1: both sides have a static key */
-	if ((need_s && s_priv == NULL) || (!need_s && s_priv != NULL) || (s_priv == NULL && s_pub) ||
+	if ((need_s && s_priv == NULL) || (!need_s && s_priv != NULL) ||
+	    (s_priv == NULL && s_pub != NULL) ||
 	    (need_s && initiator && rs == NULL) || (rs != NULL && !(need_s && initiator)) ||
 	    ((psk != NULL) != (d->psk != 0)))
 		return -EINVAL;

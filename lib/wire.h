@@ -59,7 +59,7 @@ enum tern_pkt_type {
 	TERN_PKT_RESET = 9,      /* "I do not know that session": echoes dst/token */
 	TERN_PKT_PING = 10,      /* keepalive probe on an idle session */
 	TERN_PKT_PONG = 11,      /* keepalive answer */
-	TERN_PKT_COOKIE = 12,    /* a loaded server's answer to a secure CONNECT: body struct cookie reply */
+	TERN_PKT_COOKIE = 12,    /* a loaded server's answer to a secure CONNECT (cookie reply) */
 };
 #define TERN_PKT_MAX 12u
 
@@ -67,7 +67,7 @@ enum tern_pkt_type {
 #define TERN_WF_ONEWAY    0x01u /* REQ: R semantics, no response is wanted */
 #define TERN_WF_WORKING   0x02u /* CR: the handler is still running (resets the caller's retry count) */
 #define TERN_WF_PROTECTED 0x04u /* a protected session's packet: counter after the header, tag at the end */
-#define TERN_WF_SECURE    0x08u /* CONNECT/CONNECT_OK: the authenticated handshake (struct tern_wire_shs) */
+#define TERN_WF_SECURE    0x08u /* CONNECT, CONNECT_OK, COOKIE: the authenticated handshake */
 #define TERN_WF_ALL       0x0fu /* every flag this version knows; others are reserved (must be 0) */
 
 /*

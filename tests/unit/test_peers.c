@@ -164,21 +164,21 @@ static void replay__window_floor_and_seen(void)
 	random_key(e);
 	random_key(e2);
 	const uint64_t w = TERN_HS_WINDOW_NS;
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW, NOW), 0);
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW - w, NOW), 0);
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW + w, NOW), 0);
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW - w - 1, NOW), -ESTALE);
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW + w + 1, NOW), -ESTALE);
-	CHECK_EQ(tern_replay_check(sec, NULL, e, NOW - w - 1, NOW), -ESTALE);
-	tern_replay_add(sec, a, e, NOW);
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW, NOW), -EALREADY);
-	CHECK_EQ(tern_replay_check(sec, NULL, e, NOW + 5, NOW), -EALREADY); /* by ephemeral key */
-	CHECK_EQ(tern_replay_check(sec, a, e2, NOW, NOW), 0);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW, NOW), 0);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW - w, NOW), 0);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW + w, NOW), 0);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW - w - 1, NOW), -ESTALE);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW + w + 1, NOW), -ESTALE);
+	CHECK_EQ(tern_hs_replay_check(sec, NULL, e, NOW - w - 1, NOW), -ESTALE);
+	tern_hs_replay_add(sec, a, e, NOW);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW, NOW), -EALREADY);
+	CHECK_EQ(tern_hs_replay_check(sec, NULL, e, NOW + 5, NOW), -EALREADY); /* by ephemeral key */
+	CHECK_EQ(tern_hs_replay_check(sec, a, e2, NOW, NOW), 0);
 	/* the floor: at or below it, refused; above, accepted */
 	a->floor = NOW + 10;
-	CHECK_EQ(tern_replay_check(sec, a, e2, NOW + 10, NOW), -ESTALE);
-	CHECK_EQ(tern_replay_check(sec, a, e2, NOW + 11, NOW), 0);
-	CHECK_EQ(tern_replay_check(sec, NULL, e2, NOW, NOW), 0); /* no key, no floor */
+	CHECK_EQ(tern_hs_replay_check(sec, a, e2, NOW + 10, NOW), -ESTALE);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e2, NOW + 11, NOW), 0);
+	CHECK_EQ(tern_hs_replay_check(sec, NULL, e2, NOW, NOW), 0); /* no key, no floor */
 	tern_ep_destroy(srv);
 }
 
@@ -195,33 +195,33 @@ static void replay__ring_raises_only_its_own_key_floor(void)
 	 * NNpsk0's, alternately. */
 	uint8_t e[32], first_b[32], first_a[32];
 	random_key(first_b);
-	tern_replay_add(sec, b, first_b, NOW + 59 * SEC);
+	tern_hs_replay_add(sec, b, first_b, NOW + 59 * SEC);
 	for (unsigned i = 1; i < TERN_REPLAY_RING; i++) {
 		random_key(e);
 		if (i == 1)
 			memcpy(first_a, e, 32);
-		tern_replay_add(sec, i % 2 ? a : NULL, e, NOW + i);
+		tern_hs_replay_add(sec, i % 2 ? a : NULL, e, NOW + i);
 	}
 	CHECK_EQ(a->floor, 0);
 	CHECK_EQ(b->floor, 0);
-	CHECK_EQ(tern_replay_check(sec, b, first_b, NOW + 59 * SEC, NOW), -EALREADY);
+	CHECK_EQ(tern_hs_replay_check(sec, b, first_b, NOW + 59 * SEC, NOW), -EALREADY);
 	/* One more: b's entry is forgotten; b's floor goes up, not a's. */
 	random_key(e);
-	tern_replay_add(sec, a, e, NOW + TERN_REPLAY_RING);
+	tern_hs_replay_add(sec, a, e, NOW + TERN_REPLAY_RING);
 	CHECK_EQ(b->floor, NOW + 59 * SEC);
 	CHECK_EQ(a->floor, 0);
-	CHECK_EQ(tern_replay_check(sec, b, first_b, NOW + 59 * SEC, NOW), -ESTALE);
+	CHECK_EQ(tern_hs_replay_check(sec, b, first_b, NOW + 59 * SEC, NOW), -ESTALE);
 	/* a handshake of a's, stamped now, still goes */
 	random_key(e);
-	CHECK_EQ(tern_replay_check(sec, a, e, NOW, NOW), 0);
+	CHECK_EQ(tern_hs_replay_check(sec, a, e, NOW, NOW), 0);
 	/* Next, a's first: a's floor goes to its stamp. */
 	random_key(e);
-	tern_replay_add(sec, a, e, NOW + TERN_REPLAY_RING + 1);
+	tern_hs_replay_add(sec, a, e, NOW + TERN_REPLAY_RING + 1);
 	CHECK_EQ(a->floor, NOW + 1);
-	CHECK_EQ(tern_replay_check(sec, a, first_a, NOW + 1, NOW), -ESTALE);
+	CHECK_EQ(tern_hs_replay_check(sec, a, first_a, NOW + 1, NOW), -ESTALE);
 	/* An NNpsk0 entry forgotten raises nothing. */
 	random_key(e);
-	tern_replay_add(sec, a, e, NOW + TERN_REPLAY_RING + 2);
+	tern_hs_replay_add(sec, a, e, NOW + TERN_REPLAY_RING + 2);
 	CHECK_EQ(a->floor, NOW + 1);
 	CHECK_EQ(b->floor, NOW + 59 * SEC);
 	unsigned entries = 0;
@@ -244,13 +244,13 @@ static void replay__forgotten_slot_raises_nothing(void)
 	struct tern_peer *p = tern_peer_get(srv, k);
 	REQUIRE(p != NULL);
 	random_key(e);
-	tern_replay_add(sec, p, e, NOW + 50 * SEC);
+	tern_hs_replay_add(sec, p, e, NOW + 50 * SEC);
 	/* the slot goes to another key (as eviction does) */
 	p->gen++;
 	p->floor = 0;
 	for (unsigned i = 0; i < TERN_REPLAY_RING; i++) {
 		random_key(e);
-		tern_replay_add(sec, NULL, e, NOW + i);
+		tern_hs_replay_add(sec, NULL, e, NOW + i);
 	}
 	CHECK_EQ(p->floor, 0);
 	tern_ep_destroy(srv);

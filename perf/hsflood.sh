@@ -6,9 +6,11 @@
 # p99, (c) the server's memory stay flat?
 #
 #   perf/hsflood.sh [BUILD_DIR] [ROUNDS]      (root: hsflood needs a raw socket)
+#   BUSY_POLL=1 perf/hsflood.sh ...            server and client spin (default: sleep)
 #
 # One tern-perf server (udp, 127.0.0.1:31850, key + allow-list, privacy)
-# for the whole run. Each round: tern-perf client, 20,000 calls of 32 B on
+# for the whole run. First the flood alone, twice (the server's RSS before
+# and after each). Then each round: tern-perf client, 20,000 calls of 32 B on
 # one established session, unloaded (A); then the same with the flood
 # running (B), while hsbench --connect opens 20 sessions one at a time
 # (connect latency) and the server's VmRSS is sampled every 0.5 s. Rounds
@@ -18,6 +20,7 @@ set -euo pipefail
 
 build=${1:-build/gcc}
 rounds=${2:-3}
+busy=${BUSY_POLL:-0} # tern-perf --busy-poll of server and client (0: they sleep when idle)
 here=$(cd "$(dirname "$0")/.." && pwd)
 b=$here/$build
 [[ -x $b/perf/hsflood && -x $b/perf/hsbench && -x $b/perf/tern-perf ]] ||
@@ -41,17 +44,29 @@ addr=127.0.0.1:$port
 sec_srv=(--key srv.key --allow allow --protection privacy)
 sec_cli=(--key cli.key --peer-key srv.pub --protection privacy)
 
-"$b/perf/tern-perf" server --driver udp --bind "$addr" "${sec_srv[@]}" --stats >server.log 2>&1 &
+"$b/perf/tern-perf" server --driver udp --bind "$addr" "${sec_srv[@]}" --busy-poll "$busy" \
+	--stats >server.log 2>&1 &
 srv=$!
 pids+=("$srv")
 sleep 1
 kill -0 "$srv" || { cat server.log; exit 1; }
 
-p99() { # tern-perf client, 20k calls: the p99 RTT in us
-	timeout 120 "$b/perf/tern-perf" client --driver udp --connect "$addr" "${sec_cli[@]}" \
-		--count 20000 --quiet 2>&1 | awk '/RTT us/ { for (i = 1; i < NF; i++) if ($i == "p99") print $(i + 1) }'
+p99() { # tern-perf client, 20k calls: the p99 RTT in us ("fail" if it did not finish)
+	local out
+	out=$(timeout 120 "$b/perf/tern-perf" client --driver udp --connect "$addr" "${sec_cli[@]}" \
+		--busy-poll "$busy" --count 20000 --allow-errors 2>&1) || true
+	awk '/RTT us/ { for (i = 1; i < NF; i++) if ($i == "p99") { print $(i + 1); found = 1; exit } }
+	     END { if (!found) print "fail" }' <<<"$out"
 }
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$srv/status"; }
+
+# (c) alone first: the flood and nothing else, twice; RSS before, between, after.
+f0=$(rss)
+timeout 60 "$b/perf/hsflood" --peer-key srv.pub --to "$addr" --seconds 8 >flood_only.log 2>&1 || true
+f1=$(rss)
+timeout 60 "$b/perf/hsflood" --peer-key srv.pub --to "$addr" --seconds 8 >>flood_only.log 2>&1 || true
+f2=$(rss)
+echo "flood only: $(grep -c sent flood_only.log) floods of 8 s ($(awk '/sent/ { print $(NF - 4) }' flood_only.log | paste -sd' ') pkt/s); server RSS $f0 -> $f1 -> $f2 kB"
 
 declare -a A B C R0 R1
 for ((r = 0; r < rounds; r++)); do

@@ -56,7 +56,7 @@ static void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t 
 static void queued_fail(struct tern_ep *ep, struct tern_msg *req, int err)
 {
 	struct tern_pending p = req->pend;
-	tern_msg_free(req);
+	tern_msg_drop(req);
 	call_end(ep, p.cont, p.ctx, p.req_type, err, NULL, 0);
 }
 
@@ -68,6 +68,8 @@ static void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slo
 	tern_hdr_init(&h, s, TERN_PKT_REQ);
 	h.req_type = c->req_type;
 	h.req_num = c->req_num;
+	if (i < c->tx_hi)
+		ep->st.retransmits++;
 	if (i < c->req_npkts) {
 		struct tern_msg *m = c->req;
 		uint32_t off = i * s->dpp;
@@ -76,14 +78,12 @@ static void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slo
 		h.pkt_num = i;
 		h.msg_size = m->len;
 		tern_tx_data(ep, s, &h, m, m->data + off, len);
-	} else {
-		h.type = TERN_PKT_RFR;
-		h.pkt_num = i - c->req_npkts + 1;
-		h.msg_size = c->resp_size;
-		tern_tx_data(ep, s, &h, NULL, NULL, 0);
+		return;
 	}
-	if (i < c->tx_hi)
-		ep->st.retransmits++;
+	h.type = TERN_PKT_RFR;
+	h.pkt_num = i - c->req_npkts + 1;
+	h.msg_size = c->resp_size;
+	tern_tx_data(ep, s, &h, NULL, NULL, 0);
 }
 
 /* One-way calls complete once their last packet is out: from tern_poll(),
@@ -240,7 +240,7 @@ void tern_calls_requeue_idempotent(struct tern_session *s)
 		c->cont = NULL;
 		/* Release the slot without a continuation. */
 		if (c->resp != NULL) {
-			tern_msg_free(c->resp);
+			tern_msg_drop(c->resp);
 			c->resp = NULL;
 		}
 		c->active = 0;
@@ -337,9 +337,9 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	c->req = NULL;
 	c->resp = NULL;
 	c->cont = NULL;
-	tern_msg_free(req);
+	tern_msg_drop(req);
 	call_end(ep, cont, ctx, c->req_type, status, data, len);
-	tern_msg_free(resp);
+	tern_msg_drop(resp);
 	/* c may be gone now (the continuation may have closed the session). */
 	if (s->state == SESS_CONNECTED && !s->tearing && !tern_backlog_empty(s))
 		tern_calls_start(s);
@@ -681,7 +681,7 @@ int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, s
 	struct sync_call sc = {.buf = resp, .cap = resp_cap};
 	int rc = tern_call(s, req_type, m, sync_cont, &sc, timeout_ns);
 	if (rc != 0) {
-		tern_msg_free(m);
+		tern_msg_drop(m);
 		return rc;
 	}
 	/* Bounded: the call's deadline ends it through the timers. */

@@ -6,19 +6,19 @@
  * header that slips through (an ACK with another req_num, a RESP with
  * another msg_size) can free the wrong response or wedge a call. CRC32C is
  * linear and mixes positions, so a random error pattern passes the 16-bit
- * fold with probability ~2^-16. SSE4.2's crc32 instruction makes it ~12
- * cycles for a 32-byte header; without it a table does the same work.
+ * fold with probability ~2^-16. SSE4.2's crc32 instruction makes it four
+ * instructions for a 32-byte header; without it a table does the same work.
+ * Which one runs is decided once, when the library loads (never assumed
+ * from the build machine).
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "tern_internal.h"
 
 static uint32_t crc_table[256];
 static int crc_hw;
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
-static void crc_init(void)
+__attribute__((constructor)) static void crc_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -29,23 +29,26 @@ static void crc_init(void)
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-#else
-	crc_hw = 0;
 #endif
 }
 
-static uint32_t crc_sw(const uint8_t *p, size_t len)
+static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t len)
 {
-	uint32_t c = 0xffffffffu;
 	for (size_t i = 0; i < len; i++)
 		c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return ~c;
+	return c;
+}
+
+static inline uint16_t fold(uint32_t c)
+{
+	c = ~c;
+	return (uint16_t)(c ^ (c >> 16));
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_hw32(const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw_tail(uint64_t c, const uint8_t *p,
+							       size_t len)
 {
-	uint64_t c = 0xffffffffu;
 	size_t i = 0;
 	for (; i + 8 <= len; i += 8) {
 		uint64_t w;
@@ -55,17 +58,12 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw32(const uint8_t *p, siz
 	uint32_t c32 = (uint32_t)c;
 	for (; i < len; i++)
 		c32 = __builtin_ia32_crc32qi(c32, p[i]);
-	return ~c32;
+	return c32;
 }
-#endif
 
-/*
- * The header check: CRC of the first len bytes of a packet with the
- * checksum field (bytes 10-11) taken as zero, so neither the sender nor the
- * receiver has to copy the header to blank it.
- */
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_hw32_masked(const uint8_t *p, size_t len)
+/* The header with its checksum field (bytes 10-11) taken as zero, then the
+ * rest of the covered bytes (a control packet's body). */
+__attribute__((target("sse4.2"))) static uint16_t crc16_hdr_hw(const uint8_t *p, size_t len)
 {
 	uint64_t w[4];
 	memcpy(w, p, 32);
@@ -74,47 +72,67 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw32_masked(const uint8_t 
 	c = __builtin_ia32_crc32di(c, w[1] & ~0xffff0000ull); /* bytes 10-11 */
 	c = __builtin_ia32_crc32di(c, w[2]);
 	c = __builtin_ia32_crc32di(c, w[3]);
-	size_t i = 32;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t v;
-		memcpy(&v, p + i, 8);
-		c = __builtin_ia32_crc32di(c, v);
-	}
-	uint32_t c32 = (uint32_t)c;
-	for (; i < len; i++)
-		c32 = __builtin_ia32_crc32qi(c32, p[i]);
-	return ~c32;
+	if (tern_likely(len == 32))
+		return fold((uint32_t)c);
+	return fold(crc_hw_tail(c, p + 32, len - 32));
 }
 #endif
 
+/*
+ * The header check: CRC of the first len bytes (>= 32) of a packet with
+ * the checksum field (bytes 10-11) taken as zero, so neither the sender nor
+ * the receiver has to copy the header to blank it.
+ */
 uint16_t tern_crc16_hdr(const void *pkt, size_t len)
 {
-	pthread_once(&crc_once, crc_init);
 #if defined(__x86_64__)
-	if (tern_likely(crc_hw && len >= 32)) {
-		uint32_t c = crc_hw32_masked(pkt, len);
-		return (uint16_t)(c ^ (c >> 16));
+	if (tern_likely(crc_hw))
+		return crc16_hdr_hw(pkt, len);
+#endif
+	static const uint8_t zero[2];
+	const uint8_t *p = pkt;
+	uint32_t c = crc_sw(0xffffffffu, p, 10);
+	c = crc_sw(c, zero, 2);
+	return fold(crc_sw(c, p + 12, len - 12));
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static void seal_hdr_hw(uint8_t *p)
+{
+	uint16_t c = tern_le16(crc16_hdr_hw(p, TERN_HDR_LEN));
+	memcpy(p + 10, &c, 2);
+}
+#endif
+
+void tern_wire_seal_hdr(void *pkt)
+{
+#if defined(__x86_64__)
+	if (tern_likely(crc_hw)) {
+		seal_hdr_hw(pkt);
+		return;
 	}
 #endif
-	uint8_t tmp[TERN_HDR_LEN + TERN_HS_LEN];
-	if (len > sizeof(tmp))
-		len = sizeof(tmp);
-	memcpy(tmp, pkt, len);
-	if (len >= 12)
-		tmp[10] = tmp[11] = 0;
-	uint32_t c = crc_sw(tmp, len);
-	return (uint16_t)(c ^ (c >> 16));
+	uint16_t c = tern_le16(tern_crc16_hdr(pkt, TERN_HDR_LEN));
+	memcpy((uint8_t *)pkt + 10, &c, 2);
 }
 
 uint16_t tern_crc16(const void *buf, size_t len)
 {
-	uint32_t c;
-	pthread_once(&crc_once, crc_init);
 #if defined(__x86_64__)
 	if (tern_likely(crc_hw))
-		c = crc_hw32(buf, len);
-	else
+		return fold(crc_hw_tail(0xffffffffu, buf, len));
 #endif
-		c = crc_sw(buf, len);
-	return (uint16_t)(c ^ (c >> 16));
+	return fold(crc_sw(0xffffffffu, buf, len));
+}
+
+int tern_crc_use_hw(int on)
+{
+	int was = crc_hw;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	crc_hw = on && __builtin_cpu_supports("sse4.2");
+#else
+	(void)on;
+#endif
+	return was;
 }

@@ -41,7 +41,7 @@ struct tern_msg;
  */
 struct tern_addr {
 	uint8_t family;    /* AF_INET or AF_INET6; 0 = unset */
-	uint8_t pad;
+	uint8_t pad;       /* 0 (tern_addr_same() compares it) */
 	uint16_t port;     /* UDP port, host byte order */
 	uint8_t ip[16];    /* IPv4 in ip[0..3], network byte order; IPv6 all 16 */
 };
@@ -208,19 +208,21 @@ int tern_addr_eq(const struct tern_addr *a, const struct tern_addr *b);
 /* The same, inline: the receive path compares every packet's source. */
 static inline int tern_addr_same(const struct tern_addr *a, const struct tern_addr *b)
 {
-	uint64_t a0, a1, b0, b1;
-	uint32_t h0, h1;
-	__builtin_memcpy(&h0, a, 4); /* family, pad, port */
-	__builtin_memcpy(&h1, b, 4);
-	if (h0 != h1)
+	/* family, pad (always 0), port and the first four IP bytes in one word */
+	uint64_t a0, b0;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&b0, b, 8);
+	if (a0 != b0)
 		return 0;
-	__builtin_memcpy(&a0, a->ip, 8);
-	__builtin_memcpy(&a1, a->ip + 8, 8);
-	__builtin_memcpy(&b0, b->ip, 8);
-	__builtin_memcpy(&b1, b->ip + 8, 8);
 	if (a->family != AF_INET6)
-		return (uint32_t)a0 == (uint32_t)b0;
-	return a0 == b0 && a1 == b1;
+		return 1;
+	uint64_t a1, b1;
+	uint32_t a2, b2;
+	__builtin_memcpy(&a1, a->ip + 4, 8);
+	__builtin_memcpy(&b1, b->ip + 4, 8);
+	__builtin_memcpy(&a2, a->ip + 12, 4);
+	__builtin_memcpy(&b2, b->ip + 12, 4);
+	return a1 == b1 && a2 == b2;
 }
 /* Format as "ip:port" into buf; returns buf. */
 char *tern_addr_str(const struct tern_addr *a, char *buf, size_t len);

@@ -204,7 +204,7 @@ static void destroy_flush(struct tern_ep *ep)
 	}
 	for (unsigned i = 0; i < ep->ntx; i++)
 		if (ep->txq[i].msg != NULL)
-			tern_msg_unref(ep->txq[i].msg);
+			tern_msg_put(ep->txq[i].msg);
 	ep->ntx = 0;
 }
 

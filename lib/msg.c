@@ -106,34 +106,47 @@ static int pool_grow(struct tern_ep *ep, unsigned cls)
 	return 0;
 }
 
-static unsigned size_class(size_t need)
+/* The smallest class whose chunks hold need bytes after the metadata. */
+static inline unsigned size_class(size_t need)
 {
 	size_t total = need + TERN_MSG_META;
-	unsigned shift = TERN_MSG_MIN_SHIFT;
-	while (((size_t)1 << shift) < total)
-		shift++;
+	if (total <= ((size_t)1 << TERN_MSG_MIN_SHIFT))
+		return 0;
+	unsigned shift = 64u - (unsigned)__builtin_clzll((unsigned long long)(total - 1));
 	return shift - TERN_MSG_MIN_SHIFT;
 }
 
-struct tern_msg *tern_msg_alloc(struct tern_ep *ep, size_t len)
+static inline struct tern_msg *take(struct tern_ep *ep, struct tern_msg *m, unsigned cls,
+				    size_t len)
 {
-	if (ep == NULL || len > ep->cfg.max_msg_size)
-		return NULL;
-	unsigned cls = size_class(len);
-	if (cls >= TERN_MSG_CLASSES)
-		return NULL;
-	struct tern_msg *m = ep->pool.free[cls];
-	if (tern_unlikely(m == NULL)) {
-		if (pool_grow(ep, cls) != 0)
-			return NULL;
-		m = ep->pool.free[cls];
-	}
 	ep->pool.free[cls] = m->next;
 	m->next = NULL;
 	m->len = (uint32_t)len;
 	m->refs = 1;
 	ep->pool.in_use++;
 	return m;
+}
+
+/* The class is empty: a new region first (out of line, so the fast path
+ * below stays a leaf). */
+__attribute__((noinline)) static struct tern_msg *alloc_slow(struct tern_ep *ep, size_t len,
+							    unsigned cls)
+{
+	if (cls >= TERN_MSG_CLASSES || pool_grow(ep, cls) != 0)
+		return NULL;
+	return take(ep, ep->pool.free[cls], cls, len);
+}
+
+struct tern_msg *tern_msg_alloc(struct tern_ep *ep, size_t len)
+{
+	/* max_msg_size <= 1 GiB (config_check): the class is below TERN_MSG_CLASSES. */
+	if (tern_unlikely(ep == NULL || len > ep->cfg.max_msg_size))
+		return NULL;
+	unsigned cls = size_class(len);
+	struct tern_msg *m = ep->pool.free[cls];
+	if (tern_unlikely(m == NULL))
+		return alloc_slow(ep, len, cls);
+	return take(ep, m, cls, len);
 }
 
 void tern_msg_ref(struct tern_msg *m)
@@ -143,8 +156,11 @@ void tern_msg_ref(struct tern_msg *m)
 
 void tern_msg_unref(struct tern_msg *m)
 {
-	if (--m->refs != 0)
-		return;
+	tern_msg_put(m);
+}
+
+void tern_msg_release(struct tern_msg *m)
+{
 	struct tern_ep *ep = m->ep;
 	m->next = ep->pool.free[m->cls];
 	ep->pool.free[m->cls] = m;
@@ -154,7 +170,7 @@ void tern_msg_unref(struct tern_msg *m)
 void tern_msg_free(struct tern_msg *m)
 {
 	if (m != NULL)
-		tern_msg_unref(m);
+		tern_msg_put(m);
 }
 
 void *tern_msg_data(struct tern_msg *m)

@@ -55,7 +55,7 @@ int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr 
 		return -ENOMEM;
 	int rc = tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, NULL, 0, t->payload, t->len,
 				c->data, tag);
-	tern_msg_unref(t->msg); /* the plaintext's reference */
+	tern_msg_put(t->msg); /* the plaintext's reference */
 	t->payload = c->data;
 	t->msg = c; /* the flush drops the only reference */
 	ep->st.copied_bytes += t->len;

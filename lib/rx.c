@@ -154,13 +154,16 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	/* Replies go where the peer now sends from (NAT rebinding, roaming). */
 	if (tern_unlikely(!tern_addr_same(&s->peer, &rx->src)))
 		s->peer = rx->src;
-	switch (h.type) {
-	case TERN_PKT_REQ:
+	/* Requests and responses first: they are most of the traffic. */
+	if (tern_likely(h.type == TERN_PKT_REQ)) {
 		tern_on_req(ep, s, &h, payload, body);
-		break;
-	case TERN_PKT_RESP:
+		return;
+	}
+	if (tern_likely(h.type == TERN_PKT_RESP)) {
 		tern_on_resp(ep, s, &h, payload, body);
-		break;
+		return;
+	}
+	switch (h.type) {
 	case TERN_PKT_CR:
 		tern_on_cr(ep, s, &h);
 		break;

@@ -60,7 +60,7 @@ static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct ser
 static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
 {
 	if (ss->resp != NULL) {
-		tern_msg_free(ss->resp);
+		tern_msg_drop(ss->resp);
 		ss->resp = NULL;
 		ep->st.cached_responses--;
 	}
@@ -69,7 +69,7 @@ static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
 static void drop_req_buf(struct serve_slot *ss)
 {
 	if (ss->req_buf != NULL) {
-		tern_msg_free(ss->req_buf);
+		tern_msg_drop(ss->req_buf);
 		ss->req_buf = NULL;
 	}
 }
@@ -113,13 +113,13 @@ static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot 
 	handler_done(ep, s, ss);
 	if (s->state != SESS_CONNECTED) {
 		/* The session went away while the handler worked. */
-		tern_msg_free(resp);
+		tern_msg_drop(resp);
 		ss->state = SRV_FREE;
 		tern_session_unhold(s);
 		return -ECONNRESET;
 	}
 	if (resp != NULL && resp->len > s->peer_max_msg) {
-		tern_msg_free(resp);
+		tern_msg_drop(resp);
 		resp = NULL;
 		status = EMSGSIZE;
 		rc = -EMSGSIZE;
@@ -142,10 +142,12 @@ static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot 
 	return rc;
 }
 
+/* Run the handler hd (NULL: look it up) of ss's request (data, len). */
 static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-			const uint8_t *data, uint32_t len, int in_place)
+			const struct handler *hd, const uint8_t *data, uint32_t len, int in_place)
 {
-	struct handler *hd = handler_find(ep, ss->req_type);
+	if (hd == NULL)
+		hd = handler_find(ep, ss->req_type);
 	if (tern_unlikely(hd == NULL)) { /* cannot happen: checked at the first packet */
 		answer_error(ep, s, ss, ENOENT);
 		return;
@@ -196,13 +198,15 @@ static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve
 	}
 }
 
-/* Start a new call on ss from its first packet to arrive (any packet number). */
-static int new_call(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-		    const struct tern_hdr *h)
+/* Start a new call on ss from its first packet to arrive (any packet
+ * number). Returns its handler, or NULL if the call was refused (answered
+ * with an error, or dropped). */
+static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s,
+				      struct serve_slot *ss, const struct tern_hdr *h)
 {
 	if (ss->state == SRV_RUNNING) {
 		tern_rx_drop(ep, TERN_DROP_BUSY);
-		return -1;
+		return NULL;
 	}
 	drop_resp(ep, ss); /* implicit acknowledgement of the previous call */
 	drop_req_buf(ss);
@@ -219,22 +223,22 @@ static int new_call(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 			/* A one-way call cannot be answered: drop it, and its copies. */
 			ss->state = SRV_DONE;
 			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
-			return -1;
+			return NULL;
 		}
 	} else if (hd == NULL) {
 		answer_error(ep, s, ss, ENOENT);
-		return -1;
+		return NULL;
 	} else if (hd->flags == TERN_R) {
 		answer_error(ep, s, ss, EPROTO);
-		return -1;
+		return NULL;
 	} else if (ep->running >= ep->cfg.server_queue_limit) {
 		ep->st.busy_rejects++;
 		answer_error(ep, s, ss, EBUSY);
-		return -1;
+		return NULL;
 	}
 	ss->sem = (uint8_t)hd->flags;
 	ss->state = SRV_RECEIVING;
-	return 0;
+	return hd;
 }
 
 /* A request packet for the current call, which is still arriving. */
@@ -259,7 +263,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
-		run_handler(ep, s, ss, payload, len, 1);
+		run_handler(ep, s, ss, NULL, payload, len, 1);
 		return;
 	}
 	if (ss->req_buf == NULL) {
@@ -275,7 +279,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	if (!last)
 		tern_cr_new_packet(ep, s, ss, p);
 	if (ss->win.base == n)
-		run_handler(ep, s, ss, ss->req_buf->data, ss->req_size, 0);
+		run_handler(ep, s, ss, NULL, ss->req_buf->data, ss->req_size, 0);
 }
 
 void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
@@ -283,8 +287,15 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 {
 	struct serve_slot *ss = &s->ss[h->req_num & s->req_slot_mask];
 	if (ss->state == SRV_FREE || h->req_num > ss->req_num) {
-		if (new_call(ep, s, ss, h) != 0)
+		const struct handler *hd = new_call(ep, s, ss, h);
+		if (hd == NULL)
 			return;
+		if (tern_likely(ss->req_npkts == 1)) {
+			/* One packet (pkt_num 0, checked): run it from the receive
+			 * buffer at once. */
+			run_handler(ep, s, ss, hd, payload, len, 1);
+			return;
+		}
 		receive(ep, s, ss, h, payload, len);
 		return;
 	}
@@ -317,7 +328,7 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 		return;
 	case SRV_UNCACHED:
 		if (last)
-			run_handler(ep, s, ss, payload, len, 1); /* RR: execute again */
+			run_handler(ep, s, ss, NULL, payload, len, 1); /* RR: execute again */
 		else
 			tern_rx_drop(ep, TERN_DROP_DUP);
 		return;
@@ -370,7 +381,7 @@ int tern_respond(struct tern_req *req, struct tern_msg *resp)
 	if (resp->ep != req->ep)
 		return -EINVAL; /* a foreign msgbuf: the caller keeps it */
 	if (ss->state != SRV_RUNNING || ss->sem == TERN_R) {
-		tern_msg_free(resp);
+		tern_msg_drop(resp);
 		return -EINVAL;
 	}
 	return finish(req->ep, req->s, ss, resp, 0);

@@ -114,6 +114,25 @@ struct msg_pool {
 
 int tern_pool_init(struct tern_ep *ep);
 void tern_pool_fini(struct tern_ep *ep);
+/* The last reference went: back to the free list. */
+void tern_msg_release(struct tern_msg *m);
+/* Drop a reference (tern_msg_unref(), inline for the core's data path). */
+static inline void tern_msg_put(struct tern_msg *m)
+{
+	if (--m->refs == 0)
+		tern_msg_release(m);
+}
+/* tern_msg_free(), inline: NULL is a no-op. */
+static inline void tern_msg_drop(struct tern_msg *m)
+{
+	if (m != NULL)
+		tern_msg_put(m);
+}
+/* Take a reference (tern_msg_ref(), inline). */
+static inline void tern_msg_get(struct tern_msg *m)
+{
+	m->refs++;
+}
 
 /* ------------------------------------------------------------------ */
 /* sessions and slots                                                 */
@@ -412,7 +431,8 @@ struct tern_ep {
 
 	unsigned ntx;
 	struct tern_tx txq[TERN_TX_BATCH];
-	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX];
+	/* headers, written in place as struct tern_hdr (tx.c): 8-byte aligned */
+	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX] __attribute__((aligned(8)));
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
 	struct tern_rx rx[TERN_RX_BURST];
 	/* Credit returns of this receive burst (credits.c), one per run of

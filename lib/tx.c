@@ -30,7 +30,7 @@ static void tx_release(struct tern_ep *ep, unsigned from, unsigned to)
 {
 	for (unsigned i = from; i < to; i++)
 		if (ep->txq[i].msg != NULL)
-			tern_msg_unref(ep->txq[i].msg);
+			tern_msg_put(ep->txq[i].msg);
 }
 
 /* Move descriptors [k, n) to the front, with the header and tag bytes they
@@ -65,20 +65,24 @@ void tern_tx_flush(struct tern_ep *ep)
 		tx_keep_tail(ep, k, n);
 }
 
-/* The next free descriptor (flushing a full batch first), dst copied, its
- * header storage attached and everything else cleared. */
-static struct tern_tx *tx_desc(struct tern_ep *ep, const struct tern_addr *dst, unsigned *idx)
+/* The batch is full: flush it; if the driver took nothing, drop it. */
+__attribute__((noinline)) static void tx_make_room(struct tern_ep *ep)
 {
-	if (tern_unlikely(ep->ntx == TERN_TX_BATCH)) {
-		tern_tx_flush(ep);
-		if (ep->ntx == TERN_TX_BATCH) {
-			/* The driver took nothing of a full batch: lost, like
-			 * packets on a congested wire. */
-			tx_release(ep, 0, TERN_TX_BATCH);
-			ep->st.tx_drops += TERN_TX_BATCH;
-			ep->ntx = 0;
-		}
+	tern_tx_flush(ep);
+	if (ep->ntx == TERN_TX_BATCH) {
+		/* The driver took nothing of a full batch: lost, like packets on a
+		 * congested wire. */
+		tx_release(ep, 0, TERN_TX_BATCH);
+		ep->st.tx_drops += TERN_TX_BATCH;
+		ep->ntx = 0;
 	}
+}
+
+/* The next free descriptor (the batch has room), dst copied, its header
+ * storage attached and everything else cleared. */
+static inline struct tern_tx *tx_desc(struct tern_ep *ep, const struct tern_addr *dst,
+				      unsigned *idx)
+{
 	unsigned i = ep->ntx++;
 	struct tern_tx *t = &ep->txq[i];
 	t->dst = *dst;
@@ -93,39 +97,62 @@ static struct tern_tx *tx_desc(struct tern_ep *ep, const struct tern_addr *dst, 
 }
 
 /* Give back the last descriptor (its packet could not be built). */
-static void tx_undo(struct tern_ep *ep, struct tern_tx *t)
+__attribute__((noinline)) static void tx_undo(struct tern_ep *ep, struct tern_tx *t)
 {
 	if (t->msg != NULL)
-		tern_msg_unref(t->msg);
+		tern_msg_put(t->msg);
 	ep->ntx--;
 	ep->st.tx_drops++;
+}
+
+/* A protected session's packet: protect.c seals it into descriptor i. */
+__attribute__((noinline)) static void tx_sealed(struct tern_ep *ep, struct tern_session *s,
+						 const struct tern_hdr *h, struct tern_tx *t,
+						 unsigned i)
+{
+	if (tern_seal(ep, s, h, t, ep->txhdr[i], ep->txtag[i]) != 0)
+		tx_undo(ep, t); /* lost: retransmitted like any other packet */
+}
+
+/* The batch is full: make room, then queue (out of line, so the common path
+ * below calls nothing before its end). */
+__attribute__((noinline)) static void tx_data_full(struct tern_ep *ep, struct tern_session *s,
+						   const struct tern_hdr *h, struct tern_msg *m,
+						   const void *payload, uint32_t len)
+{
+	tx_make_room(ep);
+	tern_tx_data(ep, s, h, m, payload, len);
 }
 
 void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		  struct tern_msg *m, const void *payload, uint32_t len)
 {
+	if (tern_unlikely(ep->ntx == TERN_TX_BATCH)) {
+		tx_data_full(ep, s, h, m, payload, len);
+		return;
+	}
 	unsigned i;
 	struct tern_tx *t = tx_desc(ep, &s->peer, &i);
 	if (len != 0) {
 		t->payload = payload;
 		t->len = len;
 		t->msg = m;
-		tern_msg_ref(m);
+		tern_msg_get(m);
 	}
 	if (tern_unlikely(s->prot != TERN_PROT_NONE)) {
-		/* The lost packet is retransmitted like any other. */
-		if (tern_seal(ep, s, h, t, ep->txhdr[i], ep->txtag[i]) != 0)
-			tx_undo(ep, t);
+		tx_sealed(ep, s, h, t, i);
 		return;
 	}
-	tern_wire_put(ep->txhdr[i], h);
-	tern_wire_seal(ep->txhdr[i], TERN_HDR_LEN);
 	t->hdr_len = TERN_HDR_LEN;
+	tern_wire_put(ep->txhdr[i], h);
+	tern_wire_seal_hdr(ep->txhdr[i]); /* last: a tail call */
 }
 
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
 		  const void *body, uint32_t body_len)
 {
+	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
+		tx_make_room(ep);
 	unsigned i;
 	struct tern_tx *t = tx_desc(ep, dst, &i);
 	tern_wire_put(ep->txhdr[i], h);
@@ -139,6 +166,8 @@ void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct 
 
 void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len)
 {
+	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
+		tx_make_room(ep);
 	unsigned i;
 	struct tern_tx *t = tx_desc(ep, dst, &i);
 	if (len > TERN_TX_HDR_MAX)

@@ -192,46 +192,56 @@ static_assert(sizeof(struct tern_wire_reset) == TERN_RESET_LEN, "reset body size
 #define tern_le64(x) __builtin_bswap64((uint64_t)(x))
 #endif
 
-/* Decoded header, host byte order. */
+/*
+ * Decoded header, host byte order. Laid out like struct tern_wire_hdr, so on
+ * a little-endian host encoding and decoding are a 32-byte copy; version
+ * and csum are the wire's business (tern_wire_put sets them).
+ */
 struct tern_hdr {
-	uint8_t type, flags, status;
-	uint16_t req_type, dst_session, src_session;
+	uint8_t version, type, flags, status;
+	uint16_t req_type, dst_session, src_session, csum;
 	uint32_t token, pkt_num, msg_size;
 	uint64_t req_num;
 };
+static_assert(sizeof(struct tern_hdr) == TERN_HDR_LEN &&
+		      offsetof(struct tern_hdr, csum) == offsetof(struct tern_wire_hdr, csum) &&
+		      offsetof(struct tern_hdr, token) == offsetof(struct tern_wire_hdr, token) &&
+		      offsetof(struct tern_hdr, req_num) == offsetof(struct tern_wire_hdr, req_num),
+	      "struct tern_hdr mirrors the wire layout");
 
 static inline void tern_wire_put(void *buf, const struct tern_hdr *h)
 {
-	struct tern_wire_hdr w;
-	w.version = TERN_WIRE_VERSION;
-	w.type = h->type;
-	w.flags = h->flags;
-	w.status = h->status;
-	w.req_type = tern_le16(h->req_type);
-	w.dst_session = tern_le16(h->dst_session);
-	w.src_session = tern_le16(h->src_session);
-	w.csum = 0; /* tern_wire_seal() fills it */
-	w.token = tern_le32(h->token);
-	w.pkt_num = tern_le32(h->pkt_num);
-	w.msg_size = tern_le32(h->msg_size);
-	w.req_num = tern_le64(h->req_num);
-	memcpy(buf, &w, sizeof(w));
+	uint8_t *p = (uint8_t *)buf;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, h, TERN_HDR_LEN);
+#else
+	struct tern_hdr w = *h;
+	w.req_type = tern_le16(w.req_type);
+	w.dst_session = tern_le16(w.dst_session);
+	w.src_session = tern_le16(w.src_session);
+	w.token = tern_le32(w.token);
+	w.pkt_num = tern_le32(w.pkt_num);
+	w.msg_size = tern_le32(w.msg_size);
+	w.req_num = tern_le64(w.req_num);
+	memcpy(p, &w, TERN_HDR_LEN);
+#endif
+	p[0] = TERN_WIRE_VERSION;
+	p[10] = p[11] = 0; /* csum: tern_wire_seal() fills it */
 }
 
 static inline void tern_wire_get(const void *buf, struct tern_hdr *h)
 {
-	struct tern_wire_hdr w;
-	memcpy(&w, buf, sizeof(w));
-	h->type = w.type;
-	h->flags = w.flags;
-	h->status = w.status;
-	h->req_type = tern_le16(w.req_type);
-	h->dst_session = tern_le16(w.dst_session);
-	h->src_session = tern_le16(w.src_session);
-	h->token = tern_le32(w.token);
-	h->pkt_num = tern_le32(w.pkt_num);
-	h->msg_size = tern_le32(w.msg_size);
-	h->req_num = tern_le64(w.req_num);
+	memcpy(h, buf, sizeof(*h));
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+	h->req_type = tern_le16(h->req_type);
+	h->dst_session = tern_le16(h->dst_session);
+	h->src_session = tern_le16(h->src_session);
+	h->csum = tern_le16(h->csum);
+	h->token = tern_le32(h->token);
+	h->pkt_num = tern_le32(h->pkt_num);
+	h->msg_size = tern_le32(h->msg_size);
+	h->req_num = tern_le64(h->req_num);
+#endif
 }
 
 static inline void tern_wire_hs_put(void *buf, const struct tern_wire_hs *hs)
@@ -278,6 +288,9 @@ static inline size_t tern_wire_csum_len(unsigned type, unsigned flags, size_t le
  * field (bytes 10-11) taken as zero. */
 uint16_t tern_crc16(const void *buf, size_t len);
 uint16_t tern_crc16_hdr(const void *pkt, size_t len);
+/* Tests: use the CPU's CRC instruction if it has one (1), or the table (0);
+ * returns the previous setting. */
+int tern_crc_use_hw(int on);
 
 /* Fill in the checksum of a packet whose header and body are written. */
 static inline void tern_wire_seal(void *pkt, size_t len)
@@ -286,6 +299,10 @@ static inline void tern_wire_seal(void *pkt, size_t len)
 	uint16_t c = tern_le16(tern_crc16_hdr(p, tern_wire_csum_len(p[1], p[2], len)));
 	memcpy(p + 10, &c, 2);
 }
+
+/* tern_wire_seal() of a packet whose checksum covers the 32-byte header
+ * only (REQ, RESP, protected packets, bodiless control packets). */
+void tern_wire_seal_hdr(void *pkt);
 
 /* Does the packet's checksum match? */
 static inline int tern_wire_csum_ok(const void *pkt, size_t len)
@@ -332,8 +349,8 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 		return TERN_WIRE_SHORT;
 	if (p[0] != TERN_WIRE_VERSION)
 		return TERN_WIRE_VERSION_BAD;
-	if (p[1] == 0 || p[1] > TERN_PKT_MAX || (p[2] & ~TERN_WF_ALL) != 0)
-		return TERN_WIRE_TYPE_BAD;
+	if ((unsigned)(p[1] - 1) >= TERN_PKT_MAX || (p[2] & ~TERN_WF_ALL) != 0)
+		return TERN_WIRE_TYPE_BAD; /* type 0 or above the last, or reserved flags */
 #ifndef TERN_FUZZING /* the fuzzer cannot forge checksums; let it reach the state machines */
 	if (!tern_wire_csum_ok(p, len))
 		return TERN_WIRE_CSUM_BAD;
@@ -343,12 +360,9 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 	if (len < TERN_HDR_LEN + extra)
 		return TERN_WIRE_SHORT;
 	size_t body = len - TERN_HDR_LEN - extra; /* without counter and tag */
-	switch (h->type) {
-	case TERN_PKT_REQ:
-	case TERN_PKT_RESP:
-	case TERN_PKT_CR:
-	case TERN_PKT_RFR:
+	if (h->type <= TERN_PKT_RFR) /* REQ, RESP, CR, RFR: sizes checked with the session's */
 		return h->msg_size > max_msg ? TERN_WIRE_TOO_BIG : TERN_WIRE_OK;
+	switch (h->type) {
 	case TERN_PKT_CONNECT:
 		if (extra != 0)
 			return TERN_WIRE_TYPE_BAD;
@@ -383,31 +397,26 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, size_t body,
 						      uint32_t dpp)
 {
-	uint32_t n = tern_wire_npkts(h->msg_size, dpp);
-	switch (h->type) {
-	case TERN_PKT_REQ:
-	case TERN_PKT_RESP: {
+	if (h->type <= TERN_PKT_RESP) { /* REQ, RESP */
 		if (h->type == TERN_PKT_RESP && h->status != 0)
 			return body == 0 && h->pkt_num == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
-		if (h->pkt_num >= n)
+		if (h->msg_size <= dpp) /* one packet: the common case, no division */
+			return h->pkt_num != 0 ? TERN_WIRE_PKT_BAD
+			       : body == h->msg_size ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+		if (h->pkt_num >= tern_wire_npkts(h->msg_size, dpp))
 			return TERN_WIRE_PKT_BAD;
 		uint64_t off = (uint64_t)h->pkt_num * dpp;
 		uint64_t want = h->msg_size - off < dpp ? h->msg_size - off : dpp;
 		return body == want ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	}
-	case TERN_PKT_CR:
-		/* status: how many packets below pkt_num it also answers */
-		if (body != 0)
-			return TERN_WIRE_LEN_BAD;
-		return h->pkt_num < n && h->status <= h->pkt_num && h->status < 64 ? TERN_WIRE_OK
-										   : TERN_WIRE_PKT_BAD;
-	case TERN_PKT_RFR:
-		if (body != 0)
-			return TERN_WIRE_LEN_BAD;
-		return h->pkt_num < n ? TERN_WIRE_OK : TERN_WIRE_PKT_BAD;
-	default:
-		return TERN_WIRE_OK;
-	}
+	if (body != 0) /* CR, RFR */
+		return TERN_WIRE_LEN_BAD;
+	if (h->pkt_num >= tern_wire_npkts(h->msg_size, dpp))
+		return TERN_WIRE_PKT_BAD;
+	/* CR: tern_cr_extra() packets below pkt_num are answered too */
+	return h->type == TERN_PKT_RFR || (h->status <= h->pkt_num && h->status < 64)
+		       ? TERN_WIRE_OK
+		       : TERN_WIRE_PKT_BAD;
 }
 
 /*

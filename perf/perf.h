@@ -188,7 +188,8 @@ void perf_pin(struct perf_worker *w);
 /* client.c */
 int perf_client_setup(struct perf_worker *w);  /* ep, sessions, connected; 0 or exit code */
 void perf_client_idle(struct perf_worker *w);  /* one poll while waiting at the start gate */
-void perf_client_run(struct perf_worker *w);
+/* noinline: perf/instructions counts what runs inside it (callgrind --toggle-collect). */
+__attribute__((noinline)) void perf_client_run(struct perf_worker *w);
 void perf_client_teardown(struct perf_worker *w);
 
 /* server.c */

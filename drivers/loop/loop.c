@@ -58,6 +58,7 @@
 #define LOOP_RING_DEFAULT 1024u
 #define LOOP_RING_MAX     (1u << 20)
 #define LOOP_CACHE        16u     /* destinations remembered per sender, power of two */
+#define LOOP_INLINE_HDR   32u     /* the usual header length (a data packet's): copied inline */
 #define LOOP_BUCKETS      256u    /* registry hash buckets, by port */
 #define LOOP_PORT_FIRST   49152u  /* IANA ephemeral range, used for port 0 */
 #define LOOP_SLOT_HDR     64u     /* slot metadata; the data starts cache-aligned after it */
@@ -141,7 +142,7 @@ static inline size_t ip_len(const struct tern_addr *a)
 /* tern_addr_eq(), inlined: it runs on every packet of the send path. */
 static inline bool addr_same(const struct tern_addr *a, const struct tern_addr *b)
 {
-	return a->family == b->family && a->port == b->port && memcmp(a->ip, b->ip, ip_len(a)) == 0;
+	return tern_addr_same(a, b);
 }
 
 static bool addr_wild(const struct tern_addr *a)
@@ -496,9 +497,9 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 		struct loop *p;
 		uint64_t pos;
 
-		/* Each part checked alone first, so the sum cannot wrap. */
-		if (loop_unlikely(t->hdr_len > mtu || t->len > mtu || t->trailer_len > mtu ||
-				  t->hdr_len + t->len + t->trailer_len > mtu)) {
+		/* Summed in 64 bits: three 32-bit lengths cannot wrap it. */
+		uint64_t total = (uint64_t)t->hdr_len + t->len + t->trailer_len;
+		if (loop_unlikely(total > mtu)) {
 			l->base.stats.tx_drop_error++;
 			continue;
 		}
@@ -517,10 +518,13 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 			l->base.stats.tx_drop_full++;
 			continue;
 		}
-		uint32_t len = t->hdr_len + t->len + t->trailer_len;
+		uint32_t len = (uint32_t)total;
 		uint8_t *d = slot_data(s);
 		if (loop_likely(len <= p->base.info.mtu)) {
-			memcpy(d, t->hdr, t->hdr_len);
+			if (loop_likely(t->hdr_len == LOOP_INLINE_HDR))
+				memcpy(d, t->hdr, LOOP_INLINE_HDR); /* inline: no call */
+			else
+				memcpy(d, t->hdr, t->hdr_len);
 			if (t->len != 0)
 				memcpy(d + t->hdr_len, t->payload, t->len);
 			if (t->trailer_len != 0)

@@ -23,6 +23,8 @@
  *                         TERN_GCM_SMALL = 1024 bytes of ad + payload, so 984 is the
  *                         largest it takes and 1440-byte packets run EVP anyway), evp-gcm
  *                         (OpenSSL, tern_aead_use_gcm(a, 0)), evp-chacha (ChaCha20-Poly1305)
+ *   wheel/...             the timing wheel (lib/wheel.c): arm+cancel, re-arm, arm+fire
+ *                         and idle pops with 1k and 100k timers armed (see wheel.cc)
  *
  * --eal: DPDK EAL arguments for the dpdk rig, e.g. "-l 0 --no-huge -m 512
  * --no-shconf --no-pci --file-prefix tern-micro --log-level=*:warning"; the
@@ -357,6 +359,8 @@ void BM_aead_open(benchmark::State &st, int64_t size, int64_t impl)
 
 } // namespace
 
+void register_wheel_benchmarks(); /* wheel.cc */
+
 /* Every benchmark, under a name that says what it runs. */
 static void register_all()
 {
@@ -390,6 +394,7 @@ static void register_all()
 				RegisterBenchmark(("aead/" + op + "/" + std::to_string(size) + "B/" +
 						   aead_names[impl]).c_str(),
 						  op == "seal" ? BM_aead_seal : BM_aead_open, size, impl);
+	register_wheel_benchmarks();
 }
 
 static void usage()

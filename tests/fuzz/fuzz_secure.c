@@ -464,23 +464,25 @@ static uint16_t u16(void)
 	return v;
 }
 
-/* Read a mutation list and apply it to pkt; 1 if the packet changed. */
+/* Read a mutation list and apply it to pkt; 1 if the packet changed (two
+ * mutations of one byte may cancel out: the bytes are compared). */
 static int mutate(uint8_t *pkt, size_t len, size_t from)
 {
+	static uint8_t before[SX_PKT_MAX + TERN_PROT_OVERHEAD];
 	if (!need(1))
 		return 0;
 	unsigned n = u8() % (SX_MUT_MAX + 1);
-	int changed = 0;
+	if (len > sizeof(before))
+		return 0;
+	memcpy(before, pkt, len);
 	for (unsigned i = 0; i < n && need(3); i++) {
 		uint16_t off = u16();
 		uint8_t x = u8();
 		if (len <= from)
 			continue;
-		size_t at = from + off % (len - from);
-		changed |= x != 0;
-		pkt[at] ^= x;
+		pkt[from + off % (len - from)] ^= x;
 	}
-	return changed;
+	return memcmp(before, pkt, len) != 0;
 }
 
 static void put16(uint8_t *p, uint16_t v)

@@ -6,11 +6,11 @@
  * mac1 (checked by noise.c before anything else) proves only that the
  * sender knows the server's public key, which is no secret; nor is the
  * source address of a datagram. So while the server is under load — more
- * than load_per_s secure CONNECTs (mac1 valid, not retransmissions) in a
- * second, measured over 1/8 s windows, and for one second after — a
- * CONNECT must also carry a valid mac2, a MAC keyed by a cookie only the
- * holder of its source address can know; one without gets a COOKIE reply
- * instead of any Diffie-Hellman work:
+ * than load_per_s well-formed secure CONNECTs in a second (valid mac1 or
+ * not), measured over 1/8 s windows, and for one second after — a CONNECT
+ * must also carry a valid mac2, a MAC keyed by a cookie only the holder of
+ * its source address can know; one without gets a COOKIE reply instead of
+ * any Diffie-Hellman work (and one with a wrong mac1, no answer at all):
  *
  *   cookie = MAC(secret, source IP and port)     secret: random, new every 120 s
  *   reply  = cid | salt | counter | AEAD(HMAC(SHA256("cookie--" || server
@@ -82,8 +82,8 @@ int tern_cookie_under_load(const struct tern_ep *ep)
 	return ep->sec != NULL && ep->now < ep->sec->ck.load_until;
 }
 
-/* Count one CONNECT that would cost Diffie-Hellman work. */
-static void load_count(struct tern_ep *ep)
+/* Count one secure CONNECT (noise.c, before mac1). */
+void tern_cookie_load(struct tern_ep *ep)
 {
 	struct tern_cookie *ck = &ep->sec->ck;
 	if (ep->now - ck->win_start >= LOAD_WINDOW_NS) {
@@ -212,7 +212,6 @@ int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 		     unsigned pattern)
 {
 	struct tern_cookie *ck = &ep->sec->ck;
-	load_count(ep);
 	if (!tern_cookie_under_load(ep))
 		return 0;
 	if (secret_fresh(ep) != 0) {

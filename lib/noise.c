@@ -30,7 +30,8 @@
  * session) and no authentication: a client matches them by cid.
  *
  * Order of the server's checks on a secure CONNECT, cheapest first: the
- * pattern byte and padding; whether the server serves that pattern; mac1;
+ * pattern byte and padding (then it counts as load); whether the server
+ * serves that pattern; mac1;
  * a retransmission of a CONNECT already answered (the cached CONNECT_OK,
  * no Diffie-Hellman); the cookie gate under load (cookie.c); then the
  * Noise message (es; the allow-list lookup of the client's static key
@@ -483,6 +484,8 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
+	if (sec != NULL)
+		tern_cookie_load(ep); /* every well-formed secure CONNECT is load */
 	if (sec == NULL || !served(sec, pattern)) {
 		/* The client pinned a key (or PSK) this server does not hold, or
 		 * lacks a factor the server requires. Say so (no larger than the

@@ -516,6 +516,7 @@ void tern_mac(uint8_t out[TERN_MAC_LEN], const uint8_t *key, size_t klen, const 
 	      size_t n);
 int tern_cookie_init(struct tern_ep *ep, const struct tern_ep_config *cfg);
 void tern_cookie_fini(struct tern_sec *sec);
+void tern_cookie_load(struct tern_ep *ep);
 int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h,
 		     unsigned pattern);
 int tern_cookie_under_load(const struct tern_ep *ep);

@@ -10,8 +10,9 @@
  * its later CONNECTs carry mac2 from the start; a wrong mac2, a cookie of
  * an expired secret, a cookie of another address each get a new COOKIE;
  * only sources proven by mac2 count against the rate limit, so a spoofed
- * flood cannot lock a victim out; forged or stray COOKIEs are dropped by
- * the client; the load ends a second after the flood does.
+ * flood cannot lock a victim out; a flood without a valid mac1 is load too
+ * and gets no answers past the threshold; forged or stray COOKIEs are
+ * dropped by the client; the load ends a second after the flood does.
  */
 #include <errno.h>
 #include <string.h>
@@ -393,6 +394,36 @@ static void cookie__rate_limit_counts_only_proven(void)
 	down();
 }
 
+/* CONNECTs that do not even carry a valid mac1 count as load too: past the
+ * threshold they get no answer at all (no refusal reflected to a spoofed
+ * address), and an honest client still connects (through a cookie). */
+static void cookie__bad_mac1_flood_gets_no_answer(void)
+{
+	REQUIRE(up(80, 0) == 0); /* 10 per 1/8 s window */
+	uint8_t buf[CONNECT_LEN];
+	unsigned answered = 0;
+	for (unsigned i = 0; i < 200; i++) {
+		struct tern_addr from;
+		random_addr(&from);
+		sp_forge_connect(buf, TERN_PAT_IK, NULL); /* mac1 random */
+		sp_inject_raw(srv, buf, CONNECT_LEN, &from);
+		inj_poll(srv);
+		answered += inj_tx_count(inj_of(srv));
+		inj_tx_clear(inj_of(srv));
+	}
+	CHECK(tern_cookie_under_load(srv));
+	CHECK_EQ(answered, 10); /* refusals while below the threshold only */
+	CHECK_EQ(sp_stats(srv).hs_refused, 10);
+	CHECK_EQ(sp_stats(srv).drops[TERN_DROP_HANDSHAKE], 200);
+	struct tern_session *s;
+	REQUIRE(tern_connect(cli, SP_SRV_ADDR, &s) == 0);
+	for (int i = 0; i < 5 && tern_session_state(s) == TERN_SS_CONNECTING; i++)
+		sp_settle(cli, srv);
+	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTED);
+	CHECK_EQ(sp_stats(cli).hs_cookies_rx, 1);
+	down();
+}
+
 /* The load ends a second after the last window over the threshold. */
 static void cookie__load_ends(void)
 {
@@ -536,6 +567,7 @@ int main(void)
 	RUN(cookie__expired_secret);
 	RUN(cookie__spoofed_flood_does_not_lock_out_victim);
 	RUN(cookie__rate_limit_counts_only_proven);
+	RUN(cookie__bad_mac1_flood_gets_no_answer);
 	RUN(cookie__load_ends);
 	RUN(cookie__client_drops_forged_replies);
 	RUN(cookie__psk_pattern);

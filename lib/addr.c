@@ -3,11 +3,18 @@
  *
  * Control path only (connect, bind, driver open). Host names go through
  * getaddrinfo, so /etc/hosts and DNS work; IPv4 is preferred when a name has
- * both families, since the DPDK driver speaks IPv4.
+ * both families, since the DPDK driver speaks IPv4. A failed parse says why
+ * in a sentence that names the address (callers log it): -EINVAL for a
+ * malformed address (no port, port not a number or over 65535, a dotted
+ * host that is no IPv4 address), -ENXIO for a name that does not resolve,
+ * -EAGAIN when the resolver failed for now. The port is checked before the
+ * host is looked up, so a malformed address never reaches DNS.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,27 +22,80 @@
 
 #include "driver.h"
 
-static int parse_port(const char *s, uint16_t *out)
+/* why: where a failing parse says what is wrong (may be NULL). */
+struct why {
+	char *buf;
+	size_t len;
+};
+
+static int fail(const struct why *w, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(const struct why *w, int err, const char *fmt, ...)
+{
+	if (w->buf != NULL && w->len != 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(w->buf, w->len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static int parse_port(const char *addr, const char *s, uint16_t *out, const struct why *w)
 {
 	char *end;
 	if (*s == '\0')
-		return -EINVAL;
+		return fail(w, -EINVAL, "\"%s\": no port after the colon", addr);
+	if (!isdigit((unsigned char)s[0]))
+		return fail(w, -EINVAL, "\"%s\": port \"%s\" is not a number", addr, s);
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > 65535 || s[0] == '-' || s[0] == '+')
-		return -EINVAL;
+	if (*end != '\0')
+		return fail(w, -EINVAL, "\"%s\": port \"%s\" is not a number", addr, s);
+	if (errno != 0 || v > 65535)
+		return fail(w, -EINVAL, "\"%s\": port %s is out of range (0..65535)", addr, s);
 	*out = (uint16_t)v;
 	return 0;
 }
 
-static int resolve_host(const char *host, struct tern_addr *out)
+/* Only digits and dots: meant as an IPv4 address, never looked up as a name
+ * (getaddrinfo would send "300.1.1.1" to DNS, or read "1.2.3" as 1.2.0.3). */
+static int dotted(const char *host)
+{
+	for (const char *p = host; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			return 0;
+	return 1;
+}
+
+static int resolve_host(const char *addr, const char *host, struct tern_addr *out,
+			const struct why *w)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-		return -EINVAL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		int err = errno;
+		switch (rc) {
+		case EAI_AGAIN:
+			return fail(w, -EAGAIN, "\"%s\": cannot resolve \"%s\" now: %s (try again)",
+				    addr, host, gai_strerror(rc));
+		case EAI_MEMORY:
+			return fail(w, -ENOMEM, "\"%s\": cannot resolve \"%s\": %s", addr, host,
+				    gai_strerror(rc));
+		case EAI_SYSTEM:
+			if (err != 0)
+				return fail(w, -err, "\"%s\": cannot resolve \"%s\": %s", addr, host,
+					    strerror(err));
+			break;
+		default:
+			break;
+		}
+		return fail(w, -ENXIO, "\"%s\": cannot resolve \"%s\": %s", addr, host,
+			    gai_strerror(rc));
+	}
 	int found = 0;
 	for (int pass = 0; pass < 2 && !found; pass++) {
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -56,40 +116,67 @@ static int resolve_host(const char *host, struct tern_addr *out)
 		}
 	}
 	freeaddrinfo(res);
-	return found ? 0 : -EINVAL;
+	if (!found)
+		return fail(w, -ENXIO, "\"%s\": \"%s\" has no IPv4 or IPv6 address", addr, host);
+	return 0;
 }
 
-int tern_addr_parse(const char *s, struct tern_addr *out)
+int tern_addr_parse_why(const char *s, struct tern_addr *out, char *why, size_t why_len)
 {
+	const struct why w = {why, why_len};
 	char host[256];
 	const char *colon;
+	if (why != NULL && why_len != 0)
+		why[0] = '\0';
 	if (s == NULL || out == NULL)
-		return -EINVAL;
+		return fail(&w, -EINVAL, "no address given");
 	memset(out, 0, sizeof(*out));
 	if (s[0] == '[') { /* [ipv6]:port */
 		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
-			return -EINVAL;
+		if (close == NULL)
+			return fail(&w, -EINVAL, "\"%s\": no ']' after the IPv6 address", s);
+		if (close[1] != ':')
+			return fail(&w, -EINVAL, "\"%s\": no port; expected [ipv6]:port", s);
+		if ((size_t)(close - s - 1) >= sizeof(host))
+			return fail(&w, -EINVAL, "\"%s\": address too long", s);
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
 		colon = close + 1;
 		if (inet_pton(AF_INET6, host, out->ip) != 1)
-			return -EINVAL;
+			return fail(&w, -EINVAL, "\"%s\": \"%s\" is not an IPv6 address", s, host);
 		out->family = AF_INET6;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-		if (strchr(host, ':') != NULL)
-			return -EINVAL; /* bare IPv6 needs brackets */
-		if (inet_pton(AF_INET, host, out->ip) == 1)
-			out->family = AF_INET;
-		else if (resolve_host(host, out) != 0)
-			return -EINVAL;
+		return parse_port(s, colon + 1, &out->port, &w);
 	}
-	return parse_port(colon + 1, &out->port);
+	colon = strrchr(s, ':');
+	if (colon == NULL)
+		return fail(&w, -EINVAL,
+			    "\"%s\": no port; expected host:port (e.g. 127.0.0.1:31850) or [ipv6]:port",
+			    s);
+	if (colon == s)
+		return fail(&w, -EINVAL, "\"%s\": no host before the port", s);
+	if ((size_t)(colon - s) >= sizeof(host))
+		return fail(&w, -EINVAL, "\"%s\": host name too long", s);
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (strchr(host, ':') != NULL)
+		return fail(&w, -EINVAL, "\"%s\": an IPv6 address needs brackets: [ipv6]:port", s);
+	/* The port first: a malformed address is never sent to DNS. */
+	int rc = parse_port(s, colon + 1, &out->port, &w);
+	if (rc != 0)
+		return rc;
+	if (inet_pton(AF_INET, host, out->ip) == 1) {
+		out->family = AF_INET;
+		return 0;
+	}
+	if (dotted(host))
+		return fail(&w, -EINVAL, "\"%s\": \"%s\" is not an IPv4 address (four numbers 0..255)",
+			    s, host);
+	return resolve_host(s, host, out, &w);
+}
+
+int tern_addr_parse(const char *s, struct tern_addr *out)
+{
+	return tern_addr_parse_why(s, out, NULL, 0);
 }
 
 int tern_addr_eq(const struct tern_addr *a, const struct tern_addr *b)

@@ -6,15 +6,14 @@
 
 #include "tern_internal.h"
 
-/* Queue req (its continuation and deadline in req->pend, filled by the
- * caller) at the tail; at_head: at the head (calls re-issued on a fresh
- * session, in their old order when pushed in reverse). */
+/* Queue req (its continuation, flags and deadline in req->pend, filled by
+ * the caller) at the tail, or at the head (calls re-issued on a fresh
+ * session: pushed in reverse, they keep their order); its deadline is armed. */
 void tern_backlog_push(struct tern_session *s, struct tern_msg *req, int at_head);
+/* Unlink req (queued on s) and cancel its deadline. */
+void tern_backlog_remove(struct tern_session *s, struct tern_msg *req);
 /* The oldest queued call, unlinked; NULL if none. */
 struct tern_msg *tern_backlog_pop(struct tern_session *s);
-/* Unlink every queued call whose deadline is at or before now: a chain in
- * queue order, linked through pend.next (NULL if none). */
-struct tern_msg *tern_backlog_take_expired(struct tern_session *s, uint64_t now);
 
 static inline int tern_backlog_empty(const struct tern_session *s)
 {

@@ -21,6 +21,18 @@
  *
  * Every accepted call ends in exactly one continuation, through
  * call_end(): from a slot (tern_call_complete) or from the backlog.
+ *
+ * Timers (one per call slot on the endpoint's wheel, TERN_TIMER_CALL): the
+ * RTO, the call's deadline and, once it completed, the explicit ACK. A call
+ * that sent, made progress or completed during a poll is put on ep->arm
+ * and its timer is set at the end of the poll (tern_calls_arm), from a
+ * clock read after every callback of the poll: so an RTO runs from when
+ * the packets left, not from a poll's start that a long continuation made
+ * stale. An RTO that passes is judged against the receive queue (rx.c's
+ * clocks, see rto_due()): an answer that is only waiting in the queue is
+ * not a loss. A call never fails for unanswered retransmissions: a peer
+ * that stays silent while its session probes it is declared dead
+ * (session.c), or the call's deadline ends it.
  */
 #include <string.h>
 
@@ -28,7 +40,7 @@
 #include "call.h"
 #include "credits.h"
 #include "loss.h"
-#include "timers.h"
+#include "session.h"
 #include "tx.h"
 #include "window.h"
 
@@ -93,6 +105,16 @@ static int oneway_sent(const struct call_slot *c)
 	return c->oneway && c->tx_hi == c->req_npkts && c->rx.base + 1 >= c->req_npkts;
 }
 
+/* Set c's timer at the end of this poll (tern_calls_arm). */
+static inline void arm_later(struct tern_ep *ep, struct call_slot *c)
+{
+	if (!c->arm_queued) {
+		c->arm_queued = 1;
+		c->arm_next = ep->arm;
+		ep->arm = c;
+	}
+}
+
 /* Send what the window and the credits allow. */
 static void call_kick(struct tern_ep *ep, struct call_slot *c)
 {
@@ -111,8 +133,10 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 		if (!c->sample_valid && i >= c->tx_hi) {
 			c->sample_valid = 1;
 			c->sample_idx = i;
-			c->sample_ns = ep->now;
+			c->sample_ns = 0; /* stamped when the poll ends */
 		}
+		if (c->sent_ns == 0) /* the RTO starts when this leaves */
+			arm_later(ep, c);
 		send_one(ep, s, c, i);
 		c->tx_next = i + 1;
 		if (c->tx_next > c->tx_hi)
@@ -165,17 +189,15 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->tx_next = c->tx_hi = 0;
 	tern_win_reset(&c->rx);
 	c->inflight = 0;
-	c->retries = 0;
 	c->backoff = 0;
 	c->frtx_mark = 0;
-	c->progress_ns = TERN_PROGRESS_PENDING;
+	c->sent_ns = 0;
 	c->deadline_ns = deadline;
 	c->resp = NULL;
 	c->cont = cont;
 	c->ctx = ctx;
 	s->cs_busy |= 1ull << c->idx;
-	if (!c->timed)
-		tern_timed_add(ep, c);
+	arm_later(ep, c); /* the deadline, if nothing is sent yet */
 	call_kick(ep, c);
 }
 
@@ -206,18 +228,10 @@ void tern_calls_fail_queued(struct tern_session *s, int err)
 		queued_fail(s->ep, req, err);
 }
 
-int tern_calls_expire_queued(struct tern_session *s)
+void tern_queued_timer(struct tern_ep *ep, struct tern_msg *req)
 {
-	struct tern_ep *ep = s->ep;
-	struct tern_msg *req = tern_backlog_take_expired(s, ep->now);
-	int n = 0;
-	while (req != NULL) {
-		struct tern_msg *next = req->pend.next;
-		queued_fail(ep, req, -ETIMEDOUT);
-		req = next;
-		n++;
-	}
-	return n;
+	tern_backlog_remove(req->pend.s, req);
+	queued_fail(ep, req, -ETIMEDOUT);
 }
 
 void tern_calls_requeue_idempotent(struct tern_session *s)
@@ -245,8 +259,8 @@ void tern_calls_requeue_idempotent(struct tern_session *s)
 		}
 		c->active = 0;
 		s->cs_busy &= ~(1ull << i);
-		if (c->timed)
-			tern_timed_del(c);
+		tern_call_unstall(c);
+		tern_wheel_cancel(&s->ep->wheel, &c->timer);
 		tern_backlog_push(s, req, 1);
 	}
 }
@@ -318,6 +332,8 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	tern_credits_release(s, c);
 	c->active = 0;
 	s->cs_busy &= ~(1ull << c->idx);
+	if (tern_unlikely(c->stalled))
+		tern_call_unstall(c);
 	/* The callee keeps an answer (data or error) until acknowledged. */
 	int answered = !c->oneway && c->resp_npkts != 0;
 	answered |= !c->oneway && status != 0 && status != -ETIMEDOUT && status != -ECONNRESET &&
@@ -325,9 +341,8 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	if (answered && s->state == SESS_CONNECTED) {
 		c->ack_pending = 1;
 		c->ack_due_ns = ep->now + ep->ack_delay_ns;
-	} else if (c->timed) {
-		tern_timed_del(c);
 	}
+	arm_later(ep, c); /* the ACK, or nothing (a next call on the slot) */
 	/* The credits this call held may be what stalled calls wait for. */
 	if (s->want_tx != 0 && s->state == SESS_CONNECTED && !s->tearing)
 		session_kick(s);
@@ -392,6 +407,16 @@ static int rx_check(const struct call_slot *c, uint32_t i)
 	return w == TERN_WIN_NEW ? 0 : TERN_DROP_DUP;
 }
 
+/* The call made progress: its RTO starts again when this poll ends. */
+static inline void progress(struct tern_ep *ep, struct call_slot *c)
+{
+	c->backoff = 0;
+	c->sent_ns = 0;
+	if (tern_unlikely(c->stalled))
+		tern_call_unstall(c);
+	arm_later(ep, c);
+}
+
 /* Record reception i (checked by rx_check): credit back, window forward. */
 static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 {
@@ -400,11 +425,10 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 	tern_credit_return(s, c);
 	if (c->sample_valid && i == c->sample_idx) {
 		c->sample_valid = 0;
-		tern_rtt_sample(s, ep->now - c->sample_ns);
+		if (c->sample_ns != 0 && ep->now > c->sample_ns)
+			tern_rtt_sample(s, ep->now - c->sample_ns);
 	}
-	c->progress_ns = TERN_PROGRESS_PENDING;
-	c->retries = 0;
-	c->backoff = 0;
+	progress(ep, c);
 }
 
 /*
@@ -469,9 +493,7 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 	if (h->flags & TERN_WF_WORKING) {
 		/* The callee is still executing: alive, so do not give up. */
 		if (h->pkt_num + 1 == c->req_npkts && c->resp_npkts == 0) {
-			c->progress_ns = TERN_PROGRESS_PENDING;
-			c->retries = 0;
-			c->backoff = 0;
+			progress(ep, c);
 		} else {
 			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
 		}
@@ -573,6 +595,30 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 
 /* --- timers: deadline, RTO, explicit ACK ------------------------------------------- */
 
+void tern_calls_forget(struct call_slot *c)
+{
+	struct tern_ep *ep = c->s->ep;
+	tern_wheel_cancel(&ep->wheel, &c->timer);
+	if (c->arm_queued) {
+		/* ep->arm holds the calls touched in this poll: a short walk */
+		for (struct call_slot **pp = &ep->arm; *pp != NULL; pp = &(*pp)->arm_next) {
+			if (*pp == c) {
+				*pp = c->arm_next;
+				break;
+			}
+		}
+		c->arm_queued = 0;
+	}
+}
+
+void tern_call_unstall(struct call_slot *c)
+{
+	if (c->stalled) {
+		c->stalled = 0;
+		c->s->stalled--;
+	}
+}
+
 /* No progress for an RTO: resend everything not yet answered. */
 static void rollback(struct tern_ep *ep, struct call_slot *c)
 {
@@ -581,7 +627,8 @@ static void rollback(struct tern_ep *ep, struct call_slot *c)
 	c->tx_next = c->rx.base;
 	c->sample_valid = 0;
 	c->frtx_mark = c->rx.base;
-	c->progress_ns = ep->now;
+	c->sent_ns = 0;
+	arm_later(ep, c);
 	call_kick(ep, c);
 	if (s->want_tx != 0)
 		session_kick(s);
@@ -598,7 +645,54 @@ static void send_ack(struct tern_ep *ep, struct call_slot *c)
 	ep->st.acks_sent++;
 }
 
-int tern_call_tick(struct tern_ep *ep, struct call_slot *c)
+/* When c's RTO is due, with the session's RTO as it is now (it may have
+ * grown since the call sent, from other calls' samples); 0: not running. */
+static uint64_t rto_at(const struct call_slot *c)
+{
+	if (c->sent_ns == 0 || c->inflight == 0)
+		return 0; /* nothing outstanding (or waiting for credits): no loss to find */
+	return c->sent_ns + tern_rto(c->s, c->backoff);
+}
+
+/*
+ * The RTO passed at due, now. Is the missing answer lost, or only waiting in
+ * the receive queue? An answer that arrived before `due` has been seen if a
+ * receive burst that started after due emptied the queue: then it is lost.
+ * If bursts since due kept finding the queue full (sustained load), it is
+ * lost once they have done so for an RTO more ("about one RTO after it was
+ * due"). If no burst has run since due (a callback held the poll), it
+ * cannot be judged yet: 0, and the caller looks again after the next one.
+ */
+static int rto_lost(const struct tern_ep *ep, uint64_t due, uint64_t rto)
+{
+	return ep->rx_clear_ns >= due || ep->rx_burst_ns >= due + rto;
+}
+
+void tern_calls_arm(struct tern_ep *ep, uint64_t now)
+{
+	while (ep->arm != NULL) {
+		struct call_slot *c = ep->arm;
+		ep->arm = c->arm_next;
+		c->arm_queued = 0;
+		uint64_t at;
+		if (c->active) {
+			if (c->sample_valid && c->sample_ns == 0)
+				c->sample_ns = now;
+			if (c->sent_ns == 0 && c->inflight != 0)
+				c->sent_ns = now;
+			uint64_t rto = rto_at(c);
+			at = rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+		} else if (c->ack_pending) {
+			at = c->ack_due_ns;
+		} else {
+			tern_wheel_cancel(&ep->wheel, &c->timer);
+			continue;
+		}
+		tern_wheel_arm(&ep->wheel, &c->timer, at);
+	}
+}
+
+void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 {
 	uint64_t now = ep->now;
 	struct tern_session *s = c->s;
@@ -608,39 +702,41 @@ int tern_call_tick(struct tern_ep *ep, struct call_slot *c)
 			if (s->state == SESS_CONNECTED)
 				send_ack(ep, c);
 		}
-		if (!c->ack_pending)
-			tern_timed_del(c);
-		return 0;
+		return;
 	}
 	if (now >= c->deadline_ns) {
 		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
-		return 1;
+		return;
 	}
-	if (c->inflight == 0 || c->progress_ns == TERN_PROGRESS_PENDING) {
-		/* Nothing outstanding: the call waits for session credits, which
-		 * is not a loss; its clock starts when it sends again. Or it made
-		 * progress since the last look: its clock starts now. */
-		c->progress_ns = now;
-		return 0;
+	uint64_t due = rto_at(c);
+	if (due == 0 || now < due) {
+		arm_later(ep, c); /* not due (the RTO grew), or nothing outstanding */
+		return;
 	}
-	/* Judged at the last time the receive queue was empty (see
-	 * TERN_PROGRESS_PENDING): answers still queued are not losses. */
-	uint64_t seen = ep->rx_clear_ns;
-	if (seen <= c->progress_ns || seen - c->progress_ns < tern_rto(s, c->backoff))
-		return 0;
+	uint64_t rto = tern_rto(s, c->backoff);
+	if (!rto_lost(ep, due, rto)) {
+		/* Look again once the receive queue has been seen: after the next
+		 * burst, or, while it stays full, an RTO after due. */
+		uint64_t again = ep->rx_burst_ns >= due ? due + rto : now + 1;
+		tern_wheel_arm(&ep->wheel, &c->timer, again < c->deadline_ns ? again : c->deadline_ns);
+		return;
+	}
 	ep->st.rto_events++;
 	if (c->backoff == 0)
 		tern_rto_backoff(s, now);
 	if (c->backoff < 16)
 		c->backoff++;
-	/* The retry budget is for a silent peer. One that answers other calls
-	 * is alive and only losing packets: the deadline bounds this call. */
-	if (s->last_rx_ns <= c->progress_ns && ++c->retries > ep->cfg.max_retries) {
-		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
-		return 1;
-	}
 	rollback(ep, c);
-	return 0;
+	if (!c->stalled) {
+		c->stalled = 1;
+		s->stalled++;
+	}
+	/* A second RTO in a row, and nothing heard from the peer for an RTO
+	 * (other calls answered would show it alive): the session makes sure
+	 * the peer is alive (session.c). One RTO alone is just a loss, and the
+	 * retransmission probes well enough. */
+	if (c->backoff >= 2 && now - s->last_rx_ns >= rto)
+		tern_session_probe(s);
 }
 
 /* --- synchronous calls ------------------------------------------------------------- */

@@ -21,12 +21,19 @@ void tern_calls_fail_queued(struct tern_session *s, int err);
 /* Reconnect: put s's idempotent calls in flight back at the head of the
  * backlog, in order, their slots freed without a continuation. */
 void tern_calls_requeue_idempotent(struct tern_session *s);
-/* Fail queued calls of s past their deadline; returns how many. */
-int tern_calls_expire_queued(struct tern_session *s);
-
-/* Timers (timers.c): look at call slot c at ep->now — deadline, RTO, the
- * explicit ACK. Returns 1 if a continuation ran (anything may have changed). */
-int tern_call_tick(struct tern_ep *ep, struct call_slot *c);
+/* End of a poll (ep.c): set the timers of the calls that sent, made
+ * progress or completed during it, from now (a clock read after every
+ * callback of the poll). */
+void tern_calls_arm(struct tern_ep *ep, uint64_t now);
+/* The timer of call slot c fired (ep->now is the time): deadline, RTO, the
+ * explicit ACK. Continuations may run. */
+void tern_call_timer(struct tern_ep *ep, struct call_slot *c);
+/* The deadline of a queued call (its request req) passed. */
+void tern_queued_timer(struct tern_ep *ep, struct tern_msg *req);
+/* The slot's memory goes (its session is released): off the wheel and ep->arm. */
+void tern_calls_forget(struct call_slot *c);
+/* c no longer counts as stalled (progress, completion, release). */
+void tern_call_unstall(struct call_slot *c);
 
 /* One-way calls whose last packet is out: complete them (tern_poll). */
 void tern_done_drain(struct tern_ep *ep);

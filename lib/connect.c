@@ -10,8 +10,17 @@
  * through a small open-addressing table. A CONNECT with a new nonce from the
  * same client session means the client started over: the old session goes.
  * A client retransmits its CONNECT with backoff until CONNECT_OK or
- * connect_timeout_ns (session.c's scan drives the retries).
+ * connect_timeout_ns, from the session's timer.
+ *
+ * The connect window: an endpoint has at most TERN_CONNECT_WINDOW CONNECTs
+ * outstanding; further sessions wait, in order, until one is answered or
+ * gives up. A storm of tern_connect()s (20,000 at once) then reaches the
+ * server at the rate it answers, instead of all at once and again at every
+ * retry. Retries back off from an RTO estimated from this endpoint's
+ * CONNECT -> CONNECT_OK round trips (first transmissions only), and a new
+ * session's RTT estimate starts from its own handshake's round trip.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -71,7 +80,7 @@ struct tern_session *tern_hs_find(struct tern_ep *ep, const struct tern_addr *a,
 		uint32_t v = ep->hs_table[i];
 		if (v == 0)
 			return NULL;
-		struct tern_session *s = &ep->sessions[v - 1];
+		struct tern_session *s = ep->sessions[v - 1];
 		if (hs_match(s, a, key, id, secure))
 			return s;
 	}
@@ -100,7 +109,7 @@ void tern_hs_remove(struct tern_ep *ep, struct tern_session *s)
 	}
 	ep->hs_table[i] = 0;
 	for (uint32_t j = (i + 1) & ep->hs_mask; ep->hs_table[j] != 0; j = (j + 1) & ep->hs_mask) {
-		struct tern_session *o = &ep->sessions[ep->hs_table[j] - 1];
+		struct tern_session *o = ep->sessions[ep->hs_table[j] - 1];
 		uint32_t home = hs_hash(&o->hs_addr, o->hs_key, o->peer_id) & ep->hs_mask;
 		/* Move j into the hole i if its home slot is not in (i, j]. */
 		if (((j - home) & ep->hs_mask) >= ((j - i) & ep->hs_mask)) {
@@ -182,16 +191,92 @@ void tern_connect_resend(struct tern_session *s)
 	tern_tx_ctrl(ep, &s->peer, &h, body, TERN_HS_LEN);
 }
 
+/* The first wait before resending a CONNECT. */
+static uint64_t connect_rto(const struct tern_ep *ep)
+{
+	uint64_t floor = ep->rto_min_ns > TERN_MS ? ep->rto_min_ns : TERN_MS;
+	uint64_t rto = ep->cw_srtt_ns + 4 * ep->cw_rttvar_ns;
+	return rto > floor ? rto : floor;
+}
+
+/* Send s's CONNECT now: it takes a place in the window. */
+static void connect_send(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	s->cw_state = 2;
+	ep->cw_inflight++;
+	s->hs_sent_ns = ep->now != 0 ? ep->now : 1;
+	s->hs_backoff_ns = connect_rto(ep);
+	s->hs_next_ns = ep->now + s->hs_backoff_ns;
+	tern_connect_resend(s);
+}
+
+static void connect_arm(struct tern_session *s)
+{
+	uint64_t at = s->cw_state == 2 && s->hs_next_ns < s->hs_deadline_ns ? s->hs_next_ns
+									       : s->hs_deadline_ns;
+	tern_wheel_arm(&s->ep->wheel, &s->timer, at);
+}
+
+void tern_connect_leave(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	if (s->cw_state == 1) { /* waiting: out of the queue */
+		if (s->cw_prev != NULL)
+			s->cw_prev->cw_next = s->cw_next;
+		else
+			ep->cw_head = s->cw_next;
+		if (s->cw_next != NULL)
+			s->cw_next->cw_prev = s->cw_prev;
+		else
+			ep->cw_tail = s->cw_prev;
+	} else if (s->cw_state == 2) { /* a place in the window frees up */
+		ep->cw_inflight--;
+		while (ep->cw_head != NULL && ep->cw_inflight < TERN_CONNECT_WINDOW) {
+			struct tern_session *w = ep->cw_head;
+			ep->cw_head = w->cw_next;
+			if (ep->cw_head != NULL)
+				ep->cw_head->cw_prev = NULL;
+			else
+				ep->cw_tail = NULL;
+			w->cw_next = w->cw_prev = NULL;
+			connect_send(w);
+			connect_arm(w);
+		}
+	}
+	s->cw_next = s->cw_prev = NULL;
+	s->cw_state = 0;
+}
+
+void tern_connect_timer(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	uint64_t now = ep->now;
+	if (now >= s->hs_deadline_ns) {
+		tern_session_fail(s, -ETIMEDOUT, TERN_SESSION_FAILED);
+		return;
+	}
+	if (s->cw_state == 2 && now >= s->hs_next_ns) {
+		tern_connect_resend(s);
+		s->hs_sent_ns = 0; /* resent: its answer is no RTT sample (Karn) */
+		s->hs_backoff_ns *= 2;
+		if (s->hs_backoff_ns > 200 * TERN_MS)
+			s->hs_backoff_ns = 200 * TERN_MS;
+		s->hs_next_ns = now + s->hs_backoff_ns;
+	}
+	connect_arm(s);
+}
+
 int tern_connect_start(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
 	tern_sec_session_wipe(s); /* a reconnect starts from no keys */
+	tern_connect_leave(s);
 	s->state = SESS_CONNECTING;
 	s->token = tern_rand32();
 	s->hs_nonce = tern_rand64();
-	s->hs_backoff_ns = ep->rto_min_ns > TERN_MS ? ep->rto_min_ns : TERN_MS;
 	s->hs_deadline_ns = tern_deadline(ep->now, ep->cfg.connect_timeout_ns);
-	s->hs_next_ns = ep->now + s->hs_backoff_ns;
+	s->hs_sent_ns = 0;
 	s->nslots = ep->cfg.slots;
 	s->req_slot_mask = s->nslots - 1;
 	s->credits_max = s->credits = ep->cfg.credits;
@@ -209,25 +294,63 @@ int tern_connect_start(struct tern_session *s)
 		if (rc != 0)
 			return rc;
 	}
-	tern_connect_resend(s);
+	if (ep->cw_inflight < TERN_CONNECT_WINDOW) {
+		connect_send(s);
+	} else { /* wait for a place in the window */
+		s->cw_state = 1;
+		s->cw_prev = ep->cw_tail;
+		s->cw_next = NULL;
+		if (ep->cw_tail != NULL)
+			ep->cw_tail->cw_next = s;
+		else
+			ep->cw_head = s;
+		ep->cw_tail = s;
+	}
+	connect_arm(s);
 	return 0;
+}
+
+/* A first CONNECT answered: the endpoint's estimate, and the session's first. */
+static void connect_sample(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	if (s->hs_sent_ns == 0 || ep->now < s->hs_sent_ns)
+		return;
+	uint64_t rtt = ep->now - s->hs_sent_ns;
+	if (ep->cw_srtt_ns == 0) {
+		ep->cw_srtt_ns = rtt;
+		ep->cw_rttvar_ns = rtt / 2;
+	} else {
+		uint64_t d = ep->cw_srtt_ns > rtt ? ep->cw_srtt_ns - rtt : rtt - ep->cw_srtt_ns;
+		ep->cw_rttvar_ns = (3 * ep->cw_rttvar_ns + d) / 4;
+		ep->cw_srtt_ns = (7 * ep->cw_srtt_ns + rtt) / 8;
+	}
+	tern_rtt_sample(s, rtt);
 }
 
 int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out)
 {
 	struct tern_addr a;
-	if (ep == NULL || addr == NULL || out == NULL)
+	if (ep == NULL || out == NULL)
 		return -EINVAL;
 	*out = NULL;
-	if (tern_addr_parse(addr, &a) != 0 || a.port == 0)
-		return -EINVAL;
+	char why[384];
+	int rc = tern_addr_parse_why(addr, &a, why, sizeof(why));
+	if (rc == 0 && a.port == 0) {
+		snprintf(why, sizeof(why), "\"%s\": port 0; give the server's port", addr);
+		rc = -EINVAL;
+	}
+	if (rc != 0) {
+		tern_log(ep, TERN_LOG_ERR, "tern_connect: %s", why);
+		return rc;
+	}
 	if (ep->in_poll == 0)
 		ep->now = tern_now_ns();
 	struct tern_session *s = tern_session_alloc(ep, 1);
 	if (s == NULL)
 		return ep->nfree == 0 ? -ENOSPC : -ENOMEM;
 	s->peer = a;
-	int rc = tern_connect_start(s);
+	rc = tern_connect_start(s);
 	if (rc != 0) {
 		tern_session_release(s);
 		return rc;
@@ -273,7 +396,10 @@ void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct
 		tern_session_fail(s, -EPROTO, TERN_SESSION_FAILED);
 		return;
 	}
+	connect_sample(s);
+	tern_connect_leave(s);
 	adopt(s, &hs, h->src_session, &rx->src);
+	tern_session_start_timers(s);
 	ep->st.sessions_connected++;
 	if (s->hs != NULL) { /* the handshake's secrets go now */
 		tern_wipe(s->hs, sizeof(*s->hs));
@@ -352,6 +478,7 @@ static void accept_secure(struct tern_ep *ep, const struct tern_rx *rx, const st
 		goto out;
 	}
 	hs_insert(ep, s);
+	tern_session_start_timers(s);
 	ep->st.sessions_accepted++;
 	tern_session_report(s, TERN_SESSION_ACCEPTED, 0);
 out:
@@ -400,6 +527,7 @@ void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 		return;
 	}
 	hs_insert(ep, s);
+	tern_session_start_timers(s);
 	ep->st.sessions_accepted++;
 	send_connect_ok(ep, &rx->src, h, &hs, s, 0);
 	tern_session_report(s, TERN_SESSION_ACCEPTED, 0);

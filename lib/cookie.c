@@ -271,9 +271,9 @@ void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct t
 		tern_rx_drop(ep, TERN_DROP_SESSION);
 		return;
 	}
-	struct tern_session *s = &ep->sessions[h->dst_session];
-	struct hs_client *c = s->hs;
-	if (s->state != SESS_CONNECTING || c == NULL || get64(b) != c->cid ||
+	struct tern_session *s = ep->sessions[h->dst_session];
+	struct hs_client *c = s != NULL ? s->hs : NULL;
+	if (c == NULL || s->state != SESS_CONNECTING || get64(b) != c->cid ||
 	    !tern_addr_same(&rx->src, &s->peer)) {
 		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;

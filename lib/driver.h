@@ -201,8 +201,12 @@ void tern_msg_unref(struct tern_msg *m);
 void tern_drv_log(const struct tern_drv *drv, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Parse "ipv4:port", "[ipv6]:port" or "host:port" (getaddrinfo). Returns 0 or -EINVAL. */
+/* Parse "ipv4:port", "[ipv6]:port" or "host:port" (getaddrinfo). Returns 0;
+ * -EINVAL (malformed), -ENXIO (the name does not resolve), -EAGAIN (the
+ * resolver failed for now). _why also writes a sentence naming the address
+ * and what is wrong with it into why (why_len bytes), for the caller to log. */
 int tern_addr_parse(const char *s, struct tern_addr *out);
+int tern_addr_parse_why(const char *s, struct tern_addr *out, char *why, size_t why_len);
 /* Same IP, port and family (the MAC is not compared). */
 int tern_addr_eq(const struct tern_addr *a, const struct tern_addr *b);
 /* The same, inline: the receive path compares every packet's source. */

@@ -38,7 +38,7 @@ void tern_ep_config_init(struct tern_ep_config *cfg)
 	cfg->mem_limit = 1ull << 30;
 	cfg->call_timeout_ns = 10 * S;
 	cfg->connect_timeout_ns = 3 * S;
-	cfg->keepalive_ns = 1 * S;
+	cfg->keepalive_ns = 180 * S;
 	cfg->session_timeout_ns = 5 * S;
 }
 
@@ -53,19 +53,19 @@ static int config_check(const struct tern_ep_config *c)
 		return -EINVAL;
 	if (c->credits == 0 || c->credits > TERN_MAX_CREDITS)
 		return -EINVAL;
-	if (c->max_sessions == 0 || c->max_sessions >= TERN_SESSION_NONE)
-		return -EINVAL;
+	if (c->max_sessions == 0 || c->max_sessions > TERN_SESSION_NONE)
+		return -EINVAL; /* ids 0..65534: 0xffff is "no session" on the wire */
 	if (c->max_msg_size == 0 || c->max_msg_size > (1u << 30))
 		return -EINVAL;
 	if (c->mtu != 0 && (c->mtu < TERN_HDR_LEN + 64 || c->mtu > 65507))
 		return -EINVAL;
 	if (c->call_timeout_ns == 0 || c->connect_timeout_ns == 0 || c->keepalive_ns == 0 ||
-	    c->session_timeout_ns == 0 || c->max_retries == 0 || c->mem_limit == 0)
+	    c->session_timeout_ns == 0 || c->mem_limit == 0)
 		return -EINVAL;
 	if (c->rto_min_ns != 0 && c->rto_max_ns != 0 && c->rto_min_ns > c->rto_max_ns)
 		return -EINVAL;
-	/* A keepalive no sooner than the dead-peer timeout kills idle sessions. */
-	if (c->keepalive_ns >= c->session_timeout_ns)
+	/* The acceptor must hear the opener's keepalive before it gives up. */
+	if (c->idle_timeout_ns != 0 && c->idle_timeout_ns <= c->keepalive_ns)
 		return -EINVAL;
 	return 0;
 }
@@ -124,15 +124,15 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	ep->rto_max_ns = cfg->rto_max_ns ? cfg->rto_max_ns : di->rto_max_ns ? di->rto_max_ns : S;
 	if (ep->rto_max_ns < ep->rto_min_ns)
 		ep->rto_max_ns = ep->rto_min_ns;
-	ep->scan_ns = di->scan_ns ? di->scan_ns : ep->rto_min_ns / 10;
-	if (ep->scan_ns > ep->rto_min_ns / 4)
-		ep->scan_ns = ep->rto_min_ns / 4;
-	if (ep->scan_ns == 0)
-		ep->scan_ns = 1;
-	ep->sess_scan_ns = cfg->keepalive_ns / 8 < MS ? cfg->keepalive_ns / 8 : MS;
-	if (ep->sess_scan_ns < ep->scan_ns)
-		ep->sess_scan_ns = ep->scan_ns;
 	ep->ack_delay_ns = cfg->ack_delay_ns ? cfg->ack_delay_ns : 4 * ep->rto_min_ns;
+	ep->keepalive_ns = cfg->keepalive_ns;
+	ep->idle_timeout_ns = cfg->idle_timeout_ns ? cfg->idle_timeout_ns
+			      : (cfg->keepalive_ns > UINT64_MAX / 3 ? UINT64_MAX : 3 * cfg->keepalive_ns);
+	/* 64 probes in a session timeout: under 50% loss each way (a probe's
+	 * round trip fails 3 times in 4) a live peer is missed with
+	 * probability 0.75^64 ~ 1e-8. */
+	ep->probe_ns = cfg->session_timeout_ns / 64 > ep->rto_min_ns ? cfg->session_timeout_ns / 64
+								     : ep->rto_min_ns;
 
 	do {
 		if (getrandom(&ep->epoch, sizeof(ep->epoch), 0) != sizeof(ep->epoch)) {
@@ -148,7 +148,7 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	if (rc != 0)
 		goto err_sec;
 	rc = -ENOMEM;
-	ep->sessions = calloc(cfg->max_sessions, sizeof(*ep->sessions));
+	ep->sessions = calloc(cfg->max_sessions, sizeof(*ep->sessions)); /* pointers */
 	ep->free_ids = calloc(cfg->max_sessions, sizeof(*ep->free_ids));
 	uint32_t hsz = 16;
 	while (hsz < 2 * cfg->max_sessions)
@@ -157,17 +157,13 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	ep->hs_mask = hsz - 1;
 	if (ep->sessions == NULL || ep->free_ids == NULL || ep->hs_table == NULL)
 		goto err_pool;
-	for (uint32_t i = 0; i < cfg->max_sessions; i++) {
-		ep->sessions[i].ep = ep;
-		ep->sessions[i].id = (uint16_t)i;
+	for (uint32_t i = 0; i < cfg->max_sessions; i++)
 		ep->free_ids[i] = (uint16_t)(cfg->max_sessions - 1 - i);
-	}
 	ep->nfree = cfg->max_sessions;
-	ep->timed.tnext = ep->timed.tprev = &ep->timed;
 	ep->now = tern_now_ns();
-	ep->next_scan_ns = ep->now + ep->scan_ns;
-	ep->rx_clear_ns = ep->now;
-	ep->next_sess_scan_ns = ep->now + ep->sess_scan_ns;
+	ep->rng = ep->epoch | 1;
+	tern_wheel_init(&ep->wheel, TERN_TIMER_TICK_SHIFT, ep->now);
+	ep->rx_burst_ns = ep->rx_clear_ns = ep->now;
 	*out = ep;
 	return 0;
 
@@ -304,6 +300,52 @@ static int post_drain(struct tern_ep *ep)
 
 /* --- the poll loop ---------------------------------------------------- */
 
+/* A timer fired: to its owner (the kinds: tern_internal.h). */
+static void timer_fired(struct tern_ep *ep, struct tern_timer *t)
+{
+	switch (t->kind) {
+	case TERN_TIMER_CALL:
+		tern_call_timer(ep, tern_timer_owner(t, struct call_slot, timer));
+		break;
+	case TERN_TIMER_QUEUED:
+		tern_queued_timer(ep, tern_timer_owner(t, struct tern_msg, pend.timer));
+		break;
+	case TERN_TIMER_SESSION:
+		tern_session_timer(ep, tern_timer_owner(t, struct tern_session, timer));
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The end of a pass: the clock once more, after every callback of the
+ * pass; the timers of calls that sent or progressed are set from it (their
+ * RTOs run from when the packets leave), then whatever expired runs, and
+ * everything queued goes to the driver. Returns the timers that fired.
+ */
+static int poll_end(struct tern_ep *ep)
+{
+	int n = 0;
+	ep->now = tern_now_ns();
+	if (ep->arm != NULL)
+		tern_calls_arm(ep, ep->now);
+	struct tern_timer *t;
+	while ((t = tern_wheel_pop(&ep->wheel, ep->now)) != NULL) {
+		timer_fired(ep, t);
+		if (ep->arm != NULL)
+			tern_calls_arm(ep, ep->now);
+		n++;
+	}
+	tern_tx_flush(ep);
+	if (tern_unlikely(ep->done != NULL)) {
+		tern_done_drain(ep);
+		if (ep->arm != NULL)
+			tern_calls_arm(ep, ep->now);
+	}
+	return n;
+}
+
 int tern_poll(struct tern_ep *ep)
 {
 	if (ep == NULL)
@@ -315,28 +357,9 @@ int tern_poll(struct tern_ep *ep)
 	if (ep->ntx != 0)
 		tern_tx_flush(ep);
 	int n = tern_rx_poll(ep);
-	/* A burst short of full emptied the receive queue: everything that
-	 * arrived before this poll began has been seen. */
-	if (tern_likely(n < (int)TERN_RX_BURST))
-		ep->rx_clear_ns = ep->now;
 	if (atomic_load_explicit(&ep->post_n, memory_order_acquire) != 0)
 		n += post_drain(ep);
-	if (tern_unlikely(ep->now >= ep->next_scan_ns)) {
-		/* Handlers and continuations of this poll may have run long:
-		 * the scan stamps progress (TERN_PROGRESS_PENDING) with a time
-		 * no earlier than what they sent (and checks deadlines against
-		 * it). One clock read per scan. */
-		ep->now = tern_now_ns();
-		tern_loss_scan(ep);
-		ep->next_scan_ns = ep->now + ep->scan_ns;
-	}
-	if (tern_unlikely(ep->now >= ep->next_sess_scan_ns)) {
-		tern_session_scan(ep);
-		ep->next_sess_scan_ns = ep->now + ep->sess_scan_ns;
-	}
-	tern_tx_flush(ep);
-	if (tern_unlikely(ep->done != NULL))
-		tern_done_drain(ep);
+	n += poll_end(ep);
 	ep->in_poll = 0;
 	return n;
 }
@@ -351,11 +374,9 @@ int tern_poll_wait(struct tern_ep *ep, uint64_t timeout_ns)
 		uint64_t now = tern_now_ns();
 		if (now >= end)
 			return 0;
-		uint64_t until = end;
-		if (ep->timed.tnext != &ep->timed && ep->next_scan_ns < until)
-			until = ep->next_scan_ns;
-		if (ep->used != NULL && ep->next_sess_scan_ns < until)
-			until = ep->next_sess_scan_ns;
+		uint64_t until = end, next;
+		if (tern_wheel_next(&ep->wheel, &next) == 0 && next < until)
+			until = next;
 		if (!ep->cfg.busy_poll && ep->ops->wait != NULL && until > now)
 			ep->ops->wait(ep->drv, until - now);
 		n = tern_poll(ep);

@@ -80,6 +80,27 @@ static void unknown_session(struct tern_ep *ep, const struct tern_rx *rx, const 
 		tern_send_reset(ep, &rx->src, h);
 }
 
+/* A packet for a session of ours that is not (or no longer) connected. */
+static void not_connected(struct tern_ep *ep, struct tern_session *s, const struct tern_rx *rx,
+			  const struct tern_hdr *h)
+{
+	if (s->state != SESS_CONNECTING) {
+		unknown_session(ep, rx, h, TERN_DROP_SESSION);
+		return;
+	}
+	/* An authenticated handshake's refusal cannot carry our token (the
+	 * server could not read it): noise.c matches it by its cid. */
+	if (h->type == TERN_PKT_CONNECT_OK && (h->token == s->token || (h->flags & TERN_WF_SECURE))) {
+		tern_on_connect_ok(ep, s, rx, h);
+		return;
+	}
+	/* Anything else with our token means the server already has this
+	 * session and its CONNECT_OK is late or lost (a PING of it, say):
+	 * drop it, never RESET it — that would tear down the server's side
+	 * and leave us half open when the CONNECT_OK comes after all. */
+	tern_rx_drop(ep, h->token == s->token ? TERN_DROP_UNEXPECTED : TERN_DROP_TOKEN);
+}
+
 static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 {
 	struct tern_hdr h;
@@ -104,21 +125,14 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		tern_on_cookie(ep, rx, &h);
 		return;
 	}
-	if (tern_unlikely(h.dst_session >= ep->cfg.max_sessions)) {
+	struct tern_session *s;
+	if (tern_unlikely(h.dst_session >= ep->cfg.max_sessions ||
+			  (s = ep->sessions[h.dst_session]) == NULL)) {
 		unknown_session(ep, rx, &h, TERN_DROP_SESSION);
 		return;
 	}
-	struct tern_session *s = &ep->sessions[h.dst_session];
 	if (tern_unlikely(s->state != SESS_CONNECTED)) {
-		/* An authenticated handshake's refusal cannot carry our token (the
-		 * server could not read it): noise.c matches it by its cid. */
-		if (h.type == TERN_PKT_CONNECT_OK && s->state == SESS_CONNECTING &&
-		    (h.token == s->token || (h.flags & TERN_WF_SECURE)))
-			tern_on_connect_ok(ep, s, rx, &h);
-		else if (s->state == SESS_CONNECTING && h.type == TERN_PKT_CONNECT_OK)
-			tern_rx_drop(ep, TERN_DROP_TOKEN);
-		else
-			unknown_session(ep, rx, &h, TERN_DROP_SESSION);
+		not_connected(ep, s, rx, &h);
 		return;
 	}
 	if (tern_unlikely(h.token != s->token)) {
@@ -193,6 +207,12 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 int tern_rx_poll(struct tern_ep *ep)
 {
 	unsigned n = ep->ops->rx_burst(ep->drv, ep->rx, TERN_RX_BURST);
+	/* The queue was looked at now; a burst short of full emptied it:
+	 * everything that arrived before this poll began has been seen (the
+	 * clocks call.c judges RTOs by). */
+	ep->rx_burst_ns = ep->now;
+	if (tern_likely(n < TERN_RX_BURST))
+		ep->rx_clear_ns = ep->now;
 	if (n == 0)
 		return 0;
 	for (unsigned i = 0; i < n; i++) {

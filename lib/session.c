@@ -33,21 +33,29 @@
 
 /* --- allocation ----------------------------------------------------------- */
 
+static void session_arm(struct tern_session *s);
+
+void (*tern_session_free_hook)(const struct tern_session *s);
+
+/*
+ * One allocation per session: the session, its call slots and its serve
+ * slots (3.3 KiB with the default 8 slots). Memory follows the sessions in
+ * use; an unused id costs its pointer and its free-list entry.
+ */
 struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 {
 	if (ep->nfree == 0)
 		return NULL;
 	uint32_t n = ep->cfg.slots;
-	struct call_slot *cs = calloc(n, sizeof(*cs));
-	struct serve_slot *ss = calloc(n, sizeof(*ss));
-	if (cs == NULL || ss == NULL) {
-		free(cs);
-		free(ss);
+	size_t size = sizeof(struct tern_session) + n * sizeof(struct call_slot) +
+		      n * sizeof(struct serve_slot);
+	struct tern_session *s = calloc(1, size);
+	if (s == NULL)
 		return NULL;
-	}
+	struct call_slot *cs = (struct call_slot *)(void *)(s + 1);
+	struct serve_slot *ss = (struct serve_slot *)(void *)(cs + n);
 	uint16_t id = ep->free_ids[--ep->nfree];
-	struct tern_session *s = &ep->sessions[id];
-	memset(s, 0, sizeof(*s));
+	ep->sessions[id] = s;
 	s->ep = ep;
 	s->id = id;
 	s->client = (uint8_t)client;
@@ -59,10 +67,12 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 	s->dpp = tern_dpp(ep->mtu, TERN_PROT_NONE);
 	s->token = tern_rand32();
 	s->last_rx_ns = ep->now;
+	tern_timer_init(&s->timer, TERN_TIMER_SESSION);
 	for (uint32_t i = 0; i < n; i++) {
 		cs[i].s = s;
 		cs[i].idx = i;
 		cs[i].req_num = i;
+		tern_timer_init(&cs[i].timer, TERN_TIMER_CALL);
 		ss[i].req.ep = ep;
 		ss[i].req.s = s;
 		ss[i].req.slot = &ss[i];
@@ -80,10 +90,10 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 void tern_session_release(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
-	if (s->state == SESS_FREE && s->cs == NULL)
-		return;
 	tern_done_remove(s); /* one-way calls waiting to complete: s->cs goes below */
 	tern_hs_remove(ep, s);
+	tern_connect_leave(s);
+	tern_wheel_cancel(&ep->wheel, &s->timer);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		struct serve_slot *ss = &s->ss[i];
 		if (ss->state == SRV_RUNNING) { /* forced (endpoint destroy) */
@@ -91,14 +101,8 @@ void tern_session_release(struct tern_session *s)
 			ep->running--;
 		}
 		tern_serve_slot_release(ep, ss);
-		struct call_slot *c = &s->cs[i];
-		if (c->timed)
-			tern_timed_del(c);
+		tern_calls_forget(&s->cs[i]);
 	}
-	free(s->cs);
-	free(s->ss);
-	s->cs = NULL;
-	s->ss = NULL;
 	tern_sec_session_wipe(s); /* keys are wiped when a session ends */
 	if (s->uprev != NULL)
 		s->uprev->unext = s->unext;
@@ -106,9 +110,12 @@ void tern_session_release(struct tern_session *s)
 		ep->used = s->unext;
 	if (s->unext != NULL)
 		s->unext->uprev = s->uprev;
-	s->state = SESS_FREE;
+	ep->sessions[s->id] = NULL;
 	ep->free_ids[ep->nfree++] = s->id;
 	ep->st.sessions_open--;
+	if (tern_session_free_hook != NULL)
+		tern_session_free_hook(s);
+	free(s);
 }
 
 int tern_session_unhold(struct tern_session *s)
@@ -169,9 +176,10 @@ static void teardown(struct tern_session *s, int err, enum tern_session_event ev
 		c->ack_pending = 0;
 		if (c->active)
 			tern_call_complete(c, err, NULL, 0);
-		else if (c->timed)
-			tern_timed_del(c);
+		else
+			tern_wheel_cancel(&ep->wheel, &c->timer);
 	}
+	s->probe_since = 0;
 	s->want_tx = 0;
 	if (!reconnect)
 		tern_calls_fail_queued(s, err);
@@ -234,9 +242,10 @@ void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct te
 		tern_rx_drop(ep, TERN_DROP_SESSION);
 		return;
 	}
-	struct tern_session *s = &ep->sessions[h->dst_session];
+	struct tern_session *s = ep->sessions[h->dst_session];
 	/* Only a RESET that echoes what we sent (their id and token) is believed. */
-	if (s->state != SESS_CONNECTED || s->peer_id != h->src_session || s->peer_token != h->token) {
+	if (s == NULL || s->state != SESS_CONNECTED || s->peer_id != h->src_session ||
+	    s->peer_token != h->token) {
 		tern_rx_drop(ep, TERN_DROP_TOKEN);
 		return;
 	}
@@ -254,6 +263,7 @@ void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct te
 				t = 1000 * TERN_MS;
 			s->reset_probe_ns = ep->now + t;
 			tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
+			session_arm(s);
 		}
 		return;
 	}
@@ -266,63 +276,122 @@ void tern_on_disconnect(struct tern_ep *ep, struct tern_session *s)
 	tern_session_fail(s, -ECONNRESET, TERN_SESSION_CLOSED);
 }
 
-/* --- periodic work ------------------------------------------------------------ */
+/* --- liveness: probing, keepalive, idle sessions ------------------------------ */
 
-/* One session's timers; returns non-zero if callbacks ran (the list may have changed). */
-static int session_tick(struct tern_session *s)
+/*
+ * The rule (see also tern.h):
+ *  - A peer is dead when the session has heard nothing from it for
+ *    session_timeout_ns while this side was probing it: PINGs every
+ *    probe_ns (session_timeout_ns / 64, at least the RTO floor). Probing
+ *    starts when a call's RTO passes without an answer (the call is
+ *    "stalled") or when the opener's keepalive finds the session idle, and
+ *    stops once the peer is heard and no call is stalled. Retransmissions
+ *    that go unanswered never fail a call by themselves.
+ *  - Idle sessions cost (close to) nothing: only the side that opened the
+ *    session keeps it alive, with one PING after keepalive_ns (jittered by
+ *    up to 1/8) of silence; the peer answers. The accepting side probes
+ *    nobody while idle: it closes a session it has not heard from for
+ *    idle_timeout_ns (3 x keepalive_ns by default), as dead.
+ *  - Busy sessions need no keepalive: their calls' RTOs find silence.
+ * One timer per session (TERN_TIMER_SESSION) carries all of it, and while
+ * connecting the handshake's retries and deadline too (connect.c).
+ */
+
+static uint64_t jitter(struct tern_ep *ep, uint64_t v)
 {
-	struct tern_ep *ep = s->ep;
-	uint64_t now = ep->now;
-	if (s->state == SESS_CONNECTING) {
-		if (now >= s->hs_deadline_ns) {
-			tern_session_fail(s, -ETIMEDOUT, TERN_SESSION_FAILED);
-			return 1;
-		}
-		if (now >= s->hs_next_ns) {
-			tern_connect_resend(s);
-			s->hs_backoff_ns *= 2;
-			if (s->hs_backoff_ns > 200 * TERN_MS)
-				s->hs_backoff_ns = 200 * TERN_MS;
-			s->hs_next_ns = now + s->hs_backoff_ns;
-		}
-	} else if (s->state == SESS_CONNECTED) {
-		if (s->reset_probe_ns != 0 && now >= s->reset_probe_ns) {
-			/* A RESET, and nothing authenticated since: the peer lost us. */
-			tern_session_fail(s, -ECONNRESET, TERN_SESSION_RESET);
-			return 1;
-		}
-		uint64_t idle = now - s->last_rx_ns;
-		if (idle >= ep->cfg.session_timeout_ns) {
-			tern_session_fail(s, -ETIMEDOUT, TERN_SESSION_DEAD);
-			return 1;
-		}
-		if (idle >= ep->cfg.keepalive_ns && now - s->last_ping_ns >= ep->cfg.keepalive_ns / 4) {
-			tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
-			s->last_ping_ns = now;
-		}
-	}
-	if (s->bl_head != NULL && (s->state == SESS_CONNECTING || s->state == SESS_CONNECTED))
-		return tern_calls_expire_queued(s);
-	return 0;
+	/* xorshift: cheap, and spreads a crowd of sessions opened at once */
+	uint64_t x = ep->rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	ep->rng = x;
+	return v - v / 8 + (v >= 4 ? x % (v / 4) : 0);
 }
 
-void tern_session_scan(struct tern_ep *ep)
+static int session_busy(const struct tern_session *s)
 {
-	/* Callbacks may close sessions (changing the list): restart, skipping
-	 * the ones already done this round. */
-	uint64_t gen = ++ep->scan_gen;
-	struct tern_session *s = ep->used;
-	while (s != NULL) {
-		struct tern_session *next = s->unext;
-		if (s->scan_gen != gen) {
-			s->scan_gen = gen;
-			if (session_tick(s)) {
-				s = ep->used;
-				continue;
-			}
-		}
-		s = next;
+	return s->cs_busy != 0 || s->bl_head != NULL || s->handlers != 0;
+}
+
+/* Set the session's timer for the earliest thing it waits for. */
+static void session_arm(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	uint64_t at = s->probe_since != 0 ? ep->now + ep->probe_ns : s->idle_check_ns;
+	if (s->reset_probe_ns != 0 && s->reset_probe_ns < at)
+		at = s->reset_probe_ns;
+	tern_wheel_arm(&ep->wheel, &s->timer, at);
+}
+
+void tern_session_start_timers(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	s->probe_since = 0;
+	s->idle_check_ns = ep->now + (s->client ? jitter(ep, ep->keepalive_ns) : ep->idle_timeout_ns);
+	session_arm(s);
+}
+
+void tern_session_probe(struct tern_session *s)
+{
+	struct tern_ep *ep = s->ep;
+	if (s->probe_since != 0 || s->state != SESS_CONNECTED)
+		return;
+	s->probe_since = ep->now;
+	tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
+	session_arm(s);
+}
+
+void tern_session_timer(struct tern_ep *ep, struct tern_session *s)
+{
+	uint64_t now = ep->now;
+	if (s->state == SESS_CONNECTING) {
+		tern_connect_timer(s);
+		return;
 	}
+	if (s->state != SESS_CONNECTED)
+		return;
+	if (s->reset_probe_ns != 0 && now >= s->reset_probe_ns) {
+		/* A RESET, and nothing authenticated since: the peer lost us. */
+		tern_session_fail(s, -ECONNRESET, TERN_SESSION_RESET);
+		return;
+	}
+	if (s->probe_since != 0) {
+		uint64_t heard = s->last_rx_ns > s->probe_since ? s->last_rx_ns : s->probe_since;
+		if (now - heard >= ep->cfg.session_timeout_ns) {
+			tern_session_fail(s, -ETIMEDOUT, TERN_SESSION_DEAD);
+			return;
+		}
+		if (s->last_rx_ns >= s->probe_since && s->stalled == 0) {
+			/* Heard, and no call is stuck: the peer is alive. */
+			s->probe_since = 0;
+			s->idle_check_ns = now + (s->client ? jitter(ep, ep->keepalive_ns)
+							    : ep->idle_timeout_ns);
+		} else {
+			tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
+		}
+		session_arm(s);
+		return;
+	}
+	if (now >= s->idle_check_ns) {
+		uint64_t quiet = now - s->last_rx_ns;
+		if (s->client) {
+			/* Keepalive: the opener pings a session silent for keepalive_ns
+			 * and probes it until the peer answers. */
+			if (quiet >= ep->keepalive_ns) {
+				tern_session_probe(s);
+				return;
+			}
+			s->idle_check_ns = s->last_rx_ns + jitter(ep, ep->keepalive_ns);
+		} else {
+			if (quiet >= ep->idle_timeout_ns && !session_busy(s)) {
+				tern_session_fail(s, -ETIMEDOUT, TERN_SESSION_DEAD);
+				return;
+			}
+			s->idle_check_ns = (quiet >= ep->idle_timeout_ns ? now : s->last_rx_ns) +
+					   ep->idle_timeout_ns;
+		}
+	}
+	session_arm(s);
 }
 
 /* --- accessors ------------------------------------------------------------------ */

@@ -12,8 +12,11 @@
 /* A free session entry, initialised (state FREE until the caller sets it);
  * NULL if none is free or memory ran out. */
 struct tern_session *tern_session_alloc(struct tern_ep *ep, int client);
-/* Return the id to the free list. The session must have no active calls. */
+/* Return the id to the free list and free the session. It must have no
+ * active calls. */
 void tern_session_release(struct tern_session *s);
+/* Tests: called with each session just before its memory is freed. */
+extern void (*tern_session_free_hook)(const struct tern_session *s);
 /* A handler finished or a pin went: release s if it is a zombie nothing
  * holds any more. Returns 1 if s was released (gone). */
 int tern_session_unhold(struct tern_session *s);
@@ -23,8 +26,14 @@ void tern_session_fail(struct tern_session *s, int err, enum tern_session_event 
 void tern_session_report(struct tern_session *s, enum tern_session_event ev, int err);
 void tern_on_reset(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
 void tern_on_disconnect(struct tern_ep *ep, struct tern_session *s);
-/* Keepalive, dead peers, connect retries and queued-call deadlines of every session. */
-void tern_session_scan(struct tern_ep *ep);
+/* The session's timer fired (ep->now is the time): handshake retries and
+ * deadline (connect.c), probing and dead peers, keepalive, idle timeout. */
+void tern_session_timer(struct tern_ep *ep, struct tern_session *s);
+/* A session just came up: its keepalive (opener) or idle timeout (acceptor) starts. */
+void tern_session_start_timers(struct tern_session *s);
+/* A call of s went silent past its RTO: make sure the peer is alive (PING
+ * every probe_ns; dead after session_timeout_ns of silence). */
+void tern_session_probe(struct tern_session *s);
 
 /* --- connect.c: the handshake --- */
 
@@ -36,6 +45,10 @@ uint32_t tern_rand32(void);
 int tern_connect_start(struct tern_session *s);
 /* Client: the CONNECT again (retransmission). */
 void tern_connect_resend(struct tern_session *s);
+/* Client: the session's timer fired while connecting (retries, deadline). */
+void tern_connect_timer(struct tern_session *s);
+/* The session leaves the connect window (connected, failed, closed, released). */
+void tern_connect_leave(struct tern_session *s);
 void tern_on_connect(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
 void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct tern_rx *rx,
 			const struct tern_hdr *h);

@@ -32,6 +32,7 @@
 #include "driver.h"
 #include "noise_hs.h"
 #include "tern.h"
+#include "timers.h"
 #include "window.h"
 #include "wire.h"
 
@@ -51,21 +52,17 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 #define TERN_RX_BURST   32u
 #define TERN_TX_BATCH   64u
 #define TERN_MAX_SLOTS  64u  /* slot masks are uint64_t */
-/*
- * call_slot.progress_ns when the call made progress since the last loss
- * scan: the scan stamps it with its own time. ep->now is read once per poll,
- * so a time taken after a long handler or continuation in the same poll
- * (a continuation that fills a 1 MiB request before calling again) would
- * be stale by that long, and the next scan would see an RTO that never
- * was. The scan reads the clock afresh, after this poll's callbacks: the
- * stamp is at most the rest of the poll earlier than the packets left.
- * RTOs are then judged against ep->rx_clear_ns, the last time the receive
- * queue was drained, not against the clock: an answer that arrived while
- * a callback ran long is waiting in the queue, and is not a loss.
- */
-#define TERN_PROGRESS_PENDING 0u
 #define TERN_MAX_CREDITS 64u
 #define TERN_POST_CAP   1024u
+
+/* Timer kinds (struct tern_timer.kind): ep.c routes each to its owner. */
+enum tern_timer_kind {
+	TERN_TIMER_CALL = 1, /* call.c: a call slot's RTO, deadline or explicit ACK */
+	TERN_TIMER_QUEUED,   /* call.c: a queued call's deadline */
+	TERN_TIMER_SESSION,  /* session.c / connect.c: handshake, liveness, keepalive */
+};
+#define TERN_TIMER_TICK_SHIFT 10u /* ticks of 1.024 µs */
+#define TERN_CONNECT_WINDOW   64u /* CONNECTs outstanding at once per endpoint */
 
 /* ------------------------------------------------------------------ */
 /* msgbufs (msg.c)                                                    */
@@ -82,7 +79,9 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 /* A call waiting in its session's backlog (backlog.c): kept in its request
  * msgbuf, so queueing a call allocates nothing. */
 struct tern_pending {
-	struct tern_msg *next; /* the next queued request */
+	struct tern_msg *next, *prev; /* the queue, oldest first */
+	struct tern_session *s;
+	struct tern_timer timer; /* its deadline (TERN_TIMER_QUEUED) */
 	tern_cont_fn cont;
 	void *ctx;
 	uint64_t deadline_ns;
@@ -155,9 +154,10 @@ struct call_slot {
 	uint8_t oneway;       /* R call: no response */
 	uint8_t idempotent;   /* TERN_CALL_IDEMPOTENT */
 	uint8_t ack_pending;  /* completed; an explicit ACK is due at ack_due_ns */
-	uint8_t timed;        /* on the endpoint's timed list */
+	uint8_t arm_queued;   /* on ep->arm: its timer is set at the end of the poll */
 	uint8_t sample_valid; /* an RTT sample is running on sample_idx */
 	uint8_t done_queued;  /* one-way call on the endpoint's done list */
+	uint8_t stalled;      /* an RTO passed without progress since (session probes) */
 	uint16_t req_type;
 	struct tern_msg *req;
 	uint32_t req_npkts;   /* N */
@@ -168,20 +168,19 @@ struct call_slot {
 	uint32_t tx_hi;       /* one past the highest transmission ever sent */
 	struct tern_window rx; /* the receptions that arrived (window.h) */
 	uint32_t inflight;    /* credits this call holds (sent, not yet answered) */
-	uint32_t retries;     /* RTOs without progress while the peer was silent */
 	uint32_t backoff;     /* RTOs without progress: the RTO doubles per step */
 	uint32_t frtx_mark;   /* fast retransmit: holes below this were resent */
 	uint32_t sample_idx;
-	uint64_t sample_ns;
-	uint64_t progress_ns; /* last time the call made progress, or PENDING */
+	uint64_t sample_ns;   /* when sample_idx was sent (0: this poll, stamped at its end) */
+	uint64_t sent_ns;     /* the RTO runs from here: last send or progress (0: not running) */
 	uint64_t deadline_ns;
 	uint64_t ack_due_ns;
 	struct tern_msg *resp; /* reassembly buffer (multi-packet responses) */
 	tern_cont_fn cont;
 	void *ctx;
-	struct call_slot *tnext, *tprev; /* timed list */
-	struct call_slot *dnext;         /* done list (one-way calls) */
-	uint64_t scan_gen;
+	struct tern_timer timer;  /* RTO, deadline, explicit ACK (TERN_TIMER_CALL) */
+	struct call_slot *arm_next; /* ep->arm list */
+	struct call_slot *dnext;    /* done list (one-way calls) */
 };
 
 /* Serve-slot states (server role, per slot; see req.c for the transitions). */
@@ -347,7 +346,6 @@ struct tern_session {
 	uint64_t peer_epoch;
 	struct tern_addr peer;    /* where packets go: follows the peer's source address */
 	struct tern_addr hs_addr; /* server: the client's address at CONNECT (dedup key) */
-	uint64_t scan_gen;
 	uint32_t dpp;       /* payload bytes per packet on this session */
 	uint32_t peer_max_msg;
 	uint32_t nslots;
@@ -355,9 +353,17 @@ struct tern_session {
 	uint32_t credits_max, credits;
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	uint64_t rto_backoff_ns; /* when the RTO was last backed off */
-	uint64_t last_rx_ns, last_ping_ns;
+	uint64_t last_rx_ns;     /* when the peer was last heard (any valid packet) */
+	uint64_t probe_since;    /* probing the peer since (0: not): dead after
+				    session_timeout_ns of silence */
+	uint64_t idle_check_ns;  /* keepalive / idle timeout: when to look again */
+	uint32_t stalled;        /* calls whose RTO passed without progress since */
+	struct tern_timer timer; /* the session's own timer (TERN_TIMER_SESSION) */
 	/* handshake (client) */
 	uint64_t hs_nonce, hs_next_ns, hs_backoff_ns, hs_deadline_ns;
+	uint64_t hs_sent_ns;       /* the first CONNECT of this attempt (0: resent: no RTT sample) */
+	struct tern_session *cw_next, *cw_prev; /* connect window: waiting to send its CONNECT */
+	uint8_t cw_state;          /* 0, waiting (1) or counted in the window (2) */
 	/* slots */
 	struct call_slot *cs;
 	struct serve_slot *ss;
@@ -368,7 +374,7 @@ struct tern_session {
 	uint32_t bl_len;
 	uint32_t handlers; /* serve slots in SRV_RUNNING: requests a handler holds */
 	uint32_t pins;     /* callbacks running that must not see the session freed */
-	struct tern_session *unext, *uprev; /* used-sessions list */
+	struct tern_session *unext, *uprev; /* used-sessions list (teardown, destroy) */
 	/* security */
 	uint8_t prot;   /* TERN_PROT_* in force */
 	uint8_t cipher;
@@ -411,21 +417,33 @@ struct tern_ep {
 	uint32_t in_cb;     /* depth of user callbacks running */
 	uint32_t in_poll;
 
-	uint64_t rto_min_ns, rto_max_ns, scan_ns, sess_scan_ns, ack_delay_ns;
-	uint64_t next_scan_ns, next_sess_scan_ns;
-	uint64_t rx_clear_ns; /* start of the last poll that emptied the receive queue */
-	uint64_t scan_gen;
+	uint64_t rto_min_ns, rto_max_ns, ack_delay_ns;
+	uint64_t keepalive_ns, idle_timeout_ns, probe_ns;
+	uint64_t rng;        /* xorshift state (timer jitter) */
+	/* Receive-queue clocks (rx.c), for judging RTOs (call.c): poll start
+	 * times of the last receive burst, and of the last one that emptied
+	 * the queue. */
+	uint64_t rx_burst_ns, rx_clear_ns;
 
 	struct handler *htab[256]; /* two-level: htab[type >> 8][type & 255] */
 
-	struct tern_session *sessions; /* [max_sessions] */
+	/* Sessions by id: allocated while in use, so memory follows the
+	 * sessions open, not max_sessions (8 + 2 + 8 bytes per unused entry). */
+	struct tern_session **sessions; /* [max_sessions], NULL = free */
 	uint16_t *free_ids;
 	uint32_t nfree;
 	struct tern_session *used; /* used-sessions list head */
 	uint32_t *hs_table;        /* CONNECT dedup: (addr, epoch, id) -> session id + 1 */
 	uint32_t hs_mask;
 
-	struct call_slot timed; /* sentinel of the timed list */
+	/* Timers (timers.c): every timed thing, on one wheel. */
+	struct tern_wheel wheel;
+	struct call_slot *arm;  /* calls whose timer is set at the end of this poll */
+	/* Connect window (connect.c): CONNECTs outstanding at once, the rest wait. */
+	uint32_t cw_inflight;
+	struct tern_session *cw_head, *cw_tail;
+	uint64_t cw_srtt_ns, cw_rttvar_ns; /* CONNECT -> CONNECT_OK round trips */
+
 	struct call_slot *done; /* one-way calls whose last packet is out */
 	uint32_t running;       /* requests executing (all sessions) */
 

@@ -32,7 +32,8 @@
  *
  * If you add a packet type, also update: TERN_PKT_MAX, tern_wire_type_name(),
  * tern_wire_check() below, the dispatch in lib/rx.c, the fuzz seed corpus
- * (tests/fuzz/), and the protocol table in README.md.
+ * (tests/fuzz/), the protocol table in docs/protocol.md, and the Wireshark
+ * dissector's types table (contrib/wireshark/tern.lua: one line).
  */
 #ifndef TERN_WIRE_H
 #define TERN_WIRE_H

@@ -1,7 +1,8 @@
 /*
  * opts.c — tern-perf's command line: getopt_long, number parsing with
  * suffixes, defaults, and the checks that make a bad invocation fail before
- * any endpoint exists (exit 2, message and usage on stderr).
+ * any endpoint exists (exit 2: the message and one line pointing to the
+ * help on stderr), and the help itself, per command.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -19,81 +20,148 @@
 #define DEF_COUNT       100000ull
 #define DEF_SELF_COUNT  10000ull
 #define DEF_SIZE        32u
-#define DEF_TIMEOUT_MS  2000u
-#define DEF_CONNECT_MS  3000u
+#define DEF_TIMEOUT_MS  2000 /* plain numbers: also in the help text */
+#define DEF_CONNECT_MS  3000
 #define DEF_WARMUP_MAX  1000ull
 #define MAX_MSG_DEFAULT (8u << 20)
 #define MAX_MSG_LIMIT   (1u << 30) /* tern's ceiling for max_msg_size */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
-void perf_usage(FILE *f)
+/*
+ * The help: one entry per line, marked with the commands it is for.
+ * "tern-perf CMD --help" prints CMD's lines; "tern-perf --help" only the
+ * synopses (H_SYN) and where to look next. A new option is one line per
+ * command group it applies to.
+ */
+enum {
+	H_SRV = 1, H_CLI = 2, H_SELF = 4, H_DRV = 8, H_SYN = 16, /* a synopsis line */
+	H_ANY = H_SRV | H_CLI | H_SELF, H_CALLER = H_CLI | H_SELF, H_CALLEE = H_SRV | H_SELF,
+};
+static const struct {
+	unsigned cmds;
+	const char *text;
+} help[] = {
+	{H_SRV | H_SYN, "usage: tern-perf server   [--driver udp|dpdk|loop] [--bind IP:PORT] [options]"},
+	{H_CLI | H_SYN, "usage: tern-perf client   [--driver udp|dpdk|loop] --connect IP:PORT [--bind IP:PORT]"},
+	{H_CLI | H_SYN, "                          [--size B] [--concurrency N] [--count N | --duration S] [options]"},
+	{H_SELF | H_SYN, "usage: tern-perf selftest [--driver loop] [client options]   (server + client in one thread;"},
+	{H_SELF | H_SYN, "                          --bind is its server's, --faults wraps only its client)"},
+	{H_DRV | H_SYN, "usage: tern-perf drivers                                       (drivers built into libtern)"},
+	{H_ANY, ""},
+	{H_ANY, "endpoint options:"},
+	{H_ANY, "  --driver NAME         udp (default), dpdk, loop"},
+	{H_SRV, "  --bind IP:PORT        local address (default " DEF_PORT_BIND "; dpdk: required)"},
+	{H_CLI, "  --bind IP:PORT        local address (default: an ephemeral port; dpdk: required: the"},
+	{H_CLI, "                        IPv4 address the driver answers ARP for)"},
+	{H_SELF, "  --bind IP:PORT        the in-thread server's address"},
+	{H_ANY, "  --eal \"ARGS\"          dpdk EAL arguments, e.g. \"-l 1 --no-pci --file-prefix srv --vdev=...\""},
+	{H_ANY, "                        (each DPDK process needs its own --file-prefix; without"},
+	{H_ANY, "                        hugepages or root: --in-memory, or --no-huge -m 512)"},
+	{H_ANY, "  --driver-args K=V,..  driver arguments (udp: mtu=; dpdk: port=, queues=, mtu=,"},
+	{H_ANY, "                        memif_wait=S: a memif client waits S s for its server, default 10)"},
+	{H_ANY, "  --faults SPEC         wrap the driver in the fault injector: \"loss=0.01,seed=7,...\""},
+	{H_ANY, "  --mtu N               largest packet (default: the driver's)"},
+	{H_ANY, "  --max-msg B           largest message accepted (default 8M, or the sizes asked)"},
+	{H_ANY, "  --slots N             calls in flight per session, power of two (default 8)"},
+	{H_ANY, "  --credits N           packets in flight per session and direction, 1..64 (default 32;"},
+	{H_ANY, "                        a session gets the smaller of both sides' values)"},
+	{H_ANY, "  --rto-min-us N        RTO floor in microseconds (default: the driver's; e.g. under"},
+	{H_ANY, "                        valgrind, where everything runs ~50x slower)"},
+	{H_CALLEE, "  --coalesce-cr         as the callee, one credit return per run of request packets"},
+	{H_CALLEE, "                        per receive burst (TERN_EP_COALESCE_CR; for large requests)"},
+	{H_ANY, "  --busy-poll 0|1       1 (default): spin; 0: sleep in the driver when idle"},
+	{H_ANY, "  --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)"},
+	{H_CALLER, "  --peer-key FILE       the server's public key (NAME.pub), pinned"},
+	{H_CALLEE, "  --allow FILE          allowed client public keys, one per line"},
+	{H_ANY, "  --psk FILE            a pre-shared key (a key file) both sides hold"},
+	{H_SRV, "  --protection LEVEL    none|integrity|privacy: the lowest level accepted"},
+	{H_CALLER, "  --protection LEVEL    none|integrity|privacy: the level asked for"},
+	{H_ANY, "  --threads N           N endpoints, one per thread, on port+i (and dpdk queue i),"},
+	{H_CLI, "                        pinned; --concurrency/--sessions/--warmup are per thread,"},
+	{H_CLI, "                        --count is split over the threads; dpdk needs queues=N"},
+	{H_CALLEE, "                        pinned; dpdk needs queues=N"},
+	{H_ANY, "  --cpus LIST           pin thread i to the i-th CPU of LIST (\"0,2-3\"); default with"},
+	{H_ANY, "                        --threads > 1: the CPUs the process may run on, in order"},
+	{H_ANY, "  --quiet, -q           no progress line, no counters; errors only"},
+	{H_ANY, "  --verbose, -v         also tern's INFO (-vv: DEBUG) log lines"},
+	{H_ANY, "  --help, -h            this text"},
+	{H_CALLER, ""},
+	{H_CLI, "client options:"},
+	{H_SELF, "selftest options:"},
+	{H_CLI, "  --connect IP:PORT     the server (thread i: port+i)"},
+	{H_CALLER, "  --mode rra|rr|oneway  request type 1 (TERN_RRA, default), 2 (TERN_RR), 3 (TERN_R);"},
+	{H_CALLER, "                        oneway's \"RTT\" is the time until tern handed the request"},
+	{H_CALLER, "                        to the driver"},
+	{H_CALLER, "  --size B              request bytes (default 32; suffixes K, M = 2^10, 2^20)"},
+	{H_CALLER, "  --resp-size B         response bytes (default --size; needs --size >= 16 to differ)"},
+	{H_CALLER, "  --concurrency N       calls in flight per thread (default 1), spread over the sessions;"},
+	{H_CALLER, "                        beyond 8 per session they wait in tern's backlog"},
+	{H_CALLER, "  --sessions M          sessions per thread (default 1)"},
+	{H_CLI, "  --count N             measured calls (default 100000; k, M = 10^3, 10^6)"},
+	{H_SELF, "  --count N             measured calls (default 10000; k, M = 10^3, 10^6)"},
+	{H_CALLER, "  --duration S          measure for S seconds instead of a count"},
+	{H_CALLER, "  --warmup N            calls per thread not measured (default min(1000, 1% of count))"},
+	{H_CALLER, "  --timeout-ms N        per-call deadline (default " STR(DEF_TIMEOUT_MS) ")"},
+	{H_CALLER, "  --connect-timeout-ms N  give up connecting after N ms (default " STR(DEF_CONNECT_MS) "; exit 2)"},
+	{H_CALLER, "  --verify              fill every request with its own pattern and check every"},
+	{H_CLI, "                        response byte; without it only a 16-byte header is written"},
+	{H_CLI, "                        per call"},
+	{H_SELF, "                        response byte (always on in selftest)"},
+	{H_CALLER, "  --json                one JSON object on stdout instead of the result block"},
+	{H_CALLER, "  --cdf FILE            write the latency CDF (\"latency_us fraction\" lines) to FILE"},
+	{H_CALLER, "  --allow-errors        exit 0 even if calls failed"},
+	{H_CALLER, "  --stats               print the endpoints' counters too"},
+	{H_SRV, ""},
+	{H_SRV, "server options:"},
+	{H_SRV, "  --resp-size B         answer every request with B bytes (default: what the client asks)"},
+	{H_SRV, "  --duration S          exit after S seconds (default: at SIGINT/SIGTERM)"},
+	{H_SRV, "  --stats               at exit, every endpoint counter (default: the non-zero ones)"},
+	{H_ANY, ""},
+	{H_SRV, "exit: 0 stopped by SIGINT/SIGTERM or --duration; 2 bad usage or endpoint failure."},
+	{H_CALLER, "exit: 0 ok; 1 some calls failed; 2 bad usage, endpoint or connection failure;"},
+	{H_CALLER, "      130 (SIGINT) or 143 (SIGTERM): interrupted, the result printed is partial."},
+};
+
+static unsigned help_mask(enum perf_cmd cmd)
 {
-	fprintf(f,
-"usage: tern-perf server   [--driver udp|dpdk|loop] [--bind IP:PORT] [options]\n"
-"       tern-perf client   [--driver udp|dpdk|loop] --connect IP:PORT [--bind IP:PORT]\n"
-"                          [--size B] [--concurrency N] [--count N | --duration S] [options]\n"
-"       tern-perf selftest [--driver loop] [client options]   (server + client in one thread;\n"
-"                          --bind is its server's, --faults wraps only its client)\n"
-"       tern-perf drivers                                       (drivers built into libtern)\n"
-"\n"
-"endpoint options (all commands):\n"
-"  --driver NAME         udp (default), dpdk, loop\n"
-"  --bind IP:PORT        local address (server default " DEF_PORT_BIND "; dpdk: required)\n"
-"  --eal \"ARGS\"          dpdk EAL arguments, e.g. \"-l 1 --no-pci --file-prefix srv --vdev=...\"\n"
-"  --driver-args K=V,..  driver arguments (udp: mtu=; dpdk: port=, queues=, mtu=)\n"
-"  --faults SPEC         wrap the driver in the fault injector: \"loss=0.01,seed=7,...\"\n"
-"  --mtu N               largest packet (default: the driver's)\n"
-"  --max-msg B           largest message accepted (default 8M, or the sizes asked)\n"
-"  --slots N             calls in flight per session, power of two (default 8)\n"
-"  --credits N           packets in flight per session and direction, 1..64 (default 32;\n"
-"                        a session gets the smaller of both sides' values)\n"
-"  --rto-min-us N        RTO floor in microseconds (default: the driver's; e.g. under\n"
-"                        valgrind, where everything runs ~50x slower)\n"
-"  --coalesce-cr         as the callee, one credit return per run of request packets\n"
-"                        per receive burst (TERN_EP_COALESCE_CR; for large requests)\n"
-"  --busy-poll 0|1       1 (default): spin; 0: sleep in the driver when idle\n"
-"  --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)\n"
-"  --peer-key FILE       client: the server's public key (NAME.pub), pinned\n"
-"  --allow FILE          server: allowed client public keys, one per line\n"
-"  --psk FILE            a pre-shared key (a key file) both sides hold\n"
-"  --protection LEVEL    none|integrity|privacy (client: asked; server: minimum)\n"
-"  --threads N           N endpoints, one per thread, on port+i (and dpdk queue i),\n"
-"                        pinned; --concurrency/--sessions/--warmup are per thread,\n"
-"                        --count is split over the threads; dpdk needs queues=N\n"
-"  --cpus LIST           pin thread i to the i-th CPU of LIST (\"0,2-3\"); default with\n"
-"                        --threads > 1: the CPUs the process may run on, in order\n"
-"  --quiet, -q           no progress line, no counters; errors only\n"
-"  --verbose, -v         also tern's INFO (-vv: DEBUG) log lines\n"
-"  --help, -h            this text\n"
-"\n"
-"client and selftest options:\n"
-"  --connect IP:PORT     the server (thread i: port+i)\n"
-"  --mode rra|rr|oneway  request type 1 (TERN_RRA, default), 2 (TERN_RR), 3 (TERN_R);\n"
-"                        oneway's \"RTT\" is the time until tern handed the request\n"
-"                        to the driver\n"
-"  --size B              request bytes (default 32; suffixes K, M = 2^10, 2^20)\n"
-"  --resp-size B         response bytes (default --size; needs --size >= 16 to differ)\n"
-"  --concurrency N       calls in flight per thread (default 1), spread over the sessions;\n"
-"                        beyond 8 per session they wait in tern's backlog\n"
-"  --sessions M          sessions per thread (default 1)\n"
-"  --count N             measured calls (default 100000, selftest 10000; k, M = 10^3, 10^6)\n"
-"  --duration S          measure for S seconds instead of a count\n"
-"  --warmup N            calls per thread not measured (default min(1000, 1%% of count))\n"
-"  --timeout-ms N        per-call deadline (default %u)\n"
-"  --connect-timeout-ms N  give up connecting after N ms (default %u; exit 2)\n"
-"  --verify              fill every request with its own pattern and check every\n"
-"                        response byte (selftest: always on); without it only a\n"
-"                        16-byte header is written per call\n"
-"  --json                one JSON object on stdout instead of the result block\n"
-"  --cdf FILE            write the latency CDF (\"latency_us fraction\" lines) to FILE\n"
-"  --allow-errors        exit 0 even if calls failed\n"
-"  --stats               print the client endpoint's counters too\n"
-"\n"
-"server options:\n"
-"  --resp-size B         answer every request with B bytes (default: what the client asks)\n"
-"  --duration S          exit after S seconds (default: at SIGINT/SIGTERM)\n"
-"\n"
-"exit: 0 ok; 1 some calls failed; 2 bad usage, endpoint or connection failure.\n",
-		DEF_TIMEOUT_MS, DEF_CONNECT_MS);
+	switch (cmd) {
+	case PERF_CMD_SERVER: return H_SRV;
+	case PERF_CMD_CLIENT: return H_CLI;
+	case PERF_CMD_SELFTEST: return H_SELF;
+	case PERF_CMD_DRIVERS: return H_DRV;
+	default: return H_SYN;
+	}
+}
+
+void perf_usage(FILE *f, enum perf_cmd cmd)
+{
+	unsigned mask = help_mask(cmd);
+	int n = 0;
+	for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++) {
+		const char *t = help[i].text;
+		if ((help[i].cmds & mask) == 0)
+			continue;
+		/* Every synopsis: "usage: " on the first only. */
+		if (mask == H_SYN && strncmp(t, "usage: ", 7) == 0 && n++ != 0)
+			fprintf(f, "       %s\n", t + 7);
+		else
+			fprintf(f, "%s\n", t);
+	}
+	if (mask == H_SYN)
+		fprintf(f, "\n'tern-perf COMMAND --help' lists a command's options.\n");
+}
+
+/* What a usage error says after its message: where the help is. */
+static enum perf_cmd hint_cmd;
+static void usage_hint(void)
+{
+	const char *c = hint_cmd == PERF_CMD_SERVER     ? "server "
+			: hint_cmd == PERF_CMD_CLIENT   ? "client "
+			: hint_cmd == PERF_CMD_SELFTEST ? "selftest "
+							: "";
+	fprintf(stderr, "Try 'tern-perf %s--help' for %s.\n", c,
+		c[0] != '\0' ? "its options" : "the commands");
 }
 
 /* Unsigned integer with an optional k/K, m/M, g/G suffix: powers of two when
@@ -254,9 +322,9 @@ static void defaults(struct perf_opts *o)
 /* Reports a bad value; returns the exit code for the caller to pass on. */
 static int bad(const char *opt, const char *val, const char *why)
 {
-	fprintf(stderr, "tern-perf: bad value for --%s: \"%s\"%s%s\n\n", opt, val, why ? ": " : "",
+	fprintf(stderr, "tern-perf: bad value for --%s: \"%s\"%s%s\n", opt, val, why ? ": " : "",
 		why ? why : "");
-	perf_usage(stderr);
+	usage_hint();
 	return PERF_EXIT_SETUP;
 }
 
@@ -267,9 +335,9 @@ static int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	fprintf(stderr, "tern-perf: ");
 	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n\n");
+	fprintf(stderr, "\n");
 	va_end(ap);
-	perf_usage(stderr);
+	usage_hint();
 	return PERF_EXIT_SETUP;
 }
 
@@ -406,8 +474,7 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 	case 'v': o->verbose++; break;
 	default:
 		/* getopt_long already said what was wrong. */
-		fprintf(stderr, "\n");
-		perf_usage(stderr);
+		usage_hint();
 		return PERF_EXIT_SETUP;
 	}
 	return 0;
@@ -486,19 +553,41 @@ static int check(struct perf_opts *o, bool count_set)
 		o->max_msg = need > MAX_MSG_DEFAULT ? need : MAX_MSG_DEFAULT;
 	else if (o->max_msg < need)
 		return usage_error("--max-msg is smaller than --size/--resp-size");
-	if (o->threads > 1 && o->bind != NULL) {
+	/* Thread i uses port + i: the port must be a number, with room. (The
+	 * host is tern_connect's and the driver's to judge, and say why.) */
+	const char *addrs[2][2] = {{"bind", o->bind}, {"connect", o->connect}};
+	for (int i = 0; i < 2; i++) {
 		char tmp[128];
-		if (perf_addr_offset(o->bind, o->threads - 1, tmp, sizeof(tmp)) != 0)
-			return usage_error("--bind \"%s\": need IP:PORT with room for port + threads - 1",
-					   o->bind);
-	}
-	if (o->threads > 1 && o->connect != NULL) {
-		char tmp[128];
-		if (perf_addr_offset(o->connect, o->threads - 1, tmp, sizeof(tmp)) != 0)
-			return usage_error("--connect \"%s\": need IP:PORT with room for port + threads - 1",
-					   o->connect);
+		if (addrs[i][1] == NULL ||
+		    perf_addr_offset(addrs[i][1], o->threads - 1, tmp, sizeof(tmp)) == 0)
+			continue;
+		if (o->threads > 1)
+			return usage_error("--%s \"%s\": need HOST:PORT with room for port + threads - 1",
+					   addrs[i][0], addrs[i][1]);
+		return usage_error("--%s \"%s\": expected HOST:PORT with a port 0..65535, e.g. "
+				   "127.0.0.1:31850", addrs[i][0], addrs[i][1]);
 	}
 	return 0;
+}
+
+/* The command word, found before parsing (GNU getopt permutes argv, and
+ * --help and error hints depend on it): the first argument that is neither
+ * an option nor an option's value. */
+static enum perf_cmd find_cmd(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? cmd_of(argv[i + 1]) : PERF_CMD_NONE;
+		if (a[0] != '-' || a[1] == '\0')
+			return cmd_of(a);
+		if (a[1] != '-' || strchr(a, '=') != NULL)
+			continue; /* -q, -v, -h; --name=value */
+		for (const struct option *lo = long_opts; lo->name != NULL; lo++)
+			if (strcmp(a + 2, lo->name) == 0 && lo->has_arg == required_argument)
+				i++;
+	}
+	return PERF_CMD_NONE;
 }
 
 int perf_opts_parse(int argc, char **argv, struct perf_opts *o)
@@ -506,10 +595,11 @@ int perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 	bool count_set = false;
 	int c;
 	defaults(o);
+	hint_cmd = find_cmd(argc, argv);
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "hqv", long_opts, NULL)) != -1) {
 		if (c == 'h') {
-			perf_usage(stdout);
+			perf_usage(stdout, hint_cmd);
 			return 0;
 		}
 		int rc = apply(o, c, optarg, &count_set);

@@ -94,6 +94,7 @@ struct perf_opts {
 #define PERF_EXIT_OK    0
 #define PERF_EXIT_ERR   1 /* the run had failed calls */
 #define PERF_EXIT_SETUP 2 /* usage, endpoint or connection failure: nothing was measured */
+#define PERF_EXIT_SIGNAL 128 /* + the signal: a client interrupted, its result partial */
 
 /* What one client worker measured; merged across threads at the end. */
 #define PERF_ERRNO_MAX 256
@@ -165,15 +166,17 @@ struct perf_worker {
 
 /* Shared run state (tern-perf.c). */
 extern volatile sig_atomic_t perf_signals; /* SIGINT/SIGTERM received so far */
+extern volatile sig_atomic_t perf_signo;   /* the first of them */
 extern _Atomic int perf_go;                /* 0 wait, 1 run, -1 abort */
 extern struct perf_worker *perf_workers;
 extern unsigned perf_nworkers;
 
 /* opts.c */
-/* Parse argv into *o. Prints the problem and usage on stderr and returns
- * PERF_EXIT_SETUP, or returns -1 to go on (0 after --help). */
+/* Parse argv into *o. Prints the problem and where the help is on stderr
+ * and returns PERF_EXIT_SETUP, or returns -1 to go on (0 after --help). */
 int perf_opts_parse(int argc, char **argv, struct perf_opts *o);
-void perf_usage(FILE *f);
+/* The help of cmd (PERF_CMD_NONE: every command's synopsis). */
+void perf_usage(FILE *f, enum perf_cmd cmd);
 /* addr with its port raised by off ("10.0.0.1:31850" + 2 -> "...:31852");
  * port 0 stays 0. Returns 0 or -EINVAL. */
 int perf_addr_offset(const char *addr, unsigned off, char *out, size_t len);
@@ -203,7 +206,8 @@ void perf_progress_tick(struct perf_worker *w, uint64_t now);
 void perf_progress_publish(struct perf_worker *w);
 int perf_client_report(const struct perf_opts *o, struct perf_worker *ws, unsigned n);
 void perf_server_report(const struct perf_opts *o, struct perf_worker *ws, unsigned n);
-void perf_stats_print(FILE *f, const char *title, const struct tern_stats *st);
+/* The counters as indented "name value" lines; only the non-zero ones unless all. */
+void perf_stats_print(FILE *f, const char *title, const struct tern_stats *st, bool all);
 void perf_stats_add(struct tern_stats *dst, const struct tern_stats *src);
 const char *perf_errname(int err); /* "ETIMEDOUT" */
 

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,13 +230,22 @@ int perf_client_report(const struct perf_opts *o, struct perf_worker *ws, unsign
 			perf_stats_add(&cli, &ws[i].cli_stats);
 			perf_stats_add(&srv, &ws[i].srv_stats);
 		}
-		perf_stats_print(stderr, "client endpoint counters", &cli);
+		perf_stats_print(stderr, "client endpoint counters", &cli, true);
 		if (o->cmd == PERF_CMD_SELFTEST)
-			perf_stats_print(stderr, "server endpoint counters", &srv);
+			perf_stats_print(stderr, "server endpoint counters", &srv, true);
 	}
 	if (t->errors != 0)
 		print_error_summary(t);
 	int rc = t->errors != 0 && !o->allow_errors ? PERF_EXIT_ERR : PERF_EXIT_OK;
+	if (perf_signals != 0) {
+		int sig = perf_signo;
+		fprintf(stderr,
+			"tern-perf: interrupted by %s after %" PRIu64 " measured call%s: the result "
+			"above is partial\n",
+			sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", t->ok,
+			t->ok != 1 ? "s" : "");
+		rc = PERF_EXIT_SIGNAL + sig;
+	}
 	free(t);
 	return rc;
 }
@@ -260,21 +270,23 @@ void perf_stats_add(struct tern_stats *dst, const struct tern_stats *src)
 	}
 }
 
-void perf_stats_print(FILE *f, const char *title, const struct tern_stats *st)
+void perf_stats_print(FILE *f, const char *title, const struct tern_stats *st, bool all)
 {
 	char buf[4096];
 	int n = tern_stats_format(st, buf, sizeof(buf));
 	if (n < 0)
 		return;
-	fprintf(f, "%s:\n", title);
-	/* Indent each "name value" line. */
+	fprintf(f, "%s%s:\n", title, all ? "" : " (non-zero; --stats for all)");
+	/* Indent each "name value" line; skip the zeros unless all. */
 	for (char *line = buf, *nl; *line != '\0'; line = nl + 1) {
 		nl = strchr(line, '\n');
-		if (nl == NULL) {
-			fprintf(f, "  %s\n", line);
+		int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
+		const char *sp = memrchr(line, ' ', (size_t)len);
+		bool zero = sp != NULL && len - (sp + 1 - line) == 1 && sp[1] == '0';
+		if (all || !zero)
+			fprintf(f, "  %.*s\n", len, line);
+		if (nl == NULL)
 			break;
-		}
-		fprintf(f, "  %.*s\n", (int)(nl - line), line);
 	}
 	if ((size_t)n >= sizeof(buf))
 		fprintf(f, "  (truncated)\n");
@@ -299,11 +311,20 @@ void perf_server_report(const struct perf_opts *o, struct perf_worker *ws, unsig
 	if (o->quiet)
 		return;
 	printf("tern-perf server: driver %s, %u thread%s\n", o->driver, n, n > 1 ? "s" : "");
-	printf("  requests     rra %" PRIu64 ", rr %" PRIu64 ", oneway %" PRIu64 "\n",
-	       c.requests[PERF_TYPE_RRA], c.requests[PERF_TYPE_RR], c.requests[PERF_TYPE_ONEWAY]);
-	printf("  payload      %" PRIu64 " B in, %" PRIu64 " B out\n", c.rx_bytes, c.tx_bytes);
-	printf("  failures     %" PRIu64 " no memory, %" PRIu64 " not answered\n", c.alloc_fail,
-	       c.respond_fail);
-	perf_stats_print(stdout, "endpoint counters", &st);
+	/* Zeros only with --stats: what the run did is what stands out. */
+	static const char *const type_name[] = {NULL, "rra", "rr", "oneway"};
+	char req[128] = "0";
+	int off = 0;
+	for (unsigned k = 1; k < 4; k++)
+		if (c.requests[k] != 0 || o->stats)
+			off += snprintf(req + off, sizeof(req) - (size_t)off, "%s%s %" PRIu64,
+					off != 0 ? ", " : "", type_name[k], c.requests[k]);
+	printf("  requests     %s\n", req);
+	if (c.rx_bytes != 0 || c.tx_bytes != 0 || o->stats)
+		printf("  payload      %" PRIu64 " B in, %" PRIu64 " B out\n", c.rx_bytes, c.tx_bytes);
+	if (c.alloc_fail != 0 || c.respond_fail != 0 || o->stats)
+		printf("  failures     %" PRIu64 " no memory, %" PRIu64 " not answered\n",
+		       c.alloc_fail, c.respond_fail);
+	perf_stats_print(stdout, "endpoint counters", &st, o->stats);
 	fflush(stdout);
 }

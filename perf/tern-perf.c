@@ -15,8 +15,10 @@
  * thread is ready; servers start serving at once.
  *
  * Signals: SIGINT/SIGTERM only count into perf_signals; every loop polls it.
- * A server exits at the first; a client stops issuing at the first, drains,
- * reports, and at the second cancels what is still in flight.
+ * A server exits at the first (status 0: that is how it is stopped); a
+ * client stops issuing at the first, drains, reports the partial result,
+ * says it was interrupted and exits 128 + the signal, and at the second
+ * cancels what is still in flight.
  */
 #include <errno.h>
 #include <sched.h>
@@ -29,13 +31,15 @@
 #include "perf.h"
 
 volatile sig_atomic_t perf_signals;
+volatile sig_atomic_t perf_signo;
 _Atomic int perf_go;
 struct perf_worker *perf_workers;
 unsigned perf_nworkers;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (perf_signals == 0)
+		perf_signo = sig;
 	perf_signals++;
 }
 

@@ -21,7 +21,7 @@
  * --credits N (calls and packets in flight per session; default 64, tern's
  * maximum), --json; and --peer-key FILE, --key FILE, --psk FILE,
  * --protection LEVEL for authenticated and protected sessions
- * (apps/secflags.h, README "Security").
+ * (apps/app.h, docs/security.md).
  *
  * Numbers take K, M, G, T suffixes (binary). Offsets and lengths must be
  * multiples of 4096; reads and writes longer than 1 MiB are split into
@@ -51,7 +51,7 @@
 #include "bench.h"
 #include "blkstore.h"
 #include "blkstore_client.h"
-#include "secflags.h"
+#include "app.h"
 #include "util.h"
 
 #define MS  1000000ull
@@ -61,9 +61,9 @@
 
 struct gopts {
 	const char *server;
-	struct tern_ep_config cfg;
+	struct app app;
 	uint64_t timeout_ns;
-	int pb, json, busy;
+	int pb, json;
 };
 
 static void usage(FILE *f)
@@ -83,7 +83,7 @@ static void usage(FILE *f)
 		"  stat\n"
 		"  bench [--qd N] [--duration S] [--warmup S] [--rw read|write|mix] [--mix-read PCT]\n"
 		"        [--bs BYTES] [--range BYTES] [--seed N] [--local PATH] [--buffered] [--rounds N]\n"
-		SECFLAGS_HELP_CLIENT);
+		APP_HELP_CLIENT_SEC);
 }
 
 static uint64_t splitmix64(uint64_t x)
@@ -122,23 +122,19 @@ static int connect_client(struct gopts *g, struct tern_ep **ep, struct tern_sess
 		fprintf(stderr, "blkstore-cli: --server is needed\n");
 		return EXIT_NOCONN;
 	}
-	g->cfg.call_timeout_ns = g->timeout_ns;
-	g->cfg.connect_timeout_ns = g->timeout_ns;
-	g->cfg.busy_poll = (uint32_t)g->busy;
-	int rc = tern_ep_create(&g->cfg, ep);
-	if (rc != 0) {
-		fprintf(stderr, "blkstore-cli: cannot open %s: %s\n",
-			g->cfg.driver != NULL ? g->cfg.driver : "udp", strerror(-rc));
+	g->app.cfg.call_timeout_ns = g->timeout_ns;
+	g->app.cfg.connect_timeout_ns = g->timeout_ns;
+	if (app_ep_create(&g->app, ep) != 0)
 		return EXIT_NOCONN;
-	}
-	rc = tern_connect(*ep, g->server, s);
-	if (rc == 0)
-		rc = tern_session_wait(*s, g->timeout_ns);
-	if (rc == 0)
+	int rc = app_connect(&g->app, *ep, g->server, g->timeout_ns, s);
+	if (rc == 0) {
 		rc = blkstore_client_create(*s, g->pb ? BLKSTORE_CLIENT_PB : 0, c);
+		if (rc != 0) {
+			fprintf(stderr, "blkstore-cli: blkstore_client_create: %s\n", strerror(-rc));
+			tern_session_close(*s);
+		}
+	}
 	if (rc != 0) {
-		fprintf(stderr, "blkstore-cli: cannot reach %s: %s%s\n", g->server,
-			rc == -EINVAL ? "bad address" : strerror(-rc), secflags_hint(rc));
 		tern_ep_destroy(*ep);
 		return EXIT_NOCONN;
 	}
@@ -403,7 +399,7 @@ static int cmd_bench(struct gopts *g, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct bench_opts bo = {.qd = 1, .duration_s = 5, .warmup_s = 1, .rw = RW_READ,
-				.mix_read = 50, .bs = 4096, .busy = g->busy, .progress = 1};
+				.mix_read = 50, .bs = 4096, .busy = (int)g->app.cfg.busy_poll, .progress = 1};
 	const char *local = NULL;
 	uint64_t v, rounds = 2;
 	int o;
@@ -563,48 +559,35 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"server", required_argument, NULL, 's'},
-		{"driver", required_argument, NULL, 'd'},
-		{"bind", required_argument, NULL, 'b'},
-		{"eal", required_argument, NULL, 'e'},
-		{"driver-args", required_argument, NULL, 'a'},
-		{"faults", required_argument, NULL, 'F'},
-		{"busy-poll", no_argument, NULL, 'p'},
+		APP_OPTS_ENDPOINT, APP_OPT_FAULTS, APP_OPT_BUSY_POLL,
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"rto-min-us", required_argument, NULL, 'r'},
 		{"pb", no_argument, NULL, 'P'},
 		{"slots", required_argument, NULL, 'S'},
 		{"credits", required_argument, NULL, 'C'},
 		{"json", no_argument, NULL, 'j'},
-		SECFLAG_PEER_KEY, SECFLAG_KEY, SECFLAG_PSK, SECFLAG_PROTECTION,
+		APP_OPTS_CLIENT_SEC,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct gopts g;
 	memset(&g, 0, sizeof(g));
-	tern_ep_config_init(&g.cfg);
+	app_init(&g.app, "blkstore-cli", NULL);
 	/* Calls in flight per session (and packets): tern's maximum, so a
 	 * bench at --qd 32 has 32 I/Os at the server, not tern's default 8. */
-	g.cfg.slots = 64;
-	g.cfg.credits = 64;
+	g.app.cfg.slots = 64;
+	g.app.cfg.credits = 64;
 	g.timeout_ns = 10000 * MS;
-	g.cfg.log = secflags_log;
-	g.cfg.log_ctx = (void *)"blkstore-cli";
 	uint64_t v;
 	int o, sf;
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		if ((sf = secflags_apply(o, optarg, &g.cfg, "blkstore-cli")) != 0) {
+		if ((sf = app_option(&g.app, o, optarg)) != 0) {
 			if (sf < 0)
 				return 2;
 			continue;
 		}
 		switch (o) {
 		case 's': g.server = optarg; break;
-		case 'd': g.cfg.driver = optarg; break;
-		case 'b': g.cfg.bind = optarg; break;
-		case 'e': g.cfg.eal = optarg; break;
-		case 'a': g.cfg.driver_args = optarg; break;
-		case 'F': g.cfg.faults = optarg; break;
-		case 'p': g.busy = 1; break;
 		case 't':
 			if (num_arg("--timeout-ms", optarg, &v) != 0 || v == 0)
 				return 2;
@@ -613,7 +596,7 @@ int main(int argc, char **argv)
 		case 'r':
 			if (num_arg("--rto-min-us", optarg, &v) != 0)
 				return 2;
-			g.cfg.rto_min_ns = v * 1000;
+			g.app.cfg.rto_min_ns = v * 1000;
 			break;
 		case 'P': g.pb = 1; break;
 		case 'S':
@@ -621,14 +604,14 @@ int main(int argc, char **argv)
 				fprintf(stderr, "blkstore-cli: --slots: a power of two, 1..64\n");
 				return 2;
 			}
-			g.cfg.slots = (uint32_t)v;
+			g.app.cfg.slots = (uint32_t)v;
 			break;
 		case 'C':
 			if (num_arg("--credits", optarg, &v) != 0 || v == 0 || v > 64) {
 				fprintf(stderr, "blkstore-cli: --credits: 1..64\n");
 				return 2;
 			}
-			g.cfg.credits = (uint32_t)v;
+			g.app.cfg.credits = (uint32_t)v;
 			break;
 		case 'j': g.json = 1; break;
 		case 'h': usage(stdout); return 0;

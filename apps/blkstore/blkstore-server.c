@@ -16,31 +16,21 @@
  * calls, runs until SIGINT or SIGTERM, then answers what is in flight and
  * prints its counters on stderr. Sleeps when idle unless --busy-poll.
  * --key, --allow, --psk, --protection: authenticated and protected
- * sessions (apps/secflags.h, README "Security").
+ * sessions (apps/app.h, docs/security.md).
  * Exit: 0 after a signal; 2 bad usage or cannot start.
  */
-#include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "blkstore.h"
 #include "disk.h"
-#include "secflags.h"
 #include "server.h"
 #include "tern_pb.h"
 #include "util.h"
 
 #define IDLE_WAIT_NS 100000000ull /* idle sleep, at most; then look at the signal flag */
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -50,8 +40,9 @@ static void usage(FILE *f)
 		"                       [--driver-args K=V,...] [--faults SPEC] [--busy-poll]\n"
 		"                       [--depth N] [--buf-mem BYTES] [--quiet]\n"
 		"                       [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]\n"
-		"  default bind 0.0.0.0:31872, driver udp; BYTES take K, M, G, T suffixes\n"
-		SECFLAGS_HELP_SERVER);
+		"  --bind IP:PORT      default 0.0.0.0:31872 (dpdk: this endpoint's own IPv4)\n"
+		APP_HELP_ENDPOINT
+		"  BYTES take K, M, G, T suffixes\n" APP_HELP_SERVER_SEC);
 }
 
 static void print_counters(const struct blks_counters *c, struct tern_ep *ep)
@@ -76,45 +67,35 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
-		{"bind", required_argument, NULL, 'b'},
 		{"size", required_argument, NULL, 's'},
 		{"create", no_argument, NULL, 'c'},
 		{"buffered", no_argument, NULL, 'B'},
-		{"driver", required_argument, NULL, 'd'},
-		{"eal", required_argument, NULL, 'e'},
-		{"driver-args", required_argument, NULL, 'a'},
-		{"faults", required_argument, NULL, 'F'},
-		{"busy-poll", no_argument, NULL, 'p'},
 		{"depth", required_argument, NULL, 'D'},
 		{"buf-mem", required_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
-		SECFLAG_KEY, SECFLAG_ALLOW, SECFLAG_PSK, SECFLAG_PROTECTION,
+		APP_OPTS_ENDPOINT, APP_OPT_FAULTS, APP_OPT_BUSY_POLL, APP_OPTS_SERVER_SEC,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct tern_ep_config cfg;
-	tern_ep_config_init(&cfg);
-	cfg.bind = "0.0.0.0:31872";
-	cfg.busy_poll = 0;
+	struct app app;
+	app_init(&app, "blkstore-server", "0.0.0.0:31872");
+	struct tern_ep_config *cfg = &app.cfg;
 	/* A session gets the smaller of both ends' slots and credits: offer
 	 * tern's maximum, so a client's queue depth is its own choice. */
-	cfg.slots = 64;
-	cfg.credits = 64;
-	cfg.log = secflags_log;
-	cfg.log_ctx = (void *)"blkstore-server";
+	cfg->slots = 64;
+	cfg->credits = 64;
 	struct disk_opts dopt = {0};
 	struct blks_server_opts sopt = {0};
 	int quiet = 0, c, sf;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((sf = secflags_apply(c, optarg, &cfg, "blkstore-server")) != 0) {
+		if ((sf = app_option(&app, c, optarg)) != 0) {
 			if (sf < 0)
 				return 2;
 			continue;
 		}
 		switch (c) {
 		case 'f': dopt.path = optarg; break;
-		case 'b': cfg.bind = optarg; break;
 		case 's':
 			if (parse_size(optarg, &dopt.size) != 0 || dopt.size == 0) {
 				fprintf(stderr, "blkstore-server: bad --size '%s'\n", optarg);
@@ -123,11 +104,6 @@ int main(int argc, char **argv)
 			break;
 		case 'c': dopt.create = 1; break;
 		case 'B': dopt.buffered = 1; break;
-		case 'd': cfg.driver = optarg; break;
-		case 'e': cfg.eal = optarg; break;
-		case 'a': cfg.driver_args = optarg; break;
-		case 'F': cfg.faults = optarg; break;
-		case 'p': cfg.busy_poll = 1; break;
 		case 'D':
 			if (parse_size(optarg, &v) != 0 || v == 0 || v > 4096) {
 				fprintf(stderr, "blkstore-server: bad --depth '%s' (1..4096)\n", optarg);
@@ -159,17 +135,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Every executing request has an io of the server's: the same limit. */
-	sopt.max_requests = cfg.server_queue_limit;
-	sopt.busy_poll = (int)cfg.busy_poll;
-	sopt.driver_sleeps = cfg.driver == NULL || strcmp(cfg.driver, "dpdk") != 0;
+	sopt.max_requests = cfg->server_queue_limit;
+	sopt.busy_poll = (int)cfg->busy_poll;
+	sopt.driver_sleeps = cfg->driver == NULL || strcmp(cfg->driver, "dpdk") != 0;
 	struct tern_ep *ep;
-	rc = tern_ep_create(&cfg, &ep);
-	if (rc != 0) {
-		fprintf(stderr, "blkstore-server: cannot open %s on %s: %s\n",
-			cfg.driver != NULL ? cfg.driver : "udp", cfg.bind, strerror(-rc));
-		if (rc == -ENOENT)
-			fprintf(stderr, "blkstore-server: drivers built into libtern: %s\n",
-				tern_drivers());
+	if (app_ep_create(&app, &ep) != 0) {
 		disk_close(&d);
 		return 2;
 	}
@@ -181,19 +151,15 @@ int main(int argc, char **argv)
 		disk_close(&d);
 		return 2;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	app_catch_signals();
 
 	char addr[64];
 	printf("blkstore-server: listening on %s (%s), exporting %s: %" PRIu64 " bytes, %s%s\n",
-	       tern_ep_addr(ep, addr, sizeof(addr)), cfg.driver != NULL ? cfg.driver : "udp",
+	       tern_ep_addr(ep, addr, sizeof(addr)), cfg->driver != NULL ? cfg->driver : "udp",
 	       dopt.path, d.size, d.direct ? "O_DIRECT" : "buffered",
 	       d.blkdev ? ", block device" : "");
 	fflush(stdout);
-	while (!stop) {
+	while (!app_stopping()) {
 		rc = blks_server_run_once(srv, IDLE_WAIT_NS);
 		if (rc < 0) {
 			fprintf(stderr, "blkstore-server: poll: %s\n", strerror(-rc));

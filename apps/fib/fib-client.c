@@ -6,7 +6,7 @@
  *              [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL] N...
  *
  * --peer-key, --key, --psk, --protection: authenticated and protected
- * sessions (apps/secflags.h, README "Security").
+ * sessions (apps/app.h, docs/security.md).
  *
  * HOST is an IP or a host name (/etc/hosts, DNS). N may be negative (the
  * server refuses it; "-5" is taken as N, not as an option). Prints fib(N)
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "fib.h"
-#include "secflags.h"
 #include "tern_pb.h"
 
 #define SEC 1000000000ull
@@ -34,7 +34,12 @@ static void usage(FILE *f)
 	fprintf(f, "usage: fib-client --server HOST:PORT [--driver udp|dpdk|loop] [--bind IP:PORT]\n"
 		   "                  [--eal \"ARGS\"] [--driver-args K=V,...] [--timeout-ms N]\n"
 		   "                  [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL]\n"
-		   "                  N...\n" SECFLAGS_HELP_CLIENT);
+		   "                  N...\n"
+		   "  --server HOST:PORT  the fib-server\n"
+		   "  --bind IP:PORT      default: an ephemeral port (dpdk: required, its own IPv4)\n"
+		   APP_HELP_ENDPOINT
+		   "  --timeout-ms N      connect and call deadline (default 5000)\n"
+		   APP_HELP_CLIENT_SEC);
 }
 
 /* A whole decimal int64, optional sign, nothing else. */
@@ -84,37 +89,26 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"server", required_argument, NULL, 's'},
-		{"bind", required_argument, NULL, 'b'},
-		{"driver", required_argument, NULL, 'd'},
-		{"eal", required_argument, NULL, 'e'},
-		{"driver-args", required_argument, NULL, 'a'},
 		{"timeout-ms", required_argument, NULL, 't'},
-		SECFLAG_PEER_KEY, SECFLAG_KEY, SECFLAG_PSK, SECFLAG_PROTECTION,
+		APP_OPTS_ENDPOINT, APP_OPTS_CLIENT_SEC,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct tern_ep_config cfg;
-	tern_ep_config_init(&cfg);
-	cfg.busy_poll = 0;
+	struct app app;
+	app_init(&app, "fib-client", NULL);
 	const char *server = NULL;
 	uint64_t timeout_ns = 5 * SEC;
-	cfg.log = secflags_log;
-	cfg.log_ctx = (void *)"fib-client";
 	argv = with_dashdash(&argc, argv);
 	int c, sf;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		int64_t ms;
-		if ((sf = secflags_apply(c, optarg, &cfg, "fib-client")) != 0) {
+		if ((sf = app_option(&app, c, optarg)) != 0) {
 			if (sf < 0)
 				return 2;
 			continue;
 		}
 		switch (c) {
 		case 's': server = optarg; break;
-		case 'b': cfg.bind = optarg; break;
-		case 'd': cfg.driver = optarg; break;
-		case 'e': cfg.eal = optarg; break;
-		case 'a': cfg.driver_args = optarg; break;
 		case 't':
 			if (parse_n(optarg, &ms) != 0 || ms <= 0) {
 				fprintf(stderr, "fib-client: bad --timeout-ms '%s'\n", optarg);
@@ -148,22 +142,21 @@ int main(int argc, char **argv)
 	struct tern_ep *ep;
 	struct tern_session *s;
 	ProtobufCService *fib;
-	cfg.call_timeout_ns = timeout_ns;
-	cfg.connect_timeout_ns = timeout_ns;
-	int rc = tern_ep_create(&cfg, &ep);
-	if (rc != 0) {
-		fprintf(stderr, "fib-client: cannot open %s: %s\n", cfg.driver, strerror(-rc));
+	app.cfg.call_timeout_ns = timeout_ns;
+	app.cfg.connect_timeout_ns = timeout_ns;
+	if (app_ep_create(&app, &ep) != 0) {
 		free(ns);
 		return 2;
 	}
-	rc = tern_connect(ep, server, &s);
-	if (rc == 0)
-		rc = tern_session_wait(s, timeout_ns);
-	if (rc == 0)
+	int rc = app_connect(&app, ep, server, timeout_ns, &s);
+	if (rc == 0) {
 		rc = tern_pb_client_create(s, &fib__fib__descriptor, FIB_BASE_TYPE, &fib);
+		if (rc != 0) {
+			fprintf(stderr, "fib-client: tern_pb_client_create: %s\n", strerror(-rc));
+			tern_session_close(s);
+		}
+	}
 	if (rc != 0) {
-		fprintf(stderr, "fib-client: cannot reach %s: %s%s\n", server,
-			rc == -EINVAL ? "bad address" : strerror(-rc), secflags_hint(rc));
 		tern_ep_destroy(ep);
 		free(ns);
 		return 2;

@@ -8,16 +8,15 @@
  *                [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL] TEXT
  *
  * --peer-key pins the server's public key: the handshake authenticates it,
- * and --protection integrity|privacy protects the session (secflags.h).
+ * and --protection integrity|privacy protects the session (app.h).
  *
  * Exit: 0 ok, 1 the call failed, 2 bad usage or no connection.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "hello.pb-c.h"
-#include "secflags.h"
 #include "tern_pb.h"
 
 #define HELLO_BASE_TYPE 1 /* Hello's methods are tern request types 1, 2, ...: as the server */
@@ -38,40 +37,32 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hello-client --server HOST:PORT [--driver udp|dpdk|loop] [--bind IP:PORT]\n"
 		   "                    [--eal \"ARGS\"] [--driver-args K=V,...]\n"
 		   "                    [--peer-key FILE [--key FILE]] [--psk FILE] [--protection LEVEL]\n"
-		   "                    TEXT\n" SECFLAGS_HELP_CLIENT);
+		   "                    TEXT\n"
+		   "  --server HOST:PORT  the hello-server\n"
+		   "  --bind IP:PORT      default: an ephemeral port (dpdk: required, its own IPv4)\n"
+		   APP_HELP_ENDPOINT APP_HELP_CLIENT_SEC);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"server", required_argument, NULL, 's'},
-		{"bind", required_argument, NULL, 'b'},
-		{"driver", required_argument, NULL, 'd'},
-		{"eal", required_argument, NULL, 'e'},
-		{"driver-args", required_argument, NULL, 'a'},
-		SECFLAG_PEER_KEY, SECFLAG_KEY, SECFLAG_PSK, SECFLAG_PROTECTION,
+		APP_OPTS_ENDPOINT, APP_OPTS_CLIENT_SEC,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct tern_ep_config cfg;
-	tern_ep_config_init(&cfg);
-	cfg.busy_poll = 0;
-	cfg.log = secflags_log;
-	cfg.log_ctx = (void *)"hello-client";
+	struct app app;
+	app_init(&app, "hello-client", NULL);
 	const char *server = NULL;
-	int c, sf;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((sf = secflags_apply(c, optarg, &cfg, "hello-client")) != 0) {
-			if (sf < 0)
+		if ((rc = app_option(&app, c, optarg)) != 0) {
+			if (rc < 0)
 				return 2;
 			continue;
 		}
 		switch (c) {
 		case 's': server = optarg; break;
-		case 'b': cfg.bind = optarg; break;
-		case 'd': cfg.driver = optarg; break;
-		case 'e': cfg.eal = optarg; break;
-		case 'a': cfg.driver_args = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -84,19 +75,17 @@ int main(int argc, char **argv)
 	struct tern_ep *ep;
 	struct tern_session *s;
 	ProtobufCService *hello;
-	int rc = tern_ep_create(&cfg, &ep);
-	if (rc != 0) {
-		fprintf(stderr, "hello-client: cannot open %s: %s\n", cfg.driver, strerror(-rc));
+	if (app_ep_create(&app, &ep) != 0)
 		return 2;
-	}
-	rc = tern_connect(ep, server, &s);
-	if (rc == 0)
-		rc = tern_session_wait(s, 3 * SEC);
-	if (rc == 0)
+	rc = app_connect(&app, ep, server, 3 * SEC, &s);
+	if (rc == 0) {
 		rc = tern_pb_client_create(s, &hello__hello__descriptor, HELLO_BASE_TYPE, &hello);
+		if (rc != 0) {
+			fprintf(stderr, "hello-client: tern_pb_client_create: %s\n", strerror(-rc));
+			tern_session_close(s);
+		}
+	}
 	if (rc != 0) {
-		fprintf(stderr, "hello-client: cannot reach %s: %s%s\n", server, strerror(-rc),
-			secflags_hint(rc));
 		tern_ep_destroy(ep);
 		return 2;
 	}

@@ -29,9 +29,15 @@
  *   zc_threshold=N    payloads of >= N bytes that live in a msgbuf are sent
  *                     zero copy (extbuf); 0 (default) = always copy; ignored
  *                     without multi-segment TX (af_xdp)
+ *   memif_wait=S      a net_memif client (role=client, memif's default)
+ *                     whose server is not up yet retries for up to S
+ *                     seconds (default 10, 0..3600; 0 = fail at once) before
+ *                     the open fails with -ECONNREFUSED: start the server
+ *                     first, or within S seconds of the client
  * cfg->bind is "ipv4:port": this endpoint's IP (answered in ARP) and UDP
- * port (0: 31850 + queue). cfg->eal is split like a shell would (blanks,
- * '...', "...", backslash).
+ * port (0: 31850 + queue); required. cfg->eal is split like a shell would
+ * (blanks, '...', "...", backslash); dpdk_eal.c starts the EAL from it and
+ * says why when it does not start.
  *
  * Threading: rte_eal_init pins the calling thread to the main lcore's
  * CPUs (DPDK's behaviour, kept: it is what -l asks for). open registers a
@@ -65,6 +71,7 @@
 #include <rte_ethdev.h>
 #include <rte_flow.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 #include <rte_ring.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -72,28 +79,18 @@
 
 #include "dpdk_priv.h"
 
-#define EAL_ARGS_MAX 64
-#define EAL_STR_MAX  4096
-#define VDEV_MAX     16
-#define VDEV_STR_MAX 512
 #define NB_DESC      1024u  /* default RX/TX descriptors per queue */
 #define POOL_CACHE   256u
 #define ZC_RING_SIZE 1024u  /* extbufs in flight per queue (ring capacity + 1) */
 #define MTU_MIN      256u   /* a control header (192) and a trailer (32) must fit */
 #define MTU_MAX      9000u
 #define CLOSE_WAIT_US 100000u /* bound on waiting for extbufs at close */
+#define MEMIF_WAIT_DEF 10u    /* s: a memif client waits this long for its server */
+#define MEMIF_WAIT_MAX 3600u
+#define MEMIF_RETRY_US 50000u /* between start attempts while waiting */
+#define LINK_WAIT_US  1000000u /* a started memif client's handshake, at most */
 
 static pthread_mutex_t dpdk_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* EAL: initialised once; argv storage kept for the process (EAL may keep pointers). */
-static int eal_ready;
-static char eal_str[EAL_STR_MAX];
-static char eal_buf[EAL_STR_MAX];
-static char *eal_argv[EAL_ARGS_MAX + 1];
-
-/* --vdev specs from the EAL args, to re-create a vdev closed by its last queue. */
-static char vdev_spec[VDEV_MAX][VDEV_STR_MAX];
-static unsigned vdev_n;
 
 static struct dpdk_port *ports[RTE_MAX_ETHPORTS];
 static unsigned name_gen; /* keeps pool and ring names unique across re-creation */
@@ -104,6 +101,7 @@ struct dpdk_args {
 	uint32_t queues;
 	uint32_t mtu;
 	uint32_t zc_threshold;
+	uint32_t memif_wait; /* seconds */
 };
 
 struct args_ctx {
@@ -142,133 +140,20 @@ static int args_kv(const char *k, const char *v, void *arg)
 		rc = parse_u32(v, &c->a->mtu);
 	} else if (strcmp(k, "zc_threshold") == 0) {
 		rc = parse_u32(v, &c->a->zc_threshold);
+	} else if (strcmp(k, "memif_wait") == 0) {
+		rc = parse_u32(v, &c->a->memif_wait);
+		if (rc == 0 && c->a->memif_wait > MEMIF_WAIT_MAX)
+			rc = -EINVAL;
 	} else {
-		tern_drv_log(
-		    &c->d->base, TERN_LOG_ERR,
-		    "dpdk: unknown argument \"%s\" (known: port, queues, mtu, zc_threshold)", k);
+		tern_drv_log(&c->d->base, TERN_LOG_ERR,
+			     "dpdk: unknown argument \"%s\" (known: port, queues, mtu, zc_threshold, "
+			     "memif_wait)",
+			     k);
 		return -EINVAL;
 	}
 	if (rc != 0)
 		tern_drv_log(&c->d->base, TERN_LOG_ERR, "dpdk: bad value \"%s\" for %s", v, k);
 	return rc;
-}
-
-/*
- * Split s into argv words: blanks separate, '...' is literal, "..." allows
- * \" and \\, a backslash outside quotes escapes the next character.
- * Returns the word count, or -EINVAL (open quote) / -E2BIG.
- */
-static int split_args(const char *s, char *buf, size_t cap, char **argv, int max)
-{
-	size_t o = 0;
-	int argc = 0;
-
-	for (;;) {
-		while (*s == ' ' || *s == '\t' || *s == '\n')
-			s++;
-		if (*s == '\0')
-			return argc;
-		if (argc == max)
-			return -E2BIG;
-		argv[argc++] = buf + o;
-		char quote = 0;
-		for (; *s != '\0'; s++) {
-			char c = *s;
-			if (quote == '\'') {
-				if (c == '\'') {
-					quote = 0;
-					continue;
-				}
-			} else if (quote == '"') {
-				if (c == '"') {
-					quote = 0;
-					continue;
-				}
-				if (c == '\\' && (s[1] == '"' || s[1] == '\\'))
-					c = *++s;
-			} else if (c == '\'' || c == '"') {
-				quote = c;
-				continue;
-			} else if (c == ' ' || c == '\t' || c == '\n') {
-				break;
-			} else if (c == '\\' && s[1] != '\0') {
-				c = *++s;
-			}
-			if (o + 1 >= cap)
-				return -E2BIG;
-			buf[o++] = c;
-		}
-		if (quote != 0)
-			return -EINVAL;
-		buf[o++] = '\0';
-	}
-}
-
-/* Remember "--vdev=spec" / "--vdev spec" so a closed vdev can be re-created. */
-static void vdev_record(int argc, char **argv)
-{
-	vdev_n = 0;
-	for (int i = 1; i < argc && vdev_n < VDEV_MAX; i++) {
-		const char *spec = NULL;
-		if (strncmp(argv[i], "--vdev=", 7) == 0)
-			spec = argv[i] + 7;
-		else if (strcmp(argv[i], "--vdev") == 0 && i + 1 < argc)
-			spec = argv[++i];
-		if (spec != NULL && strlen(spec) < VDEV_STR_MAX)
-			snprintf(vdev_spec[vdev_n++], VDEV_STR_MAX, "%s", spec);
-	}
-}
-
-/* The spec whose device name (before the first comma) is name, or NULL. */
-static const char *vdev_find(const char *name)
-{
-	size_t n = strlen(name);
-	for (unsigned i = 0; i < vdev_n; i++)
-		if (strncmp(vdev_spec[i], name, n) == 0 &&
-		    (vdev_spec[i][n] == ',' || vdev_spec[i][n] == '\0'))
-			return vdev_spec[i];
-	return NULL;
-}
-
-static int eal_ensure(struct dpdk_drv *d, const char *eal)
-{
-	const char *s = eal != NULL ? eal : "";
-
-	if (eal_ready) {
-		if (strcmp(s, eal_str) != 0)
-			tern_drv_log(&d->base, TERN_LOG_WARN,
-				     "dpdk: EAL already initialised with \"%s\"; ignoring \"%s\"",
-				     eal_str, s);
-		return 0;
-	}
-	if (strlen(s) >= EAL_STR_MAX) {
-		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: EAL arguments too long");
-		return -E2BIG;
-	}
-	eal_argv[0] = "tern";
-	int n = split_args(s, eal_buf, sizeof(eal_buf), eal_argv + 1, EAL_ARGS_MAX - 1);
-	if (n < 0) {
-		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: cannot split EAL arguments \"%s\"", s);
-		return n;
-	}
-	int argc = n + 1;
-	eal_argv[argc] = NULL;
-	vdev_record(argc, eal_argv); /* before rte_eal_init: getopt permutes argv */
-	if (rte_eal_init(argc, eal_argv) < 0) {
-		int err = rte_errno;
-		if (err != EALREADY) {
-			vdev_n = 0;
-			tern_drv_log(&d->base, TERN_LOG_ERR,
-				     "dpdk: rte_eal_init(\"%s\") failed: %s", s, rte_strerror(err));
-			return err > 0 ? -err : -EINVAL;
-		}
-		/* The application initialised DPDK itself: use its EAL and ports. */
-		vdev_n = 0;
-		tern_drv_log(&d->base, TERN_LOG_INFO, "dpdk: EAL already initialised; using it");
-	}
-	snprintf(eal_str, sizeof(eal_str), "%s", s);
-	eal_ready = 1;
-	return 0;
 }
 
 /* A port by name or by decimal index. */
@@ -353,7 +238,7 @@ static int port_find(struct dpdk_drv *d, const char *name, uint16_t *pid)
 		const char *spec;
 		if (port_by_name(name, pid) == 0)
 			return 0;
-		if ((spec = vdev_find(name)) != NULL && vdev_revive(d, spec) == 0 &&
+		if ((spec = dpdk_vdev_find(name)) != NULL && vdev_revive(d, spec) == 0 &&
 		    port_by_name(name, pid) == 0)
 			return 0;
 		char list[256] = "";
@@ -375,7 +260,7 @@ static int port_find(struct dpdk_drv *d, const char *name, uint16_t *pid)
 			return 0;
 		}
 		/* None left: the first vdev of the EAL args may have been closed. */
-		if (pass != 0 || vdev_n == 0 || vdev_revive(d, vdev_spec[0]) != 0)
+		if (pass != 0 || dpdk_vdev_first() == NULL || vdev_revive(d, dpdk_vdev_first()) != 0)
 			break;
 	}
 	tern_drv_log(&d->base, TERN_LOG_ERR,
@@ -398,7 +283,7 @@ static void port_teardown(struct dpdk_drv *d, struct dpdk_port *p, int started)
 	if (rte_eth_dev_close(p->port_id) != 0)
 		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: closing port %s failed", name);
 	/* Unplug a vdev we can re-create, so a later open probes it afresh. */
-	if (dev != NULL && vdev_find(name) != NULL && rte_dev_remove(dev) != 0)
+	if (dev != NULL && dpdk_vdev_find(name) != NULL && rte_dev_remove(dev) != 0)
 		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: removing vdev %s failed", name);
 	dpdk_arp_forget_port(p->port_id);
 	for (unsigned q = 0; q < p->nq; q++) {
@@ -416,13 +301,150 @@ static void port_teardown(struct dpdk_drv *d, struct dpdk_port *p, int started)
 	free(p);
 }
 
-/* Configure and start port pid with nq queue pairs for tern packets of mtu bytes. */
-static int port_setup(struct dpdk_drv *d, uint16_t pid, uint32_t nq, uint32_t mtu, uint32_t rx_ring,
-		      struct dpdk_port **out)
+/*
+ * A net_memif client: 1, with its socket's name in sock; else 0. memif's
+ * default role is client and its default socket /run/memif.sock.
+ */
+static int memif_client(const struct rte_eth_dev_info *di, char *sock, size_t len)
+{
+	const struct rte_devargs *da = di->device != NULL ? rte_dev_devargs(di->device) : NULL;
+	const char *args = da != NULL && da->args != NULL ? da->args : "";
+	const char *role = strstr(args, "role=");
+	const char *so = strstr(args, "socket=");
+	if (di->driver_name == NULL || strcmp(di->driver_name, "net_memif") != 0)
+		return 0;
+	if (role != NULL && strncmp(role + 5, "client", 6) != 0 && strncmp(role + 5, "slave", 5) != 0)
+		return 0;
+	if (so != NULL)
+		snprintf(sock, len, "%.*s", (int)strcspn(so + 7, ","), so + 7);
+	else
+		snprintf(sock, len, "/run/memif.sock");
+	return 1;
+}
+
+/* 1 if the link of port pid is up within us microseconds, else 0. */
+static int link_up_within(uint16_t pid, uint64_t us)
+{
+	for (uint64_t t = 0;; t += 1000) {
+		struct rte_eth_link link;
+		if (rte_eth_link_get_nowait(pid, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
+			return 1;
+		if (t >= us)
+			return 0;
+		rte_delay_us_sleep(1000);
+	}
+}
+
+/*
+ * Start the port. A memif client cannot start before its server listens
+ * (the start connects to the server's socket and fails with EPERM), and a
+ * server whose socket exists but whose port is not started yet drops it
+ * ("ID not found"; memif clients do not reconnect by themselves). So a
+ * memif client retries, start and then link up, for up to wait_s seconds,
+ * with memif's own log lines silenced after the first failure, then gives
+ * up with -ECONNREFUSED. wait_s 0: one start, no retry.
+ */
+static int port_start(struct dpdk_drv *d, uint16_t pid, const char *name,
+		      const struct rte_eth_dev_info *di, uint32_t wait_s)
+{
+	char sock[128];
+	int rc = rte_eth_dev_start(pid);
+	int memif = memif_client(di, sock, sizeof(sock));
+	if (rc == 0 && (!memif || wait_s == 0 || link_up_within(pid, LINK_WAIT_US)))
+		return 0;
+	if (!memif) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: starting port %s failed: %s", name,
+			     rte_strerror(-rc));
+		return rc;
+	}
+	int accepted = rc == 0; /* the socket connected, the link did not come up */
+	if (wait_s != 0) {
+		tern_drv_log(&d->base, TERN_LOG_WARN,
+			     "dpdk: %s: no memif server on socket %s yet; waiting up to %u s for it "
+			     "(start the server first; driver argument memif_wait=S)",
+			     name, sock, wait_s);
+		int lt = rte_log_register("pmd.net.memif");
+		int level = lt >= 0 ? rte_log_get_level((uint32_t)lt) : -1;
+		if (level > 0)
+			rte_log_set_level((uint32_t)lt, RTE_LOG_CRIT);
+		uint64_t hz = rte_get_timer_hz(), t0 = rte_get_timer_cycles();
+		for (;;) {
+			if (rc == 0 && rte_eth_dev_stop(pid) != 0)
+				break;
+			if (rte_get_timer_cycles() - t0 >= wait_s * hz)
+				break;
+			rte_delay_us_sleep(MEMIF_RETRY_US);
+			rc = rte_eth_dev_start(pid);
+			accepted |= rc == 0;
+			if (rc == 0 && link_up_within(pid, LINK_WAIT_US))
+				break;
+		}
+		if (level > 0)
+			rte_log_set_level((uint32_t)lt, (uint32_t)level);
+		struct rte_eth_link link;
+		if (rc == 0 && rte_eth_link_get_nowait(pid, &link) == 0 &&
+		    link.link_status == RTE_ETH_LINK_UP) {
+			tern_drv_log(&d->base, TERN_LOG_INFO, "dpdk: %s: memif server up after %.1f s",
+				     name, (double)(rte_get_timer_cycles() - t0) / (double)hz);
+			return 0;
+		}
+		if (rc == 0)
+			rte_eth_dev_stop(pid);
+	}
+	if (accepted)
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: %s: the memif server on socket %s did not bring the link up "
+			     "within %u s: is its port started, with the same id=?",
+			     name, sock, wait_s);
+	else
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: %s: no memif server on socket %s after %u s: start the server "
+			     "(role=server, the same socket= and socket-abstract=) before the client, "
+			     "or let the client wait longer (driver argument memif_wait=S)",
+			     name, sock, wait_s);
+	return -ECONNREFUSED;
+}
+
+/* cfg->bind: a concrete IPv4 address (ARP answers for it, RX accepts only
+ * it) and a port. 0 or -EINVAL, said why. */
+static int bind_parse(struct dpdk_drv *d, const char *bind, struct tern_addr *local)
+{
+	char why[384];
+	if (bind == NULL) {
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: no bind address: the dpdk driver needs this endpoint's own IPv4 "
+			     "address and UDP port, e.g. 10.0.0.2:31851 (--bind in tern-perf and the "
+			     "apps); it answers ARP for that address");
+		return -EINVAL;
+	}
+	int rc = tern_addr_parse_why(bind, local, why, sizeof(why));
+	if (rc != 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: bind %s", why);
+		return rc;
+	}
+	if (local->family != AF_INET) {
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: bind \"%s\": the dpdk driver speaks IPv4 only", bind);
+		return -EINVAL;
+	}
+	if (memcmp(local->ip, "\0\0\0\0", 4) == 0) {
+		tern_drv_log(&d->base, TERN_LOG_ERR,
+			     "dpdk: bind \"%s\": the dpdk driver needs this endpoint's own IPv4 "
+			     "address (it answers ARP for it), not 0.0.0.0",
+			     bind);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Configure and start port pid with a->queues queue pairs for tern packets of mtu bytes. */
+static int port_setup(struct dpdk_drv *d, uint16_t pid, const struct dpdk_args *a, uint32_t mtu,
+		      uint32_t rx_ring, struct dpdk_port **out)
 {
 	struct rte_eth_dev_info di;
 	struct rte_eth_conf conf;
 	char name[RTE_ETH_NAME_MAX_LEN] = "";
+	uint32_t nq = a->queues != 0 ? a->queues : 1;
 	int rc;
 
 	rte_eth_dev_get_name_by_port(pid, name);
@@ -532,12 +554,9 @@ static int port_setup(struct dpdk_drv *d, uint16_t pid, uint32_t nq, uint32_t mt
 		}
 	}
 	/* No wait for link up: a memif server has no client yet, a cable may be out. */
-	rc = rte_eth_dev_start(pid);
-	if (rc != 0) {
-		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: starting port %s failed: %s", name,
-			     rte_strerror(-rc));
+	rc = port_start(d, pid, name, &di, a->memif_wait);
+	if (rc != 0)
 		goto err_close;
-	}
 	rc = rte_eth_macaddr_get(pid, &p->mac);
 	if (rc != 0)
 		goto err_stop;
@@ -657,18 +676,14 @@ static int dpdk_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	d->base.log_ctx = cfg->log_ctx;
 
 	memset(&a, 0, sizeof(a));
+	a.memif_wait = MEMIF_WAIT_DEF;
 	struct args_ctx ac = {.d = d, .a = &a};
 	rc = tern_kv_parse(cfg->args, args_kv, &ac);
 	if (rc != 0)
 		goto err_free;
-	/* A concrete address: ARP answers for it and RX accepts only it. */
-	if (cfg->bind == NULL || tern_addr_parse(cfg->bind, &local) != 0 ||
-	    local.family != AF_INET || memcmp(local.ip, "\0\0\0\0", 4) == 0) {
-		tern_drv_log(&d->base, TERN_LOG_ERR, "dpdk: bind must be \"ipv4:port\", got \"%s\"",
-			     cfg->bind != NULL ? cfg->bind : "(null)");
-		rc = -EINVAL;
+	rc = bind_parse(d, cfg->bind, &local);
+	if (rc != 0)
 		goto err_free;
-	}
 	if (cfg->queue >= DPDK_MAX_QUEUES) {
 		rc = -EINVAL;
 		goto err_free;
@@ -686,7 +701,7 @@ static int dpdk_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	d->queue = (uint16_t)cfg->queue;
 
 	pthread_mutex_lock(&dpdk_lock);
-	rc = eal_ensure(d, cfg->eal);
+	rc = dpdk_eal_ensure(d, cfg->eal);
 	if (rc != 0)
 		goto err_unlock;
 	rc = port_find(d, a.port, &pid);
@@ -694,7 +709,7 @@ static int dpdk_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		goto err_unlock;
 	p = ports[pid];
 	if (p == NULL) {
-		rc = port_setup(d, pid, a.queues != 0 ? a.queues : 1, mtu, cfg->rx_ring, &p);
+		rc = port_setup(d, pid, &a, mtu, cfg->rx_ring, &p);
 		if (rc != 0)
 			goto err_unlock;
 	} else if (a.queues != 0 && a.queues != p->nq) {

@@ -1,7 +1,8 @@
 /*
  * dpdk_priv.h — private to drivers/dpdk: the instance, the process-wide port
- * records and the ARP table, shared by dpdk.c (control path), dpdk_rxtx.c
- * (fast path) and dpdk_arp.c (neighbour resolution).
+ * records and the ARP table, shared by dpdk.c (control path), dpdk_eal.c
+ * (EAL start and why it failed), dpdk_rxtx.c (fast path) and dpdk_arp.c
+ * (neighbour resolution).
  *
  * Threading: a struct dpdk_drv belongs to its endpoint's thread. struct
  * dpdk_port and the EAL are process-wide and change only under the lock in
@@ -108,6 +109,13 @@ static inline struct dpdk_drv *dpdk_of(struct tern_drv *drv)
 {
 	return (struct dpdk_drv *)drv;
 }
+
+/* dpdk_eal.c: start the EAL from the "--eal" string once per process (0,
+ * or -errno with the cause and its remedy logged); the --vdev spec naming
+ * a device, and the first one (NULL if none). Under dpdk.c's lock. */
+int dpdk_eal_ensure(struct dpdk_drv *d, const char *eal);
+const char *dpdk_vdev_find(const char *name);
+const char *dpdk_vdev_first(void);
 
 /* dpdk_arp.c: the process-wide neighbour table, keyed by (port, IPv4), and
  * each instance's direct-mapped cache in front of it. */

@@ -15,6 +15,18 @@
  *   hold=N           hold buffers per direction (256); when all are in
  *                    use, faults that need a copy are skipped and counted
  *
+ * and a bottleneck link (faults_link.c), off unless rate= is given:
+ *
+ *   rate=R           bits per second: 200m, 1.5g, 10g, 64000 (k/m/g = 10^3/6/9)
+ *   queue=B          drop-tail bound in wire bytes: 64k, 1m (k/m/g = 2^10/20/30;
+ *                    128k when neither queue= nor qpkts= is given)
+ *   qpkts=N          drop-tail bound in packets (both bounds apply if given)
+ *   overhead=N       wire bytes per packet beyond the datagram (42: the
+ *                    Ethernet, IPv4 and UDP headers, what tc's tbf counts)
+ *   prop_us=N        propagation delay after a packet's departure (0)
+ *   link_dir=rx|tx|both  where the link is (rx: the endpoint's ingress, the
+ *                    port an incast shares; tx: an egress rate limit)
+ *
  * Every packet draws its fate from a xoshiro256** stream per instance and
  * direction (seeded by splitmix64), so for a given seed and packet sequence
  * the same packets meet the same faults. A drop wins over everything; a
@@ -42,8 +54,11 @@
  * also sends due TX packets, since the core polls it constantly), and freed
  * unsent at close.
  *
+ * Time is the core's tern_now_ns(), read once per burst and only when a
+ * configured fault needs it (delay, reorder, a link).
+ *
  * This file is the control path (configuration, open, close, wait,
- * memory); the data path is faults_rxtx.c.
+ * memory); the data path is faults_rxtx.c, the link faults_link.c.
  *
  * Threading: like every driver, one instance belongs to one thread; only
  * the msgbuf region list (mem_alloc / mem_free) is process-wide, and locked.
@@ -84,6 +99,96 @@ static int parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* Bits per second: a decimal number with an optional k, m or g (SI). */
+static int parse_bits(const char *v, uint64_t *out)
+{
+	char *end;
+	double r, mult = 1.0;
+	if (v[0] < '0' || v[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	r = strtod(v, &end);
+	if (errno != 0 || end == v)
+		return -EINVAL;
+	if (*end == 'k')
+		mult = 1e3;
+	else if (*end == 'm')
+		mult = 1e6;
+	else if (*end == 'g')
+		mult = 1e9;
+	if (mult != 1.0)
+		end++;
+	r *= mult;
+	if (*end != '\0' || !(r >= 1000.0 && r <= (double)LINK_RATE_MAX))
+		return -EINVAL;
+	*out = (uint64_t)(r + 0.5);
+	return 0;
+}
+
+/* Bytes: an integer with an optional k, m or g (binary: 2^10, 2^20, 2^30). */
+static int parse_bytes(const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned shift = 0;
+	if (v[0] < '0' || v[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (*end == 'k')
+		shift = 10;
+	else if (*end == 'm')
+		shift = 20;
+	else if (*end == 'g')
+		shift = 30;
+	if (shift != 0)
+		end++;
+	if (errno != 0 || *end != '\0' || x == 0 || x > (max >> shift))
+		return -EINVAL;
+	*out = (uint64_t)x << shift;
+	return 0;
+}
+
+static int parse_dir(const char *v, unsigned *dir)
+{
+	if (strcmp(v, "both") == 0)
+		*dir = DIR_TX | DIR_RX;
+	else if (strcmp(v, "tx") == 0)
+		*dir = DIR_TX;
+	else if (strcmp(v, "rx") == 0)
+		*dir = DIR_RX;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The link's keys (rate= included); 1 if k is not one of them. */
+static int link_arg(const char *k, const char *v, struct faults_cfg *c)
+{
+	uint64_t x;
+	int rc;
+
+	if (strcmp(k, "rate") == 0)
+		return parse_bits(v, &c->rate);
+	if (strcmp(k, "queue") == 0)
+		rc = parse_bytes(v, LINK_QUEUE_MAX, &c->qbytes);
+	else if (strcmp(k, "link_dir") == 0)
+		rc = parse_dir(v, &c->link_dir);
+	else if (strcmp(k, "qpkts") == 0) {
+		if ((rc = parse_uint(v, 1, LINK_BUFS_MAX, &x)) == 0)
+			c->qpkts = (uint32_t)x;
+	} else if (strcmp(k, "overhead") == 0) {
+		if ((rc = parse_uint(v, 0, LINK_OVERHEAD_MAX, &x)) == 0)
+			c->overhead = (uint32_t)x;
+	} else if (strcmp(k, "prop_us") == 0) {
+		if ((rc = parse_uint(v, 0, FAULTS_US_MAX, &x)) == 0)
+			c->prop_ns = x * 1000;
+	} else {
+		return 1;
+	}
+	c->link_keys = true;
+	return rc;
+}
+
 static int faults_arg(const char *k, const char *v, void *ctx)
 {
 	struct faults_cfg *c = ctx;
@@ -102,17 +207,10 @@ static int faults_arg(const char *k, const char *v, void *ctx)
 		return parse_rate(v, &c->corrupt);
 	if (strcmp(k, "seed") == 0)
 		return parse_uint(v, 0, UINT64_MAX, &c->seed);
-	if (strcmp(k, "dir") == 0) {
-		if (strcmp(v, "both") == 0)
-			c->dir = DIR_TX | DIR_RX;
-		else if (strcmp(v, "tx") == 0)
-			c->dir = DIR_TX;
-		else if (strcmp(v, "rx") == 0)
-			c->dir = DIR_RX;
-		else
-			return -EINVAL;
-		return 0;
-	}
+	if (strcmp(k, "dir") == 0)
+		return parse_dir(v, &c->dir);
+	if ((rc = link_arg(k, v, c)) <= 0)
+		return rc;
 	if (strcmp(k, "reorder_depth") == 0) {
 		if ((rc = parse_uint(v, 1, FAULTS_DEPTH_MAX, &x)) == 0)
 			c->depth = (uint32_t)x;
@@ -140,8 +238,16 @@ static int faults_parse(const char *s, struct faults_cfg *c)
 	c->reorder_ns = 100 * 1000;
 	c->seed = FAULTS_SEED_DEFAULT;
 	c->dir = DIR_TX | DIR_RX;
+	c->overhead = LINK_OVERHEAD_DEFAULT;
+	c->link_dir = DIR_RX;
 	int rc = tern_kv_parse(s, faults_arg, c);
-	return rc < 0 ? rc : (rc > 0 ? -EINVAL : 0);
+	if (rc != 0)
+		return rc < 0 ? rc : -EINVAL;
+	if (c->link_keys && c->rate == 0)
+		return -EINVAL; /* link options without a link */
+	if (c->rate != 0 && c->qbytes == 0 && c->qpkts == 0)
+		c->qbytes = LINK_QUEUE_DEFAULT;
+	return 0;
 }
 
 static void dir_fini(struct fdir *d)
@@ -223,13 +329,23 @@ static int faults_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	rc = dir_init(f, &f->rx, DIR_RX);
 	if (rc != 0)
 		goto err_tx;
-	f->need_clock = (f->cfg.reorder | f->cfg.delay) != 0;
+	rc = link_init(f, &f->ltx, DIR_TX);
+	if (rc != 0)
+		goto err_rx;
+	rc = link_init(f, &f->lrx, DIR_RX);
+	if (rc != 0)
+		goto err_ltx;
+	f->need_clock = (f->cfg.reorder | f->cfg.delay) != 0 || f->cfg.rate != 0;
 	sync_stats(f);
 	tern_drv_log(&f->base, TERN_LOG_INFO, "faults: over %s: \"%s\"", inner,
 		     cfg->faults != NULL ? cfg->faults : "");
 	*out = &f->base;
 	return 0;
 
+err_ltx:
+	link_fini(&f->ltx);
+err_rx:
+	dir_fini(&f->rx);
 err_tx:
 	dir_fini(&f->tx);
 err_inner:
@@ -251,6 +367,10 @@ static void faults_close(struct tern_drv *drv)
 	f->inner->ops->close(f->inner);
 	dir_fini(&f->tx);
 	dir_fini(&f->rx);
+	link_log(f, &f->ltx, "tx");
+	link_log(f, &f->lrx, "rx");
+	link_fini(&f->ltx);
+	link_fini(&f->lrx);
 	free(f);
 }
 
@@ -281,9 +401,13 @@ static int faults_wait(struct tern_drv *drv, uint64_t timeout_ns)
 
 	if (in->ops->wait == NULL)
 		return 0;
-	if (f->tx.qhead != NULL || f->rx.qhead != NULL) {
+	if (f->tx.qhead != NULL || f->rx.qhead != NULL || link_busy(&f->ltx) ||
+	    link_busy(&f->lrx)) {
 		uint64_t now = now_ns(), a = hold_next(f, &f->tx, now), b = hold_next(f, &f->rx, now);
+		uint64_t c = link_next(f, &f->ltx, now), d = link_next(f, &f->lrx, now);
 		uint64_t w = a < b ? a : b;
+		w = c < w ? c : w;
+		w = d < w ? d : w;
 		if (w < timeout_ns)
 			timeout_ns = w;
 		if (timeout_ns == 0)
@@ -362,6 +486,8 @@ void tern_faults_counts(const struct tern_drv *drv, struct tern_faults_counts *o
 	const struct faults *f = (const struct faults *)drv;
 	out->tx = f->tx.cnt;
 	out->rx = f->rx.cnt;
+	out->link_tx = f->ltx.cnt;
+	out->link_rx = f->lrx.cnt;
 }
 
 const struct tern_drv_ops tern_drv_faults = {

@@ -28,8 +28,30 @@ struct tern_faults_dir_counts {
 	uint64_t held;       /* packets held right now (reordered, delayed, or waiting for room) */
 };
 
+/*
+ * What the bottleneck link of one direction did since open() (all zero when
+ * no rate= is configured). A packet is in the queue from its arrival until
+ * its last bit has left the link (its departure time); "wire" bytes are the
+ * datagram plus the per-packet overhead, what the rate is spent on.
+ */
+struct tern_faults_link_counts {
+	uint64_t arrived;      /* packets offered to the link */
+	uint64_t dropped;      /* drop-tail: the queue was full */
+	uint64_t nobuf;        /* dropped: no link buffer free, or larger than the MTU */
+	uint64_t delivered;    /* packets passed on after their departure (+ prop_us) */
+	uint64_t bytes;        /* ...their datagram bytes */
+	uint64_t wire_bytes;   /* ...their wire bytes */
+	uint64_t queued_pkts;  /* in the queue at the last packet's arrival or release */
+	uint64_t queued_bytes; /* ...their wire bytes */
+	uint64_t peak_pkts;    /* most packets in the queue at once */
+	uint64_t peak_bytes;   /* most wire bytes in the queue at once */
+	uint64_t sojourn_max_ns; /* longest arrival-to-departure time of an admitted packet */
+	uint64_t sojourn_sum_ns; /* sum over admitted packets (mean = sum / admitted) */
+};
+
 struct tern_faults_counts {
 	struct tern_faults_dir_counts tx, rx;
+	struct tern_faults_link_counts link_tx, link_rx;
 };
 
 extern const struct tern_drv_ops tern_drv_faults;

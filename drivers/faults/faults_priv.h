@@ -1,14 +1,14 @@
 /*
- * faults_priv.h — what faults.c (control path) and faults_rxtx.c (data
- * path) share: the instance, its per-direction injectors, the hold pool and
- * the PRNG. See faults.c for what the driver does and why.
+ * faults_priv.h — what faults.c (control path), faults_rxtx.c (data path)
+ * and faults_link.c (the bottleneck link) share: the instance, its
+ * per-direction injectors and links, the hold pool and the PRNG. See
+ * faults.c for what the driver does and why.
  */
 #ifndef TERN_DRV_FAULTS_PRIV_H
 #define TERN_DRV_FAULTS_PRIV_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "driver.h"
 #include "faults/faults.h"
@@ -19,6 +19,12 @@
 #define FAULTS_DEPTH_MAX    65535u
 #define FAULTS_US_MAX       10000000ull /* 10 s */
 #define FAULTS_SEED_DEFAULT 0x7465726eull
+#define LINK_RATE_MAX       1000000000000ull /* 1 Tbit/s */
+#define LINK_QUEUE_MAX      (1ull << 30)     /* bytes */
+#define LINK_QUEUE_DEFAULT  (128u * 1024u)   /* bytes, when neither queue= nor qpkts= */
+#define LINK_OVERHEAD_DEFAULT 42u            /* Ethernet + IPv4 + UDP headers: what tc counts */
+#define LINK_OVERHEAD_MAX   1024u
+#define LINK_BUFS_MAX       65536u
 #define TX_TRAILER_OFF      TERN_TX_HDR_MAX                         /* hold buffer layout, TX */
 #define TX_PAYLOAD_OFF      (TERN_TX_HDR_MAX + TERN_TX_TRAILER_MAX)
 
@@ -45,6 +51,14 @@ struct faults_cfg {
 	uint64_t reorder_ns;
 	uint64_t seed;
 	unsigned dir;
+	/* The bottleneck link (rate == 0: none). */
+	uint64_t rate;     /* bits per second */
+	uint64_t qbytes;   /* queue bound in wire bytes (0: none) */
+	uint32_t qpkts;    /* queue bound in packets (0: none) */
+	uint32_t overhead; /* wire bytes per packet beyond the datagram */
+	uint64_t prop_ns;  /* propagation delay after departure */
+	unsigned link_dir; /* DIR_* */
+	bool link_keys;    /* a link key other than rate= was given */
 };
 
 enum hold_state {
@@ -83,6 +97,49 @@ struct fdir {
 	struct tern_faults_dir_counts cnt; /* cnt.held: queue length */
 };
 
+/* One packet on a link: a copy, queued until due, then lent until returned. */
+enum lpkt_state {
+	LP_FREE,   /* on the free list */
+	LP_QUEUED, /* in the FIFO */
+	LP_LENT,   /* RX: handed to the next stage until rx_done */
+};
+
+struct lpkt {
+	struct lpkt *next; /* free list */
+	uint64_t dep;      /* departure: when its last bit has left the link (ns) */
+	uint32_t wire;     /* wire bytes: datagram + overhead */
+	uint8_t state;     /* enum lpkt_state */
+	struct tern_rx rx; /* RX: data points into buf, priv at this lpkt */
+	struct tern_tx tx; /* TX: hdr, trailer, payload point into buf; msg NULL */
+	uint8_t *buf;
+};
+
+/*
+ * The bottleneck link of one direction: a FIFO of copies, each with its
+ * departure time. fifo[head..tail) are not yet passed on; fifo[qhead..tail)
+ * have not yet departed (the queue); head <= qhead <= tail, free-running
+ * indices masked on use.
+ */
+struct flink {
+	bool on;
+	uint32_t nbufs;
+	size_t bufsz;
+	struct lpkt *pkts;
+	uint8_t *bufs;
+	struct lpkt *free;
+	struct lpkt **fifo;
+	uint32_t mask;
+	uint32_t head, qhead, tail;
+	uint64_t qbytes;   /* wire bytes in fifo[qhead..tail) */
+	uint64_t last_dep; /* departure of the last admitted packet */
+	uint64_t frac;     /* remainder of last_dep, in 1/rate ns */
+	struct tern_faults_link_counts cnt;
+	union {
+		struct tern_rx rx[FAULTS_BURST]; /* RX: inner rx_burst */
+		struct tern_tx tx[FAULTS_BURST]; /* TX: inner tx_burst */
+	} scr;
+};
+
 /* What happened to one caller packet of the TX chunk being built. */
 struct txpkt {
 	uint16_t pos;     /* out[] index of its entry, or where it would have been */
@@ -98,6 +155,7 @@ struct faults {
 	struct faults_cfg cfg;
 	bool need_clock;
 	struct fdir tx, rx;
+	struct flink ltx, lrx;
 	struct tern_rx scr[FAULTS_BURST];      /* inner rx_burst / rx_done */
 	struct tern_tx out[FAULTS_BURST];      /* inner tx_burst */
 	struct hold *out_hold[FAULTS_BURST];   /* out[j] came from this hold, or NULL */
@@ -109,11 +167,11 @@ static inline struct faults *to_faults(struct tern_drv *drv)
 	return (struct faults *)drv;
 }
 
+/* The core's clock (tern.h): one time base with the endpoint, and virtual
+ * in tests that provide or wrap tern_now_ns(). */
 static inline uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return tern_now_ns();
 }
 
 /* The core reads our stats: show the wire's, i.e. the inner driver's. */
@@ -181,5 +239,21 @@ static inline void hold_put(struct fdir *d, struct hold *h)
 unsigned faults_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
 unsigned faults_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 void faults_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
+
+/* The bottleneck link (faults_link.c). */
+int link_init(struct faults *f, struct flink *l, unsigned dir);
+void link_log(const struct faults *f, const struct flink *l, const char *name);
+void link_fini(struct flink *l);
+void link_rx_pull(struct faults *f, uint64_t now);
+unsigned link_rx_release(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now);
+bool link_rx_put(struct flink *l, void *priv);
+unsigned link_tx_burst(struct faults *f, const struct tern_tx *tx, unsigned n, uint64_t now);
+void link_tx_flush(struct faults *f, uint64_t now);
+uint64_t link_next(const struct faults *f, const struct flink *l, uint64_t now);
+
+static inline bool link_busy(const struct flink *l)
+{
+	return l->head != l->tail;
+}
 
 #endif /* TERN_DRV_FAULTS_PRIV_H */

@@ -17,6 +17,11 @@
  *
  * RX: inner packets are fetched into scr[], their fates applied, and the
  * result (inner buffers and our copies) written to the caller's rx[].
+ *
+ * With a link (faults_link.c), it stands between the injector and the inner
+ * driver: TX entries go to the link instead of the inner tx_burst, and RX
+ * packets come from the link, as its copies, instead of from the inner
+ * rx_burst.
  */
 #include <string.h>
 
@@ -341,10 +346,17 @@ static unsigned tx_settle(struct faults *f, unsigned k, unsigned o, unsigned np)
 	return acc;
 }
 
+/* The wire side of TX: the link when there is one, else the inner driver. */
+static inline unsigned tx_sink(struct faults *f, struct tern_tx *tx, unsigned n, uint64_t now)
+{
+	if (f->ltx.on)
+		return link_tx_burst(f, tx, n, now);
+	return f->inner->ops->tx_burst(f->inner, tx, n);
+}
+
 /* Send due held packets and tx[0..n) through the injector, in chunks. */
 static unsigned tx_run(struct faults *f, struct tern_tx *tx, unsigned n, uint64_t now)
 {
-	struct tern_drv *in = f->inner;
 	unsigned i = 0;
 
 	for (;;) {
@@ -360,7 +372,7 @@ static unsigned tx_run(struct faults *f, struct tern_tx *tx, unsigned n, uint64_
 			}
 		if (o == 0 && np == 0)
 			break;
-		unsigned k = o != 0 ? in->ops->tx_burst(in, f->out, o) : 0;
+		unsigned k = o != 0 ? tx_sink(f, f->out, o, now) : 0;
 		unsigned acc = tx_settle(f, k, o, np);
 		if (k < o)
 			return first + acc; /* the inner queue is full: stop here */
@@ -373,17 +385,37 @@ static unsigned tx_run(struct faults *f, struct tern_tx *tx, unsigned n, uint64_
 unsigned faults_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 {
 	struct faults *f = to_faults(drv);
+	uint64_t now = f->need_clock ? now_ns() : 0;
 	unsigned k;
 
-	if (!f->tx.on)
-		k = f->inner->ops->tx_burst(f->inner, tx, n);
+	if (f->tx.on)
+		k = tx_run(f, tx, n, now);
 	else
-		k = tx_run(f, tx, n, f->need_clock ? now_ns() : 0);
+		k = tx_sink(f, tx, n, now);
 	sync_stats(f);
 	return k;
 }
 
 /* --- RX --- */
+
+/* The wire side of RX: the link when there is one, else the inner driver. */
+static inline unsigned rx_source(struct faults *f, struct tern_rx *rx, unsigned n, uint64_t now)
+{
+	if (f->lrx.on)
+		return link_rx_release(f, rx, n, now);
+	return f->inner->ops->rx_burst(f->inner, rx, n);
+}
+
+/* Give back what rx_source() gave that the injector dropped or copied. */
+static inline void rx_return(struct faults *f, struct tern_rx *rx, unsigned n)
+{
+	if (!f->lrx.on) {
+		f->inner->ops->rx_done(f->inner, rx, n);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		link_rx_put(&f->lrx, rx[i].priv);
+}
 
 static struct hold *rx_copy(struct fdir *d, const struct tern_rx *p)
 {
@@ -441,8 +473,9 @@ static void rx_release(struct faults *f, struct tern_rx *rx, unsigned n, unsigne
 }
 
 /*
- * Apply faults to inner packet scr[j]. Inner buffers we drop or copy are
- * compacted into scr[0..*nrel) (never past j) and returned at the end.
+ * Apply faults to wire-side packet scr[j] (the inner driver's, or the
+ * link's copy). Those we drop or copy are compacted into scr[0..*nrel)
+ * (never past j) and returned at the end.
  */
 static void rx_one(struct faults *f, unsigned j, struct tern_rx *rx, unsigned n, unsigned *out,
 		   unsigned *nrel, uint64_t now)
@@ -504,7 +537,6 @@ static void rx_one(struct faults *f, unsigned j, struct tern_rx *rx, unsigned n,
 unsigned faults_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 {
 	struct faults *f = to_faults(drv);
-	struct tern_drv *in = f->inner;
 	struct fdir *d = &f->rx;
 	uint64_t now = f->need_clock ? now_ns() : 0;
 	bool backlog = false;
@@ -512,8 +544,12 @@ unsigned faults_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 
 	if (f->tx.qhead != NULL)
 		tx_run(f, NULL, 0, now);
+	if (f->ltx.on && link_busy(&f->ltx))
+		link_tx_flush(f, now);
+	if (f->lrx.on) /* arrivals are stamped at every poll, whatever is passed on */
+		link_rx_pull(f, now);
 	if (!d->on) {
-		out = in->ops->rx_burst(in, rx, n);
+		out = rx_source(f, rx, n, now);
 		goto done;
 	}
 	if (d->qhead != NULL)
@@ -532,11 +568,11 @@ unsigned faults_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 			m /= 2;
 		if (m > FAULTS_BURST)
 			m = FAULTS_BURST;
-		got = in->ops->rx_burst(in, f->scr, m);
+		got = rx_source(f, f->scr, m, now);
 		for (unsigned j = 0; j < got; j++)
 			rx_one(f, j, rx, n, &out, &nrel, now);
 		if (nrel != 0)
-			in->ops->rx_done(in, f->scr, nrel);
+			rx_return(f, f->scr, nrel);
 	}
 done:
 	sync_stats(f);
@@ -551,7 +587,7 @@ void faults_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 	const uintptr_t base = (uintptr_t)d->holds, span = (uintptr_t)d->nholds * sizeof(struct hold);
 	unsigned k = 0;
 
-	if (d->holds == NULL) {
+	if (d->holds == NULL && !f->lrx.on) {
 		in->ops->rx_done(in, rx, n);
 		return;
 	}
@@ -562,6 +598,8 @@ void faults_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 				hold_put(d, h);
 			continue;
 		}
+		if (link_rx_put(&f->lrx, rx[i].priv))
+			continue;
 		f->scr[k++] = rx[i];
 		if (k == FAULTS_BURST) {
 			in->ops->rx_done(in, f->scr, k);

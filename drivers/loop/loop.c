@@ -289,9 +289,14 @@ static int loop_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		return -EINVAL;
 	if (a.ring < 2 || a.ring > LOOP_RING_MAX || (a.ring & (a.ring - 1)) != 0)
 		return -EINVAL;
-	rc = tern_addr_parse(cfg->bind != NULL ? cfg->bind : "127.0.0.1:0", &addr);
-	if (rc != 0)
+	char why[384];
+	rc = tern_addr_parse_why(cfg->bind != NULL ? cfg->bind : "127.0.0.1:0", &addr, why,
+				 sizeof(why));
+	if (rc != 0) {
+		struct tern_drv tmp = {.log = cfg->log, .log_ctx = cfg->log_ctx};
+		tern_drv_log(&tmp, TERN_LOG_ERR, "loop: bind %s", why);
 		return rc;
+	}
 
 	l = aligned_alloc(64, (sizeof(*l) + 63) & ~(size_t)63);
 	if (l == NULL)

@@ -359,9 +359,10 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 			a.rx_ring >>= 1;
 	}
 	const char *bind_s = cfg->bind != NULL ? cfg->bind : "0.0.0.0:0";
-	rc = tern_addr_parse(bind_s, &bind_to);
+	char why[384];
+	rc = tern_addr_parse_why(bind_s, &bind_to, why, sizeof(why));
 	if (rc != 0) {
-		tern_drv_log(&a.tmp, TERN_LOG_ERR, "udp: bad bind address '%s'", bind_s);
+		tern_drv_log(&a.tmp, TERN_LOG_ERR, "udp: bind %s", why);
 		return rc;
 	}
 

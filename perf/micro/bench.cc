@@ -18,13 +18,20 @@
  *   pb/pack/M, pb/unpack/M  protobuf-c get_packed_size + pack into a buffer; unpack with
  *                         tern_pb's arena allocator + arena reset (M: small, blob4k)
  *   aead/seal|open/SIZE/C one packet's AEAD at the privacy level (40 bytes of header and
- *                         counter authenticated, SIZE bytes encrypted; SIZE 32, 256,
- *                         512, 984 and 1440), C: gcm (tern's in-tree AES-256-GCM; only up to
- *                         TERN_GCM_SMALL = 1024 bytes of ad + payload, so 984 is the
- *                         largest it takes and 1440-byte packets run EVP anyway), evp-gcm
- *                         (OpenSSL, tern_aead_use_gcm(a, 0)), evp-chacha (ChaCha20-Poly1305)
+ *                         counter authenticated, SIZE bytes encrypted; SIZE 32, 64, 256,
+ *                         512, 1440), C: aes-gcm (libgcrypt) or chacha (OpenSSL's
+ *                         ChaCha20-Poly1305, used where the CPU lacks AES-NI); contexts
+ *                         set up once, as tern's sessions have them (lib/crypto.c)
+ *   x25519/dh             one DH with a prepared private key (tern_x25519_key_dh)
+ *   x25519/dh_import      one DH importing the raw private key (tern_x25519)
+ *   x25519/keypair        a fresh key pair (tern_x25519_key_generate: random bytes,
+ *                         one fixed-base multiplication)
+ *   hkdf                  Noise's HKDF with two outputs (three HMAC-SHA256)
  *   wheel/...             the timing wheel (lib/wheel.c): arm+cancel, re-arm, arm+fire
  *                         and idle pops with 1k and 100k timers armed (see wheel.cc)
+ *
+ * perf/micro/providers.c (tern-providers) compares the candidate libraries
+ * behind these figures.
  *
  * --eal: DPDK EAL arguments for the dpdk rig, e.g. "-l 0 --no-huge -m 512
  * --no-shconf --no-pci --file-prefix tern-micro --log-level=*:warning"; the
@@ -277,18 +284,14 @@ void BM_pb_unpack(benchmark::State &st, int64_t which)
 /* ------------------------------------------------------------------ */
 /* AEAD per packet */
 
-const char *const aead_names[] = {"gcm", "evp-gcm", "evp-chacha"};
+const char *const aead_names[] = {"aes-gcm", "chacha"};
 
-/* impl 0: in-tree GCM where it applies, 1: EVP AES-GCM, 2: EVP ChaCha20-Poly1305 */
 int aead_make(int64_t impl, int encrypt, struct tern_aead **a)
 {
 	static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 					17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-	unsigned cipher = impl == 2 ? TERN_CIPHER_CHACHAPOLY : TERN_CIPHER_AES256GCM;
-	int rc = tern_aead_new(a, cipher, key, encrypt);
-	if (rc == 0 && impl == 1)
-		tern_aead_use_gcm(*a, 0);
-	return rc;
+	return tern_aead_new(a, impl == 1 ? TERN_CIPHER_CHACHAPOLY : TERN_CIPHER_AES256GCM, key,
+			     encrypt);
 }
 
 struct aead_pkt {
@@ -297,17 +300,6 @@ struct aead_pkt {
 	alignas(64) uint8_t out[2048] = {};
 	uint8_t tag[16] = {};
 };
-
-void aead_label(benchmark::State &st, int64_t impl, size_t len)
-{
-	/* Say when "gcm" did not run tern's own code. */
-	if (impl == 0 && !tern_gcm_available())
-		st.SetLabel("no AES-NI: ran EVP");
-	else if (impl == 0 && sizeof(aead_pkt::ad) + len > TERN_GCM_SMALL)
-		st.SetLabel("over TERN_GCM_SMALL: ran EVP");
-	st.SetItemsProcessed(static_cast<int64_t>(st.iterations()));
-	st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * len));
-}
 
 void BM_aead_seal(benchmark::State &st, int64_t size, int64_t impl)
 {
@@ -328,7 +320,8 @@ void BM_aead_seal(benchmark::State &st, int64_t size, int64_t impl)
 		benchmark::ClobberMemory();
 	}
 	tern_aead_free(a);
-	aead_label(st, impl, len);
+	st.SetItemsProcessed(static_cast<int64_t>(st.iterations()));
+	st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * len));
 }
 
 void BM_aead_open(benchmark::State &st, int64_t size, int64_t impl)
@@ -352,7 +345,73 @@ void BM_aead_open(benchmark::State &st, int64_t size, int64_t impl)
 		benchmark::ClobberMemory();
 	}
 	tern_aead_free(dec);
-	aead_label(st, impl, len);
+	st.SetItemsProcessed(static_cast<int64_t>(st.iterations()));
+	st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * len));
+}
+
+/* ------------------------------------------------------------------ */
+/* Handshake primitives */
+
+/* A peer public key and a private key, fixed so every run does the same work. */
+struct x25519_pair {
+	uint8_t priv[32] = {};
+	uint8_t peer[32] = {};
+	x25519_pair()
+	{
+		uint8_t other[32];
+		for (int i = 0; i < 32; i++) {
+			priv[i] = static_cast<uint8_t>(i * 29 + 3);
+			other[i] = static_cast<uint8_t>(i * 31 + 11);
+		}
+		tern_x25519_public(other, peer);
+	}
+};
+
+void BM_x25519_dh(benchmark::State &st, bool prepared)
+{
+	x25519_pair kp;
+	struct tern_x25519_key *k = nullptr;
+	uint8_t out[32];
+	if (prepared && tern_x25519_key_new(&k, kp.priv, nullptr) != 0) {
+		fail(st, "tern_x25519_key_new failed");
+		return;
+	}
+	for (auto _ : st) {
+		int rc = prepared ? tern_x25519_key_dh(k, kp.peer, out) : tern_x25519(out, kp.priv, kp.peer);
+		if (rc != 0) {
+			fail(st, "X25519 failed");
+			break;
+		}
+		benchmark::DoNotOptimize(out);
+	}
+	tern_x25519_key_free(k);
+	st.SetItemsProcessed(static_cast<int64_t>(st.iterations()));
+}
+
+void BM_x25519_keypair(benchmark::State &st)
+{
+	uint8_t pub[32];
+	for (auto _ : st) {
+		struct tern_x25519_key *k;
+		if (tern_x25519_key_generate(&k, pub) != 0) {
+			fail(st, "tern_x25519_key_generate failed");
+			break;
+		}
+		tern_x25519_key_free(k);
+		benchmark::DoNotOptimize(pub);
+	}
+	st.SetItemsProcessed(static_cast<int64_t>(st.iterations()));
+}
+
+void BM_hkdf(benchmark::State &st)
+{
+	uint8_t ck[32] = {1}, ikm[32] = {2}, o1[32], o2[32];
+	for (auto _ : st) {
+		tern_hkdf(ck, ikm, sizeof(ikm), o1, o2, nullptr);
+		benchmark::DoNotOptimize(o1);
+		benchmark::DoNotOptimize(o2);
+	}
+	st.SetItemsProcessed(static_cast<int64_t>(st.iterations()));
 }
 
 /* ------------------------------------------------------------------ */
@@ -387,13 +446,15 @@ static void register_all()
 	}
 #endif
 	for (std::string op : {"seal", "open"})
-		/* 256, 512: either side of where EVP overtakes the in-tree GCM here;
-		 * 984: the largest packet the in-tree GCM takes */
-		for (int64_t size : {32, 256, 512, 984, 1440})
-			for (int64_t impl : {0, 1, 2})
+		for (int64_t size : {32, 64, 256, 512, 1440})
+			for (int64_t impl : {0, 1})
 				RegisterBenchmark(("aead/" + op + "/" + std::to_string(size) + "B/" +
 						   aead_names[impl]).c_str(),
 						  op == "seal" ? BM_aead_seal : BM_aead_open, size, impl);
+	RegisterBenchmark("x25519/dh", BM_x25519_dh, true)->Unit(benchmark::kMicrosecond);
+	RegisterBenchmark("x25519/dh_import", BM_x25519_dh, false)->Unit(benchmark::kMicrosecond);
+	RegisterBenchmark("x25519/keypair", BM_x25519_keypair)->Unit(benchmark::kMicrosecond);
+	RegisterBenchmark("hkdf", BM_hkdf);
 	register_wheel_benchmarks();
 }
 

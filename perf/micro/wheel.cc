@@ -26,7 +26,7 @@
 #include <vector>
 
 extern "C" {
-#include "wheel.h"
+#include "timers.h"
 }
 
 void register_wheel_benchmarks();

@@ -326,8 +326,8 @@ static int setup(uint8_t cfgb)
 	if (tern_session_state(p_cli) != TERN_SS_CONNECTED ||
 	    tern_session_state(e_cli) != TERN_SS_CONNECTED)
 		return -1;
-	e_srv = &E->sessions[p_cli->peer_id];
-	p_srv = &P->sessions[e_cli->peer_id];
+	e_srv = E->sessions[p_cli->peer_id];
+	p_srv = P->sessions[e_cli->peer_id];
 	if (e_srv->state != SESS_CONNECTED || p_srv->state != SESS_CONNECTED)
 		return -1;
 	/* E -> P again, P's answer held back (a loaded P answers with a

@@ -382,6 +382,10 @@ static int make_ep(const struct opts *o, const char *bind, struct tern_ep **ep, 
 		cfg.rto_min_ns = o->rto_min_us * 1000;
 	if (o->rto_max_us != 0)
 		cfg.rto_max_ns = o->rto_max_us * 1000;
+	/* The server checks that a closed session's state is freed: a
+	 * DISCONNECT lost to injected faults leaves it to the idle timeout
+	 * (3 x keepalive), so keep that short here (the defaults are minutes). */
+	cfg.keepalive_ns = 1000000000ull;
 	if (o->session_timeout_ms != 0) {
 		cfg.session_timeout_ns = o->session_timeout_ms * 1000000ull;
 		cfg.keepalive_ns = cfg.session_timeout_ns / 4;

@@ -379,7 +379,7 @@ int inj_accept(struct inj_peer *p)
 	p->ep_epoch = ok.epoch;
 	uint32_t mtu = ok.mtu < p->mtu ? ok.mtu : p->mtu;
 	p->dpp = mtu - TERN_HDR_LEN;
-	p->s = &p->ep->sessions[p->ep_id];
+	p->s = p->ep->sessions[p->ep_id];
 	return 0;
 }
 

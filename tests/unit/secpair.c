@@ -246,7 +246,7 @@ struct tern_session *sp_server_session(struct tern_ep *srv, const struct tern_se
 {
 	if (cs == NULL || cs->peer_id >= srv->cfg.max_sessions)
 		return NULL;
-	struct tern_session *s = &srv->sessions[cs->peer_id];
+	struct tern_session *s = srv->sessions[cs->peer_id];
 	return s->state == SESS_CONNECTED && s->peer_id == cs->id ? s : NULL;
 }
 

@@ -49,7 +49,7 @@ static void ep_create__config_validation(void)
 		case 3: c.credits = 0; break;
 		case 4: c.credits = 65; break;
 		case 5: c.max_sessions = 0; break;
-		case 6: c.max_sessions = 65535; break;
+		case 6: c.max_sessions = 65536; break; /* ids end at 65534 */
 		case 7: c.max_msg_size = 0; break;
 		case 8: c.max_msg_size = (1u << 30) + 1; break;
 		case 9: c.mtu = TERN_HDR_LEN + 63; break;
@@ -58,7 +58,7 @@ static void ep_create__config_validation(void)
 		case 12: c.connect_timeout_ns = 0; break;
 		case 13: c.keepalive_ns = 0; break;
 		case 14: c.session_timeout_ns = 0; break;
-		case 15: c.max_retries = 0; break;
+		case 15: c.idle_timeout_ns = c.keepalive_ns; break; /* must outlast the keepalive */
 		case 16: c.mem_limit = 0; break;
 		case 17: c.rto_min_ns = 10; c.rto_max_ns = 9; break;
 		default: c.bind = "not an address"; break; /* the driver's -EINVAL */
@@ -76,13 +76,14 @@ static void ep_create__config_validation(void)
 	struct tern_ep_config c = base;
 	c.slots = 64;
 	c.credits = 64;
-	c.max_sessions = 65534;
+	c.max_sessions = 65535; /* as tern.h says: at most 65535 */
 	c.mtu = TERN_HDR_LEN + 64;
 	c.rto_min_ns = c.rto_max_ns = 5 * MS;
 	REQUIRE(tern_ep_create(&c, &ep) == 0);
 	CHECK_EQ(tern_ep_data_per_pkt(ep), 64);
 	CHECK_EQ(ep->rto_min_ns, 5 * MS);
-	CHECK(ep->scan_ns > 0 && ep->scan_ns <= ep->rto_min_ns / 4);
+	CHECK_EQ(ep->probe_ns, c.session_timeout_ns / 64);
+	CHECK_EQ(ep->idle_timeout_ns, 3 * c.keepalive_ns);
 	CHECK_EQ(ep->ack_delay_ns, 4 * ep->rto_min_ns);
 	tern_ep_destroy(ep);
 	tern_ep_destroy(NULL); /* no-op */

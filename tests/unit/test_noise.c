@@ -833,8 +833,8 @@ static void handshake__refused_clients_leave_no_replay_state(void)
 		inj_poll(cli);
 		uint16_t id = k.h.dst_session;
 		REQUIRE(id < cli->cfg.max_sessions);
-		CHECK_EQ(cli->sessions[id].err, -EACCES);
-		tern_session_close(&cli->sessions[id]);
+		CHECK_EQ(cli->sessions[id]->err, -EACCES);
+		tern_session_close(cli->sessions[id]);
 	}
 	CHECK_EQ(sp_stats(srv).hs_refused, 20);
 	CHECK_EQ(replay_entries(srv), 0);
@@ -1052,8 +1052,8 @@ static void accept__policy_table(void)
 static void close_all(struct tern_ep *ep)
 {
 	for (uint32_t k = 0; k < ep->cfg.max_sessions; k++)
-		if (ep->sessions[k].state == SESS_CONNECTED)
-			tern_session_close(&ep->sessions[k]);
+		if (ep->sessions[k] != NULL && ep->sessions[k]->state == SESS_CONNECTED)
+			tern_session_close(ep->sessions[k]);
 	inj_poll(ep);
 	inj_tx_clear(inj_of(ep));
 }

@@ -116,7 +116,7 @@ static void accept__connect_ok_fields(void)
 	CHECK_EQ(r->h.token, p.token);
 	REQUIRE(r->body_len == TERN_HS_LEN);
 	tern_wire_hs_get(r->body, &ok);
-	struct tern_session *s = &ep->sessions[r->h.src_session];
+	struct tern_session *s = ep->sessions[r->h.src_session];
 	CHECK(ok.token != 0);
 	CHECK_EQ(ok.token, s->token);
 	CHECK(ok.epoch == ep->epoch);
@@ -335,7 +335,8 @@ static void accept__dedup_table_survives_removals(void)
 		/* After every removal, every survivor is still found. */
 		if (k % 10 == 0) {
 			for (int j = 0; j < N; j++) {
-				if (ep->sessions[p[j].ep_id].state != SESS_CONNECTED)
+				if (ep->sessions[p[j].ep_id] == NULL ||
+				    ep->sessions[p[j].ep_id]->state != SESS_CONNECTED)
 					continue; /* removed */
 				uint16_t id = p[j].ep_id;
 				REQUIRE(inj_accept(&p[j]) == 0);
@@ -454,8 +455,9 @@ static void close__server_session_sends_disconnect(void)
 	CHECK_EQ(st.sessions_open, 0);
 	CHECK_EQ(st.cached_responses, 0);
 	CHECK_EQ(st.msgs_in_use, 0);
-	/* Closing it again: the id is free, nothing happens. */
-	CHECK_EQ(tern_session_close(p.s), -EINVAL);
+	/* The handle is gone with the session (its memory is freed: sessions
+	 * cost memory only while in use), so it is not closed twice here. */
+	CHECK(ep->sessions[p.ep_id] == NULL);
 	teardown();
 }
 
@@ -487,38 +489,79 @@ static void reset__server_side(void)
 	teardown();
 }
 
-static void keepalive__ping_when_idle(void)
+/* Idle sessions: only the opener keeps one alive. After keepalive_ns (10 ms,
+ * jittered by up to 1/8) of silence it PINGs, and probes until the peer
+ * answers; a peer silent for the session timeout (50 ms) of probing is dead. */
+static void keepalive__opener_pings_when_idle(void)
+{
+	REQUIRE(setup() == 0);
+	struct inj_peer p;
+	inj_peer_init(&p, ep, NULL);
+	REQUIRE(inj_connect(&p) == 0);
+	/* Quiet for less than keepalive_ns less its jitter: nothing. */
+	for (int i = 0; i < 8; i++)
+		inj_tick(ep, MS);
+	CHECK_EQ(inj_tx_count(d), 0);
+	/* Past it plus its jitter: a PING. */
+	int t;
+	for (t = 8; t < 20 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, MS);
+	CHECK(t >= 9 && t <= 13);
+	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_PING);
+	REQUIRE(r != NULL);
+	CHECK_EQ(r->h.dst_session, p.id);
+	CHECK_EQ(r->h.token, p.token);
+	/* The peer answers: quiet again for about a keepalive. */
+	inj_ctrl(&p, TERN_PKT_PONG);
+	inj_poll(ep);
+	inj_tick(ep, 2 * MS);
+	inj_skip_tx(d, TERN_PKT_PING); /* a probe sent before the PONG was seen */
+	for (int i = 0; i < 6; i++)
+		inj_tick(ep, MS);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTED);
+	/* Silent peer: PINGs keep coming, until a session timeout of silence. */
+	int pings = 0;
+	for (int i = 0; i < 200 && tern_session_state(p.s) == TERN_SS_CONNECTED; i++) {
+		inj_tick(ep, MS);
+		pings += (int)inj_skip_tx(d, TERN_PKT_PING);
+	}
+	CHECK(pings >= 10);
+	CHECK_EQ(stats().sessions_dead, 1);
+	REQUIRE(evs.n == 2);
+	CHECK_EQ(evs.ev[1], TERN_SESSION_DEAD);
+	CHECK_EQ(evs.err[1], -ETIMEDOUT);
+	tern_session_close(p.s);
+	teardown();
+}
+
+/* The accepting side never probes an idle session: it closes one it has not
+ * heard from for idle_timeout_ns (3 x keepalive: 30 ms), and keeps one
+ * whose opener pings. */
+static void keepalive__acceptor_closes_idle_sessions(void)
 {
 	REQUIRE(setup() == 0);
 	struct inj_peer p;
 	inj_peer_init(&p, ep, NULL);
 	REQUIRE(inj_accept(&p) == 0);
-	/* Quiet for less than keepalive_ns (10 ms): nothing. */
-	for (int i = 0; i < 9; i++)
+	/* The opener pings every 10 ms: the session stays, nothing is sent but PONGs. */
+	for (int i = 0; i < 100; i++) {
+		if (i % 10 == 9)
+			inj_ctrl(&p, TERN_PKT_PING);
 		inj_tick(ep, MS);
-	CHECK_EQ(inj_tx_count(d), 0);
-	/* Past it: one PING, then not again at once. */
-	inj_tick(ep, 2 * MS);
-	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_PING);
-	REQUIRE(r != NULL);
-	CHECK_EQ(r->h.dst_session, p.id);
-	CHECK_EQ(r->h.token, p.token);
-	inj_tick(ep, MS);
-	CHECK_EQ(inj_tx_count(d), 0);
-	/* The peer answers: the session is busy again, no PING for a while. */
-	inj_ctrl(&p, TERN_PKT_PONG);
-	inj_poll(ep);
-	for (int i = 0; i < 9; i++)
-		inj_tick(ep, MS);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTED);
-	/* Silent peer: PINGs keep coming, until the session timeout. */
-	int pings = 0;
-	for (int i = 0; i < 100 && stats().sessions_open == 1; i++) {
-		inj_tick(ep, MS);
-		pings += (int)inj_skip_tx(d, TERN_PKT_PING);
+		CHECK_EQ(inj_skip_tx(d, TERN_PKT_PONG), i % 10 == 9);
+		CHECK_EQ(inj_tx_count(d), 0);
 	}
-	CHECK(pings >= 2);
+	CHECK_EQ(stats().sessions_open, 1);
+	/* Silence: closed as dead after 30 ms, without a single PING. */
+	int t;
+	for (t = 0; t < 100 && stats().sessions_open == 1; t++) {
+		inj_tick(ep, MS);
+		CHECK_EQ(inj_tx_count(d), 0);
+	}
+	if (!(t >= 29 && t <= 32))
+		fprintf(stderr, "  closed after %d ms\n", t);
+	CHECK(t >= 29 && t <= 32);
 	CHECK_EQ(stats().sessions_open, 0);
 	CHECK_EQ(stats().sessions_dead, 1);
 	REQUIRE(evs.n == 2);
@@ -1217,8 +1260,7 @@ static void dead__client_calls_time_out(void)
 	CHECK_EQ(r.calls, 1);
 	CHECK_EQ(r.status, -ETIMEDOUT);
 	CHECK_EQ(tern_session_state(p.s), TERN_SS_FAILED);
-	/* Either the retry budget or the dead-peer check may end the call
-	 * first; the session must end dead or with the call timed out. */
+	/* The dead-peer check ended it: the call ends with its session. */
 	CHECK_EQ(stats().calls_timeout, 1);
 	for (int t = 0; t < 100 && tern_session_state(p.s) == TERN_SS_CONNECTED; t++)
 		inj_tick(ep, MS);
@@ -1355,7 +1397,8 @@ int main(void)
 	RUN(disconnect__client_session_fails_calls);
 	RUN(close__server_session_sends_disconnect);
 	RUN(reset__server_side);
-	RUN(keepalive__ping_when_idle);
+	RUN(keepalive__opener_pings_when_idle);
+	RUN(keepalive__acceptor_closes_idle_sessions);
 	RUN(peer_address__follows_authenticated_source);
 	RUN(connect__connect_fields);
 	RUN(connect__retransmitted_until_answered);

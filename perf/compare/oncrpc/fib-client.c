@@ -1,8 +1,8 @@
 /*
- * fib-client — latency and throughput of ONC RPC (libtirpc, rpcgen's MT-safe
- * stubs): CALCULATE_FIB(n) in a closed loop against fib-server.
+ * oncrpc-fib-client (fib-client.c) — latency and throughput of ONC RPC (libtirpc, rpcgen's MT-safe
+ * stubs): CALCULATE_FIB(n) in a closed loop against oncrpc-fib-server.
  *
- *   fib-client --connect IP:PORT [--proto udp|tcp] [--n 10] [--threads T]
+ *   oncrpc-fib-client --connect IP:PORT [--proto udp|tcp] [--n 10] [--threads T]
  *              [--count N | --duration S] [--warmup N] [--timeout-ms MS]
  *              [--retry-ms MS] [--json] [--cdf FILE]
  *
@@ -107,7 +107,7 @@ static CLIENT *make_client(const struct opts *o)
 		cl = clntudp_create(&sin, FIBCALCULATION, FIBVERS, retry, &sock);
 	}
 	if (cl == NULL) {
-		clnt_pcreateerror("fib-client");
+		clnt_pcreateerror("oncrpc-fib-client");
 		return NULL;
 	}
 	/* Overrides the stub's fixed 25 s total timeout. */
@@ -128,7 +128,7 @@ static uint64_t one_call(struct worker *w, CLIENT *cl, int *fails_in_row)
 
 	if (st != RPC_SUCCESS || res != expect) {
 		if (st != RPC_SUCCESS && w->errors + w->wrong < 3)
-			fprintf(stderr, "fib-client: thread %u: %s\n", w->id, clnt_sperrno(st));
+			fprintf(stderr, "oncrpc-fib-client: thread %u: %s\n", w->id, clnt_sperrno(st));
 		if (st == RPC_SUCCESS)
 			w->wrong++;
 		else
@@ -173,7 +173,7 @@ static void *run(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: fib-client --connect IP:PORT [--proto udp|tcp] [--n N] [--threads T]\n"
+	fprintf(f, "usage: oncrpc-fib-client --connect IP:PORT [--proto udp|tcp] [--n N] [--threads T]\n"
 		   "                  [--count N | --duration S] [--warmup N] [--timeout-ms MS]\n"
 		   "                  [--retry-ms MS] [--json] [--cdf FILE]\n"
 		   "defaults: --proto udp --n 10 --threads 1 --count 100000 --warmup 1000 (per thread)\n"
@@ -186,7 +186,7 @@ static double parse_num(const char *opt, const char *s, double lo, double hi)
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "fib-client: bad %s '%s'\n", opt, s);
+		fprintf(stderr, "oncrpc-fib-client: bad %s '%s'\n", opt, s);
 		exit(2);
 	}
 	return v;
@@ -212,7 +212,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'c': o->connect = optarg; break;
 		case 'p':
 			if (strcmp(optarg, "udp") && strcmp(optarg, "tcp")) {
-				fprintf(stderr, "fib-client: --proto udp|tcp\n");
+				fprintf(stderr, "oncrpc-fib-client: --proto udp|tcp\n");
 				exit(2);
 			}
 			o->tcp = !strcmp(optarg, "tcp");
@@ -239,14 +239,14 @@ static void parse(int argc, char **argv, struct opts *o)
 	size_t iplen = colon != NULL ? (size_t)(colon - o->connect) : 0;
 	o->addr.sin_family = AF_INET;
 	if (colon == NULL || iplen >= sizeof(ip)) {
-		fprintf(stderr, "fib-client: --connect IP:PORT\n");
+		fprintf(stderr, "oncrpc-fib-client: --connect IP:PORT\n");
 		exit(2);
 	}
 	memcpy(ip, o->connect, iplen);
 	ip[iplen] = '\0';
 	o->addr.sin_port = htons((uint16_t)parse_num("port", colon + 1, 1, 65535));
 	if (inet_pton(AF_INET, ip, &o->addr.sin_addr) != 1) {
-		fprintf(stderr, "fib-client: bad IPv4 address '%s'\n", ip);
+		fprintf(stderr, "oncrpc-fib-client: bad IPv4 address '%s'\n", ip);
 		exit(2);
 	}
 }
@@ -271,7 +271,7 @@ int main(int argc, char **argv)
 	ws = calloc(o.threads, sizeof(*ws));
 	all = malloc(sizeof(*all));
 	if (ws == NULL || all == NULL || pthread_barrier_init(&go, NULL, o.threads + 1) != 0) {
-		fprintf(stderr, "fib-client: out of memory\n");
+		fprintf(stderr, "oncrpc-fib-client: out of memory\n");
 		return 1;
 	}
 	for (unsigned i = 0; i < o.threads; i++) {
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 		w->todo = o.count / o.threads + (i < o.count % o.threads);
 		hist_init(&w->h);
 		if (pthread_create(&w->tid, NULL, run, w) != 0) {
-			fprintf(stderr, "fib-client: cannot start thread %u\n", i);
+			fprintf(stderr, "oncrpc-fib-client: cannot start thread %u\n", i);
 			return 1;
 		}
 	}
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 	}
 	double secs = (double)(t_end - t_start) / 1e9;
 	char title[160], extra[200];
-	snprintf(title, sizeof(title), "fib-client: ONC RPC over %s to %s, CALCULATE_FIB(%d), %u thread%s",
+	snprintf(title, sizeof(title), "oncrpc-fib-client: ONC RPC over %s to %s, CALCULATE_FIB(%d), %u thread%s",
 		 o.tcp ? "tcp" : "udp", o.connect, o.n, o.threads, o.threads > 1 ? "s" : "");
 	snprintf(extra, sizeof(extra), "\"system\": \"oncrpc\", \"proto\": \"%s\", \"threads\": %u, \"n\": %d",
 		 o.tcp ? "tcp" : "udp", o.threads, o.n);

@@ -1,13 +1,13 @@
 /*
- * fib-server — the ONC RPC FIBCALCULATION server (fib.x) over libtirpc,
+ * oncrpc-fib-server (fib-server.c) — the ONC RPC FIBCALCULATION server (fib.x) over libtirpc,
  * on fixed ports and without rpcbind.
  *
- *   fib-server [--bind IP] [--udp PORT] [--tcp PORT] [--max-time S]
+ *   oncrpc-fib-server [--bind IP] [--udp PORT] [--tcp PORT] [--max-time S]
  *
  * Serves CALCULATE_FIB on a UDP socket and a TCP socket (either may be
  * turned off with port 0) bound to IP:PORT, created here and handed to
  * svcudp_create / svctcp_create; svc_register with protocol 0 leaves the
- * portmapper out, so clients must be told the port (fib-client does). One
+ * portmapper out, so clients must be told the port (oncrpc-fib-client does). One
  * thread, libtirpc's own loop (svc_run: poll, then recv): ONC RPC as it
  * runs, blocking, no busy polling. Exits on SIGINT/SIGTERM, or after
  * --max-time seconds (default 900) so it can never be left behind.
@@ -59,13 +59,13 @@ static int bound_socket(int type, const char *ip, int port)
 	int fd = socket(AF_INET, type, 0);
 
 	if (fd < 0 || inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
-		fprintf(stderr, "fib-server: bad address %s\n", ip);
+		fprintf(stderr, "oncrpc-fib-server: bad address %s\n", ip);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    (type == SOCK_STREAM && listen(fd, 128) != 0)) {
-		fprintf(stderr, "fib-server: %s %s:%d: %s\n", type == SOCK_STREAM ? "tcp" : "udp", ip,
+		fprintf(stderr, "oncrpc-fib-server: %s %s:%d: %s\n", type == SOCK_STREAM ? "tcp" : "udp", ip,
 			port, strerror(errno));
 		close(fd);
 		return -1;
@@ -75,7 +75,7 @@ static int bound_socket(int type, const char *ip, int port)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: fib-server [--bind IP] [--udp PORT] [--tcp PORT] [--max-time S]\n"
+	fprintf(f, "usage: oncrpc-fib-server [--bind IP] [--udp PORT] [--tcp PORT] [--max-time S]\n"
 		   "defaults: --bind 127.0.0.1 --udp 31880 --tcp 31881 --max-time 900 (port 0: off)\n");
 }
 
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 		SVCXPRT *x = fd < 0 ? NULL : svcudp_create(fd);
 		/* protocol 0: not registered with the portmapper */
 		if (x == NULL || !svc_register(x, FIBCALCULATION, FIBVERS, fibcalculation_1, 0)) {
-			fprintf(stderr, "fib-server: cannot serve udp %s:%d\n", ip, udp);
+			fprintf(stderr, "oncrpc-fib-server: cannot serve udp %s:%d\n", ip, udp);
 			return 1;
 		}
 	}
@@ -131,12 +131,12 @@ int main(int argc, char **argv)
 		int fd = bound_socket(SOCK_STREAM, ip, tcp);
 		SVCXPRT *x = fd < 0 ? NULL : svctcp_create(fd, 0, 0);
 		if (x == NULL || !svc_register(x, FIBCALCULATION, FIBVERS, fibcalculation_1, 0)) {
-			fprintf(stderr, "fib-server: cannot serve tcp %s:%d\n", ip, tcp);
+			fprintf(stderr, "oncrpc-fib-server: cannot serve tcp %s:%d\n", ip, tcp);
 			return 1;
 		}
 	}
-	fprintf(stderr, "fib-server: serving FIBCALCULATION on %s udp %d tcp %d\n", ip, udp, tcp);
+	fprintf(stderr, "oncrpc-fib-server: serving FIBCALCULATION on %s udp %d tcp %d\n", ip, udp, tcp);
 	svc_run();
-	fprintf(stderr, "fib-server: svc_run returned\n");
+	fprintf(stderr, "oncrpc-fib-server: svc_run returned\n");
 	return 1;
 }

@@ -47,7 +47,9 @@ static inline uint8_t pat(uint32_t seq, uint32_t i)
 
 uint64_t now_ns(void);
 uint32_t rnd(void);
+/* Prints every driver log line; the last is kept in test_log_last. */
 void test_log(void *ctx, int level, const char *msg);
+extern char test_log_last[512];
 void pick_memory(void);
 int open_ep(const char *eal, const char *args, const char *bind, unsigned queue, const char *tag,
 	    struct tern_drv **out);

@@ -39,9 +39,12 @@ uint32_t rnd(void)
 	return (uint32_t)(rng_state >> 16);
 }
 
+char test_log_last[512];
+
 void test_log(void *ctx, int level, const char *msg)
 {
 	fprintf(stderr, "  [%s L%d] %s\n", (const char *)ctx, level, msg);
+	snprintf(test_log_last, sizeof(test_log_last), "%s", msg);
 }
 
 /* Memory flags for the EAL: hugepages if enough are free, else none. */

@@ -40,9 +40,17 @@ static void open__bad_args(void)
 	CHECK_EQ(open_ep(ring_eal, "bogus=1", "10.1.0.1:5000", 0, "bad", &d), -EINVAL);
 	CHECK_EQ(open_ep(ring_eal, "queues=0", "10.1.0.1:5000", 0, "bad", &d), -EINVAL);
 	CHECK_EQ(open_ep(ring_eal, "mtu=10", "10.1.0.1:5000", 0, "bad", &d), -EINVAL);
+	CHECK_EQ(open_ep(ring_eal, "memif_wait=3601", "10.1.0.1:5000", 0, "bad", &d), -EINVAL);
+	CHECK(strstr(test_log_last, "bad value \"3601\" for memif_wait") != NULL);
 	CHECK_EQ(open_ep(ring_eal, NULL, "[::1]:5000", 0, "bad", &d), -EINVAL);
+	CHECK(strstr(test_log_last, "speaks IPv4 only") != NULL);
 	CHECK_EQ(open_ep(ring_eal, NULL, NULL, 0, "bad", &d), -EINVAL);
+	CHECK(strstr(test_log_last, "no bind address: the dpdk driver needs this endpoint's own "
+				    "IPv4 address and UDP port") != NULL);
 	CHECK_EQ(open_ep(ring_eal, NULL, "0.0.0.0:5000", 0, "bad", &d), -EINVAL);
+	CHECK(strstr(test_log_last, "not 0.0.0.0") != NULL);
+	CHECK_EQ(open_ep(ring_eal, NULL, "10.1.0.1:99999", 0, "bad", &d), -EINVAL);
+	CHECK(strstr(test_log_last, "bind \"10.1.0.1:99999\": port 99999 is out of range") != NULL);
 	CHECK_EQ(open_ep("--vdev='unterminated", NULL, "10.1.0.1:5000", 0, "bad", &d), -EINVAL);
 	CHECK(d == NULL);
 }

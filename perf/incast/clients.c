@@ -1,0 +1,325 @@
+/*
+ * clients.c — tern-incast's senders: `endpoints` client endpoints with the
+ * `senders` sessions spread over them round robin, each keeping `depth`
+ * calls of `size` bytes in flight back to back (the next call is issued
+ * from the continuation of the last), plus the victim: an endpoint of its
+ * own with one session of victim_size-byte calls, one at a time. One thread
+ * polls them all, as one core of a client machine would.
+ *
+ * Phases: connect (every session up, bounded) -> warmup -> the window
+ * [t_start, t_end): calls completing OK in it count for goodput and shares,
+ * calls issued in it give the latency percentiles (completed whenever), and
+ * the endpoints' counters are read at both ends -> drain: no new calls; the
+ * ones in flight end by their deadline (bounded: after timeout + grace the
+ * sessions are closed, which cancels what is left, counted as unfinished).
+ *
+ * In one-thread mode the server endpoint is polled in the same loop, after
+ * the clients; every pass ends with inc_tick() (the virtual clock of
+ * tern-incast-sim advances there).
+ *
+ * One client side per process: the continuation finds the run in `run`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "incast.h"
+
+#define CONNECT_WAIT_NS (5 * INC_NS_PER_S)
+#define DRAIN_GRACE_NS  (2 * INC_NS_PER_S)
+#define TICK_EVERY      64u
+
+static struct {
+	const struct inc_opts *o;
+	struct inc_client_res *res;
+	struct tern_ep **eps;
+	unsigned neps;
+	struct tern_ep *server; /* one-thread mode: polled here too */
+	struct inc_sender *s;
+	unsigned ns;
+	uint64_t t_start, t_end;
+	bool stopping;
+	uint64_t inflight;
+} run;
+
+static void count_failure(struct inc_sender *s, int err)
+{
+	struct inc_client_res *r = run.res;
+	s->failed++;
+	if (s->first_err == 0)
+		s->first_err = err;
+	if (err == -ETIMEDOUT)
+		r->err_timeout++;
+	else if (err == -ECONNRESET)
+		r->err_reset++;
+	else
+		r->err_other++;
+}
+
+static void on_reply(const struct tern_result *r, void *ctx);
+
+/* The lane's next call, unless the run is stopping. A call tern refuses
+ * retires the lane (no busy retry) and counts as failed, unless the session
+ * is gone (its calls failed and were counted). */
+static void issue(struct inc_lane *l)
+{
+	struct inc_sender *s = l->s;
+	struct tern_msg *m;
+	uint8_t *d;
+	uint32_t magic = INC_MAGIC;
+	int rc;
+
+	if (run.stopping || s->sess == NULL)
+		return;
+	m = tern_msg_alloc(s->ep, s->size);
+	if (m == NULL) {
+		count_failure(s, -ENOMEM);
+		return;
+	}
+	l->seq = s->next_seq++;
+	d = tern_msg_data(m);
+	memcpy(d, &s->id, 4);
+	memcpy(d + 4, &magic, 4);
+	memcpy(d + 8, &l->seq, 8);
+	memset(d + INC_HDR_LEN, (int)(l->seq & 0xff), s->size - INC_HDR_LEN);
+	l->t0 = tern_now_ns();
+	rc = tern_call(s->sess, INC_REQ_TYPE, m, on_reply, l, run.o->timeout_ns);
+	if (rc != 0) {
+		tern_msg_free(m);
+		/* A failed or closing session has failed its calls already. */
+		if (rc != -ENOTCONN && rc != -ECANCELED)
+			count_failure(s, rc);
+		return;
+	}
+	s->inflight++;
+	run.inflight++;
+}
+
+static void on_reply(const struct tern_result *r, void *ctx)
+{
+	struct inc_lane *l = ctx;
+	struct inc_sender *s = l->s;
+	uint64_t now = tern_now_ns();
+
+	s->inflight--;
+	run.inflight--;
+	if (r->status != 0) {
+		count_failure(s, r->status);
+	} else if (r->len != INC_RESP_LEN || memcmp(r->data, &l->seq, 8) != 0) {
+		s->wrong++;
+	} else {
+		s->ok++;
+		if (now >= run.t_start && now < run.t_end) {
+			s->win_calls++;
+			s->win_bytes += s->size;
+		}
+		if (l->t0 >= run.t_start && l->t0 < run.t_end)
+			hist_add(s->victim ? &run.res->victim : &run.res->bulk, now - l->t0);
+	}
+	issue(l);
+}
+
+static void poll_all(void)
+{
+	for (unsigned i = 0; i < run.neps; i++)
+		(void)tern_poll(run.eps[i]);
+	if (run.server != NULL)
+		(void)tern_poll(run.server);
+	inc_tick();
+}
+
+/* Counters of every client endpoint, summed. */
+static void snapshot(uint64_t *tx, uint64_t *re, uint64_t *rto)
+{
+	struct tern_stats st;
+	*tx = *re = *rto = 0;
+	for (unsigned i = 0; i < run.neps; i++) {
+		if (tern_ep_stats(run.eps[i], &st) != 0)
+			continue;
+		*tx += st.tx_pkts;
+		*re += st.retransmits;
+		*rto += st.rto_events;
+	}
+}
+
+static int open_eps(const struct inc_opts *o)
+{
+	char bind[128];
+	struct tern_ep_config cfg;
+
+	snprintf(bind, sizeof(bind), "%s:0", o->client_ip);
+	for (unsigned i = 0; i < run.neps; i++) {
+		tern_ep_config_init(&cfg);
+		cfg.driver = o->driver;
+		cfg.bind = bind;
+		cfg.faults = o->faults;
+		cfg.rto_min_ns = o->rto_min_ns;
+		cfg.rto_max_ns = o->rto_max_ns;
+		cfg.call_timeout_ns = o->timeout_ns;
+		int rc = tern_ep_create(&cfg, &run.eps[i]);
+		if (rc != 0) {
+			fprintf(stderr, "tern-incast: client endpoint %u: %s\n", i, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int connect_all(const char *server)
+{
+	uint64_t end;
+	for (unsigned i = 0; i < run.ns; i++) {
+		struct inc_sender *s = &run.s[i];
+		int rc = tern_connect(s->ep, server, &s->sess);
+		if (rc != 0) {
+			fprintf(stderr, "tern-incast: connect %s: %s\n", server, strerror(-rc));
+			return rc;
+		}
+	}
+	end = tern_now_ns() + CONNECT_WAIT_NS;
+	for (;;) {
+		unsigned connecting = 0;
+		for (unsigned i = 0; i < run.ns; i++) {
+			int st = tern_session_state(run.s[i].sess);
+			if (st == TERN_SS_FAILED) {
+				fprintf(stderr, "tern-incast: session %u to %s failed to connect\n", i,
+					server);
+				return -ECONNREFUSED;
+			}
+			connecting += st == TERN_SS_CONNECTING;
+		}
+		if (connecting == 0)
+			return 0;
+		if (tern_now_ns() >= end || inc_signals != 0) {
+			fprintf(stderr, "tern-incast: %u sessions still connecting to %s\n",
+				connecting, server);
+			return -ETIMEDOUT;
+		}
+		poll_all();
+	}
+}
+
+/* Close every session: what is still in flight ends with -ECANCELED. */
+static void cancel_all(void)
+{
+	uint64_t left = run.inflight;
+	run.stopping = true;
+	for (unsigned i = 0; i < run.ns; i++) {
+		if (run.s[i].sess != NULL) {
+			tern_session_close(run.s[i].sess);
+			run.s[i].sess = NULL;
+		}
+	}
+	run.res->unfinished += left;
+	fprintf(stderr, "tern-incast: %llu calls still in flight after their deadline: cancelled\n",
+		(unsigned long long)left);
+}
+
+static void measure(void)
+{
+	const struct inc_opts *o = run.o;
+	struct inc_client_res *r = run.res;
+	uint64_t tx0 = 0, re0 = 0, rto0 = 0, cpu0 = 0, drain_end = 0, now = tern_now_ns();
+	bool started = false;
+
+	run.t_start = now + o->warmup_ns;
+	run.t_end = run.t_start + o->duration_ns;
+	for (unsigned i = 0; i < run.ns; i++)
+		for (unsigned k = 0; k < (run.s[i].victim ? 1 : o->depth); k++)
+			issue(&run.s[i].lanes[k]);
+	for (unsigned iter = 1;; iter++) {
+		poll_all();
+		if (iter % TICK_EVERY != 0)
+			continue;
+		now = tern_now_ns();
+		if (!started && now >= run.t_start) {
+			snapshot(&tx0, &re0, &rto0);
+			cpu0 = inc_thread_cpu_ns();
+			started = true;
+		}
+		if (!run.stopping && (now >= run.t_end || inc_signals != 0)) {
+			if (now < run.t_end) /* interrupted: the window ends here */
+				run.t_end = now > run.t_start ? now : run.t_start;
+			snapshot(&r->tx_pkts, &r->retransmits, &r->rto_events);
+			r->tx_pkts -= tx0;
+			r->retransmits -= re0;
+			r->rto_events -= rto0;
+			if (now > run.t_start && !inc_sim_build) /* CPU time over virtual time: none */
+				r->cpu = (double)(inc_thread_cpu_ns() - cpu0) / (double)(now - run.t_start);
+			run.stopping = true;
+			drain_end = now + o->timeout_ns + DRAIN_GRACE_NS;
+		}
+		if (run.stopping && run.inflight == 0)
+			break;
+		if (run.stopping && (now >= drain_end || inc_signals > 1)) {
+			cancel_all();
+			break;
+		}
+	}
+	r->t_start = run.t_start;
+	r->t_end = run.t_end;
+}
+
+void inc_senders_free(struct inc_sender *s, unsigned n)
+{
+	if (s == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		free(s[i].lanes);
+	free(s);
+}
+
+int inc_clients_run(const struct inc_opts *o, const char *server, struct tern_ep *server_ep,
+		    struct inc_sender **out, struct inc_client_res *res)
+{
+	uint64_t udp0 = inc_udp_rcvbuf_errors();
+	int rc = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	res->bulk.min = res->victim.min = UINT64_MAX; /* hist_init() of zeroed histograms */
+	memset(&run, 0, sizeof(run));
+	run.o = o;
+	run.res = res;
+	run.server = server_ep;
+	run.neps = o->endpoints + (o->victim ? 1 : 0);
+	run.ns = o->senders + (o->victim ? 1 : 0);
+	run.eps = calloc(run.neps, sizeof(*run.eps));
+	run.s = calloc(run.ns, sizeof(*run.s));
+	if (run.eps == NULL || run.s == NULL)
+		goto out;
+	for (unsigned i = 0; i < run.ns; i++) {
+		struct inc_sender *s = &run.s[i];
+		s->id = i;
+		s->victim = i == o->senders;
+		s->size = s->victim ? o->victim_size : o->size;
+		s->lanes = calloc(o->depth, sizeof(*s->lanes));
+		if (s->lanes == NULL)
+			goto out;
+		for (unsigned k = 0; k < o->depth; k++)
+			s->lanes[k].s = s;
+	}
+	if ((rc = open_eps(o)) != 0)
+		goto out;
+	for (unsigned i = 0; i < run.ns; i++)
+		run.s[i].ep = run.s[i].victim ? run.eps[o->endpoints] : run.eps[i % o->endpoints];
+	if ((rc = connect_all(server)) != 0)
+		goto out;
+	res->connected = true;
+	measure();
+	for (unsigned i = 0; i < run.ns; i++) {
+		res->calls_ok += run.s[i].ok;
+		res->calls_failed += run.s[i].failed;
+		res->calls_wrong += run.s[i].wrong;
+	}
+	rc = 0;
+out:
+	run.stopping = true; /* continuations run by destroy issue nothing */
+	for (unsigned i = 0; i < run.neps && run.eps != NULL; i++)
+		tern_ep_destroy(run.eps[i]); /* closes the sessions */
+	free(run.eps);
+	uint64_t udp1 = inc_udp_rcvbuf_errors();
+	res->udp_rcvbuf_errors = udp0 != UINT64_MAX && udp1 != UINT64_MAX ? udp1 - udp0 : UINT64_MAX;
+	*out = run.s;
+	return rc;
+}

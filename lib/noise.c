@@ -149,8 +149,11 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	sec->ciphers = TERN_CIPHER_AES256GCM | TERN_CIPHER_CHACHAPOLY;
 	sec->cipher_pref = tern_cipher_local();
 	if (cfg->key_file != NULL) {
-		if ((rc = tern_key_read(cfg->key_file, sec->s_priv)) != 0 ||
-		    (rc = tern_x25519_public(sec->s_priv, sec->s_pub)) != 0) {
+		uint8_t priv[32];
+		if ((rc = tern_key_read(cfg->key_file, priv)) == 0)
+			rc = tern_x25519_key_new(&sec->s_key, priv, sec->s_pub);
+		tern_wipe(priv, sizeof(priv));
+		if (rc != 0) {
 			tern_log(ep, TERN_LOG_ERR, "cannot read private key %s", cfg->key_file);
 			return rc < 0 ? rc : -EINVAL;
 		}
@@ -180,7 +183,7 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	sec->have_allow = cfg->allow_file != NULL;
 	if (sec->have_peer && !sec->have_static) {
 		/* A client with no identity of its own: an anonymous static key. */
-		if ((rc = tern_x25519_keypair(sec->s_priv, sec->s_pub)) != 0)
+		if ((rc = tern_x25519_key_generate(&sec->s_key, sec->s_pub)) != 0)
 			return rc;
 		sec->have_static = 1;
 	}
@@ -192,7 +195,7 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	}
 	/* The client's static-static DH with the pinned server key, once. */
 	if (sec->have_peer) {
-		if (tern_x25519(sec->ss_peer, sec->s_priv, sec->peer_pub) != 0) {
+		if (tern_x25519_key_dh(sec->s_key, sec->peer_pub, sec->ss_peer) != 0) {
 			tern_log(ep, TERN_LOG_ERR, "peer key %s is not a usable X25519 key",
 				 cfg->peer_key_file);
 			return -EINVAL;
@@ -210,6 +213,7 @@ void tern_sec_fini(struct tern_ep *ep)
 		return;
 	tern_peers_fini(sec);
 	tern_cookie_fini(sec);
+	tern_x25519_key_free(sec->s_key);
 	tern_wipe(sec, sizeof(*sec));
 	free(sec);
 	ep->sec = NULL;
@@ -265,6 +269,7 @@ void tern_sec_session_wipe(struct tern_session *s)
 	s->tx_ctr = 0;
 	memset(&s->rxwin, 0, sizeof(s->rxwin));
 	if (s->hs != NULL) {
+		noise_hs_wipe(&s->hs->hs); /* frees its ephemeral key */
 		tern_wipe(s->hs, sizeof(*s->hs));
 		free(s->hs);
 		s->hs = NULL;
@@ -306,6 +311,7 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 	unsigned pattern = sec->have_peer ? (sec->have_psk ? TERN_PAT_IKPSK1 : TERN_PAT_IK)
 					  : TERN_PAT_NNPSK0;
 	uint8_t *pkt = c->pkt, *b = pkt + TERN_HDR_LEN;
+	noise_hs_wipe(&c->hs); /* a state from before (none: calloc'd) */
 	memset(c, 0, sizeof(*c));
 	struct tern_hdr h;
 	memset(&h, 0, sizeof(h));
@@ -322,7 +328,7 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 	prologue(pro, c->cid);
 	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK;
 	if ((rc = noise_hs_init(&c->hs, noise_of(pattern), 1, pro, sizeof(pro),
-				st ? sec->s_priv : NULL, st ? sec->s_pub : NULL,
+				st ? sec->s_key : NULL, st ? sec->s_pub : NULL,
 				st ? sec->peer_pub : NULL, ps ? sec->psk : NULL)) != 0)
 		return rc;
 	if (st)
@@ -370,7 +376,7 @@ int tern_noise_connect_ok(struct tern_session *s, const struct tern_rx *rx,
 	struct tern_wire_sx sx;
 	size_t n;
 	int rc;
-	memcpy(&y, &c->hs, sizeof(y)); /* a forgery must leave the attempt's state */
+	noise_hs_borrow(&y, &c->hs); /* a forgery must leave the attempt's state */
 	if (noise_hs_read(&y, b + TERN_SHS_OFF_MSG, TERN_SHS_MSG2_LEN, pt, sizeof(pt), &n) != 0 ||
 	    n != sizeof(pt)) {
 		rc = -EAGAIN;
@@ -400,6 +406,7 @@ int tern_noise_connect_ok(struct tern_session *s, const struct tern_rx *rx,
 		goto out;
 	if (c->pattern != TERN_PAT_NNPSK0)
 		memcpy(s->peer_static, sec->peer_pub, 32);
+	noise_hs_wipe(&c->hs); /* done: the ephemeral key goes now */
 out:
 	noise_hs_wipe(&y);
 	tern_wipe(pt, sizeof(pt));
@@ -525,7 +532,7 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	size_t mlen = pattern == TERN_PAT_NNPSK0 ? TERN_SHS_MSG1_NN : TERN_SHS_MSG1_LEN, n = 0;
 	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK, rc;
 	prologue(pro, cid);
-	if ((rc = noise_hs_init(y, noise_of(pattern), 0, pro, sizeof(pro), st ? sec->s_priv : NULL,
+	if ((rc = noise_hs_init(y, noise_of(pattern), 0, pro, sizeof(pro), st ? sec->s_key : NULL,
 				st ? sec->s_pub : NULL, NULL, ps ? sec->psk : NULL)) != 0) {
 		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;

@@ -130,34 +130,35 @@ static int decrypt_and_hash(struct noise_hs *hs, const uint8_t *ct, size_t n, ui
 
 void noise_hs_wipe(struct noise_hs *hs)
 {
+	if (!hs->e_borrowed)
+		tern_x25519_key_free(hs->e);
 	tern_wipe(hs, sizeof(*hs));
 }
 
+void noise_hs_borrow(struct noise_hs *dst, const struct noise_hs *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+	dst->e_borrowed = 1;
+}
+
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, const void *prologue,
-		  size_t plen, const uint8_t *s_priv, const uint8_t *s_pub, const uint8_t *rs,
-		  const uint8_t *psk)
+		  size_t plen, const struct tern_x25519_key *s, const uint8_t *s_pub,
+		  const uint8_t *rs, const uint8_t *psk)
 {
 	const struct pattern_def *d = pattern(p);
 	memset(hs, 0, sizeof(*hs));
 	if (d == NULL || (prologue == NULL && plen != 0))
 		return -EINVAL;
 	int need_s = d->pre_rs; /* IK, IKpsk1: both sides have a static key */
-	if ((need_s && s_priv == NULL) || (!need_s && s_priv != NULL) ||
-	    (s_priv == NULL && s_pub != NULL) ||
+	if ((need_s && (s == NULL || s_pub == NULL)) || (!need_s && (s != NULL || s_pub != NULL)) ||
 	    (need_s && initiator && rs == NULL) || (rs != NULL && !(need_s && initiator)) ||
 	    ((psk != NULL) != (d->psk != 0)))
 		return -EINVAL;
 	hs->pattern = (uint8_t)p;
 	hs->initiator = initiator != 0;
-	if (s_priv != NULL) {
-		memcpy(hs->s_priv, s_priv, 32);
-		if (s_pub != NULL) {
-			memcpy(hs->s_pub, s_pub, 32);
-		} else if (tern_x25519_public(s_priv, hs->s_pub) != 0) {
-			noise_hs_wipe(hs);
-			return -EINVAL;
-		}
-		hs->has_s = 1;
+	if (s != NULL) {
+		hs->s = s;
+		memcpy(hs->s_pub, s_pub, 32);
 	}
 	if (rs != NULL) {
 		memcpy(hs->rs, rs, 32);
@@ -189,13 +190,10 @@ void noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[32])
 
 int noise_hs_set_ephemeral(struct noise_hs *hs, const uint8_t e_priv[32])
 {
-	memcpy(hs->e_priv, e_priv, 32);
-	if (tern_x25519_public(e_priv, hs->e_pub) != 0) {
-		tern_wipe(hs->e_priv, 32);
+	if (hs->e != NULL && !hs->e_borrowed)
 		return -EINVAL;
-	}
-	hs->has_e = 1;
-	return 0;
+	hs->e_borrowed = 0;
+	return tern_x25519_key_new(&hs->e, e_priv, hs->e_pub);
 }
 
 int noise_hs_done(const struct noise_hs *hs)
@@ -203,10 +201,11 @@ int noise_hs_done(const struct noise_hs *hs)
 	return hs->pattern != 0 && hs->msg == 2;
 }
 
-/* The DH of a token: which local private and remote public key it uses. */
+/* The DH of a token: which local key and remote public key it uses. */
 static int dh_token(struct noise_hs *hs, uint8_t t)
 {
-	const uint8_t *priv, *pub;
+	const struct tern_x25519_key *priv;
+	const uint8_t *pub;
 	int local_e, remote_e;
 	switch (t) {
 	case T_EE:
@@ -228,16 +227,16 @@ static int dh_token(struct noise_hs *hs, uint8_t t)
 		}
 		break;
 	}
-	if ((local_e ? !hs->has_e : !hs->has_s) || (remote_e ? !hs->has_re : !hs->has_rs))
+	priv = local_e ? hs->e : hs->s;
+	if (priv == NULL || (remote_e ? !hs->has_re : !hs->has_rs))
 		return -EINVAL;
-	priv = local_e ? hs->e_priv : hs->s_priv;
 	pub = remote_e ? hs->re : hs->rs;
 	uint8_t dh[32];
-	int rc = tern_x25519(dh, priv, pub);
+	int rc = tern_x25519_key_dh(priv, pub, dh);
 	if (rc == 0)
 		mix_key(hs, dh, 32);
 	tern_wipe(dh, sizeof(dh));
-	return rc == 0 ? 0 : -EACCES;
+	return rc == 0 ? 0 : rc == -ENOMEM ? -ENOMEM : -EACCES;
 }
 
 int noise_hs_write(struct noise_hs *hs, const void *payload, size_t plen, uint8_t *out, size_t cap,
@@ -254,9 +253,8 @@ int noise_hs_write(struct noise_hs *hs, const void *payload, size_t plen, uint8_
 	for (const uint8_t *t = d->tok[hs->msg]; *t != T_END; t++) {
 		switch (*t) {
 		case T_E:
-			if (!hs->has_e && (rc = tern_x25519_keypair(hs->e_priv, hs->e_pub)) != 0)
+			if (hs->e == NULL && (rc = tern_x25519_key_generate(&hs->e, hs->e_pub)) != 0)
 				goto fail;
-			hs->has_e = 1;
 			memcpy(out + off, hs->e_pub, 32);
 			off += 32;
 			mix_hash(hs, hs->e_pub, 32);

@@ -14,8 +14,10 @@
  * turn, then noise_hs_split for the two transport keys. Functions return 0
  * or a negative errno: -EINVAL for misuse (a message out of turn, a buffer
  * too small), -EBADMSG for a message that does not authenticate, -EACCES for
- * a low-order public key. After any error the state is wiped and unusable.
- * Every secret the state holds is wiped by noise_hs_wipe (and by split).
+ * a low-order public key, -ENOMEM. After any error the state is wiped and
+ * unusable. Every secret the state holds is wiped by noise_hs_wipe (and by
+ * split), its ephemeral key freed. The static key is a prepared key
+ * (crypto.h) the caller owns; the ephemeral one is made and owned here.
  * One thread at a time per state.
  */
 #ifndef TERN_NOISE_HS_H
@@ -41,6 +43,7 @@ struct noise_hs;
  * read (the state is wiped). */
 typedef int (*noise_rs_fn)(struct noise_hs *hs, void *ctx);
 
+struct tern_x25519_key;
 struct noise_hs {
 	uint8_t ck[32], h[32]; /* SymmetricState */
 	uint8_t k[32];         /* CipherState: k (if has_k) and n */
@@ -49,9 +52,11 @@ struct noise_hs {
 	uint8_t pattern; /* enum noise_pattern */
 	uint8_t initiator;
 	uint8_t msg;     /* index of the next handshake message */
-	uint8_t has_s, has_e, has_rs, has_re, has_psk, has_ss;
-	uint8_t s_priv[32], s_pub[32];
-	uint8_t e_priv[32], e_pub[32];
+	uint8_t has_rs, has_re, has_psk, has_ss;
+	uint8_t e_borrowed; /* a copy (noise_hs_borrow): e belongs to another state */
+	const struct tern_x25519_key *s; /* local static key (the caller's), or NULL */
+	struct tern_x25519_key *e;       /* local ephemeral key, once made */
+	uint8_t s_pub[32], e_pub[32];
 	uint8_t rs[32], re[32];
 	uint8_t psk[32];
 	uint8_t ss[32]; /* DH(s, rs), if has_ss: used for the "ss" token */
@@ -65,16 +70,19 @@ const char *noise_pattern_name(enum noise_pattern p);
 size_t noise_msg_len(enum noise_pattern p, unsigned i, size_t plen);
 
 /*
- * Start a handshake. s_priv: the local static private key (either role of
- * IK and IKpsk1; NULL for NNpsk0), s_pub its public key (NULL: computed
- * here, a scalar multiplication the caller can save); rs: the responder's
- * static public key, for an IK/IKpsk1 initiator (NULL otherwise); psk: for
- * IKpsk1 and NNpsk0 (NULL for IK). The prologue is hashed first (both
- * sides must agree on it).
+ * Start a handshake. s: the local static key (either role of IK and
+ * IKpsk1; NULL for NNpsk0), s_pub its public key; it must outlive the
+ * state. rs: the responder's static public key, for an IK/IKpsk1 initiator
+ * (NULL otherwise); psk: for IKpsk1 and NNpsk0 (NULL for IK). The prologue
+ * is hashed first (both sides must agree on it).
  */
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, const void *prologue,
-		  size_t plen, const uint8_t *s_priv, const uint8_t *s_pub, const uint8_t *rs,
-		  const uint8_t *psk);
+		  size_t plen, const struct tern_x25519_key *s, const uint8_t *s_pub,
+		  const uint8_t *rs, const uint8_t *psk);
+/* dst = a copy of src that uses src's ephemeral key without owning it (to
+ * try a message on a copy, keeping src for the next one); src must outlive
+ * dst; wipe dst as usual. */
+void noise_hs_borrow(struct noise_hs *dst, const struct noise_hs *src);
 /* A precomputed DH(s, rs) for the "ss" token (the initiator knows rs at init). */
 void noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[32]);
 /* Use this ephemeral private key instead of a random one (tests: vectors). */

@@ -166,7 +166,7 @@ int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p)
 {
 	if (p->has_ss)
 		return 0;
-	if (tern_x25519(p->ss, sec->s_priv, p->key) != 0)
+	if (tern_x25519_key_dh(sec->s_key, p->key, p->ss) != 0)
 		return -EACCES;
 	p->has_ss = 1;
 	return 0;

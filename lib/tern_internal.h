@@ -307,10 +307,11 @@ struct tern_cookie {
 /* An endpoint's keys and handshake memory. */
 enum { TERN_K_OWN, TERN_K_PEER, TERN_K_PSK }; /* what a mac1 / cookie key is derived from */
 struct tern_sec {
-	uint8_t have_static;  /* s_priv: configured, or made up for an anonymous client */
+	uint8_t have_static;  /* s_key: configured, or made up for an anonymous client */
 	uint8_t serve_static; /* the static key was configured: static-key patterns are served */
 	uint8_t have_peer, have_psk, have_allow;
-	uint8_t s_priv[32], s_pub[32], peer_pub[32], psk[32];
+	struct tern_x25519_key *s_key; /* the static private key, imported once */
+	uint8_t s_pub[32], peer_pub[32], psk[32];
 	uint8_t ss_peer[32]; /* client: DH(s, peer_pub), precomputed */
 	/* SHA256("mac1----" || k) and SHA256("cookie--" || k) for k = our own
 	 * public key (server), the pinned one (client), the PSK (NNpsk0) */

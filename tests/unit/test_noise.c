@@ -1215,8 +1215,11 @@ static void handshake__connect_is_noise(void)
 	} cases[] = {{TERN_PAT_IK, NOISE_IK, 1, 0},
 		     {TERN_PAT_IKPSK1, NOISE_IKPSK1, 1, 1},
 		     {TERN_PAT_NNPSK0, NOISE_NNPSK0, 0, 1}};
-	uint8_t srv_priv[32];
+	uint8_t srv_priv[32], srv_pub[32];
+	struct tern_x25519_key *srv_k;
 	REQUIRE(tern_key_read(sp_keys.srv_key, srv_priv) == 0);
+	REQUIRE(tern_x25519_key_new(&srv_k, srv_priv, srv_pub) == 0);
+	tern_wipe(srv_priv, sizeof(srv_priv));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		check_case = noise_pattern_name(cases[i].np);
 		struct sp_sec ss = sec_of(cases[i].key ? sp_keys.srv_key : NULL, NULL, NULL,
@@ -1237,7 +1240,7 @@ static void handshake__connect_is_noise(void)
 		memcpy(pro + 16, b + B_CID, 8);
 		struct noise_hs r;
 		REQUIRE(noise_hs_init(&r, cases[i].np, 0, pro, sizeof(pro),
-				      cases[i].key ? srv_priv : NULL, NULL, NULL,
+				      cases[i].key ? srv_k : NULL, cases[i].key ? srv_pub : NULL, NULL,
 				      cases[i].psk ? sp_keys.psk_raw : NULL) == 0);
 		size_t n = 0, mlen = noise_msg_len(cases[i].np, 0, TERN_SHS_PT_LEN);
 		CHECK_EQ(mlen, cases[i].key ? TERN_SHS_MSG1_LEN : TERN_SHS_MSG1_NN);
@@ -1254,7 +1257,8 @@ static void handshake__connect_is_noise(void)
 			CHECK(memcmp(r.rs, sp_keys.cli_pub_raw, 32) == 0);
 		noise_hs_wipe(&r);
 		/* And the client reads the server's answer as the Noise initiator it is. */
-		struct noise_hs mine = s->hs->hs;
+		struct noise_hs mine;
+		noise_hs_borrow(&mine, &s->hs->hs);
 		sp_inject(srv, &c, sp_addr(cli));
 		inj_poll(srv);
 		REQUIRE(sp_take(srv, TERN_PKT_CONNECT_OK, &k) == 0);
@@ -1271,17 +1275,20 @@ static void handshake__connect_is_noise(void)
 		CHECK_EQ(roundtrip(s, 64), 0);
 		down();
 	}
-	tern_wipe(srv_priv, sizeof(srv_priv));
+	tern_x25519_key_free(srv_k);
 }
 
-/* tern_x25519 calls (the library's calls are wrapped at link time). */
+/* Diffie-Hellman operations (the library's calls are wrapped at link time). */
 static unsigned dh_calls;
-int __real_tern_x25519(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32]);
-int __wrap_tern_x25519(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32]);
-int __wrap_tern_x25519(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
+int __real_tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32],
+			      uint8_t out[32]);
+int __wrap_tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32],
+			      uint8_t out[32]);
+int __wrap_tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32],
+			      uint8_t out[32])
 {
 	dh_calls++;
-	return __real_tern_x25519(out, priv, pub);
+	return __real_tern_x25519_key_dh(k, pub, out);
 }
 
 /*

@@ -31,6 +31,28 @@ static int unhex(const char *hex, uint8_t *out, size_t cap)
 	return (int)(n / 2);
 }
 
+/* A prepared key (crypto.h) and its public key. */
+struct kp {
+	struct tern_x25519_key *k;
+	uint8_t pub[32];
+};
+
+static int kp_new(struct kp *kp)
+{
+	return tern_x25519_key_generate(&kp->k, kp->pub);
+}
+
+static int kp_from(struct kp *kp, const uint8_t priv[32])
+{
+	return tern_x25519_key_new(&kp->k, priv, kp->pub);
+}
+
+static void kp_free(struct kp *kp)
+{
+	tern_x25519_key_free(kp->k);
+	kp->k = NULL;
+}
+
 static enum noise_pattern pattern_of(const char *name)
 {
 	for (int p = NOISE_IK; p <= NOISE_NNPSK0; p++)
@@ -64,12 +86,17 @@ static int load(const struct cacophony_vector *v, struct vec *x)
 	return 0;
 }
 
-static int start(const struct vec *x, struct noise_hs *i, struct noise_hs *r)
+/* Both sides of vector x, their static keys made from its private keys. */
+static int start(const struct vec *x, struct noise_hs *i, struct noise_hs *r, struct kp *ki,
+		 struct kp *kr)
 {
-	if (noise_hs_init(i, x->p, 1, x->prologue, (size_t)x->plen, x->has_s ? x->is : NULL, NULL,
-			  x->has_s ? x->irs : NULL, x->has_psk ? x->psk : NULL) != 0 ||
-	    noise_hs_init(r, x->p, 0, x->prologue, (size_t)x->plen, x->has_s ? x->rs_ : NULL, NULL, NULL,
+	if (x->has_s && (kp_from(ki, x->is) != 0 || kp_from(kr, x->rs_) != 0))
+		return -1;
+	if (noise_hs_init(i, x->p, 1, x->prologue, (size_t)x->plen, ki->k,
+			  x->has_s ? ki->pub : NULL, x->has_s ? x->irs : NULL,
 			  x->has_psk ? x->psk : NULL) != 0 ||
+	    noise_hs_init(r, x->p, 0, x->prologue, (size_t)x->plen, kr->k,
+			  x->has_s ? kr->pub : NULL, NULL, x->has_psk ? x->psk : NULL) != 0 ||
 	    noise_hs_set_ephemeral(i, x->ie) != 0 || noise_hs_set_ephemeral(r, x->re) != 0)
 		return -1;
 	return 0;
@@ -102,7 +129,8 @@ static void noise_hs__cacophony_vectors(void)
 		struct vec x;
 		REQUIRE(load(v, &x) == 0);
 		struct noise_hs i, r;
-		REQUIRE(start(&x, &i, &r) == 0);
+		struct kp ki = {0}, kr = {0};
+		REQUIRE(start(&x, &i, &r, &ki, &kr) == 0);
 		/* The handshake: message 0 from the initiator, 1 from the responder. */
 		for (unsigned m = 0; m < 2; m++) {
 			struct noise_hs *w = m == 0 ? &i : &r, *rd = m == 0 ? &r : &i;
@@ -119,11 +147,8 @@ static void noise_hs__cacophony_vectors(void)
 			CHECK_EQ(bn, (size_t)pl);
 			CHECK(memcmp(back, pt, (size_t)pl) == 0);
 		}
-		if (x.has_s) { /* the responder learnt the initiator's static key */
-			uint8_t pub[32];
-			REQUIRE(tern_x25519_public(x.is, pub) == 0);
-			CHECK(memcmp(r.rs, pub, 32) == 0);
-		}
+		if (x.has_s) /* the responder learnt the initiator's static key */
+			CHECK(memcmp(r.rs, ki.pub, 32) == 0);
 		CHECK(noise_hs_done(&i) && noise_hs_done(&r));
 		uint8_t ik1[32], ik2[32], rk1[32], rk2[32], ih[32], rh[32];
 		CHECK_EQ(noise_hs_split(&i, ik1, ik2, ih), 0);
@@ -137,18 +162,25 @@ static void noise_hs__cacophony_vectors(void)
 		static const uint8_t zero[sizeof(struct noise_hs)];
 		CHECK(memcmp(&i, zero, sizeof(i)) == 0); /* split wiped the state */
 		CHECK(memcmp(&r, zero, sizeof(r)) == 0);
+		kp_free(&ki);
+		kp_free(&kr);
 	}
 }
 
-/* A fresh IK pair (random keys), the responder's static key also returned. */
+/* The static keys of the pairs below (made in main). */
+static struct kp pair_i, pair_r;
+
+/* A fresh pair of states of pattern p (a random PSK). */
 static void ik_pair(enum noise_pattern p, struct noise_hs *i, struct noise_hs *r)
 {
-	uint8_t is[32], ip[32], rs[32], rp[32], psk[32];
-	REQUIRE(tern_x25519_keypair(is, ip) == 0 && tern_x25519_keypair(rs, rp) == 0);
+	uint8_t psk[32];
 	REQUIRE(tern_random(psk, 32) == 0);
 	int st = p != NOISE_NNPSK0, ps = p != NOISE_IK;
-	REQUIRE(noise_hs_init(i, p, 1, "pro", 3, st ? is : NULL, NULL, st ? rp : NULL, ps ? psk : NULL) == 0);
-	REQUIRE(noise_hs_init(r, p, 0, "pro", 3, st ? rs : NULL, NULL, NULL, ps ? psk : NULL) == 0);
+	REQUIRE(noise_hs_init(i, p, 1, "pro", 3, st ? pair_i.k : NULL, st ? pair_i.pub : NULL,
+			      st ? pair_r.pub : NULL, ps ? psk : NULL) == 0);
+	REQUIRE(noise_hs_init(r, p, 0, "pro", 3, st ? pair_r.k : NULL, st ? pair_r.pub : NULL, NULL,
+			      ps ? psk : NULL) == 0);
+	tern_wipe(psk, sizeof(psk));
 }
 
 static int is_wiped(const struct noise_hs *hs)
@@ -173,10 +205,10 @@ static void noise_hs__every_bit_tampered(void)
 			}
 			struct noise_hs *w = m == 0 ? &i : &r, *rd = m == 0 ? &r : &i;
 			REQUIRE(noise_hs_write(w, "payload", 7, msg, sizeof(msg), &n) == 0);
-			struct noise_hs keep = *rd;
+			struct noise_hs keep = *rd; /* the owner; rd is a borrowing copy from now on */
 			int refused = 0;
 			for (size_t bit = 0; bit < n * 8; bit++) {
-				*rd = keep;
+				noise_hs_borrow(rd, &keep);
 				msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 				int rc = noise_hs_read(rd, msg, n, out, sizeof(out), &on);
 				msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
@@ -185,11 +217,12 @@ static void noise_hs__every_bit_tampered(void)
 				CHECK(rc != 0 && is_wiped(rd));
 			}
 			CHECK_EQ((size_t)refused, n * 8);
-			*rd = keep;
+			noise_hs_borrow(rd, &keep);
 			CHECK_EQ(noise_hs_read(rd, msg, n, out, sizeof(out), &on), 0);
 			CHECK(on == 7 && memcmp(out, "payload", 7) == 0);
 			noise_hs_wipe(&i);
 			noise_hs_wipe(&r);
+			noise_hs_wipe(&keep);
 		}
 	}
 }
@@ -199,16 +232,17 @@ static void noise_hs__misuse(void)
 	struct noise_hs i, r;
 	uint8_t msg[256], out[64], k1[32], k2[32];
 	size_t n, on;
-	uint8_t key[32], pub[32];
-	REQUIRE(tern_x25519_keypair(key, pub) == 0);
+	const struct tern_x25519_key *key = pair_i.k;
+	const uint8_t *pub = pair_i.pub, *psk = pair_r.pub;
 	/* keys the pattern does not take, or lacks */
-	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, NULL, NULL, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 0, NULL, 0, key, NULL, pub, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, NULL, pub, key), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_IKPSK1, 1, NULL, 0, key, NULL, pub, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 0, key, NULL, NULL, key), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, pub, NULL, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 0, NULL, 0, key, pub, pub, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, pub, pub, psk), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, key, NULL, pub, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_IKPSK1, 1, NULL, 0, key, pub, pub, NULL), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 0, key, pub, NULL, psk), -EINVAL);
 	CHECK_EQ(noise_hs_init(&i, (enum noise_pattern)4, 1, NULL, 0, NULL, NULL, NULL, NULL), -EINVAL);
-	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 3, NULL, NULL, NULL, key), -EINVAL);
+	CHECK_EQ(noise_hs_init(&i, NOISE_NNPSK0, 1, NULL, 3, NULL, NULL, NULL, psk), -EINVAL);
 	/* out of turn: the responder writes first, the initiator reads first */
 	ik_pair(NOISE_IK, &i, &r);
 	CHECK_EQ(noise_hs_write(&r, "", 0, msg, sizeof(msg), &n), -EINVAL);
@@ -218,20 +252,23 @@ static void noise_hs__misuse(void)
 	/* a buffer too small, a message cut short, a payload too big for cap */
 	ik_pair(NOISE_IK, &i, &r);
 	CHECK_EQ(noise_hs_write(&i, "abc", 3, msg, noise_msg_len(NOISE_IK, 0, 3) - 1, &n), -EINVAL);
+	noise_hs_wipe(&r);
 	ik_pair(NOISE_IK, &i, &r);
 	REQUIRE(noise_hs_write(&i, "abc", 3, msg, sizeof(msg), &n) == 0);
 	struct noise_hs keep = r;
 	for (size_t len = 0; len < n; len++) {
-		r = keep;
+		noise_hs_borrow(&r, &keep);
 		CHECK(noise_hs_read(&r, msg, len, out, sizeof(out), &on) != 0);
 		CHECK(is_wiped(&r));
 	}
-	r = keep;
+	noise_hs_borrow(&r, &keep);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, 2, &on), -EINVAL);
-	r = keep;
+	noise_hs_borrow(&r, &keep);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, 3, &on), 0);
 	/* split before the end; a third message */
 	CHECK_EQ(noise_hs_split(&r, k1, k2, NULL), -EINVAL);
+	noise_hs_wipe(&keep);
+	noise_hs_wipe(&i);
 	ik_pair(NOISE_NNPSK0, &i, &r);
 	REQUIRE(noise_hs_write(&i, "", 0, msg, sizeof(msg), &n) == 0);
 	REQUIRE(noise_hs_read(&r, msg, n, out, sizeof(out), &on) == 0);
@@ -239,7 +276,6 @@ static void noise_hs__misuse(void)
 	REQUIRE(noise_hs_read(&i, msg, n, out, sizeof(out), &on) == 0);
 	CHECK_EQ(noise_hs_write(&i, "", 0, msg, sizeof(msg), &n), -EINVAL);
 	CHECK_EQ(noise_hs_split(&r, k1, k2, NULL), 0);
-	tern_wipe(key, sizeof(key));
 }
 
 /* A remote ephemeral key of small order gives an all-zero DH: refused. */
@@ -284,14 +320,14 @@ static int on_rs(struct noise_hs *hs, void *ctx)
  * its veto ends the read; a precomputed ss gives the same handshake. */
 static void noise_hs__remote_static_hook(void)
 {
-	uint8_t is[32], ip[32], rs[32], rp[32], ss[32];
-	REQUIRE(tern_x25519_keypair(is, ip) == 0 && tern_x25519_keypair(rs, rp) == 0);
-	REQUIRE(tern_x25519(ss, rs, ip) == 0);
+	const uint8_t *ip = pair_i.pub, *rp = pair_r.pub;
+	uint8_t ss[32];
+	REQUIRE(tern_x25519_key_dh(pair_r.k, ip, ss) == 0);
 	for (int variant = 0; variant < 3; variant++) {
 		struct noise_hs i, r;
 		struct veto v = {.rc = variant == 0 ? -EACCES : 0, .ss = variant == 2 ? ss : NULL};
-		REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, is, NULL, rp, NULL) == 0);
-		REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, rs, NULL, NULL, NULL) == 0);
+		REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, pair_i.k, ip, rp, NULL) == 0);
+		REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, pair_r.k, rp, NULL, NULL) == 0);
 		if (variant == 2)
 			noise_hs_set_ss(&i, ss); /* both sides precomputed */
 		r.on_rs = on_rs;
@@ -317,8 +353,8 @@ static void noise_hs__remote_static_hook(void)
 	}
 	/* A wrong precomputed ss on one side: the handshake does not authenticate. */
 	struct noise_hs i, r;
-	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, is, NULL, rp, NULL) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, rs, NULL, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, NULL, 0, pair_i.k, ip, rp, NULL) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, NULL, 0, pair_r.k, rp, NULL, NULL) == 0);
 	ss[0] ^= 1;
 	noise_hs_set_ss(&i, ss);
 	uint8_t msg[256], out[64];
@@ -326,8 +362,6 @@ static void noise_hs__remote_static_hook(void)
 	REQUIRE(noise_hs_write(&i, "hi", 2, msg, sizeof(msg), &n) == 0);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
 	noise_hs_wipe(&i);
-	tern_wipe(is, 32);
-	tern_wipe(rs, 32);
 	tern_wipe(ss, 32);
 }
 
@@ -335,43 +369,50 @@ static void noise_hs__remote_static_hook(void)
  * prologue, or running another pattern on the same keys, refuses. */
 static void noise_hs__prologue_and_name_bound(void)
 {
-	uint8_t is[32], ip[32], rs[32], rp[32], psk[32];
-	REQUIRE(tern_x25519_keypair(is, ip) == 0 && tern_x25519_keypair(rs, rp) == 0);
+	const struct tern_x25519_key *is = pair_i.k, *rs = pair_r.k;
+	const uint8_t *ip = pair_i.pub, *rp = pair_r.pub;
+	uint8_t psk[32];
 	REQUIRE(tern_random(psk, 32) == 0);
 	struct noise_hs i, r;
 	uint8_t msg[256], out[64];
 	size_t n, on;
-	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, NULL, rp, NULL) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abd", 3, rs, NULL, NULL, NULL) == 0);
-	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
-	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
-	/* IKpsk1 read as IK (same length but for nothing): refused */
-	REQUIRE(noise_hs_init(&i, NOISE_IKPSK1, 1, "abc", 3, is, NULL, rp, psk) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, NULL, NULL, NULL) == 0);
-	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
-	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
-	/* The responder's static key is in the hash ("<- s"): an initiator that
-	 * pinned another key fails at the first DH-keyed field. */
-	uint8_t other[32], op[32];
-	REQUIRE(tern_x25519_keypair(other, op) == 0);
-	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, NULL, op, NULL) == 0);
-	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, NULL, NULL, NULL) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, ip, rp, NULL) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abd", 3, rs, rp, NULL, NULL) == 0);
 	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
 	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
 	noise_hs_wipe(&i);
-	tern_wipe(is, 32);
-	tern_wipe(rs, 32);
-	tern_wipe(other, 32);
+	/* IKpsk1 read as IK (same length but for nothing): refused */
+	REQUIRE(noise_hs_init(&i, NOISE_IKPSK1, 1, "abc", 3, is, ip, rp, psk) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, rp, NULL, NULL) == 0);
+	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
+	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
+	noise_hs_wipe(&i);
+	/* The responder's static key is in the hash ("<- s"): an initiator that
+	 * pinned another key fails at the first DH-keyed field. */
+	struct kp other = {0};
+	REQUIRE(kp_new(&other) == 0);
+	REQUIRE(noise_hs_init(&i, NOISE_IK, 1, "abc", 3, is, ip, other.pub, NULL) == 0);
+	REQUIRE(noise_hs_init(&r, NOISE_IK, 0, "abc", 3, rs, rp, NULL, NULL) == 0);
+	REQUIRE(noise_hs_write(&i, "x", 1, msg, sizeof(msg), &n) == 0);
+	CHECK_EQ(noise_hs_read(&r, msg, n, out, sizeof(out), &on), -EBADMSG);
+	noise_hs_wipe(&i);
+	kp_free(&other);
 	tern_wipe(psk, 32);
 }
 
 int main(void)
 {
+	if (kp_new(&pair_i) != 0 || kp_new(&pair_r) != 0) {
+		fprintf(stderr, "cannot make keys\n");
+		return 1;
+	}
 	RUN(noise_hs__cacophony_vectors);
 	RUN(noise_hs__every_bit_tampered);
 	RUN(noise_hs__misuse);
 	RUN(noise_hs__low_order_ephemeral);
 	RUN(noise_hs__remote_static_hook);
 	RUN(noise_hs__prologue_and_name_bound);
+	kp_free(&pair_i);
+	kp_free(&pair_r);
 	return check_exit();
 }

@@ -280,7 +280,10 @@ int tern_msg_set_len(struct tern_msg *m, size_t len);
  * @return 0 and *out set;
  *         -EINVAL: a malformed address: no port, a port that is not a number,
  *                  0 or above 65535, a dotted host that is no IPv4 address
- *                  ("300.1.1.1"), an IPv6 address without brackets;
+ *                  ("300.1.1.1"), an IPv6 address without brackets; or the
+ *                  endpoint asks for a protection level (integrity, privacy)
+ *                  with neither the server's key nor a PSK to authenticate
+ *                  the server by (rather than a session with less);
  *         -ENXIO: a host name that does not resolve ("nosuchhost.invalid");
  *         -EAGAIN: the resolver failed for now (DNS unreachable): try again;
  *         -ENOSPC (no free session), -ENOMEM.

@@ -282,7 +282,10 @@ int tern_connect_start(struct tern_session *s)
 	s->credits_max = s->credits = ep->cfg.credits;
 	s->dpp = tern_dpp(ep->mtu, TERN_PROT_NONE);
 	tern_rto_init(s);
-	if (tern_sec_client_secure(ep)) {
+	int secure = tern_sec_client_secure(ep);
+	if (secure < 0)
+		return secure; /* a level it cannot authenticate the server for */
+	if (secure) {
 		struct tern_wire_hs hs;
 		own_hs(s, &hs);
 		hs.nonce = s->hs_nonce;

@@ -1,33 +1,44 @@
 /*
- * noise.c — the authenticated handshake: CONNECT / CONNECT_OK with the
- * TERN_WF_SECURE flag, after the Noise framework (the IK pattern, as in
- * WireGuard), with SHA-256, HMAC-SHA256 HKDF, X25519 and
- * ChaCha20-Poly1305 for the handshake's own payloads.
+ * noise.c — tern's authenticated handshake: CONNECT / CONNECT_OK with the
+ * TERN_WF_SECURE flag carry the two messages of a Noise handshake
+ * (noise_hs.c), whose payloads carry tern's session parameters (both
+ * epochs, session ids, tokens, slots, credits, MTU) plus the protection
+ * level and cipher, so the keys derived at the end (one per direction) are
+ * bound to all of them. This file owns the packet layout (wire.h), which
+ * pattern a client runs, and the server's acceptance rules; peers.c keeps
+ * the client keys and replay memory, cookie.c the flood defences.
  *
- *   IK:      -> e, es, s, ss, {payload}      <- e, ee, se, {payload}
- *   NNpsk0:  -> psk, e, {payload}            <- e, ee, {payload}
- *   IKpsk0:  -> psk, e, es, s, ss, {payload} <- e, ee, se, {payload}
+ * Patterns (the protocol names of Noise revision 34):
+ *   client pins the server key (--peer-key)        IK       -> e, es, s, ss   <- e, ee, se
+ *   ... and holds a PSK too                         IKpsk1   -> e, es, s, ss, psk  <- e, ee, se
+ *   client holds a PSK only                         NNpsk0   -> psk, e   <- e, ee
+ * A client that pins the server key and has no key of its own makes up an
+ * anonymous static key. IKpsk1 rather than WireGuard's IKpsk2: tern's
+ * handshake has no third message, and the server accepts (allocates the
+ * session, maybe at level none, where no transport key is ever used) on
+ * message 1, so the PSK must authenticate message 1.
  *
- * The client knows (pins) the server's static public key; its own static
- * key travels encrypted, and the server checks it against its allow-list.
- * The payloads carry tern's session parameters (both epochs, session ids,
- * tokens, slots, credits, MTU) plus the protection level and cipher, and
- * the handshake hash covers the cleartext fields that mean something (type,
- * both session ids, pattern, cid; the header's other fields are ignored by
- * a secure handshake), so the session keys derived at the end (one per
- * direction) are bound to all of them.
+ * Acceptance (server): a factor the server has configured is required of
+ * every client; nothing replaces one.
+ *   - an allow-list: the client proves a listed static key (IK, IKpsk1);
+ *   - a PSK: the client proves it (IKpsk1, NNpsk0); with a key pair and
+ *     no allow-list, a PSK-only client (NNpsk0) is accepted;
+ *   - a key pair alone: any static key (IK), anonymous ones included;
+ *   - the minimum level: the level asked is at least it (privacy at most);
+ *   - a plain (unauthenticated) CONNECT only with none of the above.
+ * Refusals carry EACCES (EPROTO: no common cipher; ECONNREFUSED: no free
+ * session) and no authentication: a client matches them by cid.
  *
- * Before any Diffie-Hellman work the server checks mac1 (an HMAC keyed by
- * its public key or the PSK: only a sender who knows it passes) and a
- * per-source-address rate limit; it allocates a session only once a
- * handshake has authenticated and passed the allow-list, so forged
- * CONNECTs cost no state beyond the bounded rate-limit table. Replays: a
- * CONNECT is accepted once; the ephemeral key of each accepted one is
- * remembered (bounded cache; refused ones are not, so they cannot fill it)
- * and its timestamp must be within 60 s of the server's clock and newer
- * than anything the cache has forgotten. A retransmitted
- * CONNECT (same bytes, same cid) gets the cached CONNECT_OK again, with no
- * DH work. Every secret is wiped on every path.
+ * Order of the server's checks on a secure CONNECT, cheapest first: the
+ * pattern byte and padding (then it counts as load); whether the server
+ * serves that pattern; mac1;
+ * a retransmission of a CONNECT already answered (the cached CONNECT_OK,
+ * no Diffie-Hellman); the cookie gate under load (cookie.c); then the
+ * Noise message (es; the allow-list lookup of the client's static key
+ * before any DH with it, its ss precomputed per key); the replay rules
+ * (peers.c); the level and cipher. A session is allocated only after all
+ * of that, so a forged CONNECT costs no state. Every secret is wiped on
+ * every path.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,125 +50,8 @@
 #include "session.h"
 #include "tx.h"
 
-#define NOISE_NAME "tern-noise-1 25519 ChaChaPoly SHA256"
-#define REPLAY_WINDOW_NS (60ull * 1000000000ull)
-
-/* --- the symmetric state -------------------------------------------------- */
-
-#define sym tern_sym /* struct tern_sym: tern_internal.h */
-
-static void mix_hash(struct sym *y, const void *d, size_t n)
-{
-	tern_sha256(y->h, y->h, 32, d, n);
-}
-
-static void sym_init(struct sym *y, const void *prologue, size_t n)
-{
-	tern_sha256(y->ck, NOISE_NAME, sizeof(NOISE_NAME) - 1, NULL, 0);
-	memcpy(y->h, y->ck, 32);
-	memset(y->k, 0, 32);
-	mix_hash(y, prologue, n);
-}
-
-static void mix_key(struct sym *y, const uint8_t *ikm, size_t n)
-{
-	tern_hkdf(y->ck, ikm, n, y->ck, y->k, NULL);
-}
-
-static void mix_key_and_hash(struct sym *y, const uint8_t psk[32])
-{
-	uint8_t th[32];
-	tern_hkdf(y->ck, psk, 32, y->ck, th, y->k);
-	mix_hash(y, th, 32);
-	tern_wipe(th, sizeof(th));
-}
-
-/* mix_key(DH(priv, pub)); -EACCES for a bad (low-order) key. */
-static int mix_dh(struct sym *y, const uint8_t priv[32], const uint8_t pub[32])
-{
-	uint8_t dh[32];
-	int rc = tern_x25519(dh, priv, pub);
-	if (rc == 0)
-		mix_key(y, dh, 32);
-	tern_wipe(dh, sizeof(dh));
-	return rc == 0 ? 0 : -EACCES;
-}
-
-static int seal_hash(struct sym *y, const void *pt, size_t n, uint8_t *out)
-{
-	struct tern_aead *a;
-	int rc = tern_aead_new(&a, TERN_CIPHER_CHACHAPOLY, y->k, 1);
-	if (rc != 0)
-		return rc;
-	rc = tern_aead_seal(a, 0, y->h, 32, NULL, 0, pt, n, out, out + n);
-	tern_aead_free(a);
-	if (rc == 0)
-		mix_hash(y, out, n + 16);
-	return rc;
-}
-
-static int open_hash(struct sym *y, const uint8_t *ct, size_t n, uint8_t *out)
-{
-	struct tern_aead *a;
-	int rc = tern_aead_new(&a, TERN_CIPHER_CHACHAPOLY, y->k, 0);
-	if (rc != 0)
-		return rc;
-	rc = tern_aead_open(a, 0, y->h, 32, ct, n, out, ct + n);
-	tern_aead_free(a);
-	if (rc == 0)
-		mix_hash(y, ct, n + 16);
-	return rc == 0 ? 0 : -EACCES;
-}
-
-/* The two transport keys: initiator->responder, responder->initiator. */
-static void split(struct sym *y, uint8_t i2r[32], uint8_t r2i[32])
-{
-	tern_hkdf(y->ck, "", 0, i2r, r2i, NULL);
-}
-
-static void sym_wipe(struct sym *y)
-{
-	tern_wipe(y, sizeof(*y));
-}
-
-/* --- packet layout ------------------------------------------------------------- */
-
-#define OFF_PATTERN 0
-#define OFF_CID     8
-#define OFF_E       16
-#define OFF_STATIC  48                                    /* CONNECT only */
-#define OFF_PAYLOAD_C (OFF_STATIC + TERN_SHS_STATIC_CT_LEN) /* 96 */
-#define OFF_MAC1      (OFF_PAYLOAD_C + TERN_SHS_CT_LEN)     /* 168 */
-#define OFF_PAYLOAD_A OFF_STATIC                             /* CONNECT_OK: 48 */
-
-/* The prologue: what the handshake hash starts from, cleartext included. */
-static void prologue(struct sym *y, const uint8_t *pkt)
-{
-	/* header fields that identify the exchange (type, session ids) and the
-	 * cleartext part of the body (pattern, cid) */
-	uint8_t p[2 + 4 + 16];
-	p[0] = 't';
-	p[1] = pkt[1];     /* type */
-	memcpy(p + 2, pkt + 6, 4); /* dst and src session (CONNECT: NONE, client id) */
-	memcpy(p + 6, pkt + TERN_HDR_LEN, 16);
-	sym_init(y, p, sizeof(p));
-}
-
-static void mac1_key(const struct tern_ep *ep, unsigned pattern, const uint8_t server_pub[32],
-		     uint8_t key[32])
-{
-	if (pattern == TERN_PAT_NNPSK0)
-		tern_sha256(key, "mac1----", 8, ep->sec->psk, 32);
-	else
-		tern_sha256(key, "mac1----", 8, server_pub, 32);
-}
-
-static void mac1(const uint8_t key[32], const uint8_t *pkt, size_t len, uint8_t out[16])
-{
-	uint8_t full[32];
-	tern_hmac(full, key, 32, pkt, len, NULL, 0);
-	memcpy(out, full, 16);
-}
+#define PROLOGUE     "tern handshake 1"
+#define PROLOGUE_LEN 16u
 
 static uint64_t realtime_ns(void)
 {
@@ -179,107 +73,65 @@ static uint64_t get64(const uint8_t *p)
 	return tern_le64(v);
 }
 
+static enum noise_pattern noise_of(unsigned pattern)
+{
+	return pattern == TERN_PAT_IK ? NOISE_IK : pattern == TERN_PAT_IKPSK1 ? NOISE_IKPSK1
+										: NOISE_NNPSK0;
+}
+
+static int known(unsigned pattern)
+{
+	return pattern == TERN_PAT_IK || pattern == TERN_PAT_IKPSK1 || pattern == TERN_PAT_NNPSK0;
+}
+
+/* The Noise prologue: a label and the attempt's cid (echoed in clear). */
+static void prologue(uint8_t p[PROLOGUE_LEN + 8], uint64_t cid)
+{
+	memcpy(p, PROLOGUE, PROLOGUE_LEN);
+	put64(p + PROLOGUE_LEN, cid);
+}
+
 /* Handshake payload: struct tern_wire_hs then struct tern_wire_sx. */
 static void payload_put(uint8_t *pt, const struct tern_wire_hs *hs, const struct tern_wire_sx *sx)
 {
 	tern_wire_hs_put(pt, hs);
-	memset(pt + TERN_HS_LEN, 0, TERN_SX_LEN);
-	put64(pt + TERN_HS_LEN, sx->timestamp);
-	pt[TERN_HS_LEN + 8] = sx->protection;
-	pt[TERN_HS_LEN + 9] = sx->cipher;
+	uint8_t *x = pt + TERN_HS_LEN;
+	memset(x, 0, TERN_SX_LEN);
+	put64(x, sx->timestamp);
+	x[8] = sx->protection;
+	x[9] = sx->cipher;
+	x[10] = (uint8_t)sx->session;
+	x[11] = (uint8_t)(sx->session >> 8);
 }
 
-static void payload_get(const uint8_t *pt, struct tern_wire_hs *hs, struct tern_wire_sx *sx)
+/* 0, or -1 if the reserved bytes are not zero. */
+static int payload_get(const uint8_t *pt, struct tern_wire_hs *hs, struct tern_wire_sx *sx)
 {
+	const uint8_t *x = pt + TERN_HS_LEN;
 	tern_wire_hs_get(pt, hs);
 	memset(sx, 0, sizeof(*sx));
-	sx->timestamp = get64(pt + TERN_HS_LEN);
-	sx->protection = pt[TERN_HS_LEN + 8];
-	sx->cipher = pt[TERN_HS_LEN + 9];
+	sx->timestamp = get64(x);
+	sx->protection = x[8];
+	sx->cipher = x[9];
+	sx->session = (uint16_t)(x[10] | x[11] << 8);
+	return (x[12] | x[13] | x[14] | x[15]) == 0 ? 0 : -1;
 }
 
-/* --- rate limiting and replay memory (server) ------------------------------------- */
-
-/*
- * Per-source-address rate limit (GCRA): a fixed table, an address hashed to
- * one entry, so a flood from many addresses costs no more memory.
- */
-static int rate_ok(struct tern_ep *ep, const struct tern_addr *a)
+/* The mac1 of a CONNECT (pkt: header and body), keyed for its pattern. */
+static void mac1(const struct tern_sec *sec, int server, unsigned pattern, const uint8_t *pkt,
+		 uint8_t out[TERN_MAC_LEN])
 {
-	struct tern_sec *sec = ep->sec;
-	uint64_t h = 1469598103934665603ull;
-	for (unsigned i = 0; i < 16; i++)
-		h = (h ^ a->ip[i]) * 1099511628211ull;
-	struct rate_entry *e = &sec->rate[h & (TERN_RATE_ENTRIES - 1)];
-	uint64_t now = ep->now, interval = sec->rate_interval_ns;
-	if (memcmp(e->ip, a->ip, 16) != 0) {
-		memcpy(e->ip, a->ip, 16);
-		e->tat = now;
-	}
-	uint64_t tat = e->tat > now ? e->tat : now;
-	if (tat - now > interval * sec->rate_burst)
-		return 0;
-	e->tat = tat + interval;
-	return 1;
-}
-
-static uint64_t fingerprint(const uint8_t e[32])
-{
-	uint64_t v;
-	memcpy(&v, e, 8);
-	return v | 1; /* 0 marks an empty slot */
-}
-
-static int replay_seen(const struct tern_sec *sec, uint64_t fp)
-{
-	for (uint32_t i = (uint32_t)(fp >> 17) & (TERN_REPLAY_SLOTS - 1);;
-	     i = (i + 1) & (TERN_REPLAY_SLOTS - 1)) {
-		if (sec->rp_set[i] == 0)
-			return 0;
-		if (sec->rp_set[i] == fp)
-			return 1;
-	}
-}
-
-static void replay_set_del(struct tern_sec *sec, uint64_t fp)
-{
-	uint32_t m = TERN_REPLAY_SLOTS - 1, i = (uint32_t)(fp >> 17) & m;
-	while (sec->rp_set[i] != fp) {
-		if (sec->rp_set[i] == 0)
-			return;
-		i = (i + 1) & m;
-	}
-	sec->rp_set[i] = 0;
-	for (uint32_t j = (i + 1) & m; sec->rp_set[j] != 0; j = (j + 1) & m) {
-		uint32_t home = (uint32_t)(sec->rp_set[j] >> 17) & m;
-		if (((j - home) & m) >= ((j - i) & m)) {
-			sec->rp_set[i] = sec->rp_set[j];
-			sec->rp_set[j] = 0;
-			i = j;
-		}
-	}
-}
-
-/* Remember a handshake; the oldest is forgotten when the ring is full, and
- * nothing older than it is accepted from then on. */
-static void replay_add(struct tern_sec *sec, uint64_t fp, uint64_t ts)
-{
-	struct replay_ent *r = &sec->rp_ring[sec->rp_head];
-	if (r->fp != 0) {
-		replay_set_del(sec, r->fp);
-		if (r->ts > sec->rp_floor)
-			sec->rp_floor = r->ts;
-	}
-	r->fp = fp;
-	r->ts = ts;
-	sec->rp_head = (sec->rp_head + 1) & (TERN_REPLAY_RING - 1);
-	uint32_t m = TERN_REPLAY_SLOTS - 1, i = (uint32_t)(fp >> 17) & m;
-	while (sec->rp_set[i] != 0)
-		i = (i + 1) & m;
-	sec->rp_set[i] = fp;
+	int k = pattern == TERN_PAT_NNPSK0 ? TERN_K_PSK : server ? TERN_K_OWN : TERN_K_PEER;
+	tern_mac(out, sec->mac1_key[k], 32, pkt, TERN_HDR_LEN + TERN_SHS_OFF_MAC1);
 }
 
 /* --- configuration -------------------------------------------------------------- */
+
+static void derive(uint8_t mac1_key[32], uint8_t cookie_key[32], const uint8_t k[32])
+{
+	tern_sha256(mac1_key, "mac1----", 8, k, 32);
+	tern_sha256(cookie_key, "cookie--", 8, k, 32);
+}
 
 int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 {
@@ -296,15 +148,17 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	sec->protection = cfg->protection;
 	sec->ciphers = TERN_CIPHER_AES256GCM | TERN_CIPHER_CHACHAPOLY;
 	sec->cipher_pref = tern_cipher_local();
-	sec->rate_interval_ns = 1000000000ull / (cfg->handshake_rate ? cfg->handshake_rate : 200);
-	sec->rate_burst = 64;
 	if (cfg->key_file != NULL) {
-		if ((rc = tern_key_read(cfg->key_file, sec->s_priv)) != 0 ||
-		    (rc = tern_x25519_public(sec->s_priv, sec->s_pub)) != 0) {
+		uint8_t priv[32];
+		if ((rc = tern_key_read(cfg->key_file, priv)) == 0)
+			rc = tern_x25519_key_new(&sec->s_key, priv, sec->s_pub);
+		tern_wipe(priv, sizeof(priv));
+		if (rc != 0) {
 			tern_log(ep, TERN_LOG_ERR, "cannot read private key %s", cfg->key_file);
 			return rc < 0 ? rc : -EINVAL;
 		}
-		sec->have_static = 1;
+		sec->have_static = sec->serve_static = 1;
+		derive(sec->mac1_key[TERN_K_OWN], sec->cookie_key[TERN_K_OWN], sec->s_pub);
 	}
 	if (cfg->peer_key_file != NULL) {
 		if ((rc = tern_key_read(cfg->peer_key_file, sec->peer_pub)) != 0) {
@@ -312,6 +166,7 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 			return rc;
 		}
 		sec->have_peer = 1;
+		derive(sec->mac1_key[TERN_K_PEER], sec->cookie_key[TERN_K_PEER], sec->peer_pub);
 	}
 	if (cfg->psk_file != NULL) {
 		if ((rc = tern_key_read(cfg->psk_file, sec->psk)) != 0) {
@@ -319,29 +174,36 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 			return rc;
 		}
 		sec->have_psk = 1;
+		derive(sec->mac1_key[TERN_K_PSK], sec->cookie_key[TERN_K_PSK], sec->psk);
 	}
-	if (cfg->allow_file != NULL) {
-		if ((rc = tern_keys_read(cfg->allow_file, &sec->allow, &sec->nallow)) != 0) {
-			tern_log(ep, TERN_LOG_ERR, "cannot read allow-list %s", cfg->allow_file);
-			return rc;
-		}
-		if (!sec->have_static) {
-			tern_log(ep, TERN_LOG_ERR, "an allow-list needs a key (key_file)");
-			return -EINVAL;
-		}
+	if (cfg->allow_file != NULL && !sec->serve_static) {
+		tern_log(ep, TERN_LOG_ERR, "an allow-list needs a key (key_file)");
+		return -EINVAL;
 	}
+	sec->have_allow = cfg->allow_file != NULL;
 	if (sec->have_peer && !sec->have_static) {
 		/* A client with no identity of its own: an anonymous static key. */
-		if ((rc = tern_x25519_keypair(sec->s_priv, sec->s_pub)) != 0)
+		if ((rc = tern_x25519_key_generate(&sec->s_key, sec->s_pub)) != 0)
 			return rc;
 		sec->have_static = 1;
 	}
 	if (cfg->protection != TERN_PROT_NONE && !sec->have_peer && !sec->have_psk &&
-	    !sec->have_static) {
-		tern_log(ep, TERN_LOG_ERR, "protection needs keys (key_file, peer_key_file or psk_file)");
+	    !sec->serve_static) {
+		tern_log(ep, TERN_LOG_ERR,
+			 "protection needs keys (key_file, peer_key_file or psk_file)");
 		return -EINVAL;
 	}
-	return 0;
+	/* The client's static-static DH with the pinned server key, once. */
+	if (sec->have_peer) {
+		if (tern_x25519_key_dh(sec->s_key, sec->peer_pub, sec->ss_peer) != 0) {
+			tern_log(ep, TERN_LOG_ERR, "peer key %s is not a usable X25519 key",
+				 cfg->peer_key_file);
+			return -EINVAL;
+		}
+	}
+	if (sec->serve_static && (rc = tern_peers_init(ep, cfg->allow_file)) != 0)
+		return rc;
+	return tern_cookie_init(ep, cfg);
 }
 
 void tern_sec_fini(struct tern_ep *ep)
@@ -349,23 +211,53 @@ void tern_sec_fini(struct tern_ep *ep)
 	struct tern_sec *sec = ep->sec;
 	if (sec == NULL)
 		return;
-	free(sec->allow);
+	tern_peers_fini(sec);
+	tern_cookie_fini(sec);
+	tern_x25519_key_free(sec->s_key);
 	tern_wipe(sec, sizeof(*sec));
 	free(sec);
 	ep->sec = NULL;
 }
 
-/* A client's handshake runs only when it has something to authenticate. */
+/* A client's handshake runs only when it has something to authenticate
+ * (1; 0: a plain CONNECT); a level above none without a pinned key or a
+ * PSK cannot be had: -EINVAL rather than a session with less than asked. */
 int tern_sec_client_secure(const struct tern_ep *ep)
 {
-	return ep->sec != NULL && (ep->sec->have_peer || ep->sec->have_psk);
+	const struct tern_sec *sec = ep->sec;
+	if (sec == NULL)
+		return 0;
+	if (sec->have_peer || sec->have_psk)
+		return 1;
+	if (sec->protection != TERN_PROT_NONE) {
+		tern_log(ep, TERN_LOG_ERR, "protection needs the server's key (peer_key_file) or a "
+					   "PSK to connect with");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The server refuses plain handshakes when it requires authentication. */
 int tern_sec_plain_allowed(const struct tern_ep *ep)
 {
 	const struct tern_sec *sec = ep->sec;
-	return sec == NULL || (sec->nallow == 0 && !sec->have_psk && sec->protection == TERN_PROT_NONE);
+	return sec == NULL ||
+	       (!sec->have_allow && !sec->have_psk && sec->protection == TERN_PROT_NONE);
+}
+
+/* Does this server run the pattern? (The acceptance rules, before crypto.) */
+static int served(const struct tern_sec *sec, unsigned pattern)
+{
+	switch (pattern) {
+	case TERN_PAT_IK:
+		return sec->serve_static && !sec->have_psk;
+	case TERN_PAT_IKPSK1:
+		return sec->serve_static && sec->have_psk;
+	case TERN_PAT_NNPSK0:
+		return sec->have_psk && !sec->have_allow;
+	default:
+		return 0;
+	}
 }
 
 void tern_sec_session_wipe(struct tern_session *s)
@@ -377,6 +269,7 @@ void tern_sec_session_wipe(struct tern_session *s)
 	s->tx_ctr = 0;
 	memset(&s->rxwin, 0, sizeof(s->rxwin));
 	if (s->hs != NULL) {
+		noise_hs_wipe(&s->hs->hs); /* frees its ephemeral key */
 		tern_wipe(s->hs, sizeof(*s->hs));
 		free(s->hs);
 		s->hs = NULL;
@@ -411,15 +304,15 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 {
 	struct tern_ep *ep = s->ep;
 	struct tern_sec *sec = ep->sec;
-	struct sym y;
 	int rc;
 	if (s->hs == NULL && (s->hs = calloc(1, sizeof(*s->hs))) == NULL)
 		return -ENOMEM;
 	struct hs_client *c = s->hs;
-	unsigned pattern = sec->have_peer ? (sec->have_psk ? TERN_PAT_IKPSK0 : TERN_PAT_IK)
+	unsigned pattern = sec->have_peer ? (sec->have_psk ? TERN_PAT_IKPSK1 : TERN_PAT_IK)
 					  : TERN_PAT_NNPSK0;
 	uint8_t *pkt = c->pkt, *b = pkt + TERN_HDR_LEN;
-	memset(pkt, 0, sizeof(c->pkt));
+	noise_hs_wipe(&c->hs); /* a state from before (none: calloc'd) */
+	memset(c, 0, sizeof(*c));
 	struct tern_hdr h;
 	memset(&h, 0, sizeof(h));
 	h.type = TERN_PKT_CONNECT;
@@ -427,88 +320,77 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 	h.dst_session = TERN_SESSION_NONE;
 	h.src_session = s->id;
 	tern_wire_put(pkt, &h);
-	if ((rc = tern_random(&c->cid, 8)) != 0 || (rc = tern_x25519_keypair(c->e_priv, c->e_pub)) != 0)
+	if ((rc = tern_random(&c->cid, 8)) != 0)
 		return rc;
-	b[OFF_PATTERN] = (uint8_t)pattern;
-	put64(b + OFF_CID, c->cid);
-	memcpy(b + OFF_E, c->e_pub, 32);
-
-	prologue(&y, pkt);
-	if (pattern != TERN_PAT_IK)
-		mix_key_and_hash(&y, sec->psk);
-	mix_hash(&y, c->e_pub, 32);
-	if (pattern != TERN_PAT_IK)
-		mix_key(&y, c->e_pub, 32);
-	if (pattern != TERN_PAT_NNPSK0) {
-		if ((rc = mix_dh(&y, c->e_priv, sec->peer_pub)) != 0 ||
-		    (rc = seal_hash(&y, sec->s_pub, 32, b + OFF_STATIC)) != 0 ||
-		    (rc = mix_dh(&y, sec->s_priv, sec->peer_pub)) != 0)
-			goto out;
-	}
+	b[0] = (uint8_t)pattern;
+	put64(b + 8, c->cid);
+	uint8_t pro[PROLOGUE_LEN + 8];
+	prologue(pro, c->cid);
+	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK;
+	if ((rc = noise_hs_init(&c->hs, noise_of(pattern), 1, pro, sizeof(pro),
+				st ? sec->s_key : NULL, st ? sec->s_pub : NULL,
+				st ? sec->peer_pub : NULL, ps ? sec->psk : NULL)) != 0)
+		return rc;
+	if (st)
+		noise_hs_set_ss(&c->hs, sec->ss_peer);
 	uint8_t pt[TERN_SHS_PT_LEN];
-	struct tern_wire_sx sx = {.timestamp = realtime_ns(), .protection = (uint8_t)sec->protection,
-				  .cipher = (uint8_t)sec->ciphers};
+	struct tern_wire_sx sx = {.timestamp = realtime_ns(),
+				  .protection = (uint8_t)sec->protection,
+				  .cipher = (uint8_t)sec->ciphers,
+				  .session = s->id};
 	payload_put(pt, hs, &sx);
-	rc = seal_hash(&y, pt, sizeof(pt), b + OFF_PAYLOAD_C);
+	size_t n;
+	rc = noise_hs_write(&c->hs, pt, sizeof(pt), b + TERN_SHS_OFF_MSG, TERN_SHS_MSG1_LEN, &n);
 	tern_wipe(pt, sizeof(pt));
 	if (rc != 0)
-		goto out;
-	/* The header checksum first (it does not cover mac1), then mac1 over
-	 * everything before it, checksum included, as the server sees it. */
-	tern_wire_seal(pkt, TERN_HDR_LEN + TERN_SHS_CONNECT_LEN);
-	uint8_t mk[32];
-	mac1_key(ep, pattern, sec->peer_pub, mk);
-	mac1(mk, pkt, TERN_HDR_LEN + OFF_MAC1, b + OFF_MAC1);
-	tern_wipe(mk, sizeof(mk));
+		return rc;
 	c->pattern = (uint8_t)pattern;
-	memcpy(&c->y, &y, sizeof(y));
-out:
-	sym_wipe(&y);
-	return rc;
+	/* The header checksum first (it does not cover the macs), then mac1
+	 * over everything before it, then mac2 (with a cookie from there). */
+	tern_wire_seal(pkt, TERN_HDR_LEN + TERN_SHS_CONNECT_LEN);
+	mac1(sec, 0, pattern, pkt, b + TERN_SHS_OFF_MAC1);
+	tern_cookie_mac2(ep, &s->peer, pkt);
+	return 0;
 }
 
 /*
- * CONNECT_OK for a secure CONNECT of ours. 0 and *hs, *prot filled when it
- * authenticates; -EACCES etc. for a refusal (status set, matched by cid);
- * -EAGAIN when it is not ours or does not authenticate (dropped: a forgery
- * must not end the attempt).
+ * CONNECT_OK for a secure CONNECT of ours. 0 and *hs filled when it
+ * authenticates (keys installed); -EACCES etc. for a refusal (matched by
+ * cid) or an answer we cannot take (-EPROTO); -EAGAIN when it is not ours
+ * or does not authenticate (dropped: a forgery must not end the attempt).
  */
 int tern_noise_connect_ok(struct tern_session *s, const struct tern_rx *rx,
 			  const struct tern_hdr *h, struct tern_wire_hs *hs)
 {
-	struct tern_ep *ep = s->ep;
-	struct tern_sec *sec = ep->sec;
+	struct tern_sec *sec = s->ep->sec;
 	struct hs_client *c = s->hs;
-	const uint8_t *pkt = rx->data, *b = pkt + TERN_HDR_LEN;
-	if (c == NULL || !(h->flags & TERN_WF_SECURE) || get64(b + OFF_CID) != c->cid ||
-	    b[OFF_PATTERN] != c->pattern)
+	const uint8_t *b = (const uint8_t *)rx->data + TERN_HDR_LEN;
+	static const uint8_t zero[7];
+	if (c == NULL || !(h->flags & TERN_WF_SECURE) || get64(b + 8) != c->cid ||
+	    b[0] != c->pattern || memcmp(b + 1, zero, 7) != 0)
 		return -EAGAIN;
 	if (h->status != 0)
 		return -(int)h->status;
-	struct sym y;
+	struct noise_hs y;
 	uint8_t pt[TERN_SHS_PT_LEN], i2r[32], r2i[32];
+	struct tern_wire_sx sx;
+	size_t n;
 	int rc;
-	memcpy(&y, &c->y, sizeof(y));
-	/* The answer's prologue hashes the CONNECT's transcript first. */
-	uint8_t p[2 + 4 + 16];
-	p[0] = 't';
-	p[1] = pkt[1];
-	memcpy(p + 2, pkt + 6, 4);
-	memcpy(p + 6, b, 16);
-	mix_hash(&y, p, sizeof(p));
-	const uint8_t *re = b + OFF_E;
-	mix_hash(&y, re, 32);
-	if (c->pattern != TERN_PAT_IK)
-		mix_key(&y, re, 32);
-	if ((rc = mix_dh(&y, c->e_priv, re)) != 0 ||
-	    (c->pattern != TERN_PAT_NNPSK0 && (rc = mix_dh(&y, sec->s_priv, re)) != 0) ||
-	    (rc = open_hash(&y, b + OFF_PAYLOAD_A, TERN_SHS_PT_LEN, pt)) != 0) {
+	noise_hs_borrow(&y, &c->hs); /* a forgery must leave the attempt's state */
+	if (noise_hs_read(&y, b + TERN_SHS_OFF_MSG, TERN_SHS_MSG2_LEN, pt, sizeof(pt), &n) != 0 ||
+	    n != sizeof(pt)) {
 		rc = -EAGAIN;
 		goto out;
 	}
-	struct tern_wire_sx sx;
-	payload_get(pt, hs, &sx);
-	if (hs->nonce != s->hs_nonce || hs->peer_epoch != ep->epoch) {
+	if (payload_get(pt, hs, &sx) != 0) {
+		rc = -EPROTO; /* the server's own words: it runs something else */
+		goto out;
+	}
+	if (sx.session != h->src_session) {
+		rc = -EAGAIN; /* the header was changed on the way: wait for the real one */
+		goto out;
+	}
+	if (hs->nonce != s->hs_nonce || hs->peer_epoch != s->ep->epoch) {
 		/* Not the answer to this attempt: no keys from it (install_keys
 		 * would otherwise run again for the right one, and leak). */
 		rc = -EAGAIN;
@@ -519,12 +401,14 @@ int tern_noise_connect_ok(struct tern_session *s, const struct tern_rx *rx,
 		rc = -EPROTO;
 		goto out;
 	}
-	split(&y, i2r, r2i);
-	rc = install_keys(s, sx.cipher, i2r, r2i, sx.protection);
-	if (rc == 0 && c->pattern != TERN_PAT_NNPSK0)
+	if ((rc = noise_hs_split(&y, i2r, r2i, NULL)) != 0 ||
+	    (rc = install_keys(s, sx.cipher, i2r, r2i, sx.protection)) != 0)
+		goto out;
+	if (c->pattern != TERN_PAT_NNPSK0)
 		memcpy(s->peer_static, sec->peer_pub, 32);
+	noise_hs_wipe(&c->hs); /* done: the ephemeral key goes now */
 out:
-	sym_wipe(&y);
+	noise_hs_wipe(&y);
 	tern_wipe(pt, sizeof(pt));
 	tern_wipe(i2r, sizeof(i2r));
 	tern_wipe(r2i, sizeof(r2i));
@@ -553,14 +437,42 @@ void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	ep->st.hs_refused++;
 }
 
-static int allowed(const struct tern_sec *sec, const uint8_t key[32])
+/* A refusal before any authentication: not to unproven addresses under load. */
+static void refuse_early(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h)
 {
-	if (sec->nallow == 0)
-		return 1;
-	for (uint32_t i = 0; i < sec->nallow; i++)
-		if (CRYPTO_memcmp(sec->allow[i], key, 32) == 0)
-			return 1;
+	tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
+	if (!tern_cookie_under_load(ep))
+		tern_noise_refuse(ep, rx, h, EACCES);
+}
+
+struct rs_ctx {
+	struct tern_ep *ep;
+	struct tern_peer *peer;
+	int not_allowed;
+};
+
+/* The client's static key, before any DH with it: listed? its ss. */
+static int on_rs(struct noise_hs *y, void *arg)
+{
+	struct rs_ctx *x = arg;
+	struct tern_peer *p = tern_peer_get(x->ep, y->rs);
+	if (p == NULL) {
+		x->not_allowed = 1;
+		return -EACCES;
+	}
+	if (tern_peer_ss(x->ep->sec, p) != 0)
+		return -EACCES; /* a low-order key */
+	noise_hs_set_ss(y, p->ss);
+	x->peer = p;
 	return 0;
+}
+
+static unsigned choose_cipher(const struct tern_sec *sec, unsigned offered)
+{
+	return (offered & sec->cipher_pref) ? sec->cipher_pref
+	       : (offered & TERN_CIPHER_AES256GCM) ? TERN_CIPHER_AES256GCM
+	       : (offered & TERN_CIPHER_CHACHAPOLY) ? TERN_CIPHER_CHACHAPOLY
+						    : 0;
 }
 
 void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h,
@@ -568,105 +480,99 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 {
 	struct tern_sec *sec = ep->sec;
 	const uint8_t *pkt = rx->data, *b = pkt + TERN_HDR_LEN;
-	unsigned pattern = b[OFF_PATTERN];
-	res->session = NULL;
-	res->ok = 0;
-	if (pattern != TERN_PAT_IK && pattern != TERN_PAT_NNPSK0 && pattern != TERN_PAT_IKPSK0) {
+	unsigned pattern = b[0];
+	static const uint8_t zero[48];
+	memset(res, 0, sizeof(*res));
+	/* Stateless checks: the pattern, reserved bytes and NNpsk0's padding. */
+	if (!known(pattern) || memcmp(b + 1, zero, 7) != 0 ||
+	    (pattern == TERN_PAT_NNPSK0 &&
+	     memcmp(b + TERN_SHS_OFF_MSG + TERN_SHS_MSG1_NN, zero,
+		    TERN_SHS_MSG1_LEN - TERN_SHS_MSG1_NN) != 0)) {
 		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
-	if (sec == NULL) {
-		/* No keys here: the client pinned a key (or PSK) this server does
-		 * not hold. Say so (no larger than the CONNECT) rather than let it
-		 * time out. */
-		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
-		tern_noise_refuse(ep, rx, h, EACCES);
+	if (sec != NULL)
+		tern_cookie_load(ep); /* every well-formed secure CONNECT is load */
+	if (sec == NULL || !served(sec, pattern)) {
+		/* The client pinned a key (or PSK) this server does not hold, or
+		 * lacks a factor the server requires. Say so (no larger than the
+		 * CONNECT) rather than let it time out. */
+		if (sec == NULL) {
+			tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
+			tern_noise_refuse(ep, rx, h, EACCES);
+		} else {
+			refuse_early(ep, rx, h);
+		}
 		return;
 	}
-	/* Cheap checks first: the rate limit, then mac1, before any DH. */
-	if (!rate_ok(ep, &rx->src)) {
-		tern_rx_drop(ep, TERN_DROP_RATELIMIT);
-		return;
-	}
-	int have = pattern == TERN_PAT_IK ? sec->have_static && !sec->have_psk
-		   : pattern == TERN_PAT_NNPSK0 ? sec->have_psk
-						  : sec->have_static && sec->have_psk;
-	uint8_t mk[32], m[16];
-	if (have) {
-		mac1_key(ep, pattern, sec->s_pub, mk);
-		mac1(mk, pkt, TERN_HDR_LEN + OFF_MAC1, m);
-		tern_wipe(mk, sizeof(mk));
-	}
-	if (!have || CRYPTO_memcmp(m, b + OFF_MAC1, 16) != 0) {
-		/* Not our key or PSK (or not our pattern): the client cannot
-		 * authenticate this server. */
-		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
-		tern_noise_refuse(ep, rx, h, EACCES);
+	uint8_t m[TERN_MAC_LEN];
+	mac1(sec, 1, pattern, pkt, m);
+	if (CRYPTO_memcmp(m, b + TERN_SHS_OFF_MAC1, TERN_MAC_LEN) != 0) {
+		refuse_early(ep, rx, h); /* not our key or PSK */
 		return;
 	}
 	/* A retransmission of a CONNECT we answered: the same answer again. */
-	uint64_t cid = get64(b + OFF_CID);
-	uint8_t digest[32];
-	tern_sha256(digest, b, TERN_SHS_CONNECT_LEN, NULL, 0);
+	uint64_t cid = get64(b + 8);
 	struct tern_session *old = tern_hs_find(ep, &rx->src, cid, h->src_session, 1);
 	if (old != NULL) {
-		if (old->hs_reply != NULL && memcmp(old->hs_digest, digest, 32) == 0) {
+		uint8_t digest[32];
+		tern_sha256(digest, b, TERN_SHS_OFF_MAC1, NULL, 0);
+		if (old->hs_reply != NULL && CRYPTO_memcmp(old->hs_digest, digest, 32) == 0)
 			tern_tx_raw(ep, &old->peer, old->hs_reply, old->hs_reply_len);
-			return;
-		}
+		else
+			tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
+		return;
+	}
+	if (tern_cookie_gate(ep, rx, h, pattern) != 0)
+		return; /* under load: a cookie reply, or over its address's rate */
+
+	struct noise_hs *y = &res->y;
+	struct rs_ctx x = {.ep = ep};
+	uint8_t pro[PROLOGUE_LEN + 8], pt[TERN_SHS_PT_LEN];
+	size_t mlen = pattern == TERN_PAT_NNPSK0 ? TERN_SHS_MSG1_NN : TERN_SHS_MSG1_LEN, n = 0;
+	int st = pattern != TERN_PAT_NNPSK0, ps = pattern != TERN_PAT_IK, rc;
+	prologue(pro, cid);
+	if ((rc = noise_hs_init(y, noise_of(pattern), 0, pro, sizeof(pro), st ? sec->s_key : NULL,
+				st ? sec->s_pub : NULL, NULL, ps ? sec->psk : NULL)) != 0) {
 		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
 		return;
 	}
-	struct sym y;
-	uint8_t s_i[32], pt[TERN_SHS_PT_LEN];
-	const uint8_t *e_i = b + OFF_E;
-	int rc;
-	memset(s_i, 0, sizeof(s_i));
-	prologue(&y, pkt);
-	if (pattern != TERN_PAT_IK)
-		mix_key_and_hash(&y, sec->psk);
-	mix_hash(&y, e_i, 32);
-	if (pattern != TERN_PAT_IK)
-		mix_key(&y, e_i, 32);
-	if (pattern != TERN_PAT_NNPSK0) {
-		if ((rc = mix_dh(&y, sec->s_priv, e_i)) != 0 ||
-		    (rc = open_hash(&y, b + OFF_STATIC, 32, s_i)) != 0 ||
-		    (rc = mix_dh(&y, sec->s_priv, s_i)) != 0)
-			goto bad;
-	}
-	if ((rc = open_hash(&y, b + OFF_PAYLOAD_C, TERN_SHS_PT_LEN, pt)) != 0)
-		goto bad;
-	struct tern_wire_sx sx;
-	payload_get(pt, &res->hs, &sx);
-	/* Replays: fresh enough, and this ephemeral key never seen. */
-	uint64_t now = realtime_ns(), fp = fingerprint(e_i);
-	if (sx.timestamp + REPLAY_WINDOW_NS < now || sx.timestamp > now + REPLAY_WINDOW_NS ||
-	    sx.timestamp <= sec->rp_floor || replay_seen(sec, fp)) {
-		tern_rx_drop(ep, TERN_DROP_REPLAY);
+	y->on_rs = on_rs;
+	y->on_rs_ctx = &x;
+	rc = noise_hs_read(y, b + TERN_SHS_OFF_MSG, mlen, pt, sizeof(pt), &n);
+	y->on_rs = NULL;
+	y->on_rs_ctx = NULL;
+	if (rc != 0 || n != sizeof(pt)) {
+		if (x.not_allowed) {
+			tern_noise_refuse(ep, rx, h, EACCES); /* not on the allow-list */
+		} else {
+			tern_rx_drop(ep, TERN_DROP_HANDSHAKE); /* wrong PSK, or forged */
+			tern_noise_refuse(ep, rx, h, EACCES);
+		}
 		goto out;
 	}
-	if (pattern != TERN_PAT_NNPSK0 && !allowed(sec, s_i)) {
-		tern_noise_refuse(ep, rx, h, EACCES);
+	struct tern_wire_sx sx;
+	if (payload_get(pt, &res->hs, &sx) != 0 || sx.session != h->src_session) {
+		tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
+		goto out;
+	}
+	/* Replays: fresh enough, newer than the key's floor, not seen. */
+	if (tern_hs_replay_check(sec, x.peer, y->re, sx.timestamp, realtime_ns()) != 0) {
+		tern_rx_drop(ep, TERN_DROP_REPLAY);
 		goto out;
 	}
 	if (sx.protection < sec->protection || sx.protection > TERN_PROT_PRIVACY) {
 		tern_noise_refuse(ep, rx, h, EACCES);
 		goto out;
 	}
-	unsigned cipher = (sx.cipher & sec->cipher_pref) ? sec->cipher_pref
-			  : (sx.cipher & TERN_CIPHER_AES256GCM) ? TERN_CIPHER_AES256GCM
-			  : (sx.cipher & TERN_CIPHER_CHACHAPOLY) ? TERN_CIPHER_CHACHAPOLY
-								 : 0;
+	unsigned cipher = choose_cipher(sec, sx.cipher);
 	if (cipher == 0) {
 		tern_noise_refuse(ep, rx, h, EPROTO);
 		goto out;
 	}
-	/* Remembered only once it is accepted: a client this server refuses
-	 * (anyone who knows its public key gets this far) must not fill the
-	 * cache, or it could push the floor up to 60 s into the future with
-	 * future-stamped handshakes and lock every client out. A refused
-	 * CONNECT replayed gets the same refusal again, and no state. */
-	replay_add(sec, fp, sx.timestamp);
+	/* Remembered only once it is accepted: a refused CONNECT replayed gets
+	 * the same refusal again, and leaves no state. */
+	tern_hs_replay_add(sec, x.peer, y->re, sx.timestamp);
 	/* Authenticated: the session layer validates the parameters, allocates
 	 * the session and asks for the answer (tern_noise_answer). */
 	res->ok = 1;
@@ -674,16 +580,13 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	res->cid = cid;
 	res->protection = sx.protection;
 	res->cipher = (uint8_t)cipher;
-	memcpy(res->digest, digest, 32);
-	memcpy(res->client_static, s_i, 32);
-	memcpy(&res->y, &y, sizeof(y));
-	goto out;
-bad:
-	tern_rx_drop(ep, TERN_DROP_HANDSHAKE);
-	tern_noise_refuse(ep, rx, h, EACCES);
+	tern_sha256(res->digest, b, TERN_SHS_OFF_MAC1, NULL, 0);
+	if (st)
+		memcpy(res->client_static, y->rs, 32);
+	tern_wipe(pt, sizeof(pt));
+	return;
 out:
-	sym_wipe(&y);
-	tern_wipe(s_i, sizeof(s_i));
+	noise_hs_wipe(y);
 	tern_wipe(pt, sizeof(pt));
 }
 
@@ -697,10 +600,9 @@ int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const st
 {
 	struct tern_ep *ep = s->ep;
 	uint8_t pkt[TERN_HDR_LEN + TERN_SHS_OK_LEN], *b = pkt + TERN_HDR_LEN;
-	uint8_t e_priv[32], e_pub[32], pt[TERN_SHS_PT_LEN], i2r[32], r2i[32];
-	struct sym y;
+	uint8_t pt[TERN_SHS_PT_LEN], i2r[32], r2i[32];
+	size_t n;
 	int rc;
-	memcpy(&y, &res->y, sizeof(y));
 	memset(pkt, 0, sizeof(pkt));
 	struct tern_hdr h;
 	memset(&h, 0, sizeof(h));
@@ -710,30 +612,16 @@ int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const st
 	h.src_session = s->id;
 	h.token = res->hs.token;
 	tern_wire_put(pkt, &h);
-	b[OFF_PATTERN] = res->pattern;
-	put64(b + OFF_CID, res->cid);
-	if ((rc = tern_x25519_keypair(e_priv, e_pub)) != 0)
-		goto out;
-	memcpy(b + OFF_E, e_pub, 32);
-	uint8_t p[2 + 4 + 16];
-	p[0] = 't';
-	p[1] = pkt[1];
-	memcpy(p + 2, pkt + 6, 4);
-	memcpy(p + 6, b, 16);
-	mix_hash(&y, p, sizeof(p));
-	mix_hash(&y, e_pub, 32);
-	if (res->pattern != TERN_PAT_IK)
-		mix_key(&y, e_pub, 32);
-	const uint8_t *e_i = (const uint8_t *)rx->data + TERN_HDR_LEN + OFF_E;
-	if ((rc = mix_dh(&y, e_priv, e_i)) != 0 ||
-	    (res->pattern != TERN_PAT_NNPSK0 && (rc = mix_dh(&y, e_priv, res->client_static)) != 0))
-		goto out;
-	struct tern_wire_sx sx = {.protection = res->protection, .cipher = res->cipher};
+	b[0] = res->pattern;
+	put64(b + 8, res->cid);
+	struct tern_wire_sx sx = {.protection = res->protection, .cipher = res->cipher,
+				  .session = s->id};
 	payload_put(pt, hs, &sx);
-	if ((rc = seal_hash(&y, pt, sizeof(pt), b + OFF_PAYLOAD_A)) != 0)
+	if ((rc = noise_hs_write(&res->y, pt, sizeof(pt), b + TERN_SHS_OFF_MSG, TERN_SHS_MSG2_LEN,
+				 &n)) != 0 ||
+	    (rc = noise_hs_split(&res->y, i2r, r2i, NULL)) != 0)
 		goto out;
 	tern_wire_seal(pkt, sizeof(pkt));
-	split(&y, i2r, r2i);
 	if ((rc = install_keys(s, res->cipher, r2i, i2r, res->protection)) != 0)
 		goto out;
 	s->hs_reply = malloc(sizeof(pkt));
@@ -748,10 +636,8 @@ int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const st
 	tern_tx_raw(ep, &rx->src, pkt, sizeof(pkt));
 	ep->st.hs_ok++;
 out:
-	sym_wipe(&y);
-	tern_wipe(&res->y, sizeof(res->y));
+	noise_hs_wipe(&res->y);
 	tern_wipe(res->client_static, sizeof(res->client_static));
-	tern_wipe(e_priv, sizeof(e_priv));
 	tern_wipe(pt, sizeof(pt));
 	tern_wipe(i2r, sizeof(i2r));
 	tern_wipe(r2i, sizeof(r2i));

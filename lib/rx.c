@@ -121,6 +121,10 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 		tern_on_reset(ep, rx, &h);
 		return;
 	}
+	if (h.type == TERN_PKT_COOKIE) { /* for a handshake in progress: cookie.c */
+		tern_on_cookie(ep, rx, &h);
+		return;
+	}
 	struct tern_session *s;
 	if (tern_unlikely(h.dst_session >= ep->cfg.max_sessions ||
 			  (s = ep->sessions[h.dst_session]) == NULL)) {

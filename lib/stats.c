@@ -114,6 +114,8 @@ int tern_stats_format(const struct tern_stats *st, char *buf, size_t len)
 	PUT(zc_rx);
 	PUT(hs_ok);
 	PUT(hs_refused);
+	PUT(hs_cookies_sent);
+	PUT(hs_cookies_rx);
 #undef PUT
 	return (int)n;
 }

@@ -168,7 +168,10 @@ struct tern_ep_config {
 	const char *psk_file;      /**< a pre-shared key (a key file): both sides must hold it */
 	uint32_t protection;       /**< client: the level asked for; server: the lowest accepted
 				        (TERN_PROT_*, default NONE) */
-	uint32_t handshake_rate;   /**< server: handshakes per second per source address (default 200) */
+	uint32_t handshake_rate;   /**< server under load: handshakes per second per source
+				        address proven by a cookie (default 200) */
+	uint32_t handshake_load;   /**< server: secure CONNECTs per second above which it is under
+				        load and asks for cookies first (default 1000) */
 
 	/** Log hook (may be NULL): level is TERN_LOG_*, msg has no newline. */
 	void (*log)(void *ctx, int level, const char *msg);
@@ -277,7 +280,10 @@ int tern_msg_set_len(struct tern_msg *m, size_t len);
  * @return 0 and *out set;
  *         -EINVAL: a malformed address: no port, a port that is not a number,
  *                  0 or above 65535, a dotted host that is no IPv4 address
- *                  ("300.1.1.1"), an IPv6 address without brackets;
+ *                  ("300.1.1.1"), an IPv6 address without brackets; or the
+ *                  endpoint asks for a protection level (integrity, privacy)
+ *                  with neither the server's key nor a PSK to authenticate
+ *                  the server by (rather than a session with less);
  *         -ENXIO: a host name that does not resolve ("nosuchhost.invalid");
  *         -EAGAIN: the resolver failed for now (DNS unreachable): try again;
  *         -ENOSPC (no free session), -ENOMEM.
@@ -467,6 +473,8 @@ struct tern_stats {
 	uint64_t zc_rx;               /**< requests/responses handed over in place */
 	uint64_t hs_ok;               /**< authenticated handshakes accepted (server) */
 	uint64_t hs_refused;          /**< handshakes refused (not allowed, bad keys, level) */
+	uint64_t hs_cookies_sent;     /**< cookie replies sent (server under load) */
+	uint64_t hs_cookies_rx;       /**< cookie replies taken (client) */
 };
 
 /** Fill *out with the endpoint's counters. @return 0 or -EINVAL. */

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "driver.h"
+#include "noise_hs.h"
 #include "tern.h"
 #include "timers.h"
 #include "window.h"
@@ -219,18 +220,16 @@ struct serve_slot {
 };
 
 
-/* --- security (crypto.c, noise.c, protect.c) --- */
+/* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c) --- */
 
 struct tern_aead;
-struct tern_sym { /* Noise symmetric state */
-	uint8_t ck[32], h[32], k[32];
-};
-/* A client's handshake in progress: the CONNECT as sent (retransmitted as is). */
+/* A client's handshake in progress: the Noise state after message 1 and the
+ * CONNECT as sent (retransmitted as is, but for mac2 once a cookie came). */
 struct hs_client {
 	uint64_t cid;
-	uint8_t pattern;
-	uint8_t e_priv[32], e_pub[32];
-	struct tern_sym y;
+	uint8_t pattern;  /* TERN_PAT_* */
+	uint8_t cookied;  /* a cookie reply for this attempt was taken */
+	struct noise_hs hs;
 	uint8_t pkt[TERN_HDR_LEN + TERN_SHS_CONNECT_LEN];
 };
 #define TERN_RXWIN_WORDS   32u   /* replay window ring: 2048 bits (replay.c) */
@@ -240,42 +239,98 @@ struct replay_win {
 	uint64_t next; /* highest counter accepted + 1 (0: none yet) */
 	uint64_t bits[TERN_RXWIN_WORDS];
 };
-#define TERN_RATE_ENTRIES 1024u
+
+/* peers.c: the client static keys a server knows (bounded). */
+#define TERN_PEER_WAYS 4u
+#define TERN_PEER_SETS 1024u /* server without an allow-list: 4096 keys remembered */
+struct tern_peer {
+	uint8_t key[32];
+	uint8_t ss[32];   /* DH(server static, key), once has_ss */
+	uint64_t floor;   /* wall-clock ns: this key's CONNECTs stamped at or below are refused */
+	uint64_t used;    /* ep->now of its last handshake (eviction order, open server) */
+	uint32_t gen;     /* bumped when the slot is given to another key */
+	uint8_t in_use, has_ss;
+};
+/* peers.c: the accepted handshakes of the freshness window (bounded). A
+ * CONNECT's timestamp must be within the window of the server's clock. */
+#define TERN_HS_WINDOW_NS (60ull * 1000000000ull)
 #define TERN_REPLAY_RING  16384u
 #define TERN_REPLAY_SLOTS 32768u
+struct replay_ent {
+	uint64_t fp, ts; /* fingerprint of the ephemeral key (0: empty); its timestamp */
+	uint32_t peer;   /* peer index + 1; 0: no static key (NNpsk0) */
+	uint32_t gen;    /* the peer slot's gen when it was added */
+};
+struct tern_peers {
+	struct tern_peer *p; /* allow-list: one per listed key; else SETS * WAYS */
+	uint32_t n;
+	uint32_t *idx;       /* allow-list: open-addressing index (peer + 1) */
+	uint32_t mask;
+	uint8_t open;        /* no allow-list: any key, a bounded cache */
+	uint8_t seed[32];    /* keys the hashes (attackers choose keys and ephemerals) */
+	struct replay_ent ring[TERN_REPLAY_RING];
+	uint32_t head;
+	uint64_t set[TERN_REPLAY_SLOTS]; /* fingerprints of the ring, open addressing */
+};
+
+/* cookie.c: the server's cookie secret, load meter and per-address limit;
+ * the client's cookies. */
+#define TERN_RATE_ENTRIES 1024u
 struct rate_entry {
 	uint8_t ip[16];
 	uint64_t tat; /* GCRA: theoretical arrival time */
 };
-struct replay_ent {
-	uint64_t fp, ts;
+#define TERN_JAR 8u
+struct cookie_jar_ent {
+	struct tern_addr addr; /* the server it came from */
+	uint8_t cookie[16];
+	uint64_t at;           /* ep->now when received (0: empty) */
 };
-/* An endpoint's keys and the server's handshake memory (bounded). */
-struct tern_sec {
-	int have_static, have_peer, have_psk;
-	uint8_t s_priv[32], s_pub[32], peer_pub[32], psk[32];
-	uint8_t (*allow)[32];
-	uint32_t nallow;
-	uint32_t protection;
-	unsigned ciphers, cipher_pref;
+struct tern_cookie {
+	/* server */
+	uint8_t secret[32];   /* cookie = MAC(secret, source address), rotated */
+	uint64_t secret_at;   /* ep->now it was made (secret_set: valid) */
+	uint8_t secret_set;
+	uint8_t salt[16];     /* of this secret's cookie-reply keys */
+	struct tern_aead *enc[2]; /* cookie replies of static-key / PSK patterns */
+	uint64_t ctr;         /* nonce of the next cookie reply under salt */
+	uint64_t win_start;   /* load meter: CONNECTs in the window from win_start */
+	uint32_t win_count;
+	uint64_t load_until;  /* under load until then */
+	uint32_t load_per_s;  /* handshakes per second above which the server is under load */
 	uint64_t rate_interval_ns;
 	uint32_t rate_burst;
 	struct rate_entry rate[TERN_RATE_ENTRIES];
-	struct replay_ent rp_ring[TERN_REPLAY_RING];
-	uint32_t rp_head;
-	uint64_t rp_floor; /* timestamps at or below it are refused */
-	uint64_t rp_set[TERN_REPLAY_SLOTS];
+	/* client */
+	struct cookie_jar_ent jar[TERN_JAR];
+};
+
+/* An endpoint's keys and handshake memory. */
+enum { TERN_K_OWN, TERN_K_PEER, TERN_K_PSK }; /* what a mac1 / cookie key is derived from */
+struct tern_sec {
+	uint8_t have_static;  /* s_key: configured, or made up for an anonymous client */
+	uint8_t serve_static; /* the static key was configured: static-key patterns are served */
+	uint8_t have_peer, have_psk, have_allow;
+	struct tern_x25519_key *s_key; /* the static private key, imported once */
+	uint8_t s_pub[32], peer_pub[32], psk[32];
+	uint8_t ss_peer[32]; /* client: DH(s, peer_pub), precomputed */
+	/* SHA256("mac1----" || k) and SHA256("cookie--" || k) for k = our own
+	 * public key (server), the pinned one (client), the PSK (NNpsk0) */
+	uint8_t mac1_key[3][32], cookie_key[3][32];
+	uint32_t protection;
+	unsigned ciphers, cipher_pref;
+	struct tern_peers peers; /* server */
+	struct tern_cookie ck;
 };
 /* What the server learnt from an authenticated CONNECT. */
 struct tern_noise_result {
 	int ok;
-	struct tern_session *session;
 	uint8_t pattern, protection, cipher;
 	uint64_t cid;
-	uint8_t digest[32];
-	uint8_t client_static[32];
+	uint8_t digest[32];         /* of the CONNECT (retransmissions) */
+	uint8_t client_static[32];  /* zero for NNpsk0 */
 	struct tern_wire_hs hs;
-	struct tern_sym y;
+	struct noise_hs y;          /* after message 1 */
 };
 
 struct tern_session {
@@ -466,6 +521,27 @@ int tern_noise_answer(struct tern_session *s, const struct tern_rx *rx, const st
 		      struct tern_noise_result *res, const struct tern_wire_hs *hs);
 void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *rq,
 		       int err);
+/* peers.c: client keys (allow-list or a bounded cache) and replay memory */
+int tern_peers_init(struct tern_ep *ep, const char *allow_file);
+void tern_peers_fini(struct tern_sec *sec);
+struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32]);
+int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p);
+int tern_hs_replay_check(const struct tern_sec *sec, const struct tern_peer *p,
+			 const uint8_t e[32], uint64_t ts, uint64_t now);
+void tern_hs_replay_add(struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],
+			uint64_t ts);
+/* cookie.c: mac1, mac2, cookie replies, load (server); cookies (client) */
+#define TERN_MAC_LEN 16u
+void tern_mac(uint8_t out[TERN_MAC_LEN], const uint8_t *key, size_t klen, const void *d,
+	      size_t n);
+int tern_cookie_init(struct tern_ep *ep, const struct tern_ep_config *cfg);
+void tern_cookie_fini(struct tern_sec *sec);
+void tern_cookie_load(struct tern_ep *ep);
+int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h,
+		     unsigned pattern);
+int tern_cookie_under_load(const struct tern_ep *ep);
+void tern_cookie_mac2(struct tern_ep *ep, const struct tern_addr *to, uint8_t *pkt);
+void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
 /* Seal packet h of s into descriptor t (tx.c built it; its payload is set):
  * header, counter and flags into hb, the tag into tag; privacy: the payload
  * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */

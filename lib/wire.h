@@ -60,14 +60,15 @@ enum tern_pkt_type {
 	TERN_PKT_RESET = 9,      /* "I do not know that session": echoes dst/token */
 	TERN_PKT_PING = 10,      /* keepalive probe on an idle session */
 	TERN_PKT_PONG = 11,      /* keepalive answer */
+	TERN_PKT_COOKIE = 12,    /* a loaded server's answer to a secure CONNECT (cookie reply) */
 };
-#define TERN_PKT_MAX 11u
+#define TERN_PKT_MAX 12u
 
 /* Header flags. */
 #define TERN_WF_ONEWAY    0x01u /* REQ: R semantics, no response is wanted */
 #define TERN_WF_WORKING   0x02u /* CR: the handler is still running (resets the caller's retry count) */
 #define TERN_WF_PROTECTED 0x04u /* a protected session's packet: counter after the header, tag at the end */
-#define TERN_WF_SECURE    0x08u /* CONNECT/CONNECT_OK: the authenticated handshake (struct tern_wire_shs) */
+#define TERN_WF_SECURE    0x08u /* CONNECT, CONNECT_OK, COOKIE: the authenticated handshake */
 #define TERN_WF_ALL       0x0fu /* every flag this version knows; others are reserved (must be 0) */
 
 /*
@@ -86,33 +87,56 @@ enum tern_pkt_type {
 #define TERN_PROT_OVERHEAD (TERN_PROT_CTR_LEN + TERN_PROT_TAG_LEN)
 
 /*
- * The authenticated handshake (TERN_WF_SECURE), Noise-style (lib/noise.c).
- * CONNECT body:
- *   pattern (1) | reserved (7) | cid (8) | e (32) | enc_static (32+16) |
- *   enc_payload (struct tern_wire_hs + struct tern_wire_sx, +16) | mac1 (16)
- * CONNECT_OK body:
- *   pattern (1) | reserved (7) | cid (8) | e (32) |
- *   enc_payload (struct tern_wire_hs + struct tern_wire_sx, +16)
+ * The authenticated handshake (TERN_WF_SECURE): a Noise handshake
+ * (lib/noise_hs.c: IK, IKpsk1 or NNpsk0 over 25519, ChaChaPoly, SHA256) in
+ * CONNECT / CONNECT_OK (lib/noise.c), with WireGuard's mac1, mac2 and
+ * cookie reply (lib/cookie.c).
+ *
+ * CONNECT body (TERN_SHS_CONNECT_LEN):
+ *   pattern (1) | reserved (7, zero) | cid (8) |
+ *   Noise message 1, zero-padded to 152 bytes:
+ *     IK, IKpsk1: e (32) | s (32+16) | payload (56+16)
+ *     NNpsk0:     e (32) | payload (56+16) | zero (48)
+ *   mac1 (16) | mac2 (16)
+ * CONNECT_OK body (TERN_SHS_OK_LEN):
+ *   pattern (1) | reserved (7) | cid (8) | Noise message 2: e (32) | payload (56+16)
+ *   A refusal has status = errno and zeros after cid (nothing is authenticated).
+ * COOKIE body (TERN_COOKIE_BODY_LEN), dst_session = the CONNECT's src_session:
+ *   cid (8) | salt (16) | counter (8) | cookie encrypted (16+16)
+ *
  * cid is the client's random id of this attempt, echoed in clear so that a
- * refusal (status EACCES: not allowed, or the server cannot authenticate
- * the client's message) can be matched before any key exists.
+ * refusal or a cookie can be matched before any key exists. The Noise
+ * prologue is "tern handshake 1" and cid. The payload of both Noise
+ * messages is struct tern_wire_hs then struct tern_wire_sx.
+ *
+ * mac1 = MAC(SHA256("mac1----" || server public key, or the PSK for
+ * NNpsk0), header and body up to mac1): the sender knows whom it talks to.
+ * mac2 = MAC(cookie, header and body up to mac2), or zero: the sender
+ * received what the server sent to its address (only checked under load).
+ * MAC is HMAC-SHA256 truncated to 16 bytes.
  */
-#define TERN_PAT_IK     1u /* static keys: client knows the server's, sends its own encrypted */
-#define TERN_PAT_NNPSK0 2u /* pre-shared key only, no static keys */
-#define TERN_PAT_IKPSK0 3u /* static keys and a pre-shared key */
+#define TERN_PAT_IK     1u /* Noise_IK_25519_ChaChaPoly_SHA256: static keys */
+#define TERN_PAT_NNPSK0 2u /* Noise_NNpsk0_25519_ChaChaPoly_SHA256: a pre-shared key only */
+#define TERN_PAT_IKPSK1 3u /* Noise_IKpsk1_25519_ChaChaPoly_SHA256: static keys and a PSK */
 struct tern_wire_sx {     /* the secure part of the handshake payload (encrypted) */
-	uint64_t timestamp;  /* client: wall-clock ns of this attempt (replay check) */
+	uint64_t timestamp;  /* client: wall-clock ns of this attempt (replay check); server: 0 */
 	uint8_t protection;  /* client: level asked; server: level granted */
 	uint8_t cipher;      /* client: ciphers it can run (bits); server: the one chosen */
-	uint8_t reserved[6];
+	uint16_t session;    /* the sender's session id (its header's src_session) */
+	uint8_t reserved[4]; /* zero */
 };
 #define TERN_SX_LEN 16u
 static_assert(sizeof(struct tern_wire_sx) == TERN_SX_LEN, "secure handshake extension size");
-#define TERN_SHS_PT_LEN  (TERN_HS_LEN + TERN_SX_LEN)       /* 56: handshake payload plaintext */
-#define TERN_SHS_CT_LEN  (TERN_SHS_PT_LEN + TERN_PROT_TAG_LEN) /* 72 */
-#define TERN_SHS_STATIC_CT_LEN (32u + TERN_PROT_TAG_LEN)  /* 48 */
-#define TERN_SHS_CONNECT_LEN (16u + 32u + TERN_SHS_STATIC_CT_LEN + TERN_SHS_CT_LEN + 16u) /* 184 */
-#define TERN_SHS_OK_LEN      (16u + 32u + TERN_SHS_CT_LEN)                                /* 120 */
+#define TERN_SHS_PT_LEN     (TERN_HS_LEN + TERN_SX_LEN) /* 56: handshake payload plaintext */
+#define TERN_SHS_OFF_MSG    16u                         /* the Noise message in the body */
+#define TERN_SHS_MSG1_LEN   (32u + 48u + TERN_SHS_PT_LEN + 16u) /* 152 (IK, IKpsk1) */
+#define TERN_SHS_MSG1_NN    (32u + TERN_SHS_PT_LEN + 16u)       /* 104 (NNpsk0) */
+#define TERN_SHS_MSG2_LEN   (32u + TERN_SHS_PT_LEN + 16u)       /* 104 */
+#define TERN_SHS_OFF_MAC1   (TERN_SHS_OFF_MSG + TERN_SHS_MSG1_LEN) /* 168 */
+#define TERN_SHS_OFF_MAC2   (TERN_SHS_OFF_MAC1 + 16u)              /* 184 */
+#define TERN_SHS_CONNECT_LEN (TERN_SHS_OFF_MAC2 + 16u)             /* 200 */
+#define TERN_SHS_OK_LEN      (TERN_SHS_OFF_MSG + TERN_SHS_MSG2_LEN) /* 120 */
+#define TERN_COOKIE_BODY_LEN (8u + 16u + 8u + 16u + 16u)           /* 64 */
 
 struct tern_wire_hdr {
 	uint8_t version;      /* TERN_WIRE_VERSION */
@@ -356,6 +380,10 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 		if (extra != 0)
 			return TERN_WIRE_TYPE_BAD;
 		return body == TERN_RESET_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	case TERN_PKT_COOKIE:
+		if (extra != 0)
+			return TERN_WIRE_TYPE_BAD;
+		return body == TERN_COOKIE_BODY_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	default: /* ACK, DISCONNECT, PING, PONG */
 		return body == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	}
@@ -407,7 +435,7 @@ static inline const char *tern_wire_type_name(unsigned type)
 {
 	static const char *const names[TERN_PKT_MAX + 1] = {
 		"INVALID", "REQ", "RESP", "CR", "RFR", "ACK", "CONNECT",
-		"CONNECT_OK", "DISCONNECT", "RESET", "PING", "PONG",
+		"CONNECT_OK", "DISCONNECT", "RESET", "PING", "PONG", "COOKIE",
 	};
 	return type <= TERN_PKT_MAX ? names[type] : "INVALID";
 }

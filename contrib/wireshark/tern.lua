@@ -18,9 +18,10 @@
 -- What it shows: one field per header field, named as in wire.h (tern.type,
 -- tern.req_num, ...), the flags bit by bit, the checksum verified, the
 -- range a credit return answers, the handshake's visible fields (the plain
--- CONNECT/CONNECT_OK body; of the authenticated one the pattern, cid and
--- ephemeral key, the rest marked encrypted), RESET's epoch, and protected
--- packets as counter | payload | 16-byte tag.
+-- CONNECT/CONNECT_OK body; of the authenticated one the pattern, cid,
+-- ephemeral key and macs, the rest marked encrypted; of a COOKIE reply the
+-- cid, salt and counter), RESET's epoch, and protected packets as counter |
+-- payload | 16-byte tag.
 --
 -- Table-driven: a new packet type is one line in `types` below (with a body
 -- function if its body is new); a new flag, one line in `flag_bits`.
@@ -57,11 +58,12 @@ local flag_bits = {
 	{0x01, "oneway", "Oneway", "REQ: R semantics, no response is wanted"},
 	{0x02, "working", "Working", "CR: the handler is still running"},
 	{0x04, "protected", "Protected", "counter after the header, 16-byte tag at the end"},
-	{0x08, "secure", "Secure", "CONNECT/CONNECT_OK: the authenticated handshake"},
+	{0x08, "secure", "Secure", "CONNECT/CONNECT_OK/COOKIE: the authenticated handshake"},
 }
 local FLAGS_KNOWN = 0x0f
 
-local patterns = {[1] = "IK", [2] = "NNpsk0", [3] = "IKpsk0"}
+local patterns = {[1] = "Noise_IK_25519_ChaChaPoly_SHA256",
+	[2] = "Noise_NNpsk0_25519_ChaChaPoly_SHA256", [3] = "Noise_IKpsk1_25519_ChaChaPoly_SHA256"}
 
 local pf = {
 	version = ProtoField.uint8("tern.version", "Version"),
@@ -106,6 +108,12 @@ local pf = {
 	shs_static = ProtoField.bytes("tern.shs.static", "Static public key (encrypted)"),
 	shs_payload = ProtoField.bytes("tern.shs.payload", "Handshake payload (encrypted)"),
 	shs_mac1 = ProtoField.bytes("tern.shs.mac1", "mac1"),
+	shs_mac2 = ProtoField.bytes("tern.shs.mac2", "mac2 (zero: no cookie)"),
+	-- COOKIE reply
+	cookie_cid = ProtoField.uint64("tern.cookie.cid", "Attempt id (cid)", base.HEX),
+	cookie_salt = ProtoField.bytes("tern.cookie.salt", "Salt"),
+	cookie_counter = ProtoField.uint64("tern.cookie.counter", "Counter"),
+	cookie_cookie = ProtoField.bytes("tern.cookie.cookie", "Cookie (encrypted, with tag)"),
 	-- RESET
 	reset_epoch = ProtoField.uint64("tern.reset.epoch", "Sender's epoch", base.HEX),
 }
@@ -146,9 +154,12 @@ local function hdr_cr(tree, h)
 	return string.format("pkts %d-%d", first, h.pkt_num)
 end
 
--- CONNECT / CONNECT_OK: struct tern_wire_hs, or the authenticated handshake:
---   pattern (1) | reserved (7) | cid (8) | e (32) | [CONNECT: static key, encrypted (48)] |
---   payload, encrypted (72) | [CONNECT: mac1 (16)]
+-- CONNECT / CONNECT_OK: struct tern_wire_hs, or the authenticated handshake
+-- (lib/wire.h): pattern (1) | reserved (7) | cid (8) | the Noise message:
+--   CONNECT, IK/IKpsk1: e (32) | static key, encrypted (48) | payload, encrypted (72)
+--   CONNECT, NNpsk0:    e (32) | payload, encrypted (72) | zero (48)
+--   CONNECT_OK:         e (32) | payload, encrypted (72)
+-- then, CONNECT only, mac1 (16) | mac2 (16).
 local function body_hs(tvb, off, blen, tree, h)
 	if band(h.flags, 0x08) ~= 0 then
 		if blen < 16 then
@@ -160,11 +171,15 @@ local function body_hs(tvb, off, blen, tree, h)
 		t:add(pf.shs_reserved, tvb(off + 1, 7))
 		t:add_le(pf.shs_cid, tvb(off + 8, 8))
 		local at = 16
-		local parts = {{pf.shs_e, 32, true}, {pf.shs_static, 48, h.type == 6},
-			{pf.shs_payload, 72, true}, {pf.shs_mac1, 16, h.type == 6}}
+		local connect, nn = h.type == 6, tvb(off, 1):uint() == 2
+		local parts = {{pf.shs_e, 32, true}, {pf.shs_static, 48, connect and not nn},
+			{pf.shs_payload, 72, true}, {nil, 48, connect and nn},
+			{pf.shs_mac1, 16, connect}, {pf.shs_mac2, 16, connect}}
 		for _, p in ipairs(parts) do
 			if p[3] and blen >= at + p[2] then
-				t:add(p[1], tvb(off + at, p[2]))
+				if p[1] ~= nil then
+					t:add(p[1], tvb(off + at, p[2]))
+				end
 				at = at + p[2]
 			end
 		end
@@ -197,6 +212,20 @@ local function body_reset(tvb, off, blen, tree, h)
 	tree:add_le(pf.reset_epoch, tvb(off, 8))
 end
 
+-- COOKIE: a loaded server's answer to a secure CONNECT (lib/cookie.c):
+--   cid (8) | salt (16) | counter (8) | cookie, encrypted (16) and its tag (16)
+local function body_cookie(tvb, off, blen, tree, h)
+	if blen ~= 64 then
+		tree:add_proto_expert_info(ex.malformed, "COOKIE body is not 64 bytes")
+		return
+	end
+	local t = tree:add(tern, tvb(off, blen), "Cookie reply")
+	t:add_le(pf.cookie_cid, tvb(off, 8))
+	t:add(pf.cookie_salt, tvb(off + 8, 16))
+	t:add_le(pf.cookie_counter, tvb(off + 24, 8))
+	t:add(pf.cookie_cookie, tvb(off + 32, 32))
+end
+
 local function body_none(tvb, off, blen, tree, h)
 	if blen ~= 0 then
 		tree:add_proto_expert_info(ex.malformed, "unexpected body")
@@ -217,6 +246,7 @@ local types = {
 	[9] = {"RESET", "unknown session", body_reset, false},
 	[10] = {"PING", "keepalive probe", body_none, false},
 	[11] = {"PONG", "keepalive answer", body_none, false},
+	[12] = {"COOKIE", "cookie reply: a loaded server asks for mac2", body_cookie, false},
 }
 local type_names = {}
 for v, t in pairs(types) do

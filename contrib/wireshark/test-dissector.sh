@@ -117,7 +117,7 @@ fields=(frame.number udp.dstport udp.srcport tern.version tern.type tern.flags t
 	tern.pkt_num tern.msg_size tern.req_num tern.cr.first tern.cr.last tern.payload
 	tern.hs.epoch tern.hs.peer_epoch tern.hs.nonce tern.hs.slots tern.hs.mtu
 	tern.shs.pattern tern.shs.cid tern.shs.e tern.shs.static tern.shs.payload tern.shs.mac1
-	tern.prot.counter tern.prot.payload tern.prot.tag tern.reset.epoch)
+	tern.shs.mac2 tern.prot.counter tern.prot.payload tern.prot.tag tern.reset.epoch)
 decode() { # decode FILE [tshark options]: one tab-separated line of fields per tern packet
 	local out=$1
 	shift
@@ -228,7 +228,8 @@ for r in sby.get(CONNECT, []):
     check(num(r["tern.flags"]) & 0x08, "CONNECT secure flag", r)
     check(num(r["tern.shs.pattern"]) == 1, "pattern IK", r)
     check(hexlen(r["tern.shs.e"]) == 32 and hexlen(r["tern.shs.static"]) == 48 and
-          hexlen(r["tern.shs.payload"]) == 72 and hexlen(r["tern.shs.mac1"]) == 16, "CONNECT parts", r)
+          hexlen(r["tern.shs.payload"]) == 72 and hexlen(r["tern.shs.mac1"]) == 16 and
+          hexlen(r["tern.shs.mac2"]) == 16, "CONNECT parts", r)
     check(r["tern.hs.epoch"] == "", "the handshake body in clear", r)
     cids.add(r["tern.shs.cid"])
 for r in sby.get(CONNECT_OK, []):

@@ -7,10 +7,12 @@
  * sessions open in both roles and one held half-open (fuzz_secure_format.h).
  * A fuzzer cannot forge AEAD tags or mac1, so the harness lends it P's
  * real keys: it seals packets with fuzzer-chosen headers and payloads
- * under P's session keys, mutates P's real CONNECT and CONNECT_OK (mac1
- * recomputed on request, as anyone knowing E's public key can), makes up
- * handshake bodies with the right pattern and cid, and replays P's real
- * traffic. Built with -DTERN_FUZZING (no header checksum on receive).
+ * under P's session keys, mutates P's real CONNECT, CONNECT_OK and COOKIE
+ * (mac1 recomputed on request, as anyone knowing E's public key can),
+ * makes up handshake bodies with the right pattern and cid, loads either
+ * side with made-up CONNECTs so that cookies are asked for, and replays
+ * P's real traffic. The patterns: IK, IKpsk1, NNpsk0 (SX_CFG_*). Built with
+ * -DTERN_FUZZING (no header checksum on receive).
  *
  * Besides the sanitizers (leaks included), the harness traps when:
  *   - a continuation runs twice, or never ran for an accepted call once the
@@ -20,7 +22,9 @@
  *     traffic, has an effect an application sees on E (a handler, a
  *     continuation, a session event, a new session);
  *   - a handshake packet whose body was changed, or made up, opens a
- *     session on E or connects E's half-open one.
+ *     session on E or connects E's half-open one;
+ *   - a COOKIE whose body, type or session was changed, or made up, is
+ *     taken by E.
  *
  * TERN_FUZZ_TRACE=1 prints E's counters at the end of each input.
  */
@@ -44,12 +48,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_CALLS 256
 #define CONNECT_LEN (TERN_HDR_LEN + TERN_SHS_CONNECT_LEN)
 #define OK_LEN (TERN_HDR_LEN + TERN_SHS_OK_LEN)
+#define COOKIE_LEN (TERN_HDR_LEN + TERN_COOKIE_BODY_LEN)
 
 /* --- key files, made once ------------------------------------------------------------ */
 
 static char kdir[64];
 static char a_key[128], a_pub[128], b_key[128], b_pub[128], psk[128], allow_a[128], allow_b[128];
-static uint8_t a_pub_raw[32];
+static uint8_t a_pub_raw[32], b_pub_raw[32], psk_raw[32];
 
 static void keys_remove(void)
 {
@@ -101,7 +106,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(allow_b, sizeof(allow_b), "%s/allow_b", kdir); /* P allows E */
 	atexit(keys_remove);
 	if (rc != 0 || copy_line(b_pub, allow_a) != 0 || copy_line(a_pub, allow_b) != 0 ||
-	    tern_key_read(a_pub, a_pub_raw) != 0)
+	    tern_key_read(a_pub, a_pub_raw) != 0 || tern_key_read(b_pub, b_pub_raw) != 0 ||
+	    tern_key_read(psk, psk_raw) != 0)
 		abort();
 	return 0;
 }
@@ -120,8 +126,9 @@ static struct tern_session *p_cli, *p_srv;
 static struct fz_call calls[MAX_CALLS];
 static unsigned ncalls, nfresh;
 static uint64_t handled, conts, events; /* what an application on E sees */
-static uint8_t connect_pkt[CONNECT_LEN], pending_ok[OK_LEN];
-static int have_ok;
+static uint8_t connect_pkt[CONNECT_LEN], pending_ok[OK_LEN], held_cookie[COOKIE_LEN];
+static int have_ok, have_cookie, nn;
+static uint8_t pattern; /* of the fixture's handshakes */
 static struct {
 	uint8_t data[SX_PKT_MAX];
 	uint32_t len;
@@ -212,11 +219,14 @@ static struct tern_ep *make(const char *bind, const char *key, const char *peer,
 	cfg.connect_timeout_ns = 200 * MS;
 	cfg.keepalive_ns = 20 * MS;
 	cfg.session_timeout_ns = 100 * MS;
-	cfg.key_file = key;
-	cfg.peer_key_file = peer;
-	cfg.allow_file = allow;
-	cfg.psk_file = (cfgb & SX_CFG_PSK) ? psk : NULL;
+	int nnc = (cfgb & SX_CFG_NN) != 0;
+	cfg.key_file = nnc ? NULL : key;
+	cfg.peer_key_file = nnc ? NULL : peer;
+	cfg.allow_file = nnc ? NULL : allow;
+	cfg.psk_file = (cfgb & (SX_CFG_PSK | SX_CFG_NN)) ? psk : NULL;
 	cfg.protection = (cfgb & SX_CFG_PRIVACY) ? TERN_PROT_PRIVACY : TERN_PROT_INTEGRITY;
+	cfg.handshake_load = (cfgb & SX_CFG_LOAD) ? 8 : 0;
+	cfg.handshake_rate = 100000; /* the fuzzer's own CONNECTs come from P's address */
 	return inj_ep_create(&cfg);
 }
 
@@ -262,8 +272,30 @@ static uint32_t take(struct tern_ep *ep, uint8_t type, uint8_t *buf, uint32_t ca
 	return 0;
 }
 
+/* P's answer to E's last CONNECT: a CONNECT_OK into pending_ok (1), or a
+ * COOKIE (P under load) into held_cookie (2); 0 if neither. */
+static int peer_answer(void)
+{
+	const struct inj_pkt *p;
+	int got = 0;
+	while ((p = inj_pop_tx(inj_of(P))) != NULL) {
+		if (p->len == OK_LEN && p->data[1] == TERN_PKT_CONNECT_OK) {
+			memcpy(pending_ok, p->data, OK_LEN);
+			have_ok = 1;
+			got = 1;
+		} else if (p->len == COOKIE_LEN && p->data[1] == TERN_PKT_COOKIE) {
+			memcpy(held_cookie, p->data, COOKIE_LEN);
+			have_cookie = 1;
+			got = got != 0 ? got : 2;
+		}
+	}
+	return got;
+}
+
 static int setup(uint8_t cfgb)
 {
+	nn = (cfgb & SX_CFG_NN) != 0;
+	pattern = nn ? TERN_PAT_NNPSK0 : (cfgb & SX_CFG_PSK) ? TERN_PAT_IKPSK1 : TERN_PAT_IK;
 	E = make(E_ADDR, a_key, b_pub, allow_a, cfgb);
 	P = make(P_ADDR, b_key, a_pub, allow_b, cfgb);
 	if (E == NULL || P == NULL)
@@ -298,13 +330,19 @@ static int setup(uint8_t cfgb)
 	p_srv = P->sessions[e_cli->peer_id];
 	if (e_srv->state != SESS_CONNECTED || p_srv->state != SESS_CONNECTED)
 		return -1;
-	/* E -> P again, P's answer held back. */
+	/* E -> P again, P's answer held back (a loaded P answers with a
+	 * COOKIE first: E takes it and sends its CONNECT again). */
 	if (tern_connect(E, P_ADDR, &e_conn) != 0)
 		return -1;
-	tern_poll(E);
-	move(E, P, &p_addr);
-	tern_poll(P);
-	have_ok = take(P, TERN_PKT_CONNECT_OK, pending_ok, sizeof(pending_ok)) == OK_LEN;
+	for (int i = 0; i < 2 && !have_ok; i++) {
+		tern_poll(E);
+		move(E, P, &p_addr);
+		tern_poll(P);
+		if (peer_answer() == 2) {
+			inj_push_raw(inj_of(E), held_cookie, COOKIE_LEN, &p_addr, 0);
+			tern_poll(E);
+		}
+	}
 	inj_tx_clear(inj_of(P));
 	/* A call in flight each way. */
 	issue(E, e_cli, 100, 0);
@@ -338,7 +376,7 @@ static void finish(void)
 	ncalls = nfresh = 0;
 	handled = conts = events = 0;
 	e_srv = e_cli = e_conn = p_cli = p_srv = NULL;
-	have_ok = 0;
+	have_ok = have_cookie = 0;
 	memset(ring, 0, sizeof(ring));
 	ring_next = 0;
 }
@@ -426,23 +464,25 @@ static uint16_t u16(void)
 	return v;
 }
 
-/* Read a mutation list and apply it to pkt; 1 if the packet changed. */
+/* Read a mutation list and apply it to pkt; 1 if the packet changed (two
+ * mutations of one byte may cancel out: the bytes are compared). */
 static int mutate(uint8_t *pkt, size_t len, size_t from)
 {
+	static uint8_t before[SX_PKT_MAX + TERN_PROT_OVERHEAD];
 	if (!need(1))
 		return 0;
 	unsigned n = u8() % (SX_MUT_MAX + 1);
-	int changed = 0;
+	if (len > sizeof(before))
+		return 0;
+	memcpy(before, pkt, len);
 	for (unsigned i = 0; i < n && need(3); i++) {
 		uint16_t off = u16();
 		uint8_t x = u8();
 		if (len <= from)
 			continue;
-		size_t at = from + off % (len - from);
-		changed |= x != 0;
-		pkt[at] ^= x;
+		pkt[from + off % (len - from)] ^= x;
 	}
-	return changed;
+	return memcmp(before, pkt, len) != 0;
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -457,11 +497,14 @@ static void put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
+/* mac1 as anyone who knows E's public key (or, NNpsk0, holds the PSK)
+ * can make it. */
 static void mac1_stamp(uint8_t *pkt)
 {
-	const size_t off = CONNECT_LEN - 16;
+	const size_t off = TERN_HDR_LEN + TERN_SHS_OFF_MAC1;
 	uint8_t key[32], full[32];
-	tern_sha256(key, "mac1----", 8, a_pub_raw, 32);
+	tern_sha256(key, "mac1----", 8, pkt[TERN_HDR_LEN] == TERN_PAT_NNPSK0 ? psk_raw : a_pub_raw,
+		    32);
 	tern_hmac(full, key, 32, pkt, off, NULL, 0);
 	memcpy(pkt + off, full, 16);
 }
@@ -541,9 +584,10 @@ static void rec_connect(uint8_t arg)
 	if (arg & SX_MAC1)
 		mac1_stamp(pkt);
 	const struct tern_addr *src = (arg & SX_MOVED) ? &moved_addr : &p_addr;
-	/* mac1 aside (a changed header changes it): the header fields a secure
-	 * CONNECT ignores (token, req_num, ...) are not what this is about. */
-	if (memcmp(pkt + TERN_HDR_LEN, orig + TERN_HDR_LEN, TERN_SHS_CONNECT_LEN - 16) != 0)
+	/* mac1 and mac2 aside (a changed header changes mac1; mac2 is only
+	 * asked for under load): the header fields a secure CONNECT ignores
+	 * (token, req_num, ...) are not what this is about. */
+	if (memcmp(pkt + TERN_HDR_LEN, orig + TERN_HDR_LEN, TERN_SHS_OFF_MAC1) != 0)
 		deliver_no_session(pkt, CONNECT_LEN, src);
 	else
 		inj_push_raw(inj_of(E), pkt, CONNECT_LEN, src, 0);
@@ -570,6 +614,30 @@ static void rec_connect_body(uint8_t arg)
 	deliver_no_session(pkt, CONNECT_LEN, (arg & SX_MOVED) ? &moved_addr : &p_addr);
 }
 
+/* A COOKIE for E: changed (or made up) it must not be taken. */
+static void deliver_cookie(const uint8_t *pkt, int changed)
+{
+	uint64_t taken = E->st.hs_cookies_rx;
+	inj_push_raw(inj_of(E), pkt, COOKIE_LEN, &p_addr, 0);
+	tern_poll(E);
+	if (changed && E->st.hs_cookies_rx != taken)
+		__builtin_trap(); /* a forged cookie was believed */
+}
+
+static void rec_held_cookie(void)
+{
+	uint8_t pkt[COOKIE_LEN];
+	memcpy(pkt, held_cookie, COOKIE_LEN);
+	int changed = mutate(pkt, COOKIE_LEN, 0);
+	if (!have_cookie)
+		return;
+	/* what E checks: type, dst_session, the body */
+	changed = changed && (pkt[1] != held_cookie[1] || memcmp(pkt + 6, held_cookie + 6, 2) != 0 ||
+			      memcmp(pkt + TERN_HDR_LEN, held_cookie + TERN_HDR_LEN,
+				     TERN_COOKIE_BODY_LEN) != 0);
+	deliver_cookie(pkt, changed);
+}
+
 static void rec_ok(void)
 {
 	uint8_t pkt[OK_LEN];
@@ -581,9 +649,81 @@ static void rec_ok(void)
 		inj_push_raw(inj_of(E), pkt, OK_LEN, &p_addr, 0);
 }
 
-static void rec_ok_body(void)
+static void rec_cookie_body(void)
+{
+	uint8_t pkt[COOKIE_LEN];
+	if (!need(TERN_COOKIE_BODY_LEN))
+		return;
+	memcpy(pkt + TERN_HDR_LEN, in_p, TERN_COOKIE_BODY_LEN);
+	in_p += TERN_COOKIE_BODY_LEN;
+	in_left -= TERN_COOKIE_BODY_LEN;
+	if (e_conn == NULL || e_conn->state != SESS_CONNECTING || e_conn->hs == NULL)
+		return;
+	struct tern_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.type = TERN_PKT_COOKIE;
+	h.flags = TERN_WF_SECURE;
+	h.dst_session = e_conn->id;
+	h.src_session = TERN_SESSION_NONE;
+	tern_wire_put(pkt, &h);
+	uint64_t cid = tern_le64(e_conn->hs->cid);
+	memcpy(pkt + TERN_HDR_LEN, &cid, 8);
+	tern_wire_seal(pkt, COOKIE_LEN);
+	deliver_cookie(pkt, 1);
+}
+
+/* v % 16 + 1 made-up CONNECTs with a valid mac1, from made-up addresses,
+ * into ep: at a low load threshold, ep is under load after them. */
+static void load(struct tern_ep *ep, uint8_t v)
+{
+	uint8_t pkt[CONNECT_LEN];
+	uint32_t x = 0x9e3779b9u * (v + 1u);
+	for (unsigned i = 0; i <= v % 16u; i++) {
+		struct tern_hdr h;
+		memset(&h, 0, sizeof(h));
+		h.type = TERN_PKT_CONNECT;
+		h.flags = TERN_WF_SECURE;
+		h.dst_session = TERN_SESSION_NONE;
+		h.src_session = (uint16_t)i;
+		tern_wire_put(pkt, &h);
+		for (unsigned j = 0; j < TERN_SHS_CONNECT_LEN; j++) {
+			x = x * 1103515245u + 12345u;
+			pkt[TERN_HDR_LEN + j] = (uint8_t)(x >> 16);
+		}
+		memset(pkt + TERN_HDR_LEN, 0, 8);
+		pkt[TERN_HDR_LEN] = pattern;
+		if (nn)
+			memset(pkt + TERN_HDR_LEN + TERN_SHS_OFF_MSG + TERN_SHS_MSG1_NN, 0,
+			       TERN_SHS_MSG1_LEN - TERN_SHS_MSG1_NN);
+		memset(pkt + TERN_HDR_LEN + TERN_SHS_OFF_MAC2, 0, 16);
+		tern_wire_seal(pkt, CONNECT_LEN);
+		if (ep == E) {
+			mac1_stamp(pkt);
+			struct tern_addr from = moved_addr;
+			from.port = (uint16_t)(1000 + i + (v << 4));
+			deliver_no_session(pkt, CONNECT_LEN, &from);
+		} else { /* keyed for P: its public key is b's */
+			const size_t off = TERN_HDR_LEN + TERN_SHS_OFF_MAC1;
+			uint8_t key[32], full[32];
+			tern_sha256(key, "mac1----", 8, nn ? psk_raw : b_pub_raw, 32);
+			tern_hmac(full, key, 32, pkt, off, NULL, 0);
+			memcpy(pkt + off, full, 16);
+			inj_push_raw(inj_of(P), pkt, CONNECT_LEN, &moved_addr, 0);
+		}
+	}
+	if (ep == P) {
+		tern_poll(P);
+		inj_tx_clear(inj_of(P));
+	}
+}
+
+static void rec_ok_body(uint8_t arg)
 {
 	uint8_t pkt[OK_LEN];
+	if (arg & SX_AS_COOKIE) {
+		rec_cookie_body();
+		return;
+	}
 	if (!need(1 + TERN_SHS_OK_LEN))
 		return;
 	uint8_t status = u8();
@@ -677,13 +817,17 @@ static void rec_ctl(uint8_t action)
 			tern_poll(E);
 			move(E, P, &p_addr);
 			tern_poll(P);
-			uint8_t ok[OK_LEN];
-			if (take(P, TERN_PKT_CONNECT_OK, ok, sizeof(ok)) == OK_LEN)
-				memcpy(pending_ok, ok, OK_LEN);
+			peer_answer(); /* held: a CONNECT_OK or a COOKIE */
 		}
 		break;
 	case SX_A_SEND:
 		issue(E, e_cli, (size_t)v * 8, 1);
+		break;
+	case SX_A_LOAD:
+		load(E, v);
+		break;
+	case SX_A_PEER_LOAD:
+		load(P, v);
 		break;
 	default:
 		tern_poll(E);
@@ -705,8 +849,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case SX_SEAL: rec_seal(op & 0x1f); break;
 		case SX_CONNECT: rec_connect(op & 0x1f); break;
 		case SX_CONNECT_BODY: rec_connect_body(op & 0x1f); break;
-		case SX_OK: rec_ok(); break;
-		case SX_OK_BODY: rec_ok_body(); break;
+		case SX_OK:
+			if (op & SX_HELD_COOKIE)
+				rec_held_cookie();
+			else
+				rec_ok();
+			break;
+		case SX_OK_BODY: rec_ok_body(op & 0x1f); break;
 		case SX_PUMP: pump((op & 0x1fu) + 1); break;
 		case SX_REPLAY: rec_replay(op & 0x1f); break;
 		default: rec_ctl(op & 0x1f); break;

@@ -274,6 +274,21 @@ int main(int argc, char **argv)
 	poll_n(0);
 	rc |= save(dir, "reset");
 
+	/* COOKIE replies to an endpoint without keys (and so no secure
+	 * handshake in progress): to the connecting session, raw, moved. */
+	{
+		uint8_t body[TERN_COOKIE_BODY_LEN];
+		for (unsigned i = 0; i < sizeof(body); i++)
+			body[i] = (uint8_t)(i * 13 + 1);
+		struct tern_hdr h = hdr(TERN_PKT_COOKIE, 0, 0, 0, 0);
+		h.flags = TERN_WF_SECURE;
+		pkt(FZ_T_CONNECTING, &h, body, sizeof(body));
+		pkt(FZ_T_RAW, &h, body, sizeof(body));
+		pkt(FZ_T_CLIENT | FZ_MOVED, &h, body, sizeof(body) - 1);
+		poll_n(0);
+		rc |= save(dir, "cookie");
+	}
+
 	ctl(S, TERN_PKT_PING, 0, 0, 0, 0, 0);
 	ctl(C, TERN_PKT_PONG, 0, 0, 0, 0, 0);
 	ctl(S | FZ_MOVED, TERN_PKT_PING, 0, 0, 0, 0, 0);

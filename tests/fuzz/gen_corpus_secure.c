@@ -1,8 +1,10 @@
 /*
  * gen_corpus_secure.c — writes the seed corpus of fuzz_secure
  * (tests/fuzz/corpus_secure/) in the record format of fuzz_secure_format.h:
- * each configuration, P's real traffic pumped and replayed, sealed requests
- * and responses (intact and tampered), mutated and made-up handshakes, and
+ * each configuration (IK, IKpsk1, NNpsk0; with a low load threshold),
+ * P's real traffic pumped and replayed, sealed requests and responses
+ * (intact and tampered), mutated and made-up handshakes, cookie replies
+ * (P's real ones, mutated, made up; E loaded so that it sends them), and
  * the API records.
  *
  *   gen_corpus_secure DIR    (re)writes DIR/<name> for every seed
@@ -105,7 +107,11 @@ int main(int argc, char **argv)
 	} cfgs[] = {{"cfg_integrity", 0},
 		    {"cfg_privacy", SX_CFG_PRIVACY},
 		    {"cfg_privacy_chacha", SX_CFG_PRIVACY | SX_CFG_CHACHA},
-		    {"cfg_integrity_psk", SX_CFG_PSK}};
+		    {"cfg_integrity_psk", SX_CFG_PSK},
+		    {"cfg_privacy_nnpsk0", SX_CFG_PRIVACY | SX_CFG_NN},
+		    {"cfg_integrity_load", SX_CFG_LOAD},
+		    {"cfg_privacy_psk_load", SX_CFG_PRIVACY | SX_CFG_PSK | SX_CFG_LOAD},
+		    {"cfg_integrity_nnpsk0_load", SX_CFG_NN | SX_CFG_LOAD}};
 	for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
 		start(cfgs[i].cfg);
 		byte(SX_PUMP | 7);
@@ -165,9 +171,46 @@ int main(int argc, char **argv)
 	byte(SX_CONNECT_BODY | SX_MAC1);
 	u16(3);
 	byte(TERN_PAT_IK);
-	for (unsigned i = 1; i < TERN_SHS_CONNECT_LEN; i++)
-		byte((uint8_t)(i * 31));
+	for (unsigned i = 1; i < TERN_SHS_CONNECT_LEN; i++) /* reserved zero, mac2 zero */
+		byte(i < 8 || i >= TERN_SHS_OFF_MAC2 ? 0 : (uint8_t)(i * 31));
 	save("connect_body");
+
+	/* Cookies. E loaded: P's CONNECT again, then fresh ones, then with
+	 * mac1 remade and moved (COOKIE replies to them). */
+	start(SX_CFG_LOAD);
+	ctl(SX_A_LOAD, 3);
+	byte(SX_CONNECT | SX_FRESH);
+	mutations(0, 0);
+	byte(SX_CONNECT | SX_MAC1 | SX_MOVED);
+	mutations(1, 200);
+	byte(SX_PUMP | 3);
+	save("cookie_server_loaded");
+	/* P loaded: E reconnects and gets P's COOKIE, held; delivered as is,
+	 * then mutated; then a made-up one. */
+	start(SX_CFG_LOAD | SX_CFG_PRIVACY);
+	ctl(SX_A_PEER_LOAD, 3);
+	ctl(SX_A_RECONNECT, 0);
+	byte(SX_OK | SX_HELD_COOKIE);
+	mutations(0, 0);
+	byte(SX_PUMP | 2);
+	byte(SX_OK | SX_HELD_COOKIE);
+	mutations(1, 40);
+	byte(SX_OK_BODY | SX_AS_COOKIE);
+	for (unsigned i = 0; i < TERN_COOKIE_BODY_LEN; i++)
+		byte((uint8_t)(i * 7));
+	byte(SX_PUMP | 2);
+	save("cookie_client");
+	start(SX_CFG_NN | SX_CFG_LOAD);
+	ctl(SX_A_PEER_LOAD, 2);
+	ctl(SX_A_RECONNECT, 0);
+	byte(SX_OK | SX_HELD_COOKIE);
+	mutations(0, 0);
+	byte(SX_PUMP | 3);
+	ctl(SX_A_LOAD, 5);
+	byte(SX_CONNECT | SX_FRESH);
+	mutations(0, 0);
+	byte(SX_PUMP | 3);
+	save("cookie_nnpsk0");
 	start(SX_CFG_PRIVACY);
 	byte(SX_OK);
 	mutations(0, 0);

@@ -7,8 +7,10 @@
  * the server identity seen by the client; a wrong pinned server key, a
  * client not on the allow-list, a plain client at an authenticating
  * server, a level below the server's minimum: all -EACCES; PSK-only
- * sessions and a wrong PSK; corruption on a protected session is dropped
- * (auth) and retransmission still completes every call.
+ * sessions and a wrong PSK; a PSK never replaces an allow-listed key; a
+ * server under load asks for cookies and every client still connects;
+ * corruption on a protected session is dropped (auth) and retransmission
+ * still completes every call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +42,7 @@ static void echo(struct tern_req *req, void *ctx)
 struct peer_cfg {
 	const char *key, *peer, *allow, *psk, *faults;
 	uint32_t protection;
+	uint32_t load, rate; /* handshake_load, handshake_rate */
 };
 
 static int make(const struct peer_cfg *p, struct tern_ep **out)
@@ -54,6 +57,8 @@ static int make(const struct peer_cfg *p, struct tern_ep **out)
 	c.psk_file = p->psk;
 	c.faults = p->faults;
 	c.protection = p->protection;
+	c.handshake_load = p->load;
+	c.handshake_rate = p->rate;
 	c.rto_min_ns = 100000;
 	c.connect_timeout_ns = 2000000000ull;
 	return tern_ep_create(&c, out);
@@ -218,7 +223,10 @@ static void handshake__good_paths(void)
 	struct peer_cfg kps = {.key = path_srv_key, .allow = path_allow, .psk = path_psk};
 	struct peer_cfg kpc = {.key = path_cli_key, .peer = path_srv_pub, .psk = path_psk,
 			       .protection = TERN_PROT_INTEGRITY};
-	run_good("ikpsk_integrity", &kps, &kpc, TERN_PROT_INTEGRITY, 1);
+	run_good("ikpsk1_integrity", &kps, &kpc, TERN_PROT_INTEGRITY, 1);
+	/* A key pair and a PSK, no allow-list: a PSK-only client is served. */
+	struct peer_cfg kp = {.key = path_srv_key, .psk = path_psk};
+	run_good("psk_only_at_key_and_psk_server", &kp, &pc, TERN_PROT_PRIVACY, 0);
 	/* No security at all still works. */
 	struct peer_cfg none = {0};
 	run_good("plain", &none, &none, TERN_PROT_NONE, 0);
@@ -245,6 +253,53 @@ static void handshake__refusals(void)
 	/* The wrong pre-shared key. */
 	struct peer_cfg ps = {.psk = path_psk}, bad = {.psk = path_psk2, .protection = TERN_PROT_PRIVACY};
 	run_refused("wrong_psk", &ps, &bad, -EACCES);
+	/* Issue 10, finding 1: at a server with a key pair, an allow-list and a
+	 * PSK, the PSK alone does not do (nor the listed key alone). */
+	struct peer_cfg kap = {.key = path_srv_key, .allow = path_allow, .psk = path_psk};
+	struct peer_cfg psk_only = {.psk = path_psk, .protection = TERN_PROT_PRIVACY};
+	run_refused("psk_only_at_allow_list_and_psk", &kap, &psk_only, -EACCES);
+	struct peer_cfg key_only = {.key = path_cli_key, .peer = path_srv_pub,
+				    .protection = TERN_PROT_PRIVACY};
+	run_refused("listed_key_without_psk", &kap, &key_only, -EACCES);
+	/* A client asking for privacy with nothing to authenticate the server
+	 * by: no session (rather than one with less). */
+	struct tern_ep *cli = NULL;
+	struct tern_session *s = NULL;
+	struct peer_cfg own = {.key = path_cli_key, .protection = TERN_PROT_PRIVACY};
+	check_case = "level_without_server_key";
+	REQUIRE(make(&own, &cli) == 0);
+	CHECK_EQ(tern_connect(cli, "127.0.0.1:9", &s), -EINVAL);
+	tern_ep_destroy(cli);
+}
+
+/* A server under load (its threshold at 8 handshakes a second) answers
+ * CONNECTs without mac2 with a cookie; every client connects, taking one
+ * cookie per server address and reusing it. */
+static void handshake__cookies_under_load(void)
+{
+	struct tern_ep *srv = NULL, *cli = NULL;
+	struct peer_cfg sp = {.key = path_srv_key, .allow = path_allow, .load = 8, .rate = 100000};
+	struct peer_cfg cp = {.key = path_cli_key, .peer = path_srv_pub,
+			      .protection = TERN_PROT_PRIVACY};
+	check_case = "handshake__cookies_under_load";
+	REQUIRE(make(&sp, &srv) == 0);
+	tern_handle(srv, 1, echo, NULL, TERN_RRA);
+	REQUIRE(make(&cp, &cli) == 0);
+	for (int i = 0; i < 20; i++) {
+		struct tern_session *s = NULL;
+		CHECK_EQ(connect_pair(srv, cli, &s), 0);
+		CHECK_EQ(calls(srv, cli, s, 2), 0);
+		tern_session_close(s);
+	}
+	struct tern_stats a, b;
+	tern_ep_stats(cli, &a);
+	tern_ep_stats(srv, &b);
+	CHECK_EQ(b.hs_ok, 20);
+	CHECK(b.hs_cookies_sent >= 1);
+	CHECK_EQ(a.hs_cookies_rx, b.hs_cookies_sent);
+	CHECK(a.hs_cookies_rx <= 2); /* one, reused (two if a retransmission crossed it) */
+	tern_ep_destroy(cli);
+	tern_ep_destroy(srv);
 }
 
 static void data__corruption_is_dropped_and_recovered(void)
@@ -299,6 +354,7 @@ int main(void)
 	RUN(keygen__files);
 	RUN(handshake__good_paths);
 	RUN(handshake__refusals);
+	RUN(handshake__cookies_under_load);
 	RUN(data__corruption_is_dropped_and_recovered);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

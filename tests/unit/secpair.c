@@ -62,15 +62,22 @@ int sp_keys_init(void)
 	    tern_key_read(sp_keys.psk, sp_keys.psk_raw) != 0)
 		return -1;
 	snprintf(sp_keys.allow, sizeof(sp_keys.allow), "%s/allow", sp_keys.dir);
-	FILE *f = fopen(sp_keys.allow, "w"), *p = fopen(sp_keys.cli_pub, "r");
-	char line[128];
-	int rc = f != NULL && p != NULL && fgets(line, sizeof(line), p) != NULL ? 0 : -1;
-	if (rc == 0)
+	snprintf(sp_keys.allow2, sizeof(sp_keys.allow2), "%s/allow2", sp_keys.dir);
+	FILE *f = fopen(sp_keys.allow, "w"), *f2 = fopen(sp_keys.allow2, "w");
+	FILE *p = fopen(sp_keys.cli_pub, "r"), *q = fopen(sp_keys.other_pub, "r");
+	char line[128], line2[128];
+	int rc = f != NULL && f2 != NULL && p != NULL && q != NULL &&
+			 fgets(line, sizeof(line), p) != NULL && fgets(line2, sizeof(line2), q) != NULL
+		 ? 0
+		 : -1;
+	if (rc == 0) {
 		fprintf(f, "# the one allowed client\n%s", line);
-	if (f != NULL)
-		fclose(f);
-	if (p != NULL)
-		fclose(p);
+		fprintf(f2, "# two allowed clients\n%s\n%s", line, line2);
+	}
+	FILE *all[] = {f, f2, p, q};
+	for (int i = 0; i < 4; i++)
+		if (all[i] != NULL && fclose(all[i]) != 0)
+			rc = -1;
 	return rc;
 }
 
@@ -78,7 +85,7 @@ void sp_keys_fini(void)
 {
 	static const char *const files[] = {"srv.key", "srv.pub", "cli.key", "cli.pub", "other.key",
 					    "other.pub", "psk1.key", "psk1.pub", "psk2.key", "psk2.pub",
-					    "allow"};
+					    "allow", "allow2"};
 	char path[256];
 	if (sp_keys.dir[0] == '\0')
 		return;
@@ -92,7 +99,7 @@ void sp_keys_fini(void)
 
 /* --- endpoints -------------------------------------------------------------------- */
 
-struct tern_ep *sp_ep_cfg(struct tern_ep_config *cfg, const struct sp_sec *sec, const char *addr)
+static void sec_apply(struct tern_ep_config *cfg, const struct sp_sec *sec, const char *addr)
 {
 	cfg->bind = addr;
 	if (sec != NULL) {
@@ -102,19 +109,42 @@ struct tern_ep *sp_ep_cfg(struct tern_ep_config *cfg, const struct sp_sec *sec, 
 		cfg->psk_file = sec->psk;
 		cfg->protection = sec->protection;
 		cfg->handshake_rate = sec->handshake_rate;
+		cfg->handshake_load = sec->handshake_load;
 	}
+}
+
+struct tern_ep *sp_ep_cfg(struct tern_ep_config *cfg, const struct sp_sec *sec, const char *addr)
+{
+	sec_apply(cfg, sec, addr);
 	return inj_ep_create(cfg);
+}
+
+static void sp_config(struct tern_ep_config *cfg, const struct sp_sec *sec, const char *addr)
+{
+	inj_config(cfg);
+	cfg->call_timeout_ns = 60000000000ull; /* calls end when the test says */
+	cfg->connect_timeout_ns = 60000000000ull;
+	cfg->keepalive_ns = 20000000000ull;
+	cfg->session_timeout_ns = 50000000000ull;
+	sec_apply(cfg, sec, addr);
+}
+
+int sp_ep_try(const struct sp_sec *sec, const char *addr, struct tern_ep **out)
+{
+	struct tern_ep_config cfg;
+	*out = NULL;
+	int rc = inj_register();
+	if (rc != 0)
+		return rc;
+	sp_config(&cfg, sec, addr);
+	return tern_ep_create(&cfg, out);
 }
 
 struct tern_ep *sp_ep(const struct sp_sec *sec, const char *addr)
 {
 	struct tern_ep_config cfg;
-	inj_config(&cfg);
-	cfg.call_timeout_ns = 60000000000ull; /* calls end when the test says */
-	cfg.connect_timeout_ns = 60000000000ull;
-	cfg.keepalive_ns = 20000000000ull;
-	cfg.session_timeout_ns = 50000000000ull;
-	return sp_ep_cfg(&cfg, sec, addr);
+	sp_config(&cfg, sec, addr);
+	return inj_ep_create(&cfg);
 }
 
 const struct tern_addr *sp_addr(const struct tern_ep *ep)
@@ -240,11 +270,58 @@ struct tern_stats sp_stats(const struct tern_ep *ep)
 void sp_mac1_stamp(uint8_t *pkt, const uint8_t key_material[32])
 {
 	/* noise.c: mac1 = HMAC(SHA256("mac1----" || key), packet up to mac1)[0..16] */
-	const size_t off = TERN_HDR_LEN + TERN_SHS_CONNECT_LEN - 16;
+	const size_t off = TERN_HDR_LEN + TERN_SHS_OFF_MAC1;
 	uint8_t key[32], full[32];
 	tern_sha256(key, "mac1----", 8, key_material, 32);
 	tern_hmac(full, key, 32, pkt, off, NULL, 0);
 	memcpy(pkt + off, full, 16);
+}
+
+void sp_mac2_stamp(uint8_t *pkt, const uint8_t cookie[16])
+{
+	/* cookie.c: mac2 = HMAC(cookie, packet up to mac2)[0..16] */
+	const size_t off = TERN_HDR_LEN + TERN_SHS_OFF_MAC2;
+	static const uint8_t zero[16];
+	uint8_t full[32];
+	if (memcmp(cookie, zero, 16) == 0) {
+		memset(pkt + off, 0, 16);
+		return;
+	}
+	tern_hmac(full, cookie, 16, pkt, off, NULL, 0);
+	memcpy(pkt + off, full, 16);
+}
+
+void sp_forge_connect(uint8_t *pkt, unsigned pattern, const uint8_t *key_material)
+{
+	struct tern_hdr h;
+	memset(&h, 0, sizeof(h));
+	h.type = TERN_PKT_CONNECT;
+	h.flags = TERN_WF_SECURE;
+	h.dst_session = TERN_SESSION_NONE;
+	h.src_session = (uint16_t)(sp_rand() % TERN_SESSION_NONE);
+	tern_wire_put(pkt, &h);
+	uint8_t *b = pkt + TERN_HDR_LEN;
+	sp_rand_fill(b, TERN_SHS_CONNECT_LEN);
+	memset(b, 0, 8);
+	b[0] = (uint8_t)pattern;
+	if (pattern == TERN_PAT_NNPSK0)
+		memset(b + TERN_SHS_OFF_MSG + TERN_SHS_MSG1_NN, 0, TERN_SHS_MSG1_LEN - TERN_SHS_MSG1_NN);
+	memset(b + TERN_SHS_OFF_MAC2, 0, 16);
+	tern_wire_seal(pkt, TERN_HDR_LEN + TERN_SHS_CONNECT_LEN);
+	if (key_material != NULL)
+		sp_mac1_stamp(pkt, key_material);
+}
+
+unsigned sp_deliver(struct tern_ep *from, struct tern_ep *to)
+{
+	const struct inj_pkt *p;
+	unsigned n = 0;
+	while ((p = inj_pop_tx(inj_of(from))) != NULL)
+		if (tern_addr_same(&p->dst, sp_addr(to))) {
+			inj_push_raw(inj_of(to), p->data, p->len, sp_addr(from), 0);
+			n++;
+		}
+	return n;
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

@@ -32,6 +32,7 @@ struct sp_keys {
 	char cli_key[192], cli_pub[192]; /* a client on the allow-list */
 	char other_key[192], other_pub[192]; /* a key pair nobody allows or pins */
 	char allow[192];                 /* allow-list: cli_pub */
+	char allow2[192];                /* allow-list: cli_pub and other_pub */
 	char psk[192], psk2[192];        /* two pre-shared keys */
 	uint8_t srv_pub_raw[32], cli_pub_raw[32], other_pub_raw[32], psk_raw[32];
 };
@@ -44,10 +45,13 @@ struct sp_sec {
 	const char *key, *peer, *allow, *psk;
 	uint32_t protection;
 	uint32_t handshake_rate;
+	uint32_t handshake_load;
 };
 
 /* inj_config() + the settings, bound at addr; NULL (with a message) on failure. */
 struct tern_ep *sp_ep(const struct sp_sec *sec, const char *addr);
+/* The same, quietly: tern_ep_create's result (for configurations that must fail). */
+int sp_ep_try(const struct sp_sec *sec, const char *addr, struct tern_ep **out);
 /* The same, with the caller's config (inj_config()'d, bind is set here). */
 struct tern_ep *sp_ep_cfg(struct tern_ep_config *cfg, const struct sp_sec *sec, const char *addr);
 
@@ -90,8 +94,17 @@ struct tern_stats sp_stats(const struct tern_ep *ep);
 void sp_realtime_shift(int64_t ns);
 
 /* Recompute a CONNECT's mac1 as a sender who knows what it is keyed with:
- * the server's public key (IK, IKpsk0) or the PSK (NNpsk0). */
+ * the server's public key (IK, IKpsk1) or the PSK (NNpsk0); mac2 keyed
+ * with a cookie (all zero: mac2 zero). */
 void sp_mac1_stamp(uint8_t *pkt, const uint8_t key_material[32]);
+void sp_mac2_stamp(uint8_t *pkt, const uint8_t cookie[16]);
+/* A made-up secure CONNECT of pattern with a random body and src_session,
+ * a valid header checksum and (if key_material) a valid mac1. */
+void sp_forge_connect(uint8_t *pkt, unsigned pattern, const uint8_t *key_material);
+
+/* Move what from sent that is addressed to `to` into to's receive queue;
+ * the rest is lost. The number moved. */
+unsigned sp_deliver(struct tern_ep *from, struct tern_ep *to);
 
 /* Deterministic random bytes (xorshift). */
 uint64_t sp_rand(void);

@@ -33,6 +33,8 @@ static size_t body_len_of(uint8_t type)
 		return TERN_HS_LEN;
 	case TERN_PKT_RESET:
 		return TERN_RESET_LEN;
+	case TERN_PKT_COOKIE:
+		return TERN_COOKIE_BODY_LEN;
 	default:
 		return 0;
 	}
@@ -280,6 +282,36 @@ static void wire_check__body_length_per_type(void)
 	}
 }
 
+/* The authenticated handshake's packets: one length each, never protected. */
+static void wire_check__secure_handshake_lengths(void)
+{
+	static const struct {
+		uint8_t type;
+		size_t len;
+	} t[] = {{TERN_PKT_CONNECT, TERN_SHS_CONNECT_LEN},
+		 {TERN_PKT_CONNECT_OK, TERN_SHS_OK_LEN},
+		 {TERN_PKT_COOKIE, TERN_COOKIE_BODY_LEN}};
+	CHECK_EQ(TERN_SHS_CONNECT_LEN, 200);
+	CHECK_EQ(TERN_SHS_OK_LEN, 120);
+	CHECK_EQ(TERN_COOKIE_BODY_LEN, 64);
+	CHECK(TERN_COOKIE_BODY_LEN < TERN_SHS_CONNECT_LEN); /* no amplification */
+	struct tern_hdr h;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct tern_hdr p = {.flags = TERN_WF_SECURE};
+		size_t len = mk(t[i].type, &p, t[i].len);
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
+		for (size_t d = 1; d < 40; d += 7) {
+			len = mk(t[i].type, &p, t[i].len + d);
+			CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_LEN_BAD);
+			len = mk(t[i].type, &p, t[i].len - d);
+			CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_LEN_BAD);
+		}
+		p.flags = TERN_WF_SECURE | TERN_WF_PROTECTED;
+		len = mk(t[i].type, &p, t[i].len + TERN_PROT_OVERHEAD);
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_TYPE_BAD);
+	}
+}
+
 static void wire_npkts__edges(void)
 {
 	CHECK_EQ(tern_wire_npkts(0, 64), 1);
@@ -374,7 +406,7 @@ static void wire_check_data__error_resp(void)
 static void wire_type_name__all(void)
 {
 	const char *names[] = {"INVALID", "REQ", "RESP", "CR", "RFR", "ACK", "CONNECT",
-			       "CONNECT_OK", "DISCONNECT", "RESET", "PING", "PONG"};
+			       "CONNECT_OK", "DISCONNECT", "RESET", "PING", "PONG", "COOKIE"};
 	for (unsigned t = 0; t <= TERN_PKT_MAX; t++)
 		CHECK(strcmp(tern_wire_type_name(t), names[t]) == 0);
 	CHECK(strcmp(tern_wire_type_name(TERN_PKT_MAX + 1), "INVALID") == 0);
@@ -672,6 +704,7 @@ int main(void)
 	RUN(wire_crc16__known_vector);
 	RUN(wire_check__too_big);
 	RUN(wire_check__body_length_per_type);
+	RUN(wire_check__secure_handshake_lengths);
 	RUN(wire_npkts__edges);
 	RUN(wire_check_data__pkt_num_range);
 	RUN(wire_check_data__lengths);

@@ -67,7 +67,12 @@ static void on_session(struct tern_session *s, enum tern_session_event ev, int e
 	if (close_on_event && ev != TERN_SESSION_CONNECTED && ev != TERN_SESSION_ACCEPTED) {
 		forget_session(s);
 		tern_session_close(s);
+		return;
 	}
+	/* A server-side session that ends is freed by the library once this
+	 * event returns (only a client's handle waits for tern_session_close). */
+	if (s == srv && ev != TERN_SESSION_CONNECTED && ev != TERN_SESSION_ACCEPTED)
+		srv = NULL;
 }
 
 static void cont(const struct tern_result *res, void *ctx)

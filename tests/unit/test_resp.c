@@ -796,6 +796,46 @@ static void rto__silent_peer_ends_with_its_session(void)
 	teardown();
 }
 
+/*
+ * A lone call whose answers are lost many times in a row while the peer is
+ * alive (it answers every retransmission, and half its answers to probes
+ * get through). It used to fail with -ETIMEDOUT after 12 RTOs in a row
+ * (~350 ms on udp) with a 20 s deadline; now it completes when an answer
+ * finally gets through, and the session is never declared dead.
+ */
+static void rto__lone_call_survives_many_lost_answers(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.max_retries = 12; /* the default that used to end the call; unused now */
+	REQUIRE(setup_cfg(&cfg) == 0);
+	struct inj_result r;
+	REQUIRE(call(10, 1, &r, 20000 * MS) == 0);
+	tern_poll(ep);
+	CHECK(expect_req(8, 0));
+	int lost = 0, pings = 0;
+	for (int t = 0; t < 20000 && r.calls == 0; t++) {
+		inj_tick(ep, MS);
+		const struct inj_pkt *q;
+		int req = 0;
+		while ((q = inj_pop_tx(d)) != NULL) {
+			if (q->h.type == TERN_PKT_REQ)
+				req = 1;
+			if (q->h.type == TERN_PKT_PING && pings++ % 2 == 0)
+				inj_ctrl(&peer, TERN_PKT_PONG); /* alive: every other probe answered */
+		}
+		if (req && lost++ >= 20) /* the 21st answer gets through */
+			inj_resp_pkt(&peer, 8, 1, "late", 4, 0);
+	}
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, 0);
+	CHECK(lost > 20);
+	CHECK_EQ(stats().sessions_dead, 0);
+	CHECK_EQ(stats().calls_timeout, 0);
+	CHECK_EQ(tern_session_state(peer.s), TERN_SS_CONNECTED);
+	teardown();
+}
+
 static void deadline__per_call_timeout(void)
 {
 	REQUIRE(setup() == 0);
@@ -1532,6 +1572,7 @@ int main(void)
 	RUN(rto__long_continuation_is_not_a_loss);
 	RUN(rto__answers_queued_behind_a_long_callback);
 	RUN(rto__silent_peer_ends_with_its_session);
+	RUN(rto__lone_call_survives_many_lost_answers);
 	RUN(deadline__per_call_timeout);
 	RUN(deadline__huge_timeout_does_not_wrap);
 	RUN(working__keeps_a_long_call_alive);

@@ -192,6 +192,7 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->backoff = 0;
 	c->frtx_mark = 0;
 	c->sent_ns = 0;
+	c->start_ns = 0;
 	c->deadline_ns = deadline;
 	c->resp = NULL;
 	c->cont = cont;
@@ -336,6 +337,12 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 		tern_call_unstall(c);
 	/* The callee keeps an answer (data or error) until acknowledged. */
 	int answered = !c->oneway && c->resp_npkts != 0;
+	if (answered && c->start_ns > ep->rack_sent_ns) {
+		ep->rack_sent_ns = c->start_ns;
+		ep->rack_at_ns = ep->now;
+	} else if (answered) {
+		ep->rack_at_ns = ep->now;
+	}
 	answered |= !c->oneway && status != 0 && status != -ETIMEDOUT && status != -ECONNRESET &&
 		    status != -ECANCELED;
 	if (answered && s->state == SESS_CONNECTED) {
@@ -677,6 +684,25 @@ static int rto_lost(const struct tern_ep *ep, uint64_t due, uint64_t rto)
 	return ep->rx_clear_ns >= due || ep->rx_burst_ns >= due + rto;
 }
 
+/*
+ * Are calls sent no later than c still being answered (within the last
+ * RTO)? Then the peer is working through a queue in which c waits its turn
+ * — 20,000 sessions' first calls sent at once, say, whose RTO no sample
+ * could have told — and c is not lost yet. An answer to a call sent after
+ * c, or no answer for an RTO, and c's RTO counts (RACK's rule: a loss is
+ * inferred from later packets delivered, or from time).
+ */
+static int turn_coming(const struct tern_ep *ep, const struct call_slot *c, uint64_t now,
+		       uint64_t rto)
+{
+	if (c->start_ns == 0 || ep->rack_sent_ns == 0 || ep->rack_sent_ns > c->start_ns)
+		return 0;
+	/* "Still coming": an answer within the last RTO, or within a quarter of
+	 * how long c has waited (a long queue drains in bursts). */
+	uint64_t waited = now - c->start_ns;
+	return now - ep->rack_at_ns < (rto > waited / 4 ? rto : waited / 4);
+}
+
 void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 {
 	while (ep->arm != NULL) {
@@ -689,6 +715,8 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 				c->sample_ns = now;
 			if (c->sent_ns == 0 && c->inflight != 0)
 				c->sent_ns = now;
+			if (c->start_ns == 0 && c->inflight != 0)
+				c->start_ns = now;
 			uint64_t rto = rto_at(c);
 			at = rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
 		} else if (c->ack_pending) {
@@ -723,10 +751,20 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		return;
 	}
 	uint64_t rto = tern_rto(s, c->backoff);
+	if (turn_coming(ep, c, now, rto)) {
+		/* Look again once it has waited as long again (a queue of 50,000
+		 * calls is then looked at a few times per call, not per RTO). */
+		uint64_t waited = now - c->start_ns;
+		uint64_t again = now + (waited > rto ? waited : rto);
+		tern_wheel_arm(&ep->wheel, &c->timer, again < c->deadline_ns ? again : c->deadline_ns);
+		return;
+	}
 	if (!rto_lost(ep, due, rto)) {
 		/* Look again once the receive queue has been seen: after the next
 		 * burst, or, while it stays full, an RTO after due. */
 		uint64_t again = ep->rx_burst_ns >= due ? due + rto : now + 1;
+		if (again <= now)
+			again = now + 1; /* after the next burst, never within this poll */
 		tern_wheel_arm(&ep->wheel, &c->timer, again < c->deadline_ns ? again : c->deadline_ns);
 		return;
 	}

@@ -174,6 +174,7 @@ static void own_hs(const struct tern_session *s, struct tern_wire_hs *hs)
 void tern_connect_resend(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
+	ep->st.connects_sent++;
 	if (s->hs != NULL) { /* authenticated: the same CONNECT, byte for byte */
 		tern_tx_raw(ep, &s->peer, s->hs->pkt, sizeof(s->hs->pkt));
 		return;

@@ -341,6 +341,7 @@ void tern_session_probe(struct tern_session *s)
 		return;
 	s->probe_since = ep->now;
 	tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
+	ep->st.pings_sent++;
 	session_arm(s);
 }
 
@@ -371,6 +372,7 @@ void tern_session_timer(struct tern_ep *ep, struct tern_session *s)
 							    : ep->idle_timeout_ns);
 		} else {
 			tern_tx_session_ctrl(ep, s, TERN_PKT_PING);
+			ep->st.pings_sent++;
 		}
 		session_arm(s);
 		return;

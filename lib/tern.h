@@ -475,6 +475,8 @@ struct tern_stats {
 	uint64_t hs_refused;          /**< handshakes refused (not allowed, bad keys, level) */
 	uint64_t hs_cookies_sent;     /**< cookie replies sent (server under load) */
 	uint64_t hs_cookies_rx;       /**< cookie replies taken (client) */
+	uint64_t connects_sent;       /**< CONNECT packets sent, retransmissions included (client) */
+	uint64_t pings_sent;          /**< PINGs sent: keepalive and probes of silent peers */
 };
 
 /** Fill *out with the endpoint's counters. @return 0 or -EINVAL. */

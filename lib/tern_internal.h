@@ -174,6 +174,7 @@ struct call_slot {
 	uint32_t sample_idx;
 	uint64_t sample_ns;   /* when sample_idx was sent (0: this poll, stamped at its end) */
 	uint64_t sent_ns;     /* the RTO runs from here: last send or progress (0: not running) */
+	uint64_t start_ns;    /* when its first packet left (0: not yet) */
 	uint64_t deadline_ns;
 	uint64_t ack_due_ns;
 	struct tern_msg *resp; /* reassembly buffer (multi-packet responses) */
@@ -426,6 +427,10 @@ struct tern_ep {
 	 * times of the last receive burst, and of the last one that emptied
 	 * the queue. */
 	uint64_t rx_burst_ns, rx_clear_ns;
+	/* The most recently answered call (call.c): when it was first sent, and
+	 * when its answer came: while answers keep coming for calls sent no later
+	 * than a call, that call is waiting its turn, not lost. */
+	uint64_t rack_sent_ns, rack_at_ns;
 
 	struct handler *htab[256]; /* two-level: htab[type >> 8][type & 255] */
 

@@ -1,0 +1,346 @@
+/*
+ * tern-sessions — many sessions on one server endpoint, as a storage
+ * backend sees them: N client sessions, one 32-byte call outstanding on
+ * each, for a while; then the same sessions idle.
+ *
+ *   tern-sessions server [--driver udp] [--bind IP:PORT] [--busy-poll 0|1]
+ *   tern-sessions client --connect IP:PORT --sessions N [--duration S]
+ *                        [--idle S] [--driver udp] [--bind IP:PORT] [--json]
+ *
+ * The client prints: the time to connect all N (a connect storm: every
+ * tern_connect() at once), calls/s, p50/p99/p99.9 of the calls, failed
+ * calls, sessions declared dead, and, for the idle phase, the packets per
+ * second both ways and its own CPU. The server prints its counters and its
+ * RSS when it gets SIGUSR1 (perf/sessions/run reads the server's CPU and
+ * RSS from /proc around each phase). Public API only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "tern.h"
+
+#define T_ECHO 1
+
+struct opts {
+	const char *mode, *driver, *bind, *connect, *driver_args;
+	long sessions;
+	double duration, idle;
+	int busy_poll, json;
+};
+
+static volatile sig_atomic_t stop, report;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		report = 1;
+	else
+		stop = 1;
+}
+
+static void echo(struct tern_req *req, void *ctx)
+{
+	(void)ctx;
+	struct tern_msg *m = tern_msg_alloc(tern_req_ep(req), tern_req_len(req));
+	if (m == NULL) {
+		tern_respond_error(req, -ENOMEM);
+		return;
+	}
+	memcpy(tern_msg_data(m), tern_req_data(req), tern_req_len(req));
+	tern_respond(req, m);
+}
+
+static struct tern_ep *make_ep(const struct opts *o, const char *bind, uint32_t max_sessions)
+{
+	struct tern_ep_config cfg;
+	tern_ep_config_init(&cfg);
+	cfg.driver = o->driver;
+	cfg.bind = bind;
+	cfg.driver_args = o->driver_args;
+	cfg.max_sessions = max_sessions;
+	cfg.busy_poll = (uint32_t)o->busy_poll;
+	cfg.connect_timeout_ns = 30ull * 1000000000ull;
+	struct tern_ep *ep = NULL;
+	int rc = tern_ep_create(&cfg, &ep);
+	if (rc != 0)
+		fprintf(stderr, "tern-sessions: endpoint: %s\n", strerror(-rc));
+	return ep;
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kib;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+static int run_server(const struct opts *o)
+{
+	struct tern_ep *ep = make_ep(o, o->bind != NULL ? o->bind : "127.0.0.1:31890", 65535);
+	if (ep == NULL || tern_handle(ep, T_ECHO, echo, NULL, TERN_RRA) != 0)
+		return 2;
+	char addr[96];
+	printf("listening %s rss_kib %ld\n", tern_ep_addr(ep, addr, sizeof(addr)), rss_kib());
+	fflush(stdout);
+	while (!stop) {
+		if (o->busy_poll)
+			tern_poll(ep);
+		else
+			tern_poll_wait(ep, 100000000ull);
+		if (report) {
+			report = 0;
+			struct tern_stats st;
+			tern_ep_stats(ep, &st);
+			printf("server sessions_open %" PRIu64 " rss_kib %ld cpu_s %.3f rx_pkts %" PRIu64
+			       " tx_pkts %" PRIu64 " executed %" PRIu64 " dup %" PRIu64 " dead %" PRIu64
+			       "\n",
+			       st.sessions_open, rss_kib(), cpu_s(), st.rx_pkts, st.tx_pkts,
+			       st.requests_executed, st.requests_dup, st.sessions_dead);
+			fflush(stdout);
+		}
+	}
+	tern_ep_destroy(ep);
+	return 0;
+}
+
+/* Latencies: log2 buckets of 32 linear steps each, from 1 ns up. */
+#define SUB 32
+#define BUCKETS (64 * SUB)
+static uint64_t hist[BUCKETS], nlat;
+
+static unsigned bucket(uint64_t ns)
+{
+	if (ns < SUB)
+		return (unsigned)ns;
+	unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+	unsigned sub = (unsigned)((ns >> (e - 5)) & (SUB - 1));
+	return (e - 4) * SUB + sub;
+}
+
+static uint64_t bucket_ns(unsigned b)
+{
+	if (b < SUB)
+		return b;
+	unsigned e = b / SUB + 4, sub = b % SUB;
+	return ((uint64_t)SUB + sub) << (e - 5);
+}
+
+static double pct(double p)
+{
+	uint64_t want = (uint64_t)ceil(p * (double)nlat), seen = 0;
+	for (unsigned b = 0; b < BUCKETS; b++) {
+		seen += hist[b];
+		if (seen >= want && seen != 0)
+			return (double)bucket_ns(b) / 1e3;
+	}
+	return 0;
+}
+
+struct cli {
+	struct tern_ep *ep;
+	struct tern_session **s;
+	uint64_t *sent_at;
+	long n, ok, failed, inflight;
+	int measuring, issuing;
+};
+
+static void issue(struct cli *c, long i);
+
+struct lane {
+	struct cli *c;
+	long i;
+};
+static struct lane *lanes;
+
+static void lane_cont(const struct tern_result *res, void *ctx)
+{
+	struct lane *l = ctx;
+	struct cli *c = l->c;
+	uint64_t now = tern_now_ns();
+	c->inflight--;
+	if (res->status != 0) {
+		c->failed++;
+		fprintf(stderr, "call on session %ld: %s\n", l->i, strerror(-res->status));
+	} else if (c->measuring) {
+		c->ok++;
+		hist[bucket(now - c->sent_at[l->i])]++;
+		nlat++;
+	}
+	if (c->issuing && res->status == 0)
+		issue(c, l->i);
+}
+
+static void issue(struct cli *c, long i)
+{
+	struct tern_msg *m = tern_msg_alloc(c->ep, 32);
+	if (m == NULL)
+		return;
+	memset(tern_msg_data(m), (int)(i & 0xff), 32);
+	c->sent_at[i] = tern_now_ns();
+	if (tern_call(c->s[i], T_ECHO, m, lane_cont, &lanes[i], 0) != 0) {
+		tern_msg_free(m);
+		c->failed++;
+		return;
+	}
+	c->inflight++;
+}
+
+static int run_client(const struct opts *o)
+{
+	struct cli c = {0};
+	c.n = o->sessions;
+	c.ep = make_ep(o, o->bind, (uint32_t)c.n);
+	c.s = calloc((size_t)c.n, sizeof(*c.s));
+	c.sent_at = calloc((size_t)c.n, sizeof(*c.sent_at));
+	lanes = calloc((size_t)c.n, sizeof(*lanes));
+	if (c.ep == NULL || c.s == NULL || c.sent_at == NULL || lanes == NULL)
+		return 2;
+	for (long i = 0; i < c.n; i++)
+		lanes[i] = (struct lane){.c = &c, .i = i};
+	/* The storm. */
+	uint64_t t0 = tern_now_ns();
+	for (long i = 0; i < c.n; i++) {
+		int rc = tern_connect(c.ep, o->connect, &c.s[i]);
+		if (rc != 0) {
+			fprintf(stderr, "tern_connect: %s\n", strerror(-rc));
+			return 2;
+		}
+	}
+	long up = 0, down = 0;
+	for (long it = 0; up + down < c.n && !stop && tern_now_ns() - t0 < 60ull * 1000000000ull;
+	     it++) {
+		tern_poll(c.ep);
+		if (it % 256 == 0) {
+			up = down = 0;
+			for (long i = 0; i < c.n; i++) {
+				int st = tern_session_state(c.s[i]);
+				up += st == TERN_SS_CONNECTED;
+				down += st == TERN_SS_FAILED;
+			}
+		}
+	}
+	double connect_s = (double)(tern_now_ns() - t0) / 1e9;
+	struct tern_stats st;
+	tern_ep_stats(c.ep, &st);
+	uint64_t connects = st.connects_sent;
+	if (up != c.n) {
+		fprintf(stderr, "only %ld of %ld sessions connected (%ld failed)\n", up, c.n, down);
+		return 1;
+	}
+	/* Load: one call outstanding per session. A second of warm-up, then
+	 * the measured duration. */
+	c.issuing = 1;
+	for (long i = 0; i < c.n; i++)
+		issue(&c, i);
+	uint64_t w0 = tern_now_ns();
+	while (!stop && tern_now_ns() - w0 < 1000000000ull)
+		tern_poll(c.ep);
+	tern_ep_stats(c.ep, &st);
+	struct tern_stats before = st;
+	c.measuring = 1;
+	uint64_t m0 = tern_now_ns();
+	uint64_t dur = (uint64_t)(o->duration * 1e9);
+	while (!stop && tern_now_ns() - m0 < dur)
+		tern_poll(c.ep);
+	double secs = (double)(tern_now_ns() - m0) / 1e9;
+	c.measuring = 0;
+	c.issuing = 0;
+	uint64_t d0 = tern_now_ns();
+	while (c.inflight > 0 && tern_now_ns() - d0 < 30ull * 1000000000ull)
+		tern_poll(c.ep);
+	tern_ep_stats(c.ep, &st);
+	double calls_s = (double)c.ok / secs;
+	printf("sessions %ld connect_s %.3f connects_sent %" PRIu64 " calls_s %.0f p50_us %.1f "
+	       "p99_us %.1f p999_us %.1f failed %ld dead %" PRIu64 " rto %" PRIu64
+	       " retransmits %" PRIu64 "\n",
+	       c.n, connect_s, connects, calls_s, pct(0.5), pct(0.99), pct(0.999), c.failed,
+	       st.sessions_dead, st.rto_events - before.rto_events,
+	       st.retransmits - before.retransmits);
+	fflush(stdout);
+	/* Idle: the same sessions, nothing to do. */
+	if (o->idle > 0) {
+		tern_ep_stats(c.ep, &before);
+		double cpu0 = cpu_s();
+		uint64_t i0 = tern_now_ns();
+		uint64_t idle = (uint64_t)(o->idle * 1e9);
+		printf("idle_start %ld\n", c.n);
+		fflush(stdout);
+		while (!stop && tern_now_ns() - i0 < idle)
+			tern_poll_wait(c.ep, 100000000ull);
+		double isecs = (double)(tern_now_ns() - i0) / 1e9;
+		tern_ep_stats(c.ep, &st);
+		uint64_t pk = (st.tx_pkts - before.tx_pkts) + (st.rx_pkts - before.rx_pkts);
+		printf("idle_s %.1f idle_pkts_s %.1f idle_pings %" PRIu64 " client_idle_cpu %.2f%% "
+		       "dead %" PRIu64 "\n",
+		       isecs, (double)pk / isecs, st.pings_sent - before.pings_sent,
+		       100.0 * (cpu_s() - cpu0) / isecs, st.sessions_dead);
+		fflush(stdout);
+	}
+	for (long i = 0; i < c.n; i++)
+		tern_session_close(c.s[i]);
+	tern_ep_destroy(c.ep);
+	return c.failed != 0 || st.sessions_dead != 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.driver = "udp", .sessions = 1000, .duration = 5, .busy_poll = 1};
+	static const struct option lo[] = {
+		{"driver", 1, 0, 'd'}, {"bind", 1, 0, 'b'}, {"connect", 1, 0, 'c'},
+		{"driver-args", 1, 0, 'a'}, {"sessions", 1, 0, 'n'}, {"duration", 1, 0, 't'},
+		{"idle", 1, 0, 'i'}, {"busy-poll", 1, 0, 'p'}, {0, 0, 0, 0},
+	};
+	if (argc < 2) {
+		fprintf(stderr, "usage: tern-sessions server|client [options] (see the source's header)\n");
+		return 2;
+	}
+	o.mode = argv[1];
+	optind = 2;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o.driver = optarg; break;
+		case 'b': o.bind = optarg; break;
+		case 'c': o.connect = optarg; break;
+		case 'a': o.driver_args = optarg; break;
+		case 'n': o.sessions = strtol(optarg, NULL, 0); break;
+		case 't': o.duration = strtod(optarg, NULL); break;
+		case 'i': o.idle = strtod(optarg, NULL); break;
+		case 'p': o.busy_poll = atoi(optarg); break;
+		default:
+			fprintf(stderr, "tern-sessions: bad option (see the source's header)\n");
+			return 2;
+		}
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_signal);
+	if (strcmp(o.mode, "server") == 0)
+		return run_server(&o);
+	if (strcmp(o.mode, "client") == 0 && o.connect != NULL && o.sessions >= 1 &&
+	    o.sessions <= 65535)
+		return run_client(&o);
+	fprintf(stderr, "tern-sessions: client needs --connect and --sessions 1..65535\n");
+	return 2;
+}

@@ -1,7 +1,7 @@
 /*
  * call.c — the caller side: issuing calls, sending a call's packets within
  * its window and the session's credits, receiving credit returns and
- * response packets, retransmission (fast retransmit, go-back on RTO),
+ * response packets, retransmission (fast retransmit, selective resend on RTO),
  * completion, and one-way calls. Calls beyond the free slots wait in the
  * session's backlog (backlog.c); credits are credits.c's, the window
  * window.h's, the RTO loss.c's, and when a call is looked at timers.c's.
@@ -41,6 +41,7 @@
 
 #include "backlog.h"
 #include "call.h"
+#include "cc.h"
 #include "credits.h"
 #include "loss.h"
 #include "session.h"
@@ -127,7 +128,9 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 		enum tern_win w = tern_win_test(&c->rx, i);
 		if (w == TERN_WIN_BEYOND)
 			break;
-		if (w != TERN_WIN_NEW) { /* answered already: skip it */
+		if (w != TERN_WIN_NEW || (tern_unlikely(c->last_held) && i + 1 == c->req_npkts)) {
+			/* answered already, or the last request packet the callee
+			 * holds (its answer is the response): skip it */
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
@@ -153,8 +156,8 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
-/* Credits came back: the calls waiting for them send. */
-static void session_kick(struct tern_session *s)
+/* Credits came back (or the pacer's time came): the calls waiting for them send. */
+void tern_calls_kick(struct tern_session *s)
 {
 	struct call_slot *c;
 	while ((c = tern_credits_next_waiting(s)) != NULL)
@@ -183,6 +186,7 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	 * let a slot still on the list be pushed again, which cut the list
 	 * (and lost the calls behind it). */
 	c->sample_valid = 0;
+	c->last_held = 0;
 	c->req_type = type;
 	c->req = req;
 	c->req_npkts = tern_wire_npkts(req->len, s->dpp);
@@ -355,7 +359,7 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 	arm_later(ep, c); /* the ACK, or nothing (a next call on the slot) */
 	/* The credits this call held may be what stalled calls wait for. */
 	if (s->want_tx != 0 && s->state == SESS_CONNECTED && !s->tearing)
-		session_kick(s);
+		tern_calls_kick(s);
 	struct tern_msg *req = c->req, *resp = c->resp;
 	tern_cont_fn cont = c->cont;
 	void *ctx = c->ctx;
@@ -450,11 +454,17 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
  * Resend a hole (a missing reception below one that arrived) once, when
  * three receptions arrived above it, or when everything sent after it has
  * been answered: then nothing more is coming that could reveal it, and
- * waiting would cost a whole RTO (early retransmit, RFC 5827).
+ * waiting would cost a whole RTO (early retransmit, RFC 5827). The last
+ * request packet, once the callee said it holds it, counts as arrived.
  */
 static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 {
 	uint64_t bits = c->rx.bits; /* bit 0 (rx.base) is a hole here */
+	uint32_t last = c->req_npkts - 1;
+	if (tern_unlikely(c->last_held) && last - c->rx.base < TERN_WINDOW)
+		bits |= 1ull << (last - c->rx.base);
+	if (bits == 0)
+		return;
 	unsigned top = 63u - (unsigned)__builtin_clzll(bits);
 	for (unsigned off = 0; off < top; off++) {
 		if ((bits >> off) & 1)
@@ -467,6 +477,7 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 			break;
 		send_one(ep, c->s, c, i);
 		c->frtx_mark = i + 1;
+		tern_cc_loss(c->s);
 	}
 }
 
@@ -493,11 +504,11 @@ static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
 static void after_rx(struct tern_ep *ep, struct call_slot *c)
 {
 	struct tern_session *s = c->s;
-	if (c->rx.bits != 0)
+	if (c->rx.bits != 0 || tern_unlikely(c->last_held))
 		fast_retransmit(ep, c);
 	call_kick(ep, c);
 	if (s->want_tx != 0)
-		session_kick(s);
+		tern_calls_kick(s);
 }
 
 void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h)
@@ -518,8 +529,19 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		}
 		return;
 	}
-	if (h->pkt_num + 1 >= c->req_npkts) { /* the last packet is answered by the response */
-		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
+	if (h->pkt_num + 1 >= c->req_npkts) {
+		/* The last packet is answered by the response; a CR for it (alone,
+		 * before the response) says the callee holds it while packets
+		 * below it are missing (wire.h): it is not resent, and the holes
+		 * below it are revealed. */
+		if (h->pkt_num + 1 == c->req_npkts && tern_cr_extra(h) == 0 && c->resp_npkts == 0 &&
+		    h->pkt_num < c->tx_hi && !c->last_held) {
+			c->last_held = 1;
+			progress(ep, c);
+			after_rx(ep, c);
+			return;
+		}
+		tern_rx_drop(ep, c->last_held ? TERN_DROP_DUP : TERN_DROP_UNEXPECTED);
 		return;
 	}
 	/* A CR answers pkt_num and the cr_extra packets below it (the wire
@@ -650,7 +672,7 @@ static void rollback(struct tern_ep *ep, struct call_slot *c)
 	arm_later(ep, c);
 	call_kick(ep, c);
 	if (s->want_tx != 0)
-		session_kick(s);
+		tern_calls_kick(s);
 }
 
 static void send_ack(struct tern_ep *ep, struct call_slot *c)
@@ -791,6 +813,7 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		return;
 	}
 	ep->st.rto_events++;
+	tern_cc_loss(s);
 	/* Exponential backoff, capped at 8 RTOs: with more than half of the
 	 * round trips lost, unbounded doubling makes the expected time to
 	 * deliver grow without limit (0.51 x 2 > 1), and a silent peer is

@@ -14,6 +14,9 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 
 /* End call c with status (its continuation runs here, with data/len on success). */
 void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len);
+/* Credits came back or the pacer's time came (pacer.c): s's calls waiting
+ * for them send what they may. */
+void tern_calls_kick(struct tern_session *s);
 /* Start queued calls of s in free slots (a session just came up, a slot freed). */
 void tern_calls_start(struct tern_session *s);
 /* Fail every queued call of s with err (their continuations run here). */

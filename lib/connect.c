@@ -26,6 +26,7 @@
 #include <sys/random.h>
 
 #include "call.h"
+#include "cc.h"
 #include "crypto.h"
 #include "loss.h"
 #include "session.h"
@@ -283,6 +284,7 @@ int tern_connect_start(struct tern_session *s)
 	s->credits_max = s->credits = ep->cfg.credits;
 	s->dpp = tern_dpp(ep->mtu, TERN_PROT_NONE);
 	tern_rto_init(s);
+	tern_cc_init(s);
 	int secure = tern_sec_client_secure(ep);
 	if (secure < 0)
 		return secure; /* a level it cannot authenticate the server for */

@@ -3,7 +3,8 @@
  *
  * A session has credits_max credits: every request packet or RFR the caller
  * sends spends one, every CR or response packet that answers it returns
- * one, so at most credits_max packets of a session are in flight. The
+ * one, so at most credits_max packets of a session are in flight (fewer
+ * when its congestion window, cc.c, says so: credits_floor). The
  * caller's accounting is inline (credits.h); a call that finds none waits
  * in want_tx, and when credits return the waiting calls get them round
  * robin (tern_credits_next_waiting), so no slot starves.
@@ -24,7 +25,7 @@
 
 struct call_slot *tern_credits_next_waiting(struct tern_session *s)
 {
-	while (s->want_tx != 0 && s->credits != 0) {
+	while (s->want_tx != 0 && (s->credits > s->credits_floor || tern_pacer_ready(s))) {
 		uint64_t after = s->kick_next >= 64 ? 0 : s->want_tx & (~0ull << s->kick_next);
 		unsigned i = (unsigned)__builtin_ctzll(after != 0 ? after : s->want_tx);
 		s->want_tx &= ~(1ull << i);

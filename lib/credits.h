@@ -5,15 +5,19 @@
 #ifndef TERN_CREDITS_H
 #define TERN_CREDITS_H
 
+#include "cc.h"
 #include "tern_internal.h"
 
 /* --- caller: credits spent and returned ----------------------------------- */
 
-/* Spend a credit for a packet of call c; 0 if the session has none (c then
- * waits: tern_credits_next_waiting() hands it back when some return). */
+/* Spend a credit for a packet of call c; 0 if the session has none, or its
+ * congestion window or pacer (cc.h) holds it (c then waits:
+ * tern_credits_next_waiting() hands it back when credits return or the
+ * pacer's time comes). An uncongested session's credits_floor is 0: the
+ * one test is the one it always made. */
 static inline int tern_credit_take(struct tern_session *s, struct call_slot *c)
 {
-	if (tern_unlikely(s->credits == 0)) {
+	if (tern_unlikely(s->credits <= s->credits_floor) && !tern_pacer_admit(s)) {
 		s->want_tx |= 1ull << c->idx;
 		return 0;
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "call.h"
+#include "cc.h"
 #include "rx.h"
 #include "session.h"
 #include "timers.h"
@@ -125,6 +126,8 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	if (ep->rto_max_ns < ep->rto_min_ns)
 		ep->rto_max_ns = ep->rto_min_ns;
 	ep->ack_delay_ns = cfg->ack_delay_ns ? cfg->ack_delay_ns : 4 * ep->rto_min_ns;
+	ep->cc_target_ns = (cfg->flags & TERN_EP_NO_CC) ? 0
+			   : cfg->cc_target_ns ? cfg->cc_target_ns : ep->rto_min_ns / 4;
 	ep->keepalive_ns = cfg->keepalive_ns;
 	ep->idle_timeout_ns = cfg->idle_timeout_ns ? cfg->idle_timeout_ns
 			      : (cfg->keepalive_ns > UINT64_MAX / 3 ? UINT64_MAX : 3 * cfg->keepalive_ns);
@@ -312,6 +315,9 @@ static void timer_fired(struct tern_ep *ep, struct tern_timer *t)
 		break;
 	case TERN_TIMER_SESSION:
 		tern_session_timer(ep, tern_timer_owner(t, struct tern_session, timer));
+		break;
+	case TERN_TIMER_PACE:
+		tern_pacer_timer(ep, tern_timer_owner(t, struct tern_session, cc.timer));
 		break;
 	default:
 		break;

@@ -16,8 +16,10 @@
  *                          -EPROTO, over server_queue_limit -> -EBUSY: all
  *                          answered at once as cached error responses.
  *   R == C, RECEIVING      store the packet (window of 64 above the received
- *                          prefix), CR it unless it is the last; when all
- *                          are in, run the handler
+ *                          prefix), CR it unless it is the last (the last
+ *                          is CR'd alone while packets below it are
+ *                          missing: "held", wire.h); when all are in, run
+ *                          the handler; a duplicate is CR'd again
  *   R == C, RUNNING        CR again; for the last packet a CR flagged
  *                          WORKING, which resets the caller's retry count
  *   R == C, ANSWERED       CR again, or the response's packet 0 again for
@@ -258,8 +260,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	}
 	if (w != TERN_WIN_NEW) {
 		tern_rx_drop(ep, TERN_DROP_DUP);
-		if (!last)
-			tern_cr_send(ep, s, ss, p, 0, 0); /* our CR may have been lost */
+		tern_cr_send(ep, s, ss, p, 0, 0); /* our CR may have been lost */
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
@@ -278,6 +279,8 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 	tern_win_mark(&ss->win, p);
 	if (!last)
 		tern_cr_new_packet(ep, s, ss, p);
+	else if (ss->win.base != n)
+		tern_cr_send(ep, s, ss, p, 0, 0); /* held: the caller need not resend it (wire.h) */
 	if (ss->win.base == n)
 		run_handler(ep, s, ss, NULL, ss->req_buf->data, ss->req_size, 0);
 }

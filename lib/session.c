@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "cc.h"
 #include "crypto.h"
 #include "loss.h"
 #include "serve.h"
@@ -78,6 +79,7 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 		ss[i].req.slot = &ss[i];
 	}
 	tern_rto_init(s);
+	tern_cc_init(s);
 	s->unext = ep->used;
 	s->uprev = NULL;
 	if (ep->used != NULL)
@@ -94,6 +96,7 @@ void tern_session_release(struct tern_session *s)
 	tern_hs_remove(ep, s);
 	tern_connect_leave(s);
 	tern_wheel_cancel(&ep->wheel, &s->timer);
+	tern_pacer_stop(s);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		struct serve_slot *ss = &s->ss[i];
 		if (ss->state == SRV_RUNNING) { /* forced (endpoint destroy) */

@@ -84,6 +84,9 @@ struct tern_req;
  *  (fewer packets for large requests: docs/performance.md). Callers always
  *  accept both forms. */
 #define TERN_EP_NO_COALESCE_CR 0x4u
+/** No congestion control: sessions send whatever their credits allow (the
+ *  behaviour before it; for comparisons). See cc_target_ns. */
+#define TERN_EP_NO_CC 0x8u
 
 /* ------------------------------------------------------------------ */
 /** @name Protection levels (struct tern_ep_config.protection) */
@@ -158,6 +161,10 @@ struct tern_ep_config {
 					  keepalive_ns; it never probes idle sessions itself) */
 	uint64_t ack_delay_ns;       /**< send an explicit ACK after a slot idles this long
 					  (default 4 x RTO floor) */
+	uint64_t cc_target_ns;       /**< congestion control (lib/cc.c): the queueing delay a
+					  session aims at, above the lowest RTT it has seen;
+					  sessions with few packets in flight aim up to 6 x
+					  higher (default RTO floor / 4; TERN_EP_NO_CC: off) */
 
 	/* Security (see docs/security.md). Files are read by tern_ep_create(). */
 	const char *key_file;      /**< this endpoint's static X25519 private key (tern-keygen NAME
@@ -458,7 +465,10 @@ struct tern_stats {
 	uint64_t requests_dup;        /**< duplicate requests answered from the cache */
 	uint64_t responses_error;     /**< error responses sent (-ENOENT, -EBUSY, ...) */
 	uint64_t busy_rejects;        /**< requests refused with -EBUSY */
-	uint64_t retransmits;         /**< packets re-sent after an RTO */
+	uint64_t retransmits;         /**< resends: request packets and RFRs sent again (after
+					   an RTO, or a fast retransmit), counted apart from
+					   first sends; only what the peer has not answered
+					   is resent (selective) */
 	uint64_t rto_events;          /**< RTO expirations */
 	uint64_t acks_sent, acks_rx;  /**< explicit ACKs */
 	uint64_t resets_sent, resets_rx;

@@ -60,6 +60,7 @@ enum tern_timer_kind {
 	TERN_TIMER_CALL = 1, /* call.c: a call slot's RTO, deadline or explicit ACK */
 	TERN_TIMER_QUEUED,   /* call.c: a queued call's deadline */
 	TERN_TIMER_SESSION,  /* session.c / connect.c: handshake, liveness, keepalive */
+	TERN_TIMER_PACE,     /* pacer.c: a paced session's next packet may leave */
 };
 #define TERN_TIMER_TICK_SHIFT 10u /* ticks of 1.024 µs */
 #define TERN_CONNECT_WINDOW   64u /* CONNECTs outstanding at once per endpoint */
@@ -183,6 +184,7 @@ struct call_slot {
 	struct tern_timer timer;  /* RTO, deadline, explicit ACK (TERN_TIMER_CALL) */
 	struct call_slot *arm_next; /* ep->arm list */
 	struct call_slot *dnext;    /* done list (one-way calls) */
+	uint8_t last_held;    /* the callee holds the last request packet (a CR said so) */
 };
 
 /* Serve-slot states (server role, per slot; see req.c for the transitions). */
@@ -334,6 +336,25 @@ struct tern_noise_result {
 	struct noise_hs y;          /* after message 1 */
 };
 
+/*
+ * A session's congestion control (cc.c owns it; pacer.c the pacing part).
+ * The window is in 1/TERN_CC_ONE packets. At or above one packet it limits
+ * the packets in flight (through credits_floor, credits.h); below one
+ * packet the session is paced: one packet per gap_ns (rtt / window).
+ */
+#define TERN_CC_ONE 1024u
+struct tern_cc {
+	uint32_t cwnd;        /* congestion window, 1/TERN_CC_ONE packets */
+	uint8_t paced;        /* cwnd < one packet: the pacer spaces packets */
+	uint64_t min_rtt_ns;  /* the lowest RTT sample: the path without queues */
+	uint64_t rtt_ns;      /* the latest sample */
+	uint64_t cut_ns;      /* last decrease: at most one per RTT */
+	uint64_t grow_ns;     /* last increase: growth is per RTT of time */
+	uint64_t gap_ns;      /* paced: time between packets */
+	uint64_t next_ns;     /* paced: when the next packet may leave */
+	struct tern_timer timer; /* paced: armed for next_ns while calls wait (TERN_TIMER_PACE) */
+};
+
 struct tern_session {
 	struct tern_ep *ep;
 	uint8_t state;      /* enum sess_state */
@@ -354,6 +375,11 @@ struct tern_session {
 	uint32_t nslots;
 	uint32_t req_slot_mask; /* nslots - 1: req_num & it is the slot index */
 	uint32_t credits_max, credits;
+	/* Nothing is sent while credits <= credits_floor unless the pacer says
+	 * so (credits.h): credits_max - the congestion window, 0 when the
+	 * window does not limit (the fast path), credits_max when paced. */
+	uint32_t credits_floor;
+	struct tern_cc cc;
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	uint64_t rto_backoff_ns; /* when the RTO was last backed off */
 	uint64_t last_rx_ns;     /* when the peer was last heard (any valid packet) */
@@ -421,6 +447,7 @@ struct tern_ep {
 	uint32_t in_poll;
 
 	uint64_t rto_min_ns, rto_max_ns, ack_delay_ns;
+	uint64_t cc_target_ns; /* congestion control: queueing delay aimed at (0: off) */
 	uint64_t keepalive_ns, idle_timeout_ns, probe_ns;
 	uint64_t rng;        /* xorshift state (timer jitter) */
 	/* Receive-queue clocks (rx.c), for judging RTOs (call.c): poll start

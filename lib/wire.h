@@ -425,6 +425,13 @@ static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, 
  * below it (a coalesced credit return): the header's status byte carries
  * that count in CRs, bounded by tern_wire_check_data() to pkt_num and the
  * window (< 64). Every other packet type uses status as an errno value.
+ *
+ * The last request packet is answered by the response, never by a CR, with
+ * one exception: when it arrives while packets below it are missing, the
+ * callee sends a CR for it alone (extra 0), "held": it returns no credit
+ * (the response does), but tells the caller not to resend it, and that the
+ * holes below it were lost (selective resend, lib/call.c). A caller that
+ * does not know this drops it (an unexpected CR); nothing else changes.
  */
 static inline uint32_t tern_cr_extra(const struct tern_hdr *h)
 {

@@ -1,0 +1,36 @@
+/*
+ * cc.h — per-session congestion control (cc.c): a delay-based congestion
+ * window fed by the RTT samples loss.c takes, cut on loss; and the pacer
+ * (pacer.c) that spaces a session's packets when its window is below one
+ * packet. The state lives in struct tern_session (struct tern_cc).
+ */
+#ifndef TERN_CC_H
+#define TERN_CC_H
+
+#include "tern_internal.h"
+
+/* --- the controller (cc.c) ------------------------------------------------- */
+
+/* A fresh session (or a reconnect): no window limit, nothing learnt. */
+void tern_cc_init(struct tern_session *s);
+/* A valid RTT sample of s (loss.c passes every one on): grow the window if
+ * the delay is below the target, cut it (at most once per RTT) if above. */
+void tern_cc_rtt(struct tern_session *s, uint64_t rtt_ns);
+/* A loss (an RTO, or a hole resent by fast retransmit): cut the window, at
+ * most once per RTT. */
+void tern_cc_loss(struct tern_session *s);
+
+/* --- the pacer (pacer.c) --------------------------------------------------- */
+
+/* s's credits are at or below credits_floor (credits.h): may one more
+ * packet leave now? 1: yes (the pacer counts it); 0: no — if the pacer is
+ * what holds it, its timer is armed to resume s's waiting calls. */
+int tern_pacer_admit(struct tern_session *s);
+/* Would tern_pacer_admit() say yes now? (No side effects.) */
+int tern_pacer_ready(const struct tern_session *s);
+/* s's pacer timer fired (ep.c): its waiting calls send what they may. */
+void tern_pacer_timer(struct tern_ep *ep, struct tern_session *s);
+/* s goes away or reconnects: its pacer timer off the wheel. */
+void tern_pacer_stop(struct tern_session *s);
+
+#endif /* TERN_CC_H */

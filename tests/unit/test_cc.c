@@ -1,0 +1,218 @@
+/*
+ * test_cc.c — lib/cc.c, the congestion controller, on the virtual clock:
+ * RTT samples go in through loss.c (tern_rtt_sample), losses through
+ * tern_cc_loss(); the window, credits_floor and pacing state are read back.
+ * Queueing target 100 µs, 32 credits.
+ */
+#include "cc.h"
+#include "check.h"
+#include "inject.h"
+#include "loss.h"
+
+#define US 1000ull
+#define MS 1000000ull
+#define ONE TERN_CC_ONE
+
+static struct tern_ep *ep;
+static struct inj_peer peer;
+static struct tern_session *s;
+
+static int setup_flags(uint32_t clear, uint32_t set)
+{
+	struct tern_ep_config cfg;
+	inj_config(&cfg);
+	cfg.flags &= ~clear;
+	cfg.flags |= set;
+	cfg.cc_target_ns = 100 * US;
+	ep = inj_ep_create(&cfg);
+	if (ep == NULL)
+		return -1;
+	inj_peer_init(&peer, ep, NULL);
+	if (inj_connect(&peer) != 0)
+		return -1;
+	s = peer.s;
+	return 0;
+}
+
+static int setup(void)
+{
+	return setup_flags(TERN_EP_NO_CC, 0);
+}
+
+static void teardown(void)
+{
+	tern_ep_destroy(ep);
+	ep = NULL;
+}
+
+/* A sample of rtt, taken `after` ns after the previous one. */
+static void sample(uint64_t after, uint64_t rtt)
+{
+	inj_clock_advance(after);
+	ep->now = inj_clock();
+	tern_rtt_sample(s, rtt);
+}
+
+static void loss(uint64_t after)
+{
+	inj_clock_advance(after);
+	ep->now = inj_clock();
+	tern_cc_loss(s);
+}
+
+static void cc__starts_unlimited(void)
+{
+	REQUIRE(setup() == 0);
+	CHECK(s->cc.cwnd >= 32 * ONE); /* bounded by the credits once it moves */
+	CHECK_EQ(s->credits_floor, 0);
+	CHECK_EQ(s->cc.paced, 0);
+	teardown();
+}
+
+/* At its full window with samples under target: nothing moves (the fast
+ * path), however many come. */
+static void cc__uncongested_fast_path(void)
+{
+	REQUIRE(setup() == 0);
+	for (int i = 0; i < 100; i++)
+		sample(100 * US, 100 * US + (uint64_t)(i % 7) * 10 * US);
+	CHECK_EQ(s->cc.min_rtt_ns, 100 * US);
+	CHECK(s->cc.cwnd >= 32 * ONE);
+	CHECK_EQ(s->credits_floor, 0);
+	CHECK_EQ(s->cc.cut_ns, 0);
+	CHECK_EQ(s->cc.grow_ns, 0);
+	teardown();
+}
+
+static void cc__rising_rtt_cuts_once_per_rtt(void)
+{
+	REQUIRE(setup() == 0);
+	sample(MS, 100 * US); /* the base: target 200 µs at the full window */
+	sample(10 * US, 1000 * US);
+	/* 0.8 x (1000 - 200) / 1000 = 64%: capped at a halving */
+	CHECK_EQ(s->cc.cwnd, 16 * ONE);
+	CHECK_EQ(s->credits_floor, 16);
+	sample(10 * US, 1000 * US); /* within the RTT: no second cut */
+	CHECK_EQ(s->cc.cwnd, 16 * ONE);
+	/* A smaller excess, an RTT later: a smaller cut. The target of a
+	 * 16-packet window: 100 + 100 x sqrt(2) = 241 µs; 0.8 x 59 / 300 = 15%. */
+	sample(MS, 300 * US);
+	CHECK(s->cc.cwnd < 16 * ONE && s->cc.cwnd > 13 * ONE);
+	uint32_t w = s->cc.cwnd;
+	CHECK_EQ(s->credits_floor, 32 - w / ONE);
+	for (int i = 0; i < 10; i++) {
+		sample(2 * MS, 2 * MS);
+		CHECK(s->cc.cwnd < w || s->cc.cwnd == ONE / 32);
+		w = s->cc.cwnd;
+	}
+	CHECK_EQ(s->cc.paced, 1); /* below one packet */
+	teardown();
+}
+
+static void cc__falling_rtt_grows_one_packet_per_rtt(void)
+{
+	REQUIRE(setup() == 0);
+	sample(MS, 100 * US);
+	sample(10 * US, 1000 * US);
+	sample(2 * MS, 1000 * US);
+	sample(2 * MS, 1000 * US);
+	CHECK_EQ(s->cc.cwnd, 4 * ONE);
+	CHECK_EQ(s->credits_floor, 28);
+	/* Below target again: one packet per RTT of time. */
+	sample(100 * US, 100 * US);
+	CHECK_EQ(s->cc.cwnd, 5 * ONE);
+	sample(50 * US, 100 * US); /* half an RTT later: half a packet */
+	CHECK_EQ(s->cc.cwnd, 5 * ONE + ONE / 2);
+	CHECK_EQ(s->credits_floor, 27);
+	sample(10 * MS, 100 * US); /* a long gap counts as one RTT only */
+	CHECK_EQ(s->cc.cwnd, 6 * ONE + ONE / 2);
+	for (int i = 0; i < 40; i++)
+		sample(100 * US, 100 * US);
+	CHECK_EQ(s->cc.cwnd, 32 * ONE); /* bounded by the credits */
+	CHECK_EQ(s->credits_floor, 0);
+	teardown();
+}
+
+static void cc__loss_halves_once_per_rtt(void)
+{
+	REQUIRE(setup() == 0);
+	sample(MS, 100 * US); /* srtt 100 µs */
+	loss(10 * US);
+	CHECK_EQ(s->cc.cwnd, 16 * ONE);
+	loss(10 * US); /* the same RTT: the same congestion event */
+	CHECK_EQ(s->cc.cwnd, 16 * ONE);
+	loss(200 * US);
+	CHECK_EQ(s->cc.cwnd, 8 * ONE);
+	CHECK_EQ(s->credits_floor, 24);
+	teardown();
+}
+
+static void cc__bounds_hold(void)
+{
+	REQUIRE(setup() == 0);
+	sample(MS, 100 * US);
+	for (int i = 0; i < 500; i++) {
+		if (i % 2)
+			loss(100 * MS);
+		else
+			sample(100 * MS, 50 * MS);
+		CHECK(s->cc.cwnd >= ONE / 32);
+	}
+	CHECK_EQ(s->cc.cwnd, ONE / 32);
+	CHECK_EQ(s->cc.paced, 1);
+	CHECK_EQ(s->credits_floor, 32); /* every packet asks the pacer */
+	CHECK(s->cc.gap_ns <= 32 * s->srtt_ns);
+	CHECK(s->cc.gap_ns >= 31 * s->srtt_ns);
+	for (int i = 0; i < 5000; i++) {
+		sample(MS, 100 * US);
+		CHECK(s->cc.cwnd <= 32 * ONE);
+	}
+	CHECK_EQ(s->cc.cwnd, 32 * ONE);
+	CHECK_EQ(s->cc.paced, 0);
+	CHECK_EQ(s->credits_floor, 0);
+	teardown();
+}
+
+/* Small windows aim higher (Swift's flow scaling): a delay that cuts a
+ * full window leaves a one-packet window alone. */
+static void cc__small_windows_aim_higher(void)
+{
+	REQUIRE(setup() == 0);
+	sample(MS, 100 * US);
+	sample(2 * MS, 600 * US); /* the full window's target is 200 µs: cut */
+	CHECK(s->cc.cwnd < 32 * ONE);
+	for (int i = 0; i < 5; i++)
+		loss(2 * MS);
+	CHECK(s->cc.cwnd <= ONE);
+	uint32_t w = s->cc.cwnd;
+	/* The target of one packet in 32: 100 + 100 x (1 + min(5, sqrt(32) - 1)) = 665 µs */
+	sample(2 * MS, 600 * US);
+	CHECK(s->cc.cwnd > w);
+	teardown();
+}
+
+static void cc__off_with_no_cc(void)
+{
+	REQUIRE(setup_flags(0, TERN_EP_NO_CC) == 0);
+	sample(MS, 100 * US);
+	for (int i = 0; i < 10; i++) {
+		sample(2 * MS, 5 * MS);
+		loss(MS);
+	}
+	CHECK(s->cc.cwnd >= 32 * ONE);
+	CHECK_EQ(s->credits_floor, 0);
+	teardown();
+}
+
+int main(void)
+{
+	RUN(cc__starts_unlimited);
+	RUN(cc__uncongested_fast_path);
+	RUN(cc__rising_rtt_cuts_once_per_rtt);
+	RUN(cc__falling_rtt_grows_one_packet_per_rtt);
+	RUN(cc__loss_halves_once_per_rtt);
+	RUN(cc__bounds_hold);
+	RUN(cc__small_windows_aim_higher);
+	RUN(cc__off_with_no_cc);
+	return check_exit();
+}

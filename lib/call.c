@@ -128,9 +128,13 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 		enum tern_win w = tern_win_test(&c->rx, i);
 		if (w == TERN_WIN_BEYOND)
 			break;
-		if (w != TERN_WIN_NEW || (tern_unlikely(c->last_held) && i + 1 == c->req_npkts)) {
+		if (w != TERN_WIN_NEW || (tern_unlikely(c->last_held) && i + 1 == c->req_npkts &&
+					  c->rx.base + 1 < c->req_npkts)) {
 			/* answered already, or the last request packet the callee
-			 * holds (its answer is the response): skip it */
+			 * holds while packets below it are missing: skip it. (With
+			 * nothing missing below it, it is resent: the response's
+			 * first packet was lost, and only a copy of the last
+			 * request packet brings it again.) */
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
@@ -444,8 +448,15 @@ static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 	tern_credit_return(s, c);
 	if (c->sample_valid && i == c->sample_idx) {
 		c->sample_valid = 0;
-		if (c->sample_ns != 0 && ep->now > c->sample_ns)
-			tern_rtt_sample(s, ep->now - c->sample_ns);
+		if (c->sample_ns != 0 && ep->now > c->sample_ns) {
+			uint64_t rtt = ep->now - c->sample_ns;
+			tern_rtt_sample(s, rtt);
+			/* The congestion window goes by the same samples but
+			 * response packet 0's, which include the handler's run
+			 * time (a slow or deferred handler is no queue). */
+			if (i + 1 != c->req_npkts)
+				tern_cc_rtt(s, rtt);
+		}
 	}
 	progress(ep, c);
 }

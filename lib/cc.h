@@ -13,7 +13,8 @@
 
 /* A fresh session (or a reconnect): no window limit, nothing learnt. */
 void tern_cc_init(struct tern_session *s);
-/* A valid RTT sample of s (loss.c passes every one on): grow the window if
+/* A valid RTT sample of s that measures the network alone (call.c: not
+ * one that includes the handler's run time): grow the window if
  * the delay is below the target, cut it (at most once per RTT) if above. */
 void tern_cc_rtt(struct tern_session *s, uint64_t rtt_ns);
 /* A loss (an RTO, or a hole resent by fast retransmit): cut the window, at

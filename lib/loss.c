@@ -9,10 +9,10 @@
  *
  * This file only computes; what a call does when its RTO passes (resend
  * what is missing) is call.c's, and when it is looked at is timers.c's.
- * Every sample is passed on to the congestion controller (cc.c).
+ * call.c passes the samples of the network alone on to the congestion
+ * controller too (cc.c).
  */
 #include "loss.h"
-#include "cc.h"
 
 void tern_rto_init(struct tern_session *s)
 {
@@ -39,7 +39,6 @@ void tern_rtt_sample(struct tern_session *s, uint64_t rtt)
 	if (rto > ep->rto_max_ns)
 		rto = ep->rto_max_ns;
 	s->rto_ns = rto;
-	tern_cc_rtt(s, rtt); /* the congestion window goes by the same samples */
 }
 
 uint64_t tern_rto(const struct tern_session *s, uint32_t backoff)

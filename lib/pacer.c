@@ -23,14 +23,19 @@ int tern_pacer_ready(const struct tern_session *s)
 int tern_pacer_admit(struct tern_session *s)
 {
 	struct tern_cc *cc = &s->cc;
-	if (!cc->paced || s->credits == 0)
+	if (!cc->paced)
 		return 0; /* the window is full: a credit coming back resumes it */
 	struct tern_ep *ep = s->ep;
 	uint64_t now = ep->now;
 	if (now < cc->next_ns) {
+		/* Armed even without credits: a credit coming back before
+		 * next_ns finds the pacer not ready, and only the timer
+		 * resumes the call then. */
 		tern_wheel_arm_by(&ep->wheel, &cc->timer, cc->next_ns);
 		return 0;
 	}
+	if (s->credits == 0)
+		return 0; /* a credit coming back finds it ready */
 	uint64_t from = cc->next_ns + cc->gap_ns > now ? cc->next_ns : now;
 	cc->next_ns = from + cc->gap_ns;
 	return 1;

@@ -612,6 +612,7 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 			ep->st.copied_bytes += len;
 		}
 		/* Response packet 0 acknowledges every request packet. */
+		c->last_held = 0;
 		while (c->rx.base < n - 1)
 			rx_mark(ep, c, c->rx.base);
 		c->resp_size = h->msg_size;
@@ -678,7 +679,9 @@ static void rollback(struct tern_ep *ep, struct call_slot *c)
 	tern_credits_release(s, c);
 	c->tx_next = c->rx.base;
 	c->sample_valid = 0;
-	c->frtx_mark = c->rx.base;
+	/* What the held last packet revealed is resent now: its hole must not
+	 * be resent again when the first of these is answered. */
+	c->frtx_mark = c->last_held ? c->req_npkts - 1 : c->rx.base;
 	c->sent_ns = 0;
 	arm_later(ep, c);
 	call_kick(ep, c);
@@ -697,11 +700,20 @@ static void send_ack(struct tern_ep *ep, struct call_slot *c)
 	ep->st.acks_sent++;
 }
 
+/* Does c wait for an answer to something sent? Packets in flight, or the
+ * last request packet the callee holds (not resent while holes remain
+ * below it, so no credit counts it: its answer, the response, may be lost
+ * all the same). */
+static inline int outstanding(const struct call_slot *c)
+{
+	return c->inflight != 0 || c->last_held;
+}
+
 /* When c's RTO is due, with the session's RTO as it is now (it may have
  * grown since the call sent, from other calls' samples); 0: not running. */
 static uint64_t rto_at(const struct call_slot *c)
 {
-	if (c->sent_ns == 0 || c->inflight == 0)
+	if (c->sent_ns == 0 || !outstanding(c))
 		return 0; /* nothing outstanding (or waiting for credits): no loss to find */
 	return c->sent_ns + tern_rto(c->s, c->backoff);
 }
@@ -756,7 +768,7 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 		if (c->active) {
 			if (c->sample_valid && c->sample_ns == 0)
 				c->sample_ns = now;
-			if (c->sent_ns == 0 && c->inflight != 0)
+			if (c->sent_ns == 0 && outstanding(c))
 				c->sent_ns = now;
 			if (c->start_ns == 0 && c->inflight != 0)
 				c->start_ns = now;

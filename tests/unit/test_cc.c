@@ -1,6 +1,6 @@
 /*
  * test_cc.c — lib/cc.c, the congestion controller, on the virtual clock:
- * RTT samples go in through loss.c (tern_rtt_sample), losses through
+ * RTT samples go in as call.c passes them (loss.c's, then cc.c's), losses through
  * tern_cc_loss(); the window, credits_floor and pacing state are read back.
  * Queueing target 100 µs, 32 credits.
  */
@@ -51,6 +51,7 @@ static void sample(uint64_t after, uint64_t rtt)
 	inj_clock_advance(after);
 	ep->now = inj_clock();
 	tern_rtt_sample(s, rtt);
+	tern_cc_rtt(s, rtt);
 }
 
 static void loss(uint64_t after)

@@ -126,6 +126,7 @@ static void pacer__ends_when_the_window_grows(void)
 		inj_clock_advance(MS);
 		ep->now = inj_clock();
 		tern_rtt_sample(s, 500 * US); /* under target */
+		tern_cc_rtt(s, 500 * US);
 	}
 	CHECK_EQ(s->cc.paced, 0);
 	CHECK_EQ(s->credits_floor, 32 - s->cc.cwnd / TERN_CC_ONE);

@@ -718,6 +718,41 @@ static void fast_retransmit__held_last_reveals_hole(void)
 	teardown();
 }
 
+/* The callee held the last packet, then got the rest and answered; the
+ * response is lost. The holes' CRs come (copies answered from the cache)
+ * and nothing is in flight, but the call still has its RTO: it resends
+ * the last packet, whose copy brings response packet 0 again. (It hung
+ * until its deadline when only credits in flight kept the RTO running.) */
+static void rto__held_last_resent_when_the_response_is_lost(void)
+{
+	REQUIRE(setup() == 0);
+	struct inj_result r;
+	REQUIRE(call(192, 1, &r, 0) == 0); /* 3 packets */
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 3);
+	inj_cr(&peer, 8, 1, 2, 192, 0); /* held */
+	inj_poll(ep);
+	CHECK_EQ(inj_tx_count(d), 0); /* two holes below it: not enough to tell */
+	int t;
+	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, MS);
+	CHECK(expect_req(8, 0)); /* the RTO: the holes, not the last */
+	CHECK(expect_req(8, 1));
+	CHECK_EQ(inj_tx_count(d), 0);
+	inj_cr(&peer, 8, 1, 0, 192, 0);
+	inj_cr(&peer, 8, 1, 1, 192, 0);
+	inj_poll(ep);
+	CHECK_EQ(inj_tx_count(d), 0);
+	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, MS);
+	CHECK(expect_req(8, 2));
+	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, 0);
+	teardown();
+}
+
 /* A continuation that runs for longer than the RTO (it filled a big request,
  * say) and then calls again: the poll's clock is stale by that long, which
  * must not count against the new call. Its RTO runs from when it was sent. */
@@ -1641,6 +1676,7 @@ int main(void)
 	RUN(rto__rollback_resends_only_missing);
 	RUN(rto__resends_only_the_lost_middle_packet);
 	RUN(fast_retransmit__held_last_reveals_hole);
+	RUN(rto__held_last_resent_when_the_response_is_lost);
 	RUN(rto__long_continuation_is_not_a_loss);
 	RUN(rto__answers_queued_behind_a_long_callback);
 	RUN(rto__silent_peer_ends_with_its_session);

@@ -569,7 +569,11 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		}
 	}
 	if (marked == 0) {
+		/* Answers only packets answered already: a resend was spurious
+		 * (the path is slower than the RTO, a deep queue), as for a
+		 * whole call answered twice (slot_of). */
 		tern_rx_drop(ep, TERN_DROP_DUP);
+		tern_rto_spurious(s, ep->now);
 		return;
 	}
 	after_rx(ep, c);

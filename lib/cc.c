@@ -19,7 +19,8 @@
  *                     equal for every session: fair shares)
  *   sample >  target: at most once per RTT, multiply by
  *                     1 - 0.8 x (rtt - target) / rtt, at least 0.5
- *   loss (an RTO, a fast retransmit): at most once per RTT, halve
+ *   loss (an RTO, a fast retransmit): at most once per RTO, halve, but
+ *                     not below one packet (only delay paces a session)
  *
  * bounded to [1/32 packet, the session's credits]. A window of w >= 1
  * packets lets w packets be in flight (credits_floor = credits - w); below
@@ -172,11 +173,22 @@ void tern_cc_loss(struct tern_session *s)
 	if (s->ep->cc_target_ns == 0)
 		return;
 	uint64_t now = s->ep->now;
-	if (cc->cut_ns != 0 && now - cc->cut_ns < cc_rtt(s))
+	/* Once per RTO: losses of a burst are one event, and while the RTO
+	 * runs ahead of the samples (none come from resent packets), the
+	 * RTO is the better measure of the round trip. */
+	uint64_t period = s->rto_ns > cc_rtt(s) ? s->rto_ns : cc_rtt(s);
+	if (cc->cut_ns != 0 && now - cc->cut_ns < period)
 		return;
 	if (cc->cwnd > cc_max(s))
 		cc->cwnd = cc_max(s);
-	cc->cwnd = (uint32_t)((uint64_t)cc->cwnd * (100 - CC_MDF_PCT) / 100);
+	/* Not below a packet: losses come in storms while the RTO is short of
+	 * a deep queue (before samples tell it), and a window cut below a
+	 * packet would be paced by an RTT no sample has measured. The delay
+	 * samples take it lower. */
+	if (cc->cwnd <= TERN_CC_ONE)
+		return;
+	uint32_t w = (uint32_t)((uint64_t)cc->cwnd * (100 - CC_MDF_PCT) / 100);
+	cc->cwnd = w > TERN_CC_ONE ? w : TERN_CC_ONE;
 	cc->cut_ns = cc->grow_ns = now;
 	cc_apply(s);
 }

@@ -134,7 +134,7 @@ static void cc__falling_rtt_grows_one_packet_per_rtt(void)
 	teardown();
 }
 
-static void cc__loss_halves_once_per_rtt(void)
+static void cc__loss_halves_once_per_rto(void)
 {
 	REQUIRE(setup() == 0);
 	sample(MS, 100 * US); /* srtt 100 µs */
@@ -142,9 +142,15 @@ static void cc__loss_halves_once_per_rtt(void)
 	CHECK_EQ(s->cc.cwnd, 16 * ONE);
 	loss(10 * US); /* the same RTT: the same congestion event */
 	CHECK_EQ(s->cc.cwnd, 16 * ONE);
-	loss(200 * US);
+	loss(MS); /* an RTO (the floor: 1 ms) later */
 	CHECK_EQ(s->cc.cwnd, 8 * ONE);
 	CHECK_EQ(s->credits_floor, 24);
+	/* Losses alone never take it below a packet (only delay paces). */
+	for (int i = 0; i < 10; i++)
+		loss(10 * MS);
+	CHECK_EQ(s->cc.cwnd, ONE);
+	CHECK_EQ(s->cc.paced, 0);
+	CHECK_EQ(s->credits_floor, 31);
 	teardown();
 }
 
@@ -211,7 +217,7 @@ int main(void)
 	RUN(cc__uncongested_fast_path);
 	RUN(cc__rising_rtt_cuts_once_per_rtt);
 	RUN(cc__falling_rtt_grows_one_packet_per_rtt);
-	RUN(cc__loss_halves_once_per_rtt);
+	RUN(cc__loss_halves_once_per_rto);
 	RUN(cc__bounds_hold);
 	RUN(cc__small_windows_aim_higher);
 	RUN(cc__off_with_no_cc);

@@ -44,16 +44,23 @@ static void teardown(void)
 	ep = NULL;
 }
 
-/* srtt 1 ms, then losses until the window is half a packet: a gap of 2 ms. */
+/* srtt 1 ms; a base of 100 µs, then samples of 1 ms (far above target)
+ * until the window is half a packet: a gap of 2 ms. */
 static void make_paced(void)
 {
 	ep->now = inj_clock();
 	tern_rtt_sample(s, MS);
-	while (s->cc.cwnd > TERN_CC_ONE / 2) {
+	tern_cc_rtt(s, 100 * US);
+	for (int i = 0; i < 100 && s->cc.cwnd > TERN_CC_ONE / 2; i++) {
 		inj_clock_advance(2 * MS);
 		ep->now = inj_clock();
-		tern_cc_loss(s);
+		tern_cc_rtt(s, MS);
 	}
+	s->cc.cwnd = TERN_CC_ONE / 2; /* exactly half (the cuts' last step may overshoot) */
+	s->srtt_ns = MS;
+	tern_cc_loss(s); /* below a packet: a loss leaves it (and re-applies nothing) */
+	s->credits_floor = s->credits_max;
+	s->cc.gap_ns = 2 * MS;
 }
 
 static int call(size_t len, struct inj_result *r)

@@ -138,7 +138,7 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
-		if (!tern_credit_take(s, c))
+		if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
 			return; /* tern_credits_next_waiting() resumes it */
 		if (!c->sample_valid && i >= c->tx_hi) {
 			c->sample_valid = 1;
@@ -840,7 +840,10 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		return;
 	}
 	ep->st.rto_events++;
-	tern_cc_loss(s);
+	/* Congestion, unless all the call waits for is its response: that may
+	 * be a slow handler (WORKING CRs say so) as well as a loss. */
+	if (c->rx.base + 1 < c->req_npkts || c->resp_npkts != 0)
+		tern_cc_loss(s);
 	/* Exponential backoff, capped at 8 RTOs: with more than half of the
 	 * round trips lost, unbounded doubling makes the expected time to
 	 * deliver grow without limit (0.51 x 2 > 1), and a silent peer is

@@ -14,10 +14,14 @@
  * congestion window or pacer (cc.h) holds it (c then waits:
  * tern_credits_next_waiting() hands it back when credits return or the
  * pacer's time comes). An uncongested session's credits_floor is 0: the
- * one test is the one it always made. */
-static inline int tern_credit_take(struct tern_session *s, struct call_slot *c)
+ * one test is the one it always made. A request's last packet (last != 0)
+ * needs only a credit: its answer is the response, which comes when the
+ * handler is done — perhaps only once other calls of the session have
+ * arrived (deferred replies), so a narrow window must not hold it. */
+static inline int tern_credit_take(struct tern_session *s, struct call_slot *c, int last)
 {
-	if (tern_unlikely(s->credits <= s->credits_floor) && !tern_pacer_admit(s)) {
+	if (tern_unlikely(s->credits <= (last ? 0 : s->credits_floor)) &&
+	    (s->credits == 0 || !tern_pacer_admit(s))) {
 		s->want_tx |= 1ull << c->idx;
 		return 0;
 	}

@@ -91,7 +91,7 @@ static void pacer__one_packet_per_gap(void)
 	REQUIRE(s->cc.paced);
 	CHECK_EQ(s->cc.gap_ns, 2 * MS);
 	struct inj_result r;
-	REQUIRE(call(640, &r) == 0);
+	REQUIRE(call(1280, &r) == 0); /* 20 packets: the last is not reached */
 	tern_poll(ep);
 	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 1);
 	CHECK(tern_timer_armed(&s->cc.timer));
@@ -143,10 +143,43 @@ static void pacer__ends_when_the_window_grows(void)
 	teardown();
 }
 
+/* A request's last packet needs only a credit (its answer, the response,
+ * may wait for other calls: deferred replies): one-packet calls are not
+ * held by the pacer, nor the last packet of a longer one. */
+static void pacer__last_packet_needs_only_a_credit(void)
+{
+	REQUIRE(setup() == 0);
+	make_paced();
+	struct inj_result a, b, c;
+	REQUIRE(call(128, &a) == 0); /* 2 packets: the first paced */
+	REQUIRE(call(10, &b) == 0);
+	REQUIRE(call(10, &c) == 0);
+	tern_poll(ep);
+	const struct inj_pkt *q;
+	int first = 0, ones = 0, n = 0;
+	while ((q = inj_pop_tx(d)) != NULL) {
+		CHECK_EQ(q->h.type, TERN_PKT_REQ);
+		first += q->h.req_num == 8 && q->h.pkt_num == 0;
+		ones += q->h.req_num == 9 || q->h.req_num == 10;
+		n++;
+	}
+	CHECK_EQ(first, 1);
+	CHECK_EQ(ones, 2);
+	CHECK_EQ(n, 4); /* and the two-packet call's last */
+	/* Another two-packet call: its first packet waits for the pacer. */
+	struct inj_result e;
+	REQUIRE(call(128, &e) == 0);
+	tern_poll(ep);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK(tern_timer_armed(&s->cc.timer));
+	teardown();
+}
+
 int main(void)
 {
 	RUN(pacer__unlimited_session_sends_at_once);
 	RUN(pacer__one_packet_per_gap);
 	RUN(pacer__ends_when_the_window_grows);
+	RUN(pacer__last_packet_needs_only_a_credit);
 	return check_exit();
 }

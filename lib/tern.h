@@ -173,6 +173,11 @@ struct tern_ep_config {
 				        address proven by a cookie (default 200) */
 	uint32_t handshake_load;   /**< server: secure CONNECTs per second above which it is under
 				        load and asks for cookies first (default 1000) */
+	uint64_t rekey_ns;         /**< protected sessions: each direction's key turns over (a
+				        one-way derivation both sides make, in-band, calls
+				        undisturbed) after this long (default 120 s) ... */
+	uint64_t rekey_pkts;       /**< ... or after this many packets, whichever comes first
+				        (default 2^23, RFC 9001's AES-GCM limit; at most 2^40) */
 
 	/** Log hook (may be NULL): level is TERN_LOG_*, msg has no newline. */
 	void (*log)(void *ctx, int level, const char *msg);
@@ -476,6 +481,7 @@ struct tern_stats {
 	uint64_t hs_refused;          /**< handshakes refused (not allowed, bad keys, level) */
 	uint64_t hs_cookies_sent;     /**< cookie replies sent (server under load) */
 	uint64_t hs_cookies_rx;       /**< cookie replies taken (client) */
+	uint64_t rekeys;              /**< send keys turned over (key epochs begun) */
 	uint64_t connects_sent;       /**< CONNECT packets sent, retransmissions included (client) */
 	uint64_t pings_sent;          /**< PINGs sent: keepalive and probes of silent peers */
 };

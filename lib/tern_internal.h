@@ -221,7 +221,7 @@ struct serve_slot {
 };
 
 
-/* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c) --- */
+/* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c, rekey.c) --- */
 
 struct tern_aead;
 /* A client's handshake in progress: the Noise state after message 1 and the
@@ -320,6 +320,7 @@ struct tern_sec {
 	uint8_t mac1_key[3][32], cookie_key[3][32];
 	uint32_t protection;
 	unsigned ciphers, cipher_pref;
+	uint64_t rekey_ns, rekey_pkts; /* key epochs (rekey.c): turn over after these */
 	struct tern_peers peers; /* server */
 	struct tern_cookie ck;
 };
@@ -384,6 +385,12 @@ struct tern_session {
 	uint64_t hs_key; /* CONNECT dedup key: the client epoch (plain) or cid (secure) */
 	struct tern_aead *tx_aead, *rx_aead;
 	uint64_t tx_ctr;
+	/* key epochs (rekey.c): the send key turns over at this counter or
+	 * this time; epochs mod 16; the previous epoch's receive key */
+	uint64_t tx_rekey_ctr, tx_rekey_ns;
+	uint8_t tx_epoch, rx_epoch;
+	struct tern_aead *rx_prev;
+	struct tern_rekey *rk;
 	struct replay_win rxwin;
 	struct hs_client *hs;  /* client: handshake in progress */
 	uint8_t *hs_reply;     /* server: the CONNECT_OK, for retransmitted CONNECTs */

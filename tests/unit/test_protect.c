@@ -21,6 +21,7 @@
 #include "check.h"
 #include "crypto.h"
 #include "secpair.h"
+#include "rekey.h"
 #include "session.h"
 #include "tx.h"
 
@@ -63,11 +64,13 @@ static void down(void)
 	cs = ss = NULL;
 }
 
+/* The counter of a protected packet (the field's top 4 bits are the key
+ * epoch: rekey.h). */
 static uint64_t ctr_of(const struct sp_pkt *p)
 {
 	uint64_t v;
 	memcpy(&v, p->data + TERN_HDR_LEN, 8);
-	return tern_le64(v);
+	return tern_le64(v) & TERN_CTR_MASK;
 }
 
 /* Start a call of len bytes on the client session and capture its first
@@ -520,7 +523,8 @@ static int wiped(const struct tern_session *s)
 {
 	static const uint8_t zero[32];
 	return s->tx_aead == NULL && s->rx_aead == NULL && s->prot == TERN_PROT_NONE && s->hs == NULL &&
-	       s->hs_reply == NULL && s->tx_ctr == 0 && s->rxwin.next == 0 &&
+	       s->hs_reply == NULL && s->tx_ctr == 0 && s->rxwin.next == 0 && s->rk == NULL &&
+	       s->rx_prev == NULL &&
 	       memcmp(s->peer_static, zero, 32) == 0;
 }
 

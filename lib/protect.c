@@ -16,7 +16,9 @@
  * Receiving: a packet of a protected session must carry the flag, a
  * counter the replay window has not seen and is not too old for, and a
  * tag that verifies; privacy payloads are decrypted in place in the
- * receive buffer. Anything else is dropped and counted (auth, replay)
+ * receive buffer, or straight into their place in a reassembly buffer
+ * when rx.c found one still unfilled (a bad tag zeroes that place, which
+ * held nothing yet, and nothing else). Anything else is dropped and counted (auth, replay)
  * before any field past the header is believed, so nothing unauthenticated
  * reaches a handler.
  *
@@ -73,7 +75,7 @@ int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr 
 /* --- receiving ------------------------------------------------------------------ */
 
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
-		      const struct tern_hdr *h)
+		      const struct tern_hdr *h, uint8_t *dest)
 {
 	uint8_t *p = rx->data;
 	if (tern_unlikely(!(h->flags & TERN_WF_PROTECTED) || s->prot == TERN_PROT_NONE)) {
@@ -107,7 +109,8 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 		rc = tern_aead_open(key, ctr, p, TERN_HDR_LEN + TERN_PROT_CTR_LEN + body, NULL, 0,
 				    NULL, tag);
 	else
-		rc = tern_aead_open(key, ctr, p, TERN_HDR_LEN + TERN_PROT_CTR_LEN, pl, body, pl, tag);
+		rc = tern_aead_open(key, ctr, p, TERN_HDR_LEN + TERN_PROT_CTR_LEN, pl, body,
+				    dest != NULL ? dest : pl, tag);
 	if (tern_unlikely(epoch != s->rx_epoch))
 		tern_rekey_rx_done(s, &pick, rc == 0, ctr);
 	else if (tern_unlikely(s->rx_prev != NULL) && rc == 0)

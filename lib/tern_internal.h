@@ -559,9 +559,11 @@ void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct t
  * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */
 int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 	      struct tern_tx *t, uint8_t *hb, uint8_t *tag);
-/* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
+/* Verify (and decrypt) a protected packet: in place, or (privacy) into dest
+ * if not NULL (an unfilled place in a reassembly buffer: zeroed if the tag
+ * is bad); 0, or -1 (dropped, counted). */
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
-		      const struct tern_hdr *h);
+		      const struct tern_hdr *h, uint8_t *dest);
 
 /* replay.c: the replay window of protected sessions */
 void tern_replay_reset(struct replay_win *w);

@@ -88,6 +88,21 @@ struct tern_tx {
 	uint32_t trailer_len;
 };
 
+/*
+ * Whether a driver may send t in a datagram of at most mtu bytes: hdr and
+ * trailer within their bounds above, hdr + payload + trailer at most mtu,
+ * and a payload when len is not 0. The core never builds a descriptor that
+ * fails this; a driver checks each one with it anyway and drops (and counts
+ * in stats.tx_drop_error) one that fails, rather than read out of bounds.
+ * Inline: it runs once a packet.
+ */
+static inline int tern_tx_valid(const struct tern_tx *t, uint32_t mtu)
+{
+	return t->hdr_len <= TERN_TX_HDR_MAX && t->trailer_len <= TERN_TX_TRAILER_MAX &&
+	       (uint64_t)t->hdr_len + t->len + t->trailer_len <= mtu &&
+	       (t->len == 0 || t->payload != NULL);
+}
+
 /* Capabilities (struct tern_drv_info.caps). */
 #define TERN_DRV_CAP_MULTISEG 0x1u /* gathers header + payload without a copy */
 #define TERN_DRV_CAP_WAIT     0x2u /* has a blocking wait op */

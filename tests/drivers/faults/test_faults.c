@@ -17,88 +17,11 @@
 #include "drv_shim.h"
 #include "faults/faults.h"
 #include "loop/loop.h"
+#include "stub.h"
 #include "vclock.h"
 
 #define NPKT  100000u
 #define BURST 32u
-
-/* --- a stub inner driver: takes at most `budget` packets per tx_burst,
- * delivers `rx_pending` packets of 8 bytes, and waits on the virtual clock
- * (vclock.h): its wait records the timeout asked and moves the clock that
- * far, as a sleep that ran to its end --- */
-
-static struct {
-	struct tern_drv drv;
-	unsigned budget;
-	unsigned n;
-	uint64_t tags[1024];
-	unsigned rx_pending;
-	uint8_t rx_buf[8];
-	unsigned waits;
-	uint64_t wait_ns[8];
-} stub;
-
-static const struct tern_drv_ops stub_ops;
-
-static int stub_open(const struct tern_drv_config *cfg, struct tern_drv **out)
-{
-	(void)cfg;
-	memset(&stub, 0, sizeof(stub));
-	stub.drv.ops = &stub_ops;
-	stub.drv.info.mtu = 1472;
-	*out = &stub.drv;
-	return 0;
-}
-
-static void stub_close(struct tern_drv *d)
-{
-	(void)d;
-}
-
-static unsigned stub_rx_burst(struct tern_drv *d, struct tern_rx *rx, unsigned n)
-{
-	unsigned k = 0;
-	(void)d;
-	for (; k < n && stub.rx_pending != 0; k++, stub.rx_pending--)
-		rx[k] = (struct tern_rx){.data = stub.rx_buf, .len = sizeof(stub.rx_buf)};
-	return k;
-}
-
-static void stub_rx_done(struct tern_drv *d, struct tern_rx *rx, unsigned n)
-{
-	(void)d, (void)rx, (void)n;
-}
-
-static unsigned stub_tx_burst(struct tern_drv *d, struct tern_tx *tx, unsigned n)
-{
-	unsigned k = n < stub.budget ? n : stub.budget;
-	(void)d;
-	for (unsigned i = 0; i < k && stub.n < 1024; i++)
-		memcpy(&stub.tags[stub.n++], tx[i].hdr, sizeof(uint64_t));
-	stub.budget -= k;
-	return k;
-}
-
-static int stub_wait(struct tern_drv *d, uint64_t timeout_ns)
-{
-	(void)d;
-	if (stub.waits < 8)
-		stub.wait_ns[stub.waits] = timeout_ns;
-	stub.waits++;
-	vclock_advance(timeout_ns);
-	return 0;
-}
-
-static const struct tern_drv_ops stub_ops = {
-	.name = "stub",
-	.open = stub_open,
-	.close = stub_close,
-	.rx_burst = stub_rx_burst,
-	.rx_done = stub_rx_done,
-	.tx_burst = stub_tx_burst,
-	.wait = stub_wait,
-};
-
 
 /* --- helpers --- */
 
@@ -865,7 +788,8 @@ static void faults_wait__held_due(void)
 	struct tern_rx rx[4];
 	vclock_start(1000000000000ull);
 	REQUIRE(open_cfg("stub", "delay=1,delay_us=5000,dir=rx", NULL, 0, &f) == 0);
-	stub.rx_pending = 1;
+	stub.pending = 1;
+	stub.wait_moves_clock = true;
 	CHECK_EQ(f->ops->rx_burst(f, rx, 4), 0);
 	CHECK_EQ(counts(f).rx.held, 1);
 	vclock_advance(1000000); /* 1 ms of the 5 gone: 4 to wait */

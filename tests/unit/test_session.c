@@ -484,6 +484,26 @@ static void session_timer__dead_client_calls_time_out(void)
 
 /* --- waiting ---------------------------------------------------------------------- */
 
+/* A connect that times out ends the wait then, not at the wait's own timeout
+ * (on the virtual clock: the connect timeout is 40 ms, the wait's 5 s). */
+static void session_wait__returns_when_connect_times_out(void)
+{
+	REQUIRE(sess_setup() == 0);
+	struct inj_peer p;
+	inj_peer_init(&p, ep, NULL);
+	struct tern_wire_hs chs;
+	struct tern_session *s = start_connect(&p, &chs);
+	REQUIRE(s != NULL);
+	uint64_t t0 = inj_clock();
+	inj_clock_autostep(10000); /* tern_session_wait polls against the clock */
+	CHECK_EQ(tern_session_wait(s, 5000 * MS), -ETIMEDOUT);
+	inj_clock_autostep(0);
+	CHECK_EQ(tern_session_state(s), TERN_SS_FAILED);
+	CHECK(inj_clock() - t0 < 1000 * MS);
+	tern_session_close(s);
+	teardown();
+}
+
 static void session_wait__connects_on_virtual_time(void)
 {
 	REQUIRE(sess_setup() == 0);
@@ -523,5 +543,6 @@ int main(void)
 	RUN(session_timer__acceptor_closes_idle_sessions);
 	RUN(session_timer__dead_client_calls_time_out);
 	RUN(session_wait__connects_on_virtual_time);
+	RUN(session_wait__returns_when_connect_times_out);
 	return check_exit();
 }

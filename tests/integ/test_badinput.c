@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "echo.h"
 #include "tern.h"
 #include "wire.h"
 
@@ -35,18 +36,6 @@ static uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
-}
-
-static void echo(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	struct tern_msg *m = tern_msg_alloc(tern_req_ep(req), tern_req_len(req));
-	if (m == NULL) {
-		tern_respond_error(req, -ENOMEM);
-		return;
-	}
-	memcpy(tern_msg_data(m), tern_req_data(req), tern_req_len(req));
-	tern_respond(req, m);
 }
 
 static void poll_both(int n)

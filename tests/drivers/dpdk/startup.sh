@@ -67,6 +67,17 @@ expect_fail() {
 	pass
 }
 
+# wait_line FILE TEXT PID: until FILE has a line with TEXT, PID exits, or
+# 20 s (polling: the callers check the line afterwards).
+wait_line() {
+	for _ in $(seq 200); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 quiet="--no-pci --log-level=*:error"
 # A server that dies early: no memif, no hugepages involved.
 server_eal() { echo "-l 0 $quiet --file-prefix $tag-$1 --vdev=net_memif0,role=server,socket=$tmp/$1.sock,socket-abstract=no"; }
@@ -126,11 +137,7 @@ timeout 60 "$perf" server --driver dpdk --eal "$eal" --bind 10.77.0.1:31990 --bu
 	--duration 30 >"$tmp/first.out" 2>"$tmp/first.err" &
 first=$!
 pids+=("$first")
-for _ in $(seq 100); do
-	grep -q "listening on" "$tmp/first.out" 2>/dev/null && break
-	kill -0 "$first" 2>/dev/null || break
-	sleep 0.1
-done
+wait_line "$tmp/first.out" "listening on" "$first"
 if ! grep -q "listening on" "$tmp/first.out"; then
 	fail "the first server did not start"
 else
@@ -172,11 +179,7 @@ timeout 60 "$perf" client --driver dpdk --eal "$(client_eal late)" --bind 10.77.
 client=$!
 pids+=("$client")
 # The server starts once the client says it is waiting for one.
-for _ in $(seq 200); do
-	grep -qF "no memif server on socket $tmp/late.sock yet" "$tmp/run.err" 2>/dev/null && break
-	kill -0 "$client" 2>/dev/null || break
-	sleep 0.1
-done
+wait_line "$tmp/run.err" "no memif server on socket $tmp/late.sock yet" "$client"
 timeout 60 "$perf" server --driver dpdk --bind 10.77.0.1:31990 --busy-poll 0 --duration 30 \
 	--eal "-l 1 $quiet $mem --file-prefix $tag-late-s --vdev=net_memif0,role=server,socket=$tmp/late.sock,socket-abstract=no" \
 	>"$tmp/server.out" 2>"$tmp/server.err" &

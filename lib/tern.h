@@ -75,14 +75,15 @@ struct tern_req;
 /** When a server restart is detected, reopen the session automatically and
  *  re-issue the in-flight calls marked TERN_CALL_IDEMPOTENT. */
 #define TERN_EP_RECONNECT 0x1u
-/** As the callee, answer a receive burst's request packets with one credit
- *  return per run of consecutive packets of a call (and none for a call
- *  answered within the burst) instead of one per packet: fewer packets for
- *  large requests (1 MiB over memif: 44% -> 57-60% of the wire, docs/performance.md).
- *  Off by default: under heavy injected loss (30%) it made rare calls time
- *  out in the property tests, not yet understood. Callers always accept
- *  coalesced credit returns. */
+/** Kept for compatibility: credit returns are coalesced by default (see
+ *  TERN_EP_NO_COALESCE_CR). */
 #define TERN_EP_COALESCE_CR 0x2u
+/** As the callee, return a credit for each request packet, instead of the
+ *  default: one credit return per run of consecutive request packets of a
+ *  call per receive burst, and none for a call answered within the burst
+ *  (fewer packets for large requests: docs/performance.md). Callers always
+ *  accept both forms. */
+#define TERN_EP_NO_COALESCE_CR 0x4u
 
 /* ------------------------------------------------------------------ */
 /** @name Protection levels (struct tern_ep_config.protection) */

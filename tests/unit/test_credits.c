@@ -3,8 +3,8 @@
  * directions: the caller spends one per packet in flight and gets it back
  * from each CR or response packet (one CR per packet, or a range), calls
  * that wait for credits get them round robin; the callee returns them, one
- * CR per packet or, with TERN_EP_COALESCE_CR, one per run of packets per
- * receive burst.
+ * CR per packet with TERN_EP_NO_COALESCE_CR (the tests' config) or, by
+ * default, one per run of packets per receive burst.
  *
  * Caller cases run on fixture.h's caller, callee cases on its callee; the
  * other side is played by injected packets. MTU 96: 64 payload bytes per
@@ -196,14 +196,14 @@ static void credits_next_waiting__shared_by_the_calls_of_a_session(void)
 
 /* --- callee ----------------------------------------------------------------------- */
 
-/* TERN_EP_COALESCE_CR: one CR per run of consecutive new packets of a call
- * per receive burst; duplicates answered at once; none for a call answered
- * within the burst. */
+/* The default (without TERN_EP_NO_COALESCE_CR): one CR per run of
+ * consecutive new packets of a call per receive burst; duplicates answered
+ * at once; none for a call answered within the burst. */
 static void cr_new_packet__coalesce_per_run(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
-	cfg.flags |= TERN_EP_COALESCE_CR;
+	cfg.flags &= ~TERN_EP_NO_COALESCE_CR;
 	REQUIRE(server_setup_cfg(&cfg) == 0);
 	uint8_t msg[192]; /* 3 packets */
 	inj_fill(msg, sizeof(msg), 3);

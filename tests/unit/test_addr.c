@@ -153,20 +153,31 @@ static void tern_connect__bad_address_logged(void)
 	tern_ep_destroy(ep);
 }
 
-/* A driver's bind says what is wrong too (loop: always built). */
-static void driver_bind__bad_address_logged(void)
+/* A loop endpoint (loop: always built) with bind and driver_args fails to
+ * open: -EINVAL, and the hook's last error line contains want. */
+static void loop_ep_fails_saying(const char *bind, const char *args, const char *want)
 {
 	struct logged l = {0};
 	struct tern_ep_config cfg;
 	tern_ep_config_init(&cfg);
 	cfg.driver = "loop";
-	cfg.bind = "127.0.0.1:99999";
+	cfg.bind = bind;
+	cfg.driver_args = args;
 	cfg.log = log_capture;
 	cfg.log_ctx = &l;
 	struct tern_ep *ep = NULL;
 	CHECK_EQ(tern_ep_create(&cfg, &ep), -EINVAL);
 	CHECK(ep == NULL);
-	CHECK(strstr(l.msg, "loop: bind \"127.0.0.1:99999\": port 99999 is out of range") != NULL);
+	if (strstr(l.msg, want) == NULL)
+		fprintf(stderr, "  \"%s\" does not say \"%s\"\n", l.msg, want);
+	CHECK(strstr(l.msg, want) != NULL);
+}
+
+/* A driver's bind says what is wrong too. */
+static void driver_bind__bad_address_logged(void)
+{
+	loop_ep_fails_saying("127.0.0.1:99999", NULL,
+			     "loop: bind \"127.0.0.1:99999\": port 99999 is out of range");
 }
 
 /* --- tern_arg_uint / tern_arg_u32 --- */
@@ -257,20 +268,11 @@ static void tern_arg_u32__fits(void)
 	CHECK_EQ(x, 65536);
 }
 
-/* A driver's bad number reaches the endpoint's hook with the reason (loop). */
+/* A driver's bad number reaches the endpoint's hook with the reason. */
 static void driver_args__bad_number_logged(void)
 {
-	struct logged l = {0};
-	struct tern_ep_config cfg;
-	tern_ep_config_init(&cfg);
-	cfg.driver = "loop";
-	cfg.driver_args = "ring=64x";
-	cfg.log = log_capture;
-	cfg.log_ctx = &l;
-	struct tern_ep *ep = NULL;
-	CHECK_EQ(tern_ep_create(&cfg, &ep), -EINVAL);
-	CHECK(ep == NULL);
-	CHECK(strstr(l.msg, "loop: bad value \"64x\" for ring: not a decimal number") != NULL);
+	loop_ep_fails_saying(NULL, "ring=64x", "loop: bad value \"64x\" for ring: not a decimal number");
+	loop_ep_fails_saying(NULL, "mtu=-1", "loop: bad value \"-1\" for mtu: not a decimal number");
 }
 
 int main(void)

@@ -14,6 +14,8 @@
  *   --driver-args K=V,..  driver arguments
  *   --faults SPEC         the fault injector around the driver
  *   --busy-poll           spin instead of sleeping in the driver when idle
+ *   --no-coalesce-cr      server: one credit return per request packet
+ *                         (TERN_EP_NO_COALESCE_CR), not one per run a burst
  *   --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)
  *   --peer-key FILE       client: the server's public key (NAME.pub), pinned
  *   --allow FILE          server: the client public keys it accepts, one per line
@@ -34,7 +36,7 @@
 
 enum {
 	APP_O_BIND = 0x1000, APP_O_DRIVER, APP_O_EAL, APP_O_DRIVER_ARGS, APP_O_FAULTS,
-	APP_O_BUSY_POLL, APP_O_KEY, APP_O_PEER_KEY, APP_O_ALLOW, APP_O_PSK, APP_O_PROTECTION,
+	APP_O_BUSY_POLL, APP_O_NO_COALESCE_CR, APP_O_KEY, APP_O_PEER_KEY, APP_O_ALLOW, APP_O_PSK, APP_O_PROTECTION,
 };
 
 #define APP_OPT_BIND        {"bind", required_argument, NULL, APP_O_BIND}
@@ -43,6 +45,7 @@ enum {
 #define APP_OPT_DRIVER_ARGS {"driver-args", required_argument, NULL, APP_O_DRIVER_ARGS}
 #define APP_OPT_FAULTS      {"faults", required_argument, NULL, APP_O_FAULTS}
 #define APP_OPT_BUSY_POLL   {"busy-poll", no_argument, NULL, APP_O_BUSY_POLL}
+#define APP_OPT_NO_COALESCE_CR {"no-coalesce-cr", no_argument, NULL, APP_O_NO_COALESCE_CR}
 #define APP_OPT_KEY         {"key", required_argument, NULL, APP_O_KEY}
 #define APP_OPT_PEER_KEY    {"peer-key", required_argument, NULL, APP_O_PEER_KEY}
 #define APP_OPT_ALLOW       {"allow", required_argument, NULL, APP_O_ALLOW}

@@ -9,6 +9,10 @@
  * host that is no IPv4 address), -ENXIO for a name that does not resolve,
  * -EAGAIN when the resolver failed for now. The port is checked before the
  * host is looked up, so a malformed address never reaches DNS.
+ *
+ * It also owns the one parser of a driver argument's number
+ * (tern_arg_uint): every driver's "k=v" numbers go through it, so they all
+ * accept the same syntax and say the same things when it is wrong.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -231,4 +235,58 @@ int tern_kv_parse(const char *s, int (*fn)(const char *k, const char *v, void *c
 			return rc;
 	}
 	return 0;
+}
+
+/* What is wrong with a number (NULL: nothing); *out set when nothing is. */
+static const char *arg_uint(const char *v, uint64_t min, uint64_t max, unsigned flags,
+			    uint64_t *out)
+{
+	char *end;
+	unsigned shift = 0;
+	if (v == NULL || v[0] == '\0')
+		return "no value";
+	if (v[0] < '0' || v[0] > '9')
+		return "not a decimal number";
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno != 0)
+		return "too large";
+	if (flags & TERN_ARG_KMG) {
+		char c = (char)tolower((unsigned char)*end);
+		shift = c == 'k' ? 10 : c == 'm' ? 20 : c == 'g' ? 30 : 0;
+		if (shift != 0)
+			end++;
+	}
+	if (*end != '\0')
+		return flags & TERN_ARG_KMG ? "not a number with an optional k, m or g"
+					    : "not a decimal number";
+	if (x > (max >> shift))
+		return "too large";
+	if (((uint64_t)x << shift) < min)
+		return "too small";
+	*out = (uint64_t)x << shift;
+	return NULL;
+}
+
+int tern_arg_uint(const struct tern_drv *log, const char *key, const char *v, uint64_t min,
+		  uint64_t max, unsigned flags, uint64_t *out)
+{
+	const char *why = arg_uint(v, min, max, flags, out);
+	if (why == NULL)
+		return 0;
+	tern_drv_log(log, TERN_LOG_ERR, "%s: bad value \"%s\" for %s: %s (%llu..%llu%s)",
+		     log != NULL && log->ops != NULL ? log->ops->name : "driver", v != NULL ? v : "",
+		     key != NULL ? key : "?", why, (unsigned long long)min, (unsigned long long)max,
+		     flags & TERN_ARG_KMG ? ", k/m/g: 2^10/2^20/2^30" : "");
+	return -EINVAL;
+}
+
+int tern_arg_u32(const struct tern_drv *log, const char *key, const char *v, uint32_t min,
+		 uint32_t max, unsigned flags, uint32_t *out)
+{
+	uint64_t x;
+	int rc = tern_arg_uint(log, key, v, min, max, flags, &x);
+	if (rc == 0)
+		*out = (uint32_t)x;
+	return rc;
 }

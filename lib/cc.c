@@ -29,7 +29,8 @@
  * Uncongested fast path: a session at its full window whose samples stay
  * under target costs one comparison per sample and nothing per packet —
  * credits_floor is 0, so credits.h's check is the one it always made (eRPC
- * skips its rate limiter for uncongested sessions the same way).
+ * skips its rate limiter for uncongested sessions the same way). Without
+ * TERN_EP_CC (the default for now) nothing here acts.
  */
 #include "cc.h"
 
@@ -129,7 +130,7 @@ void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 {
 	struct tern_cc *cc = &s->cc;
 	if (s->ep->cc_target_ns == 0 || rtt == 0)
-		return; /* TERN_EP_NO_CC */
+		return; /* no TERN_EP_CC */
 	if (cc->min_rtt_ns == 0 || rtt < cc->min_rtt_ns)
 		cc->min_rtt_ns = rtt;
 	cc->rtt_ns = rtt;

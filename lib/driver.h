@@ -88,6 +88,21 @@ struct tern_tx {
 	uint32_t trailer_len;
 };
 
+/*
+ * Whether a driver may send t in a datagram of at most mtu bytes: hdr and
+ * trailer within their bounds above, hdr + payload + trailer at most mtu,
+ * and a payload when len is not 0. The core never builds a descriptor that
+ * fails this; a driver checks each one with it anyway and drops (and counts
+ * in stats.tx_drop_error) one that fails, rather than read out of bounds.
+ * Inline: it runs once a packet.
+ */
+static inline int tern_tx_valid(const struct tern_tx *t, uint32_t mtu)
+{
+	return t->hdr_len <= TERN_TX_HDR_MAX && t->trailer_len <= TERN_TX_TRAILER_MAX &&
+	       (uint64_t)t->hdr_len + t->len + t->trailer_len <= mtu &&
+	       (t->len == 0 || t->payload != NULL);
+}
+
 /* Capabilities (struct tern_drv_info.caps). */
 #define TERN_DRV_CAP_MULTISEG 0x1u /* gathers header + payload without a copy */
 #define TERN_DRV_CAP_WAIT     0x2u /* has a blocking wait op */
@@ -235,6 +250,24 @@ char *tern_addr_str(const struct tern_addr *a, char *buf, size_t len);
  * stops at the first non-zero return and returns it. -EINVAL on syntax errors.
  */
 int tern_kv_parse(const char *s, int (*fn)(const char *k, const char *v, void *ctx), void *ctx);
+
+/*
+ * A number in a driver's "k=v" list (lib/addr.c; the one parser of them):
+ * decimal digits only (no sign, space or "0x"); with TERN_ARG_KMG an
+ * optional k, m or g, in either case, multiplies by 2^10, 2^20 or 2^30.
+ * The value (after the multiplier) must lie in [min, max].
+ * Returns 0 and sets *out; otherwise -EINVAL, *out untouched, and a line
+ * through log's hook (log may be NULL: no line) at TERN_LOG_ERR:
+ * '<driver>: bad value "<v>" for <key>: <reason> (<min>..<max>)', the
+ * reason one of: no value, not a decimal number, not a number with an
+ * optional k, m or g, too large, too small. Any thread; no allocation.
+ * _u32 is the same for a 32-bit field (max must fit it).
+ */
+#define TERN_ARG_KMG 1u
+int tern_arg_uint(const struct tern_drv *log, const char *key, const char *v, uint64_t min,
+		  uint64_t max, unsigned flags, uint64_t *out);
+int tern_arg_u32(const struct tern_drv *log, const char *key, const char *v, uint32_t min,
+		 uint32_t max, unsigned flags, uint32_t *out);
 
 /*
  * The driver registry (lib/drivers.c). Each driver registers itself when the

@@ -84,9 +84,13 @@ struct tern_req;
  *  (fewer packets for large requests: docs/performance.md). Callers always
  *  accept both forms. */
 #define TERN_EP_NO_COALESCE_CR 0x4u
-/** No congestion control: sessions send whatever their credits allow (the
- *  behaviour before it; for comparisons). See cc_target_ns. */
-#define TERN_EP_NO_CC 0x8u
+/** Congestion control (lib/cc.c): each session's packets in flight follow a
+ *  delay-based window, paced below one packet (see cc_target_ns). For many
+ *  senders through one bottleneck (incast). Off by default for now: on
+ *  paths with random loss and reordering but no queue (the faults driver's
+ *  loss=, reorder=) its loss and delay signals throttle bulk calls (the
+ *  blkstore fault tests time out with it). */
+#define TERN_EP_CC 0x8u
 
 /* ------------------------------------------------------------------ */
 /** @name Protection levels (struct tern_ep_config.protection) */
@@ -164,7 +168,7 @@ struct tern_ep_config {
 	uint64_t cc_target_ns;       /**< congestion control (lib/cc.c): the queueing delay a
 					  session aims at, above the lowest RTT it has seen;
 					  sessions with few packets in flight aim up to 6 x
-					  higher (default RTO floor / 4; TERN_EP_NO_CC: off) */
+					  higher (default RTO floor / 4; only with TERN_EP_CC) */
 
 	/* Security (see docs/security.md). Files are read by tern_ep_create(). */
 	const char *key_file;      /**< this endpoint's static X25519 private key (tern-keygen NAME
@@ -180,6 +184,11 @@ struct tern_ep_config {
 				        address proven by a cookie (default 200) */
 	uint32_t handshake_load;   /**< server: secure CONNECTs per second above which it is under
 				        load and asks for cookies first (default 1000) */
+	uint64_t rekey_ns;         /**< protected sessions: each direction's key turns over (a
+				        one-way derivation both sides make, in-band, calls
+				        undisturbed) after this long (default 120 s) ... */
+	uint64_t rekey_pkts;       /**< ... or after this many packets, whichever comes first
+				        (default 2^23, RFC 9001's AES-GCM limit; at most 2^40) */
 
 	/** Log hook (may be NULL): level is TERN_LOG_*, msg has no newline. */
 	void (*log)(void *ctx, int level, const char *msg);
@@ -486,6 +495,7 @@ struct tern_stats {
 	uint64_t hs_refused;          /**< handshakes refused (not allowed, bad keys, level) */
 	uint64_t hs_cookies_sent;     /**< cookie replies sent (server under load) */
 	uint64_t hs_cookies_rx;       /**< cookie replies taken (client) */
+	uint64_t rekeys;              /**< send keys turned over (key epochs begun) */
 	uint64_t connects_sent;       /**< CONNECT packets sent, retransmissions included (client) */
 	uint64_t pings_sent;          /**< PINGs sent: keepalive and probes of silent peers */
 };

@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_failures;
-static int check_skipped;
-static const char *check_case = "";
+/* One set of counters per test program, whichever of its files CHECKs (a
+ * unit test and its fixture.c): weak definitions, merged by the linker. */
+__attribute__((weak)) int check_failures;
+__attribute__((weak)) int check_skipped;
+__attribute__((weak)) const char *check_case = "";
 
 #define CHECK(c)                                                                        \
 	do {                                                                            \

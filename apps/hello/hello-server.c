@@ -38,17 +38,19 @@ static Hello__Hello_Service hello_service = HELLO__HELLO__INIT(hello_);
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hello-server [--bind IP:PORT] [--driver udp|dpdk|loop] [--eal \"ARGS\"]\n"
-		   "                    [--driver-args K=V,...] [--busy-poll]\n"
+		   "                    [--driver-args K=V,...] [--busy-poll] [--no-coalesce-cr]\n"
 		   "                    [--key FILE [--allow FILE]] [--psk FILE] [--protection LEVEL]\n"
 		   "  --bind IP:PORT      default 0.0.0.0:31870 (dpdk: this endpoint's own IPv4)\n"
 		   APP_HELP_ENDPOINT
-		   "  --busy-poll         spin instead of sleeping when idle\n" APP_HELP_SERVER_SEC);
+		   "  --busy-poll         spin instead of sleeping when idle\n"
+		   "  --no-coalesce-cr    one credit return per request packet, not per run\n"
+		   APP_HELP_SERVER_SEC);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		APP_OPTS_ENDPOINT, APP_OPT_BUSY_POLL, APP_OPTS_SERVER_SEC,
+		APP_OPTS_ENDPOINT, APP_OPT_BUSY_POLL, APP_OPT_NO_COALESCE_CR, APP_OPTS_SERVER_SEC,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};

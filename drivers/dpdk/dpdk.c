@@ -50,7 +50,6 @@
  * kept rather than freed, and logged. DPDK's own log lines go where the
  * EAL's --log-level / --syslog send them, not through the tern log hook.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -109,19 +108,6 @@ struct args_ctx {
 	struct dpdk_args *a;
 };
 
-static int parse_u32(const char *v, uint32_t *out)
-{
-	char *end;
-	if (!isdigit((unsigned char)v[0]))
-		return -EINVAL;
-	errno = 0;
-	unsigned long x = strtoul(v, &end, 10);
-	if (errno != 0 || *end != '\0' || x > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)x;
-	return 0;
-}
-
 static int args_kv(const char *k, const char *v, void *arg)
 {
 	struct args_ctx *c = arg;
@@ -133,17 +119,13 @@ static int args_kv(const char *k, const char *v, void *arg)
 		else
 			snprintf(c->a->port, sizeof(c->a->port), "%s", v);
 	} else if (strcmp(k, "queues") == 0) {
-		rc = parse_u32(v, &c->a->queues);
-		if (rc == 0 && (c->a->queues == 0 || c->a->queues > DPDK_MAX_QUEUES))
-			rc = -EINVAL;
+		return tern_arg_u32(&c->d->base, k, v, 1, DPDK_MAX_QUEUES, 0, &c->a->queues);
 	} else if (strcmp(k, "mtu") == 0) {
-		rc = parse_u32(v, &c->a->mtu);
+		return tern_arg_u32(&c->d->base, k, v, 0, UINT32_MAX, 0, &c->a->mtu);
 	} else if (strcmp(k, "zc_threshold") == 0) {
-		rc = parse_u32(v, &c->a->zc_threshold);
+		return tern_arg_u32(&c->d->base, k, v, 0, UINT32_MAX, 0, &c->a->zc_threshold);
 	} else if (strcmp(k, "memif_wait") == 0) {
-		rc = parse_u32(v, &c->a->memif_wait);
-		if (rc == 0 && c->a->memif_wait > MEMIF_WAIT_MAX)
-			rc = -EINVAL;
+		return tern_arg_u32(&c->d->base, k, v, 0, MEMIF_WAIT_MAX, 0, &c->a->memif_wait);
 	} else {
 		tern_drv_log(&c->d->base, TERN_LOG_ERR,
 			     "dpdk: unknown argument \"%s\" (known: port, queues, mtu, zc_threshold, "
@@ -160,7 +142,7 @@ static int args_kv(const char *k, const char *v, void *arg)
 static int port_by_name(const char *name, uint16_t *pid)
 {
 	uint32_t idx;
-	if (parse_u32(name, &idx) == 0) {
+	if (tern_arg_u32(NULL, NULL, name, 0, UINT32_MAX, 0, &idx) == 0) {
 		if (idx >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port((uint16_t)idx))
 			return -ENODEV;
 		*pid = (uint16_t)idx;

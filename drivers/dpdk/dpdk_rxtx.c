@@ -313,9 +313,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
 		uint32_t ip;
-		if (unlikely(t->hdr_len > TERN_TX_HDR_MAX || t->trailer_len > TERN_TX_TRAILER_MAX ||
-			     t->len > d->mtu || t->hdr_len + t->len + t->trailer_len > d->mtu ||
-			     t->dst.family != AF_INET)) {
+		if (unlikely(!tern_tx_valid(t, d->mtu) || t->dst.family != AF_INET)) {
 			kind[i] = TX_ERROR;
 			continue;
 		}

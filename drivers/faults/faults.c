@@ -86,19 +86,6 @@ static int parse_rate(const char *v, uint64_t *thr)
 	return 0;
 }
 
-static int parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	if (v[0] < '0' || v[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || x < min || x > max)
-		return -EINVAL;
-	*out = x;
-	return 0;
-}
-
 /* Bits per second: a decimal number with an optional k, m or g (SI). */
 static int parse_bits(const char *v, uint64_t *out)
 {
@@ -125,29 +112,6 @@ static int parse_bits(const char *v, uint64_t *out)
 	return 0;
 }
 
-/* Bytes: an integer with an optional k, m or g (binary: 2^10, 2^20, 2^30). */
-static int parse_bytes(const char *v, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned shift = 0;
-	if (v[0] < '0' || v[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (*end == 'k')
-		shift = 10;
-	else if (*end == 'm')
-		shift = 20;
-	else if (*end == 'g')
-		shift = 30;
-	if (shift != 0)
-		end++;
-	if (errno != 0 || *end != '\0' || x == 0 || x > (max >> shift))
-		return -EINVAL;
-	*out = (uint64_t)x << shift;
-	return 0;
-}
-
 static int parse_dir(const char *v, unsigned *dir)
 {
 	if (strcmp(v, "both") == 0)
@@ -161,26 +125,31 @@ static int parse_dir(const char *v, unsigned *dir)
 	return 0;
 }
 
+/* faults_arg's context: the config it fills, and where bad numbers are told. */
+struct parse_ctx {
+	struct faults_cfg *c;
+	const struct tern_drv *log;
+};
+
 /* The link's keys (rate= included); 1 if k is not one of them. */
-static int link_arg(const char *k, const char *v, struct faults_cfg *c)
+static int link_arg(const char *k, const char *v, const struct parse_ctx *p)
 {
+	struct faults_cfg *c = p->c;
 	uint64_t x;
 	int rc;
 
 	if (strcmp(k, "rate") == 0)
 		return parse_bits(v, &c->rate);
 	if (strcmp(k, "queue") == 0)
-		rc = parse_bytes(v, LINK_QUEUE_MAX, &c->qbytes);
+		rc = tern_arg_uint(p->log, k, v, 1, LINK_QUEUE_MAX, TERN_ARG_KMG, &c->qbytes);
 	else if (strcmp(k, "link_dir") == 0)
 		rc = parse_dir(v, &c->link_dir);
-	else if (strcmp(k, "qpkts") == 0) {
-		if ((rc = parse_uint(v, 1, LINK_BUFS_MAX, &x)) == 0)
-			c->qpkts = (uint32_t)x;
-	} else if (strcmp(k, "overhead") == 0) {
-		if ((rc = parse_uint(v, 0, LINK_OVERHEAD_MAX, &x)) == 0)
-			c->overhead = (uint32_t)x;
-	} else if (strcmp(k, "prop_us") == 0) {
-		if ((rc = parse_uint(v, 0, FAULTS_US_MAX, &x)) == 0)
+	else if (strcmp(k, "qpkts") == 0)
+		rc = tern_arg_u32(p->log, k, v, 1, LINK_BUFS_MAX, 0, &c->qpkts);
+	else if (strcmp(k, "overhead") == 0)
+		rc = tern_arg_u32(p->log, k, v, 0, LINK_OVERHEAD_MAX, 0, &c->overhead);
+	else if (strcmp(k, "prop_us") == 0) {
+		if ((rc = tern_arg_uint(p->log, k, v, 0, FAULTS_US_MAX, 0, &x)) == 0)
 			c->prop_ns = x * 1000;
 	} else {
 		return 1;
@@ -191,7 +160,8 @@ static int link_arg(const char *k, const char *v, struct faults_cfg *c)
 
 static int faults_arg(const char *k, const char *v, void *ctx)
 {
-	struct faults_cfg *c = ctx;
+	const struct parse_ctx *p = ctx;
+	struct faults_cfg *c = p->c;
 	uint64_t x;
 	int rc;
 
@@ -206,22 +176,20 @@ static int faults_arg(const char *k, const char *v, void *ctx)
 	if (strcmp(k, "corrupt") == 0)
 		return parse_rate(v, &c->corrupt);
 	if (strcmp(k, "seed") == 0)
-		return parse_uint(v, 0, UINT64_MAX, &c->seed);
+		return tern_arg_uint(p->log, k, v, 0, UINT64_MAX, 0, &c->seed);
 	if (strcmp(k, "dir") == 0)
 		return parse_dir(v, &c->dir);
-	if ((rc = link_arg(k, v, c)) <= 0)
+	if ((rc = link_arg(k, v, p)) <= 0)
 		return rc;
 	if (strcmp(k, "reorder_depth") == 0) {
-		if ((rc = parse_uint(v, 1, FAULTS_DEPTH_MAX, &x)) == 0)
-			c->depth = (uint32_t)x;
+		rc = tern_arg_u32(p->log, k, v, 1, FAULTS_DEPTH_MAX, 0, &c->depth);
 	} else if (strcmp(k, "hold") == 0) {
-		if ((rc = parse_uint(v, 1, FAULTS_HOLD_MAX, &x)) == 0)
-			c->hold = (uint32_t)x;
+		rc = tern_arg_u32(p->log, k, v, 1, FAULTS_HOLD_MAX, 0, &c->hold);
 	} else if (strcmp(k, "delay_us") == 0) {
-		if ((rc = parse_uint(v, 0, FAULTS_US_MAX, &x)) == 0)
+		if ((rc = tern_arg_uint(p->log, k, v, 0, FAULTS_US_MAX, 0, &x)) == 0)
 			c->delay_ns = x * 1000;
 	} else if (strcmp(k, "reorder_us") == 0) {
-		if ((rc = parse_uint(v, 0, FAULTS_US_MAX, &x)) == 0)
+		if ((rc = tern_arg_uint(p->log, k, v, 0, FAULTS_US_MAX, 0, &x)) == 0)
 			c->reorder_ns = x * 1000;
 	} else {
 		rc = -EINVAL; /* unknown key */
@@ -229,8 +197,10 @@ static int faults_arg(const char *k, const char *v, void *ctx)
 	return rc;
 }
 
-static int faults_parse(const char *s, struct faults_cfg *c)
+/* Parse the fault list s into c; bad numbers are told through log's hook. */
+static int faults_parse(const char *s, struct faults_cfg *c, const struct tern_drv *log)
 {
+	struct parse_ctx p = {.c = c, .log = log};
 	memset(c, 0, sizeof(*c));
 	c->depth = 8;
 	c->hold = FAULTS_HOLD_DEFAULT;
@@ -240,7 +210,7 @@ static int faults_parse(const char *s, struct faults_cfg *c)
 	c->dir = DIR_TX | DIR_RX;
 	c->overhead = LINK_OVERHEAD_DEFAULT;
 	c->link_dir = DIR_RX;
-	int rc = tern_kv_parse(s, faults_arg, c);
+	int rc = tern_kv_parse(s, faults_arg, &p);
 	if (rc != 0)
 		return rc < 0 ? rc : -EINVAL;
 	if (c->link_keys && c->rate == 0)
@@ -305,7 +275,7 @@ static int faults_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	f->base.ops = &tern_drv_faults;
 	f->base.log = cfg->log;
 	f->base.log_ctx = cfg->log_ctx;
-	rc = faults_parse(cfg->faults, &f->cfg);
+	rc = faults_parse(cfg->faults, &f->cfg, &f->base);
 	if (rc != 0) {
 		tern_drv_log(&f->base, TERN_LOG_ERR, "faults: bad fault list \"%s\"",
 			     cfg->faults != NULL ? cfg->faults : "");

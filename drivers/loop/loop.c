@@ -234,28 +234,16 @@ static void loop_put(struct loop *l)
 struct loop_args {
 	uint32_t mtu;
 	uint32_t ring;
+	struct tern_drv log; /* for logging before the instance exists */
 };
-
-static int parse_u32(const char *v, uint32_t *out)
-{
-	char *end;
-	if (v[0] < '0' || v[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0' || x > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)x;
-	return 0;
-}
 
 static int loop_arg(const char *k, const char *v, void *ctx)
 {
 	struct loop_args *a = ctx;
 	if (strcmp(k, "mtu") == 0)
-		return parse_u32(v, &a->mtu);
+		return tern_arg_u32(&a->log, k, v, 0, UINT32_MAX, 0, &a->mtu);
 	if (strcmp(k, "ring") == 0)
-		return parse_u32(v, &a->ring);
+		return tern_arg_u32(&a->log, k, v, 0, UINT32_MAX, 0, &a->ring);
 	return -EINVAL;
 }
 
@@ -282,6 +270,7 @@ static int loop_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	/* cfg->rx_ring is a generic knob: rounded up. ring= is ours: exact. */
 	a.mtu = cfg->mtu != 0 ? cfg->mtu : LOOP_MTU_DEFAULT;
 	a.ring = cfg->rx_ring != 0 ? pow2_ceil(cfg->rx_ring) : LOOP_RING_DEFAULT;
+	a.log = (struct tern_drv){.ops = &tern_drv_loop, .log = cfg->log, .log_ctx = cfg->log_ctx};
 	rc = tern_kv_parse(cfg->args, loop_arg, &a);
 	if (rc != 0)
 		return rc < 0 ? rc : -EINVAL;

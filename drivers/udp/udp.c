@@ -54,50 +54,22 @@ struct udp_args {
 	struct tern_drv tmp; /* for logging before the instance exists */
 };
 
-/* Decimal, optional k/m/g suffix (powers of 1024); rejects signs and garbage. */
-static int parse_size(const char *v, uint64_t max, uint32_t *out)
-{
-	char *end;
-	if (v[0] < '0' || v[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 10);
-	if (errno != 0)
-		return -EINVAL;
-	unsigned shift = 0;
-	if (*end == 'k' || *end == 'K')
-		shift = 10;
-	else if (*end == 'm' || *end == 'M')
-		shift = 20;
-	else if (*end == 'g' || *end == 'G')
-		shift = 30;
-	if (shift != 0)
-		end++;
-	if (*end != '\0' || x > (max >> shift))
-		return -EINVAL;
-	*out = (uint32_t)(x << shift);
-	return 0;
-}
-
 static int parse_arg(const char *k, const char *v, void *ctx)
 {
 	struct udp_args *a = ctx;
 	int rc = -EINVAL;
 	if (strcmp(k, "mtu") == 0)
-		rc = parse_size(v, UDP_MTU_MAX, &a->mtu);
+		return tern_arg_u32(&a->tmp, k, v, 0, UDP_MTU_MAX, TERN_ARG_KMG, &a->mtu);
 	else if (strcmp(k, "rcvbuf") == 0)
-		rc = parse_size(v, INT32_MAX / 2, &a->rcvbuf);
+		return tern_arg_u32(&a->tmp, k, v, 0, INT32_MAX / 2, TERN_ARG_KMG, &a->rcvbuf);
 	else if (strcmp(k, "sndbuf") == 0)
-		rc = parse_size(v, INT32_MAX / 2, &a->sndbuf);
-	else if (strcmp(k, "rx_ring") == 0) {
-		rc = parse_size(v, UDP_RX_MAX, &a->rx_ring);
-		if (rc == 0 && a->rx_ring == 0)
-			rc = -EINVAL;
-	}
+		return tern_arg_u32(&a->tmp, k, v, 0, INT32_MAX / 2, TERN_ARG_KMG, &a->sndbuf);
+	else if (strcmp(k, "rx_ring") == 0)
+		return tern_arg_u32(&a->tmp, k, v, 1, UDP_RX_MAX, TERN_ARG_KMG, &a->rx_ring);
 	else if (strcmp(k, "tx_ring") == 0)
-		rc = parse_size(v, UDP_TX_MAX, &a->tx_ring);
+		return tern_arg_u32(&a->tmp, k, v, 0, UDP_TX_MAX, TERN_ARG_KMG, &a->tx_ring);
 	else if (strcmp(k, "copy") == 0)
-		rc = parse_size(v, UDP_COPY_MAX, &a->copy_max);
+		return tern_arg_u32(&a->tmp, k, v, 0, UDP_COPY_MAX, TERN_ARG_KMG, &a->copy_max);
 	else if (strcmp(k, "uring") == 0) {
 		static const char *const names[] = {"defer", "coop", "plain"};
 		rc = 0;
@@ -116,7 +88,7 @@ static int parse_arg(const char *k, const char *v, void *ctx)
 		return -EINVAL;
 	}
 	if (rc != 0)
-		tern_drv_log(&a->tmp, TERN_LOG_ERR, "udp: bad value '%s' for '%s'", v, k);
+		tern_drv_log(&a->tmp, TERN_LOG_ERR, "udp: bad value \"%s\" for uring (auto, defer, coop, plain)", v);
 	return rc;
 }
 
@@ -337,6 +309,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 
 	if (cfg == NULL || out == NULL)
 		return -EINVAL;
+	a.tmp.ops = &tern_drv_udp;
 	a.tmp.log = cfg->log;
 	a.tmp.log_ctx = cfg->log_ctx;
 	if (cfg->mtu != 0)

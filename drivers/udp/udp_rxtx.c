@@ -382,8 +382,7 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 		uint64_t total = (uint64_t)t->hdr_len + t->len + t->trailer_len;
 		bool copy = t->len <= u->copy_max;
 		/* Accepted but dropped: the core retransmits like after any loss. */
-		if (udp_unlikely(t->hdr_len > TERN_TX_HDR_MAX || t->trailer_len > TERN_TX_TRAILER_MAX ||
-				 total > u->base.info.mtu || (t->len != 0 && t->payload == NULL))) {
+		if (udp_unlikely(!tern_tx_valid(t, u->base.info.mtu))) {
 			st->tx_drop_error++;
 			continue;
 		}

@@ -40,15 +40,12 @@
 #include "dpdk-common.h"
 
 struct opts {
-	bool sender;
-	const char *eal;
-	struct dp_addr bind, connect;
+	struct dp_opts co; /* first role: send */
 	uint32_t frame;
 	uint32_t burst;
 	double duration;
 	double timeout_s;
 	double idle_exit_s;
-	bool json;
 };
 
 static void usage(FILE *f)
@@ -61,68 +58,44 @@ static void usage(FILE *f)
 		   "          recv --bind 10.0.0.1:31860, send --bind 10.0.0.2:31861 --connect 10.0.0.1:31860\n");
 }
 
+enum { O_FRAME = DP_O_OWN, O_BURST, O_DURATION, O_TIMEOUT, O_IDLE };
+
+static void own_opt(int c, const char *arg, void *ctx)
+{
+	struct opts *o = ctx;
+	switch (c) {
+	case O_FRAME: o->frame = (uint32_t)dp_parse_u64("--frame", arg); break;
+	case O_BURST: o->burst = (uint32_t)dp_parse_u64("--burst", arg); break;
+	case O_DURATION: o->duration = dp_parse_double("--duration", arg); break;
+	case O_TIMEOUT: o->timeout_s = dp_parse_double("--timeout", arg); break;
+	case O_IDLE: o->idle_exit_s = dp_parse_double("--idle-exit", arg); break;
+	}
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_EAL = 1, O_BIND, O_CONNECT, O_FRAME, O_BURST, O_DURATION, O_TIMEOUT, O_IDLE, O_JSON,
-	       O_HELP };
 	static const struct option lo[] = {
-		{"eal", required_argument, NULL, O_EAL},
-		{"bind", required_argument, NULL, O_BIND},
-		{"connect", required_argument, NULL, O_CONNECT},
 		{"frame", required_argument, NULL, O_FRAME},
 		{"burst", required_argument, NULL, O_BURST},
 		{"duration", required_argument, NULL, O_DURATION},
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"idle-exit", required_argument, NULL, O_IDLE},
-		{"json", no_argument, NULL, O_JSON},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	bool bind_set = false;
-	int c;
+	static const char *const roles[2] = {"send", "recv"};
 
-	if (argc < 2 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
-		usage(stderr);
-		exit(2);
-	}
 	*o = (struct opts){
-		.sender = !strcmp(argv[1], "send"),
-		.connect = {RTE_IPV4(10, 0, 0, 1), 31860},
+		.co.connect = {RTE_IPV4(10, 0, 0, 1), 31860},
 		.frame = RTE_ETHER_HDR_LEN + RTE_ETHER_MTU,
 		.burst = DP_BURST,
 		.duration = 5,
 		.timeout_s = 30,
 		.idle_exit_s = 1,
 	};
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case O_EAL: o->eal = optarg; break;
-		case O_BIND:
-		case O_CONNECT:
-			if (dp_parse_addr(optarg, c == O_BIND ? &o->bind : &o->connect)) {
-				fprintf(stderr, "bad address '%s' (want a.b.c.d:port)\n", optarg);
-				exit(2);
-			}
-			bind_set |= c == O_BIND;
-			break;
-		case O_FRAME: o->frame = (uint32_t)dp_parse_u64("--frame", optarg); break;
-		case O_BURST: o->burst = (uint32_t)dp_parse_u64("--burst", optarg); break;
-		case O_DURATION: o->duration = dp_parse_double("--duration", optarg); break;
-		case O_TIMEOUT: o->timeout_s = dp_parse_double("--timeout", optarg); break;
-		case O_IDLE: o->idle_exit_s = dp_parse_double("--idle-exit", optarg); break;
-		case O_JSON: o->json = true; break;
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(2);
-	}
-	if (!bind_set)
-		o->bind = o->sender ? (struct dp_addr){RTE_IPV4(10, 0, 0, 2), 31861}
-				    : (struct dp_addr){RTE_IPV4(10, 0, 0, 1), 31860};
+	dp_parse_opts(argc, argv, roles, lo, own_opt, o, usage, &o->co);
+	if (!o->co.bind_set)
+		o->co.bind = o->co.first_role ? (struct dp_addr){RTE_IPV4(10, 0, 0, 2), 31861}
+					      : (struct dp_addr){RTE_IPV4(10, 0, 0, 1), 31860};
 	if (o->frame < DP_HDR_LEN + 8 || o->frame > RTE_ETHER_HDR_LEN + RTE_ETHER_MTU) {
 		fprintf(stderr, "--frame must be %zu..%d bytes\n", DP_HDR_LEN + 8,
 			RTE_ETHER_HDR_LEN + RTE_ETHER_MTU);
@@ -141,7 +114,7 @@ static void report(const struct opts *o, const char *role, uint64_t frames, uint
 	double gbps = secs > 0 ? (double)payload_bytes * 8 / secs / 1e9 : 0;
 	double mpps = secs > 0 ? (double)frames / secs / 1e6 : 0;
 
-	if (o->json)
+	if (o->co.json)
 		printf("{\"system\": \"dpdk-bulk\", \"role\": \"%s\", \"frame\": %u, \"frames\": %" PRIu64
 		       ", \"payload_bytes\": %" PRIu64 ", \"seconds\": %.3f, \"gbps\": %.3f, \"mpps\": %.3f%s}\n",
 		       role, o->frame, frames, payload_bytes, secs, gbps, mpps, extra_json);
@@ -163,7 +136,7 @@ static int run_send(const struct opts *o, struct dp_port *p)
 	uint16_t plen = (uint16_t)(o->frame - DP_HDR_LEN);
 	uint64_t seq = 0, sent = 0, full_polls = 0, nomem = 0;
 
-	dp_frame_init(tmpl, &p->mac, &bcast, o->bind, o->connect, plen);
+	dp_frame_init(tmpl, &p->mac, &bcast, o->co.bind, o->co.connect, plen);
 	long preempted0 = dp_preemptions();
 	uint64_t t0 = rte_rdtsc(), end = t0 + dp_sec_to_cycles(o->duration), now = t0;
 	while (!dp_stop && (now = rte_rdtsc()) < end) {
@@ -188,11 +161,8 @@ static int run_send(const struct opts *o, struct dp_port *p)
 	double secs = (double)(now - t0) / (double)dp_tsc_hz;
 	/* Tell the receiver we are done before unmapping (see DP_BYE). */
 	uint8_t bye[DP_HDR_LEN + sizeof(uint64_t)];
-	uint64_t b = DP_BYE;
-	dp_frame_init(bye, &p->mac, &bcast, o->bind, o->connect, sizeof(b));
-	memcpy(bye + DP_HDR_LEN, &b, sizeof(b));
-	if (dp_send_frame(p, bye, sizeof(bye)) == 0)
-		dp_linger();
+	dp_frame_init(bye, &p->mac, &bcast, o->co.bind, o->co.connect, sizeof(uint64_t));
+	dp_say_bye(p, bye, sizeof(bye));
 	char ej[256], et[256];
 	long preempted = dp_preemptions() - preempted0;
 	snprintf(ej, sizeof(ej), ", \"ring_full\": %" PRIu64 ", \"nomem\": %" PRIu64 ", \"preempted\": %ld",
@@ -212,7 +182,7 @@ static int run_recv(const struct opts *o, struct dp_port *p)
 	uint64_t idle = dp_sec_to_cycles(o->idle_exit_s), wait = dp_sec_to_cycles(o->timeout_s);
 	unsigned spins = 0;
 
-	fprintf(stderr, "dpdk-bulk recv: %s up, waiting for frames on port %u\n", p->name, o->bind.port);
+	fprintf(stderr, "dpdk-bulk recv: %s up, waiting for frames on port %u\n", p->name, o->co.bind.port);
 	bool done = false;
 	while (!dp_stop && !done) {
 		uint16_t n = rte_eth_rx_burst(p->id, 0, m, DP_BURST);
@@ -227,7 +197,7 @@ static int run_recv(const struct opts *o, struct dp_port *p)
 		uint64_t now = rte_rdtsc();
 		for (uint16_t i = 0; i < n; i++) {
 			uint16_t plen;
-			uint8_t *pl = dp_frame_check(m[i], o->bind.port, &plen);
+			uint8_t *pl = dp_frame_check(m[i], o->co.bind.port, &plen);
 			if (pl == NULL || plen < 8) {
 				bad++;
 				continue;
@@ -272,21 +242,16 @@ static int run_recv(const struct opts *o, struct dp_port *p)
 	return 0;
 }
 
+static int run(struct dp_port *p, void *ctx)
+{
+	const struct opts *o = ctx;
+	return o->co.first_role ? run_send(o, p) : run_recv(o, p);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
-	struct dp_port port;
-	int rc;
 
 	parse(argc, argv, &o);
-	if (dp_eal_init(argv[0], o.eal) != 0)
-		return 1;
-	if (dp_port_init(&port, 8191, o.timeout_s) != 0) {
-		rte_eal_cleanup();
-		return 1;
-	}
-	rc = o.sender ? run_send(&o, &port) : run_recv(&o, &port);
-	dp_port_close(&port);
-	rte_eal_cleanup();
-	return rc;
+	return dp_run(argv[0], o.co.eal, 8191, o.timeout_s, run, &o);
 }

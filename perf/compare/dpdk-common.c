@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,4 +308,84 @@ void dp_print_latency(const char *title, bool json, const struct hist *h, uint64
 		      double calls_per_s, const char *extra_json)
 {
 	result_print(title, json, h, errors, calls_per_s, extra_json);
+}
+
+void dp_parse_opts(int argc, char **argv, const char *const roles[2], const struct option *own_lo,
+		   void (*own)(int c, const char *arg, void *ctx), void *ctx, void (*usage)(FILE *f),
+		   struct dp_opts *co)
+{
+	static const struct option common[] = {
+		{"eal", required_argument, NULL, DP_O_EAL},
+		{"bind", required_argument, NULL, DP_O_BIND},
+		{"connect", required_argument, NULL, DP_O_CONNECT},
+		{"json", no_argument, NULL, DP_O_JSON},
+		{"help", no_argument, NULL, DP_O_HELP},
+	};
+	struct option lo[64];
+	size_t n = 0;
+	int c;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		lo[n++] = common[i];
+	for (; own_lo != NULL && own_lo->name != NULL && n + 1 < sizeof(lo) / sizeof(lo[0]); own_lo++)
+		lo[n++] = *own_lo;
+	lo[n] = (struct option){NULL, 0, NULL, 0};
+
+	if (argc < 2 || (strcmp(argv[1], roles[0]) && strcmp(argv[1], roles[1]))) {
+		usage(stderr);
+		exit(2);
+	}
+	co->first_role = !strcmp(argv[1], roles[0]);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case DP_O_EAL: co->eal = optarg; break;
+		case DP_O_BIND:
+		case DP_O_CONNECT:
+			if (dp_parse_addr(optarg, c == DP_O_BIND ? &co->bind : &co->connect)) {
+				fprintf(stderr, "bad address '%s' (want a.b.c.d:port)\n", optarg);
+				exit(2);
+			}
+			co->bind_set |= c == DP_O_BIND;
+			break;
+		case DP_O_JSON: co->json = true; break;
+		case DP_O_HELP: usage(stdout); exit(0);
+		default:
+			if (c < DP_O_OWN) {
+				usage(stderr);
+				exit(2);
+			}
+			own(c, optarg, ctx);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+}
+
+int dp_run(const char *prog, const char *eal, unsigned nb_mbufs, double timeout_s,
+	   int (*run)(struct dp_port *p, void *ctx), void *ctx)
+{
+	struct dp_port port;
+	int rc;
+
+	if (dp_eal_init(prog, eal) != 0)
+		return 1;
+	if (dp_port_init(&port, nb_mbufs, timeout_s) != 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
+	rc = run(&port, ctx);
+	dp_port_close(&port);
+	rte_eal_cleanup();
+	return rc;
+}
+
+void dp_say_bye(struct dp_port *p, uint8_t *frame, uint32_t len)
+{
+	uint64_t bye = DP_BYE;
+	memcpy(frame + DP_HDR_LEN, &bye, sizeof(bye));
+	if (dp_send_frame(p, frame, len) == 0)
+		dp_linger();
 }

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_ethdev.h>
 #include <rte_ether.h>
@@ -83,6 +84,42 @@ void dp_wait_link_down(struct dp_port *p);
  * again, -1 on timeout or dp_stop.
  */
 int dp_wait_peer_gone(struct dp_port *p, double wait_up_s);
+
+/*
+ * The command line both programs share: "PROG ROLE [options]", ROLE one of
+ * two words, then --eal, --bind, --connect, --json and --help, which
+ * dp_parse_opts() handles, and the program's own long options (ids from
+ * DP_O_OWN up, above getopt's own returns), which it hands to own(c, optarg, ctx). A bad role, option
+ * or address, or a stray argument, prints usage to stderr and exits 2;
+ * --help prints it to stdout and exits 0.
+ */
+enum { DP_O_EAL = 1, DP_O_BIND, DP_O_CONNECT, DP_O_JSON, DP_O_HELP, DP_O_OWN = 256 };
+struct dp_opts {
+	bool first_role; /* ROLE is roles[0] */
+	const char *eal;
+	struct dp_addr bind, connect; /* connect: as the caller set it before */
+	bool bind_set;                /* --bind given (else the caller's per-role default) */
+	bool json;
+};
+struct option;
+void dp_parse_opts(int argc, char **argv, const char *const roles[2], const struct option *own_lo,
+		   void (*own)(int c, const char *arg, void *ctx), void *ctx, void (*usage)(FILE *f),
+		   struct dp_opts *co);
+
+/*
+ * Bring EAL and the port up (nb_mbufs mbufs, link wait timeout_s), call
+ * run(p, ctx), then close the port and EAL. Returns run's value, or 1 when
+ * EAL or the port did not come up.
+ */
+int dp_run(const char *prog, const char *eal, unsigned nb_mbufs, double timeout_s,
+	   int (*run)(struct dp_port *p, void *ctx), void *ctx);
+
+/*
+ * The leaving side's goodbye (see DP_BYE): frame (len bytes, a frame this
+ * side sends, from its Ethernet header) with its payload's first 8 bytes set
+ * to DP_BYE, sent, then dp_linger(). frame is modified.
+ */
+void dp_say_bye(struct dp_port *p, uint8_t *frame, uint32_t len);
 
 /* Parse "a.b.c.d:port". Returns 0 or -1. */
 int dp_parse_addr(const char *s, struct dp_addr *out);

@@ -44,9 +44,7 @@
 #define SEQ_BYTES 8 /* the payload starts with a little-endian uint64 sequence number */
 
 struct opts {
-	bool server;
-	const char *eal;
-	struct dp_addr bind, connect;
+	struct dp_opts co; /* first role: server */
 	uint32_t size;
 	uint64_t count;
 	double duration;
@@ -55,7 +53,6 @@ struct opts {
 	double rto_ms;
 	double timeout_s;
 	double idle_exit_s;
-	bool json;
 	const char *cdf;
 };
 
@@ -71,14 +68,28 @@ static void usage(FILE *f)
 		"          server --bind 10.0.0.1:31850, client --bind 10.0.0.2:31851\n");
 }
 
+enum { O_SIZE = DP_O_OWN, O_COUNT, O_DURATION, O_WINDOW, O_WARMUP, O_RTO, O_TIMEOUT, O_IDLE,
+       O_CDF };
+
+static void own_opt(int c, const char *arg, void *ctx)
+{
+	struct opts *o = ctx;
+	switch (c) {
+	case O_SIZE: o->size = (uint32_t)dp_parse_u64("--size", arg); break;
+	case O_COUNT: o->count = dp_parse_u64("--count", arg); break;
+	case O_DURATION: o->duration = dp_parse_double("--duration", arg); break;
+	case O_WINDOW: o->window = (uint32_t)dp_parse_u64("--window", arg); break;
+	case O_WARMUP: o->warmup = dp_parse_u64("--warmup", arg); break;
+	case O_RTO: o->rto_ms = dp_parse_double("--rto-ms", arg); break;
+	case O_TIMEOUT: o->timeout_s = dp_parse_double("--timeout", arg); break;
+	case O_IDLE: o->idle_exit_s = dp_parse_double("--idle-exit", arg); break;
+	case O_CDF: o->cdf = arg; break;
+	}
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { O_EAL = 1, O_BIND, O_CONNECT, O_SIZE, O_COUNT, O_DURATION, O_WINDOW, O_WARMUP,
-	       O_RTO, O_TIMEOUT, O_IDLE, O_JSON, O_CDF, O_HELP };
 	static const struct option lo[] = {
-		{"eal", required_argument, NULL, O_EAL},
-		{"bind", required_argument, NULL, O_BIND},
-		{"connect", required_argument, NULL, O_CONNECT},
 		{"size", required_argument, NULL, O_SIZE},
 		{"count", required_argument, NULL, O_COUNT},
 		{"duration", required_argument, NULL, O_DURATION},
@@ -87,21 +98,13 @@ static void parse(int argc, char **argv, struct opts *o)
 		{"rto-ms", required_argument, NULL, O_RTO},
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"idle-exit", required_argument, NULL, O_IDLE},
-		{"json", no_argument, NULL, O_JSON},
 		{"cdf", required_argument, NULL, O_CDF},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	bool bind_set = false;
-	int c;
+	static const char *const roles[2] = {"server", "client"};
 
-	if (argc < 2 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
-		usage(stderr);
-		exit(2);
-	}
 	*o = (struct opts){
-		.server = !strcmp(argv[1], "server"),
-		.connect = {RTE_IPV4(10, 0, 0, 1), 31850},
+		.co.connect = {RTE_IPV4(10, 0, 0, 1), 31850},
 		.size = 32,
 		.count = 100000,
 		.window = 1,
@@ -110,39 +113,11 @@ static void parse(int argc, char **argv, struct opts *o)
 		.timeout_s = 5,
 		.idle_exit_s = 60,
 	};
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case O_EAL: o->eal = optarg; break;
-		case O_BIND:
-		case O_CONNECT:
-			if (dp_parse_addr(optarg, c == O_BIND ? &o->bind : &o->connect)) {
-				fprintf(stderr, "bad address '%s' (want a.b.c.d:port)\n", optarg);
-				exit(2);
-			}
-			bind_set |= c == O_BIND;
-			break;
-		case O_SIZE: o->size = (uint32_t)dp_parse_u64("--size", optarg); break;
-		case O_COUNT: o->count = dp_parse_u64("--count", optarg); break;
-		case O_DURATION: o->duration = dp_parse_double("--duration", optarg); break;
-		case O_WINDOW: o->window = (uint32_t)dp_parse_u64("--window", optarg); break;
-		case O_WARMUP: o->warmup = dp_parse_u64("--warmup", optarg); break;
-		case O_RTO: o->rto_ms = dp_parse_double("--rto-ms", optarg); break;
-		case O_TIMEOUT: o->timeout_s = dp_parse_double("--timeout", optarg); break;
-		case O_IDLE: o->idle_exit_s = dp_parse_double("--idle-exit", optarg); break;
-		case O_JSON: o->json = true; break;
-		case O_CDF: o->cdf = optarg; break;
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(2);
-	}
-	if (!bind_set)
-		o->bind = o->server ? (struct dp_addr){RTE_IPV4(10, 0, 0, 1), 31850}
-				    : (struct dp_addr){RTE_IPV4(10, 0, 0, 2), 31851};
+	dp_parse_opts(argc, argv, roles, lo, own_opt, o, usage, &o->co);
+	struct dp_opts *co = &o->co;
+	if (!co->bind_set)
+		co->bind = co->first_role ? (struct dp_addr){RTE_IPV4(10, 0, 0, 1), 31850}
+					  : (struct dp_addr){RTE_IPV4(10, 0, 0, 2), 31851};
 	if (o->size < SEQ_BYTES || o->size > RTE_ETHER_MTU - 28) {
 		fprintf(stderr, "--size must be %d..%d bytes (UDP payload in one frame)\n", SEQ_BYTES,
 			RTE_ETHER_MTU - 28);
@@ -152,7 +127,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "--window must be 1..512\n");
 		exit(2);
 	}
-	if (o->rto_ms <= 0 || (!o->server && o->timeout_s <= 0)) {
+	if (o->rto_ms <= 0 || (!co->first_role && o->timeout_s <= 0)) {
 		fprintf(stderr, "--rto-ms and --timeout must be > 0\n");
 		exit(2);
 	}
@@ -170,7 +145,7 @@ static int run_server(const struct opts *o, struct dp_port *p)
 	unsigned spins = 0;
 
 	fprintf(stderr, "dpdk-pingpong server: %s up, mac " RTE_ETHER_ADDR_PRT_FMT ", port %u\n", p->name,
-		RTE_ETHER_ADDR_BYTES(&p->mac), o->bind.port);
+		RTE_ETHER_ADDR_BYTES(&p->mac), o->co.bind.port);
 	while (!dp_stop) {
 		uint16_t n = rte_eth_rx_burst(p->id, 0, rx, DP_BURST);
 		if (n == 0) {
@@ -188,7 +163,7 @@ static int run_server(const struct opts *o, struct dp_port *p)
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *m = rx[i];
 			uint16_t plen;
-			void *pl = dp_frame_check(m, o->bind.port, &plen);
+			void *pl = dp_frame_check(m, o->co.bind.port, &plen);
 			if (pl == NULL || plen < SEQ_BYTES) {
 				n_bad++;
 				rte_pktmbuf_free(m);
@@ -320,7 +295,7 @@ static int run_client(const struct opts *o, struct dp_port *p)
 	hist_init(&c->hist);
 	c->frame_len = DP_HDR_LEN + o->size;
 	c->last_seq = o->duration > 0 ? UINT64_MAX : o->warmup + o->count;
-	dp_frame_init(c->tmpl, &p->mac, &bcast, o->bind, o->connect, (uint16_t)o->size);
+	dp_frame_init(c->tmpl, &p->mac, &bcast, o->co.bind, o->co.connect, (uint16_t)o->size);
 
 	uint64_t rto = dp_sec_to_cycles(o->rto_ms / 1e3);
 	uint64_t scan_every = rto / 10 ? rto / 10 : 1;
@@ -355,7 +330,7 @@ static int run_client(const struct opts *o, struct dp_port *p)
 		unsigned nfree = 0;
 		for (uint16_t i = 0; i < n; i++) {
 			uint16_t plen;
-			uint8_t *pl = dp_frame_check(rx[i], o->bind.port, &plen);
+			uint8_t *pl = dp_frame_check(rx[i], o->co.bind.port, &plen);
 			uint64_t seq;
 			if (pl == NULL || plen < SEQ_BYTES) {
 				c->bad++;
@@ -418,10 +393,7 @@ static int run_client(const struct opts *o, struct dp_port *p)
 	}
 
 	/* Say goodbye so the server stops polling before we unmap (see DP_BYE). */
-	uint64_t bye = DP_BYE;
-	memcpy(c->tmpl + DP_HDR_LEN, &bye, SEQ_BYTES);
-	if (dp_send_frame(p, c->tmpl, c->frame_len) == 0)
-		dp_linger();
+	dp_say_bye(p, c->tmpl, c->frame_len);
 
 	double secs = c->t_last > c->t_first ? (double)(c->t_last - c->t_first) / (double)dp_tsc_hz : 0;
 	double rate = secs > 0 ? (double)c->hist.count / secs : 0;
@@ -434,34 +406,29 @@ static int run_client(const struct opts *o, struct dp_port *p)
 		 "\"system\": \"dpdk-pingpong\", \"size\": %u, \"window\": %u, \"late\": %" PRIu64
 		 ", \"bad\": %" PRIu64 ", \"tx_fail\": %" PRIu64 ", \"preempted\": %ld",
 		 o->size, W, c->late, c->bad, c->tx_fail, preempted);
-	dp_print_latency(title, o->json, &c->hist, errors, rate, extra);
+	dp_print_latency(title, o->co.json, &c->hist, errors, rate, extra);
 	if (o->cdf != NULL)
 		result_write_cdf(o->cdf, &c->hist);
-	if (!o->json && (c->late || c->bad || c->tx_fail))
+	if (!o->co.json && (c->late || c->bad || c->tx_fail))
 		printf("  late %" PRIu64 ", bad %" PRIu64 ", tx_fail %" PRIu64 "\n", c->late, c->bad,
 		       c->tx_fail);
-	if (!o->json)
+	if (!o->co.json)
 		printf("  preempted  %ld times\n", preempted);
 	free(c->slots);
 	return c->hist.count > 0 && !dp_stop ? 0 : 1;
 }
 
+static int run(struct dp_port *p, void *ctx)
+{
+	const struct opts *o = ctx;
+	return o->co.first_role ? run_server(o, p) : run_client(o, p);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
-	struct dp_port port;
-	int rc;
 
 	parse(argc, argv, &o);
-	if (dp_eal_init(argv[0], o.eal) != 0)
-		return 1;
 	/* Enough for the RX ring (1024), the window and bursts in flight. */
-	if (dp_port_init(&port, 8191, o.server ? o.idle_exit_s : o.timeout_s) != 0) {
-		rte_eal_cleanup();
-		return 1;
-	}
-	rc = o.server ? run_server(&o, &port) : run_client(&o, &port);
-	dp_port_close(&port);
-	rte_eal_cleanup();
-	return rc;
+	return dp_run(argv[0], o.co.eal, 8191, o.co.first_role ? o.idle_exit_s : o.timeout_s, run, &o);
 }

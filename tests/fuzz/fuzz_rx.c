@@ -25,27 +25,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_fixture.h"
 #include "fuzz_format.h"
-#include "inject.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MS 1000000ull
-#define MAX_CALLS    512
 #define MAX_DEFERRED 64
-
-struct fz_call {
-	int done;
-	int closing;
-	struct tern_session *s;
-};
 
 static struct tern_ep *ep;
 static struct inj *drv;
 static struct inj_peer srvp, clip; /* the peers of the server and client sessions */
 static struct tern_session *srv, *cli, *conn;
-static struct fz_call calls[MAX_CALLS];
-static unsigned ncalls;
 static struct tern_req *deferred[MAX_DEFERRED];
 static unsigned ndeferred;
 static int close_on_event;
@@ -79,8 +69,7 @@ static void cont(const struct tern_result *res, void *ctx)
 {
 	struct fz_call *c = ctx;
 	(void)res;
-	if (++c->done > 1)
-		__builtin_trap(); /* a second continuation for one call */
+	fz_call_done(c);
 	if (c->closing && c->s != NULL) {
 		struct tern_session *s = c->s;
 		c->s = NULL;
@@ -91,22 +80,9 @@ static void cont(const struct tern_result *res, void *ctx)
 
 static void issue(struct tern_session *s, size_t len, int oneway, unsigned flags, int closing)
 {
-	if (s == NULL || ncalls == MAX_CALLS)
-		return;
-	struct tern_msg *m = tern_msg_alloc(ep, len);
-	if (m == NULL)
-		return;
-	inj_fill(tern_msg_data(m), len, (uint32_t)len);
-	struct fz_call *c = &calls[ncalls];
-	memset(c, 0, sizeof(*c));
-	c->closing = closing;
-	c->s = s;
-	int rc = oneway ? tern_send(s, 4, m, cont, c, 0)
-			: tern_call_ex(s, 1, m, cont, c, 0, flags);
-	if (rc == 0)
-		ncalls++;
-	else
-		tern_msg_free(m);
+	struct fz_call *c = fz_issue(ep, s, len, oneway, flags, cont);
+	if (c != NULL)
+		c->closing = closing;
 }
 
 /* --- handlers ------------------------------------------------------------------ */
@@ -197,20 +173,7 @@ static void answer_oldest(int err, size_t len)
 static int setup(void)
 {
 	struct tern_ep_config cfg;
-	inj_config(&cfg);
-	cfg.mtu = 96;
-	cfg.slots = 4;
-	cfg.credits = 8;
-	cfg.max_sessions = 8;
-	cfg.max_msg_size = 1u << 16;
-	cfg.mem_limit = 16u << 20;
-	cfg.backlog_limit = 16;
-	cfg.server_queue_limit = 8;
-	cfg.max_retries = 4;
-	cfg.call_timeout_ns = 500 * MS;
-	cfg.connect_timeout_ns = 50 * MS;
-	cfg.keepalive_ns = 20 * MS;
-	cfg.session_timeout_ns = 100 * MS;
+	fz_config(&cfg, 96, 50 * FZ_MS);
 	cfg.flags = TERN_EP_RECONNECT;
 	cfg.on_session = on_session;
 	close_on_event = 0;
@@ -246,17 +209,13 @@ static int setup(void)
 	return 0;
 }
 
-static int trace = -1;
-
 static void check_tx(void)
 {
 	if (inj_tx_bad(drv) != 0)
 		__builtin_trap(); /* the endpoint sent a malformed packet */
-	if (trace < 0)
-		trace = getenv("TERN_FUZZ_TRACE") != NULL;
 	const struct inj_pkt *p;
 	while ((p = inj_pop_tx(drv)) != NULL)
-		if (trace)
+		if (fz_trace())
 			fprintf(stderr, "  tx %-10s dst %u req %llu type %u pkt %u size %u status %u flags %#x len %u\n",
 				tern_wire_type_name(p->h.type), p->h.dst_session,
 				(unsigned long long)p->h.req_num, p->h.req_type, p->h.pkt_num,
@@ -269,42 +228,16 @@ static void finish(void)
 		tern_poll(ep);
 	tern_poll(ep);
 	check_tx();
-	if (trace > 0) {
-		char buf[4096];
-		struct tern_stats st;
-		tern_ep_stats(ep, &st);
-		tern_stats_format(&st, buf, sizeof(buf));
-		fprintf(stderr, "%s", buf);
-	}
+	fz_trace_stats(ep);
 	tern_ep_destroy(ep);
 	ep = NULL;
-	for (unsigned i = 0; i < ncalls; i++)
-		if (calls[i].done != 1)
-			__builtin_trap(); /* an accepted call without its continuation */
-	ncalls = 0;
+	fz_calls_finish();
 	ndeferred = 0;
 	srv = cli = conn = NULL;
 }
 
 /* --- records ---------------------------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = tern_le16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = tern_le32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = tern_le64(v);
-	memcpy(p, &v, 8);
-}
 
 static void packet(uint8_t op, const uint8_t *p, size_t len)
 {
@@ -315,21 +248,21 @@ static void packet(uint8_t op, const uint8_t *p, size_t len)
 	if (len >= TERN_HDR_LEN && target != FZ_T_RAW) {
 		uint8_t type = buf[1];
 		if (target == FZ_T_SERVER || target == FZ_T_CLIENT) {
-			put16(buf + 6, from->ep_id);
-			put16(buf + 8, from->id);
+			fz_put16(buf + 6, from->ep_id);
+			fz_put16(buf + 8, from->id);
 			if (!(op & FZ_KEEP_TOKEN))
-				put32(buf + 12, type == TERN_PKT_RESET ? from->token : from->ep_token);
+				fz_put32(buf + 12, type == TERN_PKT_RESET ? from->token : from->ep_token);
 		} else {
 			/* The client session when it reconnects, else the other one. */
 			struct tern_session *c =
 				cli != NULL && cli->state == SESS_CONNECTING ? cli : conn;
 			if (c != NULL) {
-				put16(buf + 6, c->id);
+				fz_put16(buf + 6, c->id);
 				if (!(op & FZ_KEEP_TOKEN))
-					put32(buf + 12, c->token);
+					fz_put32(buf + 12, c->token);
 				if ((op & FZ_HS_FIX) && len == TERN_HDR_LEN + TERN_HS_LEN) {
-					put64(buf + TERN_HDR_LEN + 8, ep->epoch);    /* peer_epoch */
-					put64(buf + TERN_HDR_LEN + 32, c->hs_nonce); /* nonce */
+					fz_put64(buf + TERN_HDR_LEN + 8, ep->epoch);    /* peer_epoch */
+					fz_put64(buf + TERN_HDR_LEN + 32, c->hs_nonce); /* nonce */
 				}
 			}
 		}
@@ -437,7 +370,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				tern_poll(ep);
 			break;
 		}
-		if (inj_tx_count(drv) > 256 || trace > 0)
+		if (inj_tx_count(drv) > 256 || fz_trace())
 			check_tx();
 	}
 out:

@@ -11,8 +11,9 @@
  * (mac1 recomputed on request, as anyone knowing E's public key can),
  * makes up handshake bodies with the right pattern and cid, loads either
  * side with made-up CONNECTs so that cookies are asked for, and replays
- * P's real traffic. The patterns: IK, IKpsk1, NNpsk0 (SX_CFG_*). Built with
- * -DTERN_FUZZING (no header checksum on receive).
+ * P's real traffic. Keys turn over every 6 packets (rekey.c), so packets
+ * of other epochs are part of every input. The patterns: IK, IKpsk1,
+ * NNpsk0 (SX_CFG_*). Built with -DTERN_FUZZING (no header checksum on receive).
  *
  * Besides the sanitizers (leaks included), the harness traps when:
  *   - a continuation runs twice, or never ran for an accepted call once the
@@ -35,17 +36,16 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fuzz_fixture.h"
 #include "fuzz_secure_format.h"
-#include "inject.h"
+#include "rekey.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MS 1000000ull
 #define E_ADDR "10.0.0.1:4000"
 #define P_ADDR "10.0.0.2:5000"
 #define MOVED_ADDR "10.0.0.9:5000"
-#define MAX_CALLS 256
 #define CONNECT_LEN (TERN_HDR_LEN + TERN_SHS_CONNECT_LEN)
 #define OK_LEN (TERN_HDR_LEN + TERN_SHS_OK_LEN)
 #define COOKIE_LEN (TERN_HDR_LEN + TERN_COOKIE_BODY_LEN)
@@ -114,17 +114,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* --- the fixture -------------------------------------------------------------------------- */
 
-struct fz_call {
-	int done;
-};
-
 static struct tern_ep *E, *P;
 static struct tern_addr e_addr, p_addr, moved_addr;
 /* E's sessions, and P's peers of the first two */
 static struct tern_session *e_srv, *e_cli, *e_conn;
 static struct tern_session *p_cli, *p_srv;
-static struct fz_call calls[MAX_CALLS];
-static unsigned ncalls, nfresh;
+static unsigned nfresh;
 static uint64_t handled, conts, events; /* what an application on E sees */
 static uint8_t connect_pkt[CONNECT_LEN], pending_ok[OK_LEN], held_cookie[COOKIE_LEN];
 static int have_ok, have_cookie, nn;
@@ -139,8 +134,7 @@ static void cont(const struct tern_result *res, void *ctx)
 {
 	struct fz_call *c = ctx;
 	(void)res;
-	if (++c->done > 1)
-		__builtin_trap(); /* a second continuation for one call */
+	fz_call_done(c);
 	conts++;
 }
 
@@ -185,40 +179,15 @@ static void h_oneway(struct tern_req *req, void *ctx)
 
 static void issue(struct tern_ep *ep, struct tern_session *s, size_t len, int oneway)
 {
-	if (s == NULL || ncalls == MAX_CALLS)
-		return;
-	struct tern_msg *m = tern_msg_alloc(ep, len);
-	if (m == NULL)
-		return;
-	inj_fill(tern_msg_data(m), len, (uint32_t)len);
-	struct fz_call *c = &calls[ncalls];
-	memset(c, 0, sizeof(*c));
-	int rc = oneway ? tern_send(s, 4, m, cont, c, 0) : tern_call(s, 1, m, cont, c, 0);
-	if (rc == 0)
-		ncalls++;
-	else
-		tern_msg_free(m);
+	fz_issue(ep, s, len, oneway, 0, cont);
 }
 
 static struct tern_ep *make(const char *bind, const char *key, const char *peer,
 			    const char *allow, uint8_t cfgb)
 {
 	struct tern_ep_config cfg;
-	inj_config(&cfg);
+	fz_config(&cfg, 256, 200 * FZ_MS);
 	cfg.bind = bind;
-	cfg.mtu = 256;
-	cfg.slots = 4;
-	cfg.credits = 8;
-	cfg.max_sessions = 8;
-	cfg.max_msg_size = 1u << 16;
-	cfg.mem_limit = 16u << 20;
-	cfg.backlog_limit = 16;
-	cfg.server_queue_limit = 8;
-	cfg.max_retries = 4;
-	cfg.call_timeout_ns = 500 * MS;
-	cfg.connect_timeout_ns = 200 * MS;
-	cfg.keepalive_ns = 20 * MS;
-	cfg.session_timeout_ns = 100 * MS;
 	int nnc = (cfgb & SX_CFG_NN) != 0;
 	cfg.key_file = nnc ? NULL : key;
 	cfg.peer_key_file = nnc ? NULL : peer;
@@ -227,6 +196,7 @@ static struct tern_ep *make(const char *bind, const char *key, const char *peer,
 	cfg.protection = (cfgb & SX_CFG_PRIVACY) ? TERN_PROT_PRIVACY : TERN_PROT_INTEGRITY;
 	cfg.handshake_load = (cfgb & SX_CFG_LOAD) ? 8 : 0;
 	cfg.handshake_rate = 100000; /* the fuzzer's own CONNECTs come from P's address */
+	cfg.rekey_pkts = 6;          /* keys turn over within an input: epochs are fuzzed too */
 	return inj_ep_create(&cfg);
 }
 
@@ -352,28 +322,16 @@ static int setup(uint8_t cfgb)
 	return have_ok ? 0 : -1;
 }
 
-static int trace = -1;
-
 static void finish(void)
 {
-	if (trace < 0)
-		trace = getenv("TERN_FUZZ_TRACE") != NULL;
-	if (trace > 0 && E != NULL) {
-		char buf[4096];
-		struct tern_stats st;
-		tern_ep_stats(E, &st);
-		tern_stats_format(&st, buf, sizeof(buf));
-		fprintf(stderr, "%s", buf);
-	}
+	fz_trace_stats(E);
 	if (E != NULL && inj_tx_bad(inj_of(E)) != 0)
 		__builtin_trap();
 	tern_ep_destroy(E);
 	tern_ep_destroy(P);
 	E = P = NULL;
-	for (unsigned i = 0; i < ncalls; i++)
-		if (calls[i].done != 1)
-			__builtin_trap(); /* an accepted call without its continuation */
-	ncalls = nfresh = 0;
+	fz_calls_finish();
+	nfresh = 0;
 	handled = conts = events = 0;
 	e_srv = e_cli = e_conn = p_cli = p_srv = NULL;
 	have_ok = have_cookie = 0;
@@ -485,17 +443,6 @@ static int mutate(uint8_t *pkt, size_t len, size_t from)
 	return memcmp(before, pkt, len) != 0;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = tern_le16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = tern_le32(v);
-	memcpy(p, &v, 4);
-}
 
 /* mac1 as anyone who knows E's public key (or, NNpsk0, holds the PSK)
  * can make it. */
@@ -531,9 +478,9 @@ static void rec_seal(uint8_t arg)
 	/* header | counter | payload | tag, as P's tern_seal() makes it */
 	size_t body = len - TERN_HDR_LEN, total = TERN_HDR_LEN + TERN_PROT_OVERHEAD + body;
 	memcpy(pkt, src, TERN_HDR_LEN);
-	put16(pkt + 6, ps->peer_id);
-	put16(pkt + 8, ps->id);
-	put32(pkt + 12, ps->peer_token);
+	fz_put16(pkt + 6, ps->peer_id);
+	fz_put16(pkt + 8, ps->id);
+	fz_put32(pkt + 12, ps->peer_token);
 	if (!(arg & SX_KEEP_FLAGS))
 		pkt[2] |= TERN_WF_PROTECTED;
 	tern_wire_seal(pkt, TERN_HDR_LEN);
@@ -542,7 +489,7 @@ static void rec_seal(uint8_t arg)
 		ctr = 0;
 	if (ctr >= ps->tx_ctr)
 		ps->tx_ctr = ctr + 1; /* P never reuses it for its own packets */
-	uint64_t le = tern_le64(ctr);
+	uint64_t le = tern_le64(ctr | (uint64_t)ps->tx_epoch << TERN_EPOCH_SHIFT);
 	memcpy(pkt + TERN_HDR_LEN, &le, 8);
 	uint8_t *pl = pkt + TERN_HDR_LEN + TERN_PROT_CTR_LEN, *tag = pl + body;
 	int rc;

@@ -69,8 +69,9 @@ server-restart | server-restart-idempotent)
 	cpid=$!
 	wait_progress "$out/c.log" 2000 || exit 1
 	kill -9 "$srv_pid"
+	# Reaped: it is gone and its port is free (no sleep to guess when).
+	wait "$srv_pid" 2>/dev/null
 	echo "server killed at: $(tail -n1 "$out/c.log")"
-	sleep 0.3
 	# The restarted server needs the same port at once.
 	start_server "$out/s2.log" --bind "$addr" --quiet || exit 1
 	wait "$cpid"

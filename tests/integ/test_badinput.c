@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "echo.h"
 #include "tern.h"
 #include "wire.h"
 
@@ -35,18 +36,6 @@ static uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
-}
-
-static void echo(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	struct tern_msg *m = tern_msg_alloc(tern_req_ep(req), tern_req_len(req));
-	if (m == NULL) {
-		tern_respond_error(req, -ENOMEM);
-		return;
-	}
-	memcpy(tern_msg_data(m), tern_req_data(req), tern_req_len(req));
-	tern_respond(req, m);
 }
 
 static void poll_both(int n)
@@ -224,9 +213,10 @@ static void nobody__connect_and_calls_time_out(void)
 		struct tern_msg *m = tern_msg_alloc(ep, 10);
 		REQUIRE(tern_call(dead, 1, m, cont, &o[i], 200000000ull * (uint64_t)(i + 1)) == 0);
 	}
-	uint64_t t0 = tern_now_ns();
+	/* That the wait ends with the connect timeout, not its own, is
+	 * test_session.c's session_wait__returns_when_connect_times_out (on the
+	 * virtual clock); here the outcome over a real socket. */
 	int rc = tern_session_wait(dead, 5000000000ull);
-	uint64_t waited = tern_now_ns() - t0;
 	CHECK_EQ(rc, -ETIMEDOUT);
 	CHECK_EQ(tern_session_state(dead), TERN_SS_FAILED);
 	for (long i = 0; i < 1000000 && (o[0].ends + o[1].ends + o[2].ends) < 3; i++)
@@ -235,8 +225,6 @@ static void nobody__connect_and_calls_time_out(void)
 		CHECK_EQ(o[i].ends, 1);
 		CHECK_EQ(o[i].status, -ETIMEDOUT);
 	}
-	/* Bounded: well within 5 s (the connect timeout is 300 ms). */
-	CHECK(waited < 5000000000ull);
 	struct tern_msg *m = tern_msg_alloc(ep, 10);
 	CHECK_EQ(tern_call(dead, 1, m, cont, &o[0], 0), -ENOTCONN);
 	tern_msg_free(m);

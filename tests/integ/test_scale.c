@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "echo.h"
 #include "tern.h"
 
 #define ROUNDS 3
@@ -26,18 +27,6 @@
 
 static struct tern_ep *srv, *cli;
 static long done, ok, bad;
-
-static void echo(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	struct tern_msg *m = tern_msg_alloc(tern_req_ep(req), tern_req_len(req));
-	if (m == NULL) {
-		tern_respond_error(req, -ENOMEM);
-		return;
-	}
-	memcpy(tern_msg_data(m), tern_req_data(req), tern_req_len(req));
-	tern_respond(req, m);
-}
 
 static void cont(const struct tern_result *res, void *ctx)
 {

@@ -20,24 +20,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "echo.h"
 #include "tern.h"
 
 static char dir[256];
 static char path_srv_key[300], path_srv_pub[300], path_cli_key[300], path_cli_pub[300];
 static char path_other_key[300], path_other_pub[300], path_allow[300], path_psk[300],
 	path_psk2[300];
-
-static void echo(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	struct tern_msg *m = tern_msg_alloc(tern_req_ep(req), tern_req_len(req));
-	if (m == NULL) {
-		tern_respond_error(req, -ENOMEM);
-		return;
-	}
-	memcpy(tern_msg_data(m), tern_req_data(req), tern_req_len(req));
-	tern_respond(req, m);
-}
 
 struct peer_cfg {
 	const char *key, *peer, *allow, *psk, *faults;

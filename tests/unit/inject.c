@@ -603,11 +603,6 @@ void inj_config(struct tern_ep_config *cfg)
 	/* One CR per request packet, so tests see each (those of coalescing
 	 * clear the flag). */
 	cfg->flags |= TERN_EP_NO_COALESCE_CR;
-	/* No congestion control: these tests move the clock by whole
-	 * milliseconds between packets and answers, which the controller
-	 * would read as queueing and pace by; test_cc.c and test_pacer.c
-	 * clear the flag. */
-	cfg->flags |= TERN_EP_NO_CC;
 }
 
 struct tern_ep *inj_ep_create(const struct tern_ep_config *cfg)

@@ -36,7 +36,7 @@ static int setup_flags(uint32_t clear, uint32_t set)
 
 static int setup(void)
 {
-	return setup_flags(TERN_EP_NO_CC, 0);
+	return setup_flags(0, TERN_EP_CC);
 }
 
 static void teardown(void)
@@ -198,9 +198,9 @@ static void cc__small_windows_aim_higher(void)
 	teardown();
 }
 
-static void cc__off_with_no_cc(void)
+static void cc__off_without_the_flag(void)
 {
-	REQUIRE(setup_flags(0, TERN_EP_NO_CC) == 0);
+	REQUIRE(setup_flags(TERN_EP_CC, 0) == 0);
 	sample(MS, 100 * US);
 	for (int i = 0; i < 10; i++) {
 		sample(2 * MS, 5 * MS);
@@ -220,6 +220,6 @@ int main(void)
 	RUN(cc__loss_halves_once_per_rto);
 	RUN(cc__bounds_hold);
 	RUN(cc__small_windows_aim_higher);
-	RUN(cc__off_with_no_cc);
+	RUN(cc__off_without_the_flag);
 	return check_exit();
 }

@@ -1,8 +1,8 @@
 /*
- * test_ep.c — lib/ep.c (and the small public helpers of stats.c and
- * drivers.c): configuration checks, driver lookup, handler registration,
- * the poll loop's re-entrancy rule, work posted from other threads,
- * tern_call_sync(), and endpoint destruction with work pending.
+ * test_ep.c — lib/ep.c: configuration checks, the accessors, handler
+ * registration, the poll loop's re-entrancy rule, work posted from other
+ * threads, tern_poll_wait(), and endpoint destruction with work pending.
+ * Driver lookup is test_registry.c's, the counters test_stats.c's.
  */
 #include <pthread.h>
 
@@ -89,31 +89,7 @@ static void ep_create__config_validation(void)
 	tern_ep_destroy(NULL); /* no-op */
 }
 
-static void ep_create__unknown_driver(void)
-{
-	struct tern_ep_config c;
-	inj_config(&c);
-	struct tern_ep *ep = (void *)1;
-	c.driver = "no-such-driver";
-	CHECK_EQ(tern_ep_create(&c, &ep), -ENOENT);
-	CHECK(ep == NULL);
-	/* The faults decorator over a driver that does not exist. */
-	inj_config(&c);
-	c.faults = "loss=0.1";
-	c.driver = "no-such-driver";
-	CHECK_EQ(tern_ep_create(&c, &ep), -ENOENT);
-	CHECK(tern_drv_find(NULL) == NULL);
-	CHECK(tern_drv_find(INJ_DRIVER) != NULL);
-	CHECK(tern_drivers() != NULL);
-	CHECK(strstr(tern_drivers(), ",,") == NULL);
-	/* Registering is idempotent and checked. */
-	CHECK_EQ(inj_register(), 0);
-	CHECK_EQ(tern_drv_register(NULL), -EINVAL);
-	struct tern_drv_ops bad = {.name = "bad"};
-	CHECK_EQ(tern_drv_register(&bad), -EINVAL);
-}
-
-static void ep_accessors(void)
+static void ep_addr__accessors(void)
 {
 	struct tern_ep_config c;
 	inj_config(&c);
@@ -124,27 +100,6 @@ static void ep_accessors(void)
 	CHECK(strcmp(tern_ep_addr(ep, buf, sizeof(buf)), INJ_EP_ADDR) == 0);
 	CHECK_EQ(tern_ep_data_per_pkt(ep), 1000 - TERN_HDR_LEN);
 	CHECK_EQ(tern_ep_data_per_pkt(NULL), 0);
-	CHECK_EQ(tern_ep_stats(NULL, NULL), -EINVAL);
-	struct tern_stats st;
-	CHECK_EQ(tern_ep_stats(ep, NULL), -EINVAL);
-	CHECK_EQ(tern_ep_stats(ep, &st), 0);
-	CHECK(strcmp(tern_drop_name(TERN_DROP_TOKEN), "token") == 0);
-	CHECK(strcmp(tern_drop_name(TERN_DROP_CHECKSUM), "checksum") == 0);
-	CHECK(strcmp(tern_drop_name(-1), "unknown") == 0);
-	CHECK(strcmp(tern_drop_name(TERN_DROP_MAX), "unknown") == 0);
-	for (int r = 0; r < TERN_DROP_MAX; r++)
-		CHECK(tern_drop_name(r) != NULL && strcmp(tern_drop_name(r), "unknown") != 0);
-	char out[4096];
-	int n = tern_stats_format(&st, out, sizeof(out));
-	CHECK(n > 0 && (size_t)n < sizeof(out));
-	CHECK(strstr(out, "drop_token") != NULL);
-	CHECK(strstr(out, "msgs_in_use") != NULL);
-	char tiny[8];
-	int m = tern_stats_format(&st, tiny, sizeof(tiny));
-	CHECK_EQ(m, n); /* as snprintf: the length it would have written */
-	CHECK_EQ(strlen(tiny), sizeof(tiny) - 1);
-	CHECK_EQ(tern_stats_format(NULL, out, sizeof(out)), -EINVAL);
-	CHECK_EQ(tern_stats_format(&st, out, 0), -EINVAL);
 	CHECK(tern_now_ns() > 0);
 	tern_ep_destroy(ep);
 }
@@ -321,7 +276,7 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
-static void post__from_other_threads(void)
+static void ep_post__from_other_threads(void)
 {
 	struct tern_ep_config c;
 	inj_config(&c);
@@ -349,7 +304,7 @@ static void post__from_other_threads(void)
 	tern_ep_destroy(ep);
 }
 
-static void post__full_queue_eagain(void)
+static void ep_post__full_queue_eagain(void)
 {
 	struct tern_ep_config c;
 	inj_config(&c);
@@ -371,7 +326,7 @@ static void post__full_queue_eagain(void)
 	tern_ep_destroy(ep);
 }
 
-/* --- tern_poll_wait / tern_call_sync on virtual time ------------------------------ */
+/* --- tern_poll_wait on virtual time ----------------------------------------------- */
 
 static void poll_wait__idle_returns_after_timeout(void)
 {
@@ -393,50 +348,6 @@ static void poll_wait__idle_returns_after_timeout(void)
 	tern_ep_destroy(ep);
 }
 
-static void call_sync__cases(void)
-{
-	struct tern_ep_config c;
-	inj_config(&c);
-	c.max_retries = 100;
-	c.max_msg_size = 1u << 20;
-	struct tern_ep *ep = inj_ep_create(&c);
-	REQUIRE(ep != NULL);
-	struct inj_peer p;
-	inj_peer_init(&p, ep, NULL);
-	REQUIRE(inj_connect(&p) == 0);
-	/* The answer is already queued: the call's packet leaves before the
-	 * first receive, so it answers a call in flight. */
-	char out[16];
-	size_t len = 0;
-	inj_resp_pkt(&p, 8, 1, "pong", 4, 0);
-	CHECK_EQ(tern_call_sync(p.s, 1, "ping", 4, out, sizeof(out), &len, 0), 0);
-	CHECK_EQ(len, 4);
-	CHECK(memcmp(out, "pong", 4) == 0);
-	const struct inj_pkt *q = inj_expect_tx(p.d, TERN_PKT_REQ);
-	REQUIRE(q != NULL);
-	CHECK(q->body_len == 4 && memcmp(q->body, "ping", 4) == 0);
-	/* Too small a buffer: the first bytes and -EMSGSIZE. */
-	inj_resp_pkt(&p, 16, 1, "0123456789", 10, 0);
-	memset(out, 0, sizeof(out));
-	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 0, out, 4, &len, 0), -EMSGSIZE);
-	CHECK_EQ(len, 10);
-	CHECK(memcmp(out, "0123", 4) == 0 && out[4] == 0);
-	/* An error answer. */
-	inj_resp_err(&p, 24, 1, ENOENT);
-	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 0, NULL, 0, NULL, 0), -ENOENT);
-	/* No answer: the deadline ends it (virtual time moves on each read). */
-	inj_clock_autostep(10000);
-	CHECK_EQ(tern_call_sync(p.s, 1, "x", 1, out, sizeof(out), NULL, 20 * MS), -ETIMEDOUT);
-	inj_clock_autostep(0);
-	static char huge[(1u << 20) + 1];
-	CHECK_EQ(tern_call_sync(p.s, 1, huge, sizeof(huge), NULL, 0, NULL, 0), -EMSGSIZE);
-	CHECK_EQ(tern_call_sync(NULL, 1, NULL, 0, NULL, 0, NULL, 0), -EINVAL);
-	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 1, NULL, 0, NULL, 0), -EINVAL);
-	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 0, NULL, 1, NULL, 0), -EINVAL);
-	CHECK_EQ(stats_of(ep).msgs_in_use, 0);
-	tern_ep_destroy(ep);
-}
-
 /* --- destroy ---------------------------------------------------------------------- */
 
 static int destroy_conts, destroy_bad;
@@ -455,7 +366,7 @@ static void hold_handler(struct tern_req *req, void *ctx)
 	held = req;
 }
 
-static void destroy__pending_calls_canceled_once(void)
+static void ep_destroy__pending_calls_canceled_once(void)
 {
 	struct tern_ep_config c;
 	inj_config(&c);
@@ -507,14 +418,12 @@ int main(void)
 {
 	RUN(ep_config_init__defaults);
 	RUN(ep_create__config_validation);
-	RUN(ep_create__unknown_driver);
-	RUN(ep_accessors);
+	RUN(ep_addr__accessors);
 	RUN(handle__registration);
 	RUN(poll__inside_callbacks_edeadlk);
-	RUN(post__from_other_threads);
-	RUN(post__full_queue_eagain);
+	RUN(ep_post__from_other_threads);
+	RUN(ep_post__full_queue_eagain);
 	RUN(poll_wait__idle_returns_after_timeout);
-	RUN(call_sync__cases);
-	RUN(destroy__pending_calls_canceled_once);
+	RUN(ep_destroy__pending_calls_canceled_once);
 	return check_exit();
 }

@@ -1,51 +1,12 @@
 /*
- * test_timers.c — lib/timers.c: the RTO estimator (Jacobson/Karels samples,
- * clamps, backoff), the loss scan's rules (RTO per call, retry budget only
- * against a silent peer, deadlines, waiting for credits is not a loss) and
- * the explicit ACK timer.
+ * test_loss.c — lib/loss.c: the session's RTT estimate and RTO
+ * (Jacobson/Karels samples, Karn's rule, clamps, backoff) and the spurious
+ * retransmission rule, on the functions and through calls. What a call does
+ * when its RTO passes is test_call.c's.
  */
-#include "check.h"
-#include "inject.h"
+
+#include "fixture.h"
 #include "loss.h"
-
-#define US 1000ull
-#define MS 1000000ull
-
-static struct tern_ep *ep;
-static struct inj_peer peer;
-
-static uint64_t session_timeout = 50000 * MS;
-
-static int setup_rto(uint64_t rto_min, uint64_t rto_max, uint32_t max_retries)
-{
-	struct tern_ep_config cfg;
-	inj_config(&cfg);
-	cfg.rto_min_ns = rto_min;
-	cfg.rto_max_ns = rto_max;
-	cfg.max_retries = max_retries; /* unused: nothing may depend on it */
-	cfg.keepalive_ns = 100000 * MS;
-	cfg.session_timeout_ns = session_timeout;
-	cfg.call_timeout_ns = 100000 * MS;
-	ep = inj_ep_create(&cfg);
-	if (ep == NULL)
-		return -1;
-	inj_peer_init(&peer, ep, NULL);
-	return inj_connect(&peer);
-}
-
-static void teardown(void)
-{
-	CHECK_EQ(inj_tx_bad(peer.d), 0);
-	tern_ep_destroy(ep);
-	ep = NULL;
-}
-
-static struct tern_stats stats(void)
-{
-	struct tern_stats st;
-	tern_ep_stats(ep, &st);
-	return st;
-}
 
 static void rto_init__twice_the_floor(void)
 {
@@ -152,168 +113,6 @@ static void rtt_sample__from_a_call(void)
 	teardown();
 }
 
-/*
- * A call never fails for unanswered retransmissions. A peer that keeps
- * answering other calls is alive: only the call's deadline ends a call whose
- * own packets keep getting lost. A peer that goes silent is probed (PINGs);
- * after session_timeout_ns of silence its session is dead and the call ends
- * with it (-ETIMEDOUT), not after some number of retries.
- */
-static void rto__silence_fails_calls_only_through_the_session(void)
-{
-	session_timeout = 50 * MS;
-	REQUIRE(setup_rto(1 * MS, 8 * MS, 3) == 0);
-	session_timeout = 50000 * MS;
-	struct inj_result lost, busy;
-	inj_result_reset(&lost);
-	inj_result_reset(&busy);
-	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &lost, 200 * MS) == 0); /* 8 */
-	tern_poll(ep);
-	inj_tx_clear(peer.d);
-	/* Other calls come and go every millisecond; "lost" never gets anything. */
-	int other = 0;
-	for (int t = 0; t < 150 && lost.calls == 0; t++) {
-		if (busy.calls == other) {
-			REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &busy, 0) == 0);
-			other++;
-		}
-		tern_poll(ep);
-		const struct inj_pkt *q;
-		while ((q = inj_pop_tx(peer.d)) != NULL) {
-			if (q->h.type == TERN_PKT_REQ && q->h.req_num % 8 != 0)
-				inj_resp_pkt(&peer, q->h.req_num, 1, "b", 1, 0);
-			if (q->h.type == TERN_PKT_PING)
-				inj_ctrl(&peer, TERN_PKT_PONG);
-		}
-		inj_tick(ep, MS);
-	}
-	CHECK_EQ(lost.calls, 0); /* 150 ms: three session timeouts, the peer alive */
-	CHECK(busy.calls > 100);
-	CHECK(stats().rto_events > 3);
-	CHECK_EQ(stats().sessions_dead, 0);
-	/* The deadline (200 ms) still ends it. */
-	for (int t = 0; t < 100 && lost.calls == 0; t++) {
-		inj_tick(ep, MS);
-		inj_tx_clear(peer.d);
-		inj_ctrl(&peer, TERN_PKT_PONG);
-	}
-	CHECK_EQ(lost.calls, 1);
-	CHECK_EQ(lost.status, -ETIMEDOUT);
-	CHECK_EQ(stats().sessions_dead, 0);
-	/* A silent peer: probed, and dead one session timeout after it was last
-	 * heard; the call ends with the session. */
-	struct inj_result r;
-	inj_result_reset(&r);
-	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &r, 0) == 0);
-	uint64_t t0 = inj_clock();
-	int pings = 0;
-	for (int t = 0; t < 200 && r.calls == 0; t++) {
-		inj_tick(ep, MS);
-		const struct inj_pkt *q;
-		while ((q = inj_pop_tx(peer.d)) != NULL)
-			pings += q->h.type == TERN_PKT_PING;
-	}
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, -ETIMEDOUT);
-	CHECK_EQ(stats().sessions_dead, 1);
-	CHECK(pings >= 8); /* every 50 ms / 64, at least the RTO floor (1 ms) */
-	uint64_t took = inj_clock() - t0;
-	if (!(took >= 50 * MS && took <= 62 * MS))
-		fprintf(stderr, "  dead after %llu ms\n", (unsigned long long)(took / MS));
-	CHECK(took >= 50 * MS && took <= 62 * MS);
-	tern_session_close(peer.s);
-	peer.s = NULL;
-	teardown();
-}
-
-/* A call waiting for session credits has nothing in flight: not a loss. */
-static void loss_scan__waiting_for_credits_is_not_a_loss(void)
-{
-	struct tern_ep_config cfg;
-	inj_config(&cfg);
-	cfg.credits = 1;
-	cfg.keepalive_ns = 100000 * MS;
-	cfg.session_timeout_ns = 50000 * MS;
-	ep = inj_ep_create(&cfg);
-	REQUIRE(ep != NULL);
-	inj_peer_init(&peer, ep, NULL);
-	REQUIRE(inj_connect(&peer) == 0);
-	struct inj_result a, b;
-	inj_result_reset(&a);
-	inj_result_reset(&b);
-	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &a, 0) == 0);
-	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &b, 0) == 0);
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(peer.d, TERN_PKT_REQ), 1); /* b waits for the credit */
-	/* a's handler runs long; WORKING keeps a alive. b must not time out. */
-	for (int t = 0; t < 100; t++) {
-		inj_tick(ep, MS);
-		const struct inj_pkt *p;
-		int req = 0;
-		while ((p = inj_pop_tx(peer.d)) != NULL) /* resends of a, and probes */
-			req |= p->h.type == TERN_PKT_REQ;
-		if (req)
-			inj_cr(&peer, 8, 1, 0, 10, TERN_WF_WORKING);
-	}
-	CHECK_EQ(a.calls, 0);
-	CHECK_EQ(b.calls, 0);
-	inj_resp_pkt(&peer, 8, 1, "a", 1, 0);
-	inj_poll(ep);
-	CHECK_EQ(a.calls, 1);
-	inj_skip_tx(peer.d, TERN_PKT_PING);
-	const struct inj_pkt *q = inj_expect_tx(peer.d, TERN_PKT_REQ);
-	REQUIRE(q != NULL);
-	CHECK_EQ(q->h.req_num, 9);
-	inj_resp_pkt(&peer, 9, 1, "b", 1, 0);
-	inj_poll(ep);
-	CHECK_EQ(b.calls, 1);
-	CHECK_EQ(b.status, 0);
-	teardown();
-}
-
-static void ack_timer__one_ack_per_idle_slot(void)
-{
-	REQUIRE(setup_rto(1 * MS, 8 * MS, 12) == 0); /* ack_delay 4 ms */
-	struct inj_result r[3];
-	for (int i = 0; i < 3; i++) {
-		inj_result_reset(&r[i]);
-		REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &r[i], 0) == 0);
-	}
-	tern_poll(ep);
-	inj_tx_clear(peer.d);
-	for (uint64_t k = 0; k < 3; k++)
-		inj_resp_pkt(&peer, 8 + k, 1, "x", 1, 0);
-	inj_poll(ep);
-	uint64_t seen = 0;
-	int acks = 0;
-	for (int t = 0; t < 20; t++) {
-		inj_tick(ep, MS);
-		const struct inj_pkt *q;
-		while ((q = inj_pop_tx(peer.d)) != NULL) {
-			CHECK_EQ(q->h.type, TERN_PKT_ACK);
-			seen |= 1ull << (q->h.req_num - 8);
-			acks++;
-		}
-	}
-	CHECK_EQ(acks, 3);
-	CHECK_EQ(seen, 7);
-	/* A session that goes away owes nothing. */
-	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &r[0], 0) == 0);
-	tern_poll(ep);
-	inj_resp_pkt(&peer, 16, 1, "x", 1, 0);
-	inj_poll(ep);
-	inj_reset(&peer);
-	inj_poll(ep);
-	inj_tx_clear(peer.d);
-	for (int t = 0; t < 20; t++)
-		inj_tick(ep, MS);
-	CHECK_EQ(inj_tx_count(peer.d), 0);
-	for (uint32_t i = 0; i < peer.s->nslots; i++)
-		CHECK(!tern_timer_armed(&peer.s->cs[i].timer)); /* no call timer left */
-	tern_session_close(peer.s);
-	teardown();
-}
-
 /* An answer to a call already answered (its retransmission was answered
  * too): the RTO fired on a packet that was only slow. The session's RTO
  * doubles, once per RTO period, until a valid sample pulls it back. */
@@ -385,9 +184,6 @@ int main(void)
 	RUN(rtt_sample__clamped);
 	RUN(rto__backoff_doubles_capped);
 	RUN(rtt_sample__from_a_call);
-	RUN(rto__silence_fails_calls_only_through_the_session);
-	RUN(loss_scan__waiting_for_credits_is_not_a_loss);
-	RUN(ack_timer__one_ack_per_idle_slot);
 	RUN(rto_spurious__duplicate_answer_doubles_the_rto);
 	RUN(rto__losses_do_not_inflate_the_session_rto);
 	return check_exit();

@@ -21,7 +21,7 @@ static int setup(void)
 {
 	struct tern_ep_config cfg;
 	inj_config(&cfg);
-	cfg.flags &= ~TERN_EP_NO_CC;
+	cfg.flags |= TERN_EP_CC;
 	cfg.mtu = 96;
 	cfg.cc_target_ns = 100 * US;
 	cfg.rto_min_ns = 50 * MS; /* no RTO within these tests */

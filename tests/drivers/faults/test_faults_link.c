@@ -17,78 +17,13 @@
 #include "drv_shim.h"
 #include "faults/faults.h"
 #include "loop/loop.h"
+#include "stub.h"
 #include "vclock.h"
 
 #define T0    1000000000000ull /* virtual start: 1000 s */
 #define OVH   42u              /* the link's default per-packet overhead */
 #define BURST 32u
 #define MAXP  200000u
-
-/* --- a stub inner driver: a queue of identical datagrams, and a wait op that
- * records the timeout it was given --- */
-
-static struct {
-	struct tern_drv drv;
-	unsigned pending;
-	uint64_t waited;
-	uint8_t pkt[128];
-} stub;
-
-static const struct tern_drv_ops stub_ops;
-
-static int stub_open(const struct tern_drv_config *cfg, struct tern_drv **out)
-{
-	(void)cfg;
-	memset(&stub, 0, sizeof(stub));
-	stub.drv.ops = &stub_ops;
-	stub.drv.info.mtu = 1472;
-	stub.drv.info.caps = TERN_DRV_CAP_WAIT;
-	*out = &stub.drv;
-	return 0;
-}
-
-static void stub_close(struct tern_drv *d)
-{
-	(void)d;
-}
-
-static unsigned stub_rx_burst(struct tern_drv *d, struct tern_rx *rx, unsigned n)
-{
-	unsigned k = 0;
-	(void)d;
-	for (; k < n && stub.pending != 0; k++, stub.pending--)
-		rx[k] = (struct tern_rx){.data = stub.pkt, .len = sizeof(stub.pkt)};
-	return k;
-}
-
-static void stub_rx_done(struct tern_drv *d, struct tern_rx *rx, unsigned n)
-{
-	(void)d, (void)rx, (void)n;
-}
-
-static unsigned stub_tx_burst(struct tern_drv *d, struct tern_tx *tx, unsigned n)
-{
-	(void)d, (void)tx;
-	return n;
-}
-
-static int stub_wait(struct tern_drv *d, uint64_t timeout_ns)
-{
-	(void)d;
-	stub.waited = timeout_ns;
-	return 0;
-}
-
-static const struct tern_drv_ops stub_ops = {
-	.name = "stub",
-	.open = stub_open,
-	.close = stub_close,
-	.wait = stub_wait,
-	.rx_burst = stub_rx_burst,
-	.rx_done = stub_rx_done,
-	.tx_burst = stub_tx_burst,
-};
-
 
 /* --- helpers --- */
 

@@ -1,288 +1,25 @@
 /*
- * test_resp.c — lib/resp.c (and the caller's half of timers.c), the caller
- * side: window and credits, CRs, response packets and RFRs, fast retransmit,
- * RTO rollback, retry budget and deadlines, WORKING, error answers, the
- * explicit ACK, the backlog, argument errors, one-way calls, and the rule
- * that every accepted call ends in exactly one continuation.
+ * test_call.c — lib/call.c, the caller side: response packets and RFRs,
+ * fast retransmit, the RTO's rollback and when a call's timer judges it lost
+ * (a long continuation, answers queued behind one, a silent peer, a peer that
+ * is alive), deadlines, WORKING, error answers, the explicit ACK, argument
+ * errors, continuations, one-way calls, tern_call_sync, and the rule that
+ * every accepted call ends in exactly one continuation. Credits are
+ * test_credits.c's, the backlog test_backlog.c's, the window
+ * test_window.c's, the RTT estimate test_loss.c's.
  *
- * The endpoint under test is the client; the peer (the server) is played by
- * injected packets. MTU 96: 64 payload bytes per packet. The first call on
- * slot k is req_num k + slots.
+ * The endpoint under test is the client (fixture.h's caller); the peer (the
+ * server) is played by injected packets. MTU 96: 64 payload bytes per
+ * packet. The first call on slot k is req_num k + slots.
  */
-#include "check.h"
-#include "inject.h"
 
-#define MS 1000000ull
+#include "fixture.h"
 
-static struct tern_ep *ep;
-static struct inj *d;
-static struct inj_peer peer;
+/* --- responses -------------------------------------------------------------------- */
 
-static void config(struct tern_ep_config *cfg)
+static void on_resp__packet0_acknowledges_the_request(void)
 {
-	inj_config(cfg);
-	cfg->mtu = 96;
-	cfg->keepalive_ns = 1000 * MS;
-	cfg->session_timeout_ns = 5000 * MS;
-	cfg->call_timeout_ns = 10000 * MS;
-	cfg->max_retries = 100;
-}
-
-static int setup_cfg(const struct tern_ep_config *cfg)
-{
-	ep = inj_ep_create(cfg);
-	if (ep == NULL)
-		return -1;
-	d = inj_of(ep);
-	inj_peer_init(&peer, ep, NULL);
-	return inj_connect(&peer);
-}
-
-static int setup(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	return setup_cfg(&cfg);
-}
-
-static struct tern_stats stats(void)
-{
-	struct tern_stats st;
-	tern_ep_stats(ep, &st);
-	return st;
-}
-
-static void teardown(void)
-{
-	CHECK_EQ(inj_tx_bad(d), 0);
-	tern_ep_destroy(ep);
-	ep = NULL;
-}
-
-/* Issue a call of len bytes of pattern seed. */
-static int call(size_t len, uint32_t seed, struct inj_result *r, uint64_t timeout)
-{
-	inj_result_reset(r);
-	struct tern_msg *m = inj_msg(ep, len, seed);
-	int rc = tern_call(peer.s, 1, m, inj_cont, r, timeout);
-	if (rc != 0)
-		tern_msg_free(m);
-	return rc;
-}
-
-/* Pop the next REQ and check it is packet pkt of req_num. */
-static int expect_req(uint64_t req_num, uint32_t pkt)
-{
-	const struct inj_pkt *q = inj_expect_tx(d, TERN_PKT_REQ);
-	if (q == NULL)
-		return 0;
-	if (q->h.req_num != req_num || q->h.pkt_num != pkt) {
-		fprintf(stderr, "  REQ req %llu pkt %u, want %llu %u\n",
-			(unsigned long long)q->h.req_num, q->h.pkt_num,
-			(unsigned long long)req_num, pkt);
-		return 0;
-	}
-	return 1;
-}
-
-static int expect_rfr(uint64_t req_num, uint32_t pkt, uint32_t size)
-{
-	const struct inj_pkt *q = inj_expect_tx(d, TERN_PKT_RFR);
-	if (q == NULL)
-		return 0;
-	if (q->h.req_num != req_num || q->h.pkt_num != pkt || q->h.msg_size != size ||
-	    q->h.req_type != 1 || q->body_len != 0) {
-		fprintf(stderr, "  RFR req %llu pkt %u size %u, want %llu %u %u\n",
-			(unsigned long long)q->h.req_num, q->h.pkt_num, q->h.msg_size,
-			(unsigned long long)req_num, pkt, size);
-		return 0;
-	}
-	return 1;
-}
-
-/* --- window and credits ----------------------------------------------------------- */
-
-static void credits__window_of_four(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.credits = 4;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r;
-	uint8_t msg[640]; /* 10 packets */
-	inj_fill(msg, sizeof(msg), 1);
-	REQUIRE(call(640, 1, &r, 0) == 0);
-	tern_poll(ep);
-	for (uint32_t i = 0; i < 4; i++) {
-		const struct inj_pkt *q = inj_expect_tx(d, TERN_PKT_REQ);
-		REQUIRE(q != NULL);
-		CHECK_EQ(q->h.pkt_num, i);
-		CHECK_EQ(q->h.req_num, 8);
-		CHECK_EQ(q->h.msg_size, 640);
-		CHECK_EQ(q->h.req_type, 1);
-		CHECK_EQ(q->h.flags, 0);
-		CHECK_EQ(q->h.token, peer.token);
-		CHECK_EQ(q->h.dst_session, peer.id);
-		CHECK(q->body_len == 64 && memcmp(q->body, msg + i * 64, 64) == 0);
-	}
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(peer.s->credits, 0);
-	/* Each CR releases exactly one more, in any order. */
-	inj_cr(&peer, 8, 1, 0, 640, 0);
-	inj_poll(ep);
-	CHECK(expect_req(8, 4));
-	CHECK_EQ(inj_tx_count(d), 0);
-	inj_cr(&peer, 8, 1, 2, 640, 0);
-	inj_poll(ep);
-	CHECK(expect_req(8, 5));
-	/* Duplicate CR, a CR for the last packet, a CR for a packet never sent:
-	 * no credit. */
-	struct tern_stats a = stats();
-	inj_cr(&peer, 8, 1, 2, 640, 0);
-	inj_cr(&peer, 8, 1, 9, 640, 0);
-	inj_cr(&peer, 8, 1, 7, 640, 0);
-	inj_cr(&peer, 8, 1, 1, 641, 0); /* wrong size */
-	inj_cr(&peer, 16, 1, 1, 640, 0); /* wrong call */
-	inj_poll(ep);
-	CHECK_EQ(inj_tx_count(d), 0);
-	struct tern_stats b = stats();
-	CHECK_EQ(b.drops[TERN_DROP_DUP], a.drops[TERN_DROP_DUP] + 1);
-	CHECK_EQ(b.drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED] + 4);
-	uint32_t next = 6;
-	for (uint32_t c = 1; c <= 8; c++) {
-		if (c == 2)
-			continue;
-		inj_cr(&peer, 8, 1, c, 640, 0);
-		inj_poll(ep);
-		if (next < 10)
-			CHECK(expect_req(8, next++));
-		CHECK_EQ(inj_tx_count(d), 0);
-	}
-	CHECK_EQ(inj_tx_count(d), 0); /* all 10 sent, nothing twice */
-	CHECK_EQ(stats().retransmits, 0);
-	inj_resp_pkt(&peer, 8, 1, "ok", 2, 0);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, 0);
-	CHECK(r.len == 2 && memcmp(r.data, "ok", 2) == 0);
-	CHECK_EQ(peer.s->credits, 4);
-	/* A CR for the last packet, once it was sent: still not a reception
-	 * (the response answers it). */
-	REQUIRE(call(100, 2, &r, 0) == 0); /* 2 packets: req 16 */
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 2);
-	a = stats();
-	inj_cr(&peer, 16, 1, 0, 100, 0);
-	inj_cr(&peer, 16, 1, 1, 100, 0); /* "held" (wire.h): not resent, no credit */
-	inj_poll(ep);
-	CHECK_EQ(stats().drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED]);
-	CHECK(peer.s->cs[0].last_held);
-	CHECK_EQ(peer.s->cs[0].rx.base, 1);
-	CHECK_EQ(peer.s->credits, 3);
-	inj_resp_pkt(&peer, 16, 1, "ok", 2, 0);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, 0);
-	CHECK_EQ(peer.s->credits, 4);
-	teardown();
-}
-
-/* A coalesced CR returns the credit of every packet of its range that had
- * not been answered; one answering nothing new is a duplicate. */
-static void credits__range_cr(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.credits = 4;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r;
-	REQUIRE(call(640, 1, &r, 0) == 0); /* 10 packets */
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 4);
-	CHECK_EQ(peer.s->credits, 0);
-	inj_cr(&peer, 8, 1, 1, 640, 0);          /* packet 1 alone */
-	inj_poll(ep);
-	CHECK(expect_req(8, 4));
-	inj_cr_range(&peer, 8, 1, 3, 3, 640, 0); /* 0..3: 0, 2 and 3 are new */
-	inj_poll(ep);
-	CHECK(expect_req(8, 5));
-	CHECK(expect_req(8, 6));
-	CHECK(expect_req(8, 7));
-	CHECK_EQ(inj_tx_count(d), 0);
-	struct tern_stats a = stats();
-	inj_cr_range(&peer, 8, 1, 3, 2, 640, 0); /* 1..3 again: nothing new */
-	inj_cr_range(&peer, 8, 1, 9, 2, 640, 0); /* up to the last packet: not a CR */
-	inj_cr_range(&peer, 8, 1, 8, 1, 640, 0); /* 7..8: 8 was never sent */
-	inj_poll(ep);
-	CHECK_EQ(inj_tx_count(d), 0);
-	struct tern_stats b = stats();
-	CHECK_EQ(b.drops[TERN_DROP_DUP], a.drops[TERN_DROP_DUP] + 1);
-	CHECK_EQ(b.drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED] + 2);
-	inj_cr_range(&peer, 8, 1, 7, 3, 640, 0); /* 4..7 */
-	inj_poll(ep);
-	CHECK(expect_req(8, 8));
-	CHECK(expect_req(8, 9));
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(stats().retransmits, 0);
-	inj_cr(&peer, 8, 1, 8, 640, 0);
-	inj_resp_pkt(&peer, 8, 1, "ok", 2, 0);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, 0);
-	CHECK_EQ(peer.s->credits, 4);
-	teardown();
-}
-
-static void credits__shared_by_the_calls_of_a_session(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.credits = 4;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r[3];
-	for (int i = 0; i < 3; i++)
-		REQUIRE(call(192, (uint32_t)i, &r[i], 0) == 0); /* 3 packets each */
-	tern_poll(ep);
-	CHECK(expect_req(8, 0));
-	CHECK(expect_req(8, 1));
-	CHECK(expect_req(8, 2));
-	CHECK(expect_req(9, 0));
-	CHECK_EQ(inj_tx_count(d), 0);
-	/* Credits come back as the callee answers; stalled calls go on, round
-	 * robin (9 sends, then 10, ...). */
-	inj_cr(&peer, 8, 1, 0, 192, 0);
-	inj_cr(&peer, 8, 1, 1, 192, 0);
-	inj_poll(ep);
-	CHECK(expect_req(9, 1));
-	CHECK(expect_req(10, 0));
-	CHECK_EQ(inj_tx_count(d), 0);
-	/* A call that completes gives its credits to the stalled ones at once
-	 * (not an RTO later). */
-	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
-	inj_poll(ep);
-	CHECK_EQ(r[0].calls, 1);
-	CHECK(expect_req(9, 2));
-	CHECK_EQ(inj_tx_count(d), 0);
-	inj_resp_pkt(&peer, 9, 1, "x", 1, 0);
-	inj_poll(ep);
-	CHECK_EQ(r[1].calls, 1);
-	CHECK(expect_req(10, 1));
-	CHECK(expect_req(10, 2));
-	CHECK_EQ(inj_tx_count(d), 0);
-	inj_resp_pkt(&peer, 10, 1, "x", 1, 0);
-	inj_poll(ep);
-	for (int i = 0; i < 3; i++) {
-		CHECK_EQ(r[i].calls, 1);
-		CHECK_EQ(r[i].status, 0);
-	}
-	CHECK_EQ(peer.s->credits, 4);
-	CHECK_EQ(stats().retransmits, 0);
-	teardown();
-}
-
-static void resp__packet0_acknowledges_the_request(void)
-{
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(640, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -325,12 +62,12 @@ static void resp__packet0_acknowledges_the_request(void)
 	teardown();
 }
 
-static void resp__before_request_fully_sent_dropped(void)
+static void on_resp__before_request_fully_sent_dropped(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.credits = 4;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	struct inj_result r;
 	REQUIRE(call(640, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -345,12 +82,12 @@ static void resp__before_request_fully_sent_dropped(void)
 	teardown();
 }
 
-static void resp__multi_packet_pulled_with_rfrs(void)
+static void on_resp__multi_packet_pulled_with_rfrs(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.credits = 4;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	enum { SIZE = 600, M = 10 }; /* 9 x 64 + 24 */
 	uint8_t resp[SIZE];
 	inj_fill(resp, sizeof(resp), 42);
@@ -410,50 +147,9 @@ static void resp__multi_packet_pulled_with_rfrs(void)
 	teardown();
 }
 
-/* The per-call window is 64 receptions wide, whatever the credits. */
-static void window__64_wide_and_slides(void)
+static void on_resp__bad_answers_dropped(void)
 {
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.credits = 64;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	enum { N = 140 };
-	struct inj_result r;
-	REQUIRE(call(N * 64, 3, &r, 0) == 0);
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 64);
-	CHECK_EQ(inj_tx_count(d), 0);
-	/* CRs 1..63: credits come back, but packet 64 is outside the window
-	 * until 0 is answered. (Early retransmit resends the hole 0.) */
-	for (uint32_t i = 1; i < 64; i++)
-		inj_cr(&peer, 8, 1, i, N * 64, 0);
-	inj_poll(ep);
-	CHECK(expect_req(8, 0));
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(peer.s->credits, 63);
-	/* CR 0 fills the whole bitmap: the window jumps by 64 at once. */
-	inj_cr(&peer, 8, 1, 0, N * 64, 0);
-	inj_poll(ep);
-	CHECK_EQ(peer.s->cs[0].rx.base, 64);
-	for (uint32_t i = 64; i < 128; i++)
-		CHECK(expect_req(8, i));
-	CHECK_EQ(inj_tx_count(d), 0);
-	for (uint32_t i = 64; i < N - 1; i++) {
-		inj_cr(&peer, 8, 1, i, N * 64, 0);
-		inj_poll(ep);
-	}
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), N - 128);
-	inj_resp_pkt(&peer, 8, 1, "ok", 2, 0);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, 0);
-	CHECK_EQ(peer.s->credits, 64);
-	teardown();
-}
-
-static void resp__bad_answers_dropped(void)
-{
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r, ow;
 	REQUIRE(call(10, 1, &r, 0) == 0);
 	inj_result_reset(&ow);
@@ -478,13 +174,13 @@ static void resp__bad_answers_dropped(void)
 
 /* No buffer to reassemble a response into: dropped, and the next copy of
  * packet 0 (the RTO resends the request) gets in. */
-static void resp__no_memory_for_reassembly(void)
+static void on_resp__no_memory_for_reassembly(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.mem_limit = 4u << 20;
 	cfg.max_msg_size = 4u << 20;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	struct inj_result r;
 	REQUIRE(call(10, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -510,87 +206,95 @@ static void resp__no_memory_for_reassembly(void)
 	teardown();
 }
 
-/* The driver takes fewer packets than offered (its queue is full): the rest
- * stay in the batch and go at the next flush, nothing is lost. A driver that
- * refuses a whole full batch loses it: counted, recovered by the RTO. */
-static void tx__driver_refusals_recovered(void)
+static void on_resp__error_mid_request_completes_at_once(void)
 {
-	REQUIRE(setup() == 0);
-	struct inj_result r;
-	REQUIRE(call(640, 1, &r, 0) == 0);
-	inj_tx_limit(d, 4);
-	tern_poll(ep); /* a flush at its start and one at its end: 4 + 4 */
-	for (uint32_t i = 0; i < 8; i++)
-		CHECK(expect_req(8, i));
-	CHECK_EQ(stats().tx_drops, 0);
-	inj_tx_limit(d, -1);
-	tern_poll(ep);
-	for (uint32_t i = 8; i < 10; i++)
-		CHECK(expect_req(8, i));
-	CHECK_EQ(stats().tx_drops, 0);
-	CHECK_EQ(stats().retransmits, 0);
-	inj_resp_pkt(&peer, 8, 1, "k", 1, 0);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, 0);
-	teardown();
-	/* A driver that takes nothing: the full batch waits; when more must
-	 * go (the RTO's resends), it is dropped, counted, and resent. */
 	struct tern_ep_config cfg;
 	config(&cfg);
-	cfg.credits = 64;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	inj_tx_limit(d, 0);
-	REQUIRE(call(64 * 64, 1, &r, 0) == 0);
+	cfg.credits = 4;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	struct inj_result r;
+	REQUIRE(call(640, 1, &r, 0) == 0);
 	tern_poll(ep);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(stats().tx_drops, 0);
-	for (int t = 0; t < 50 && stats().tx_drops == 0; t++)
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 4);
+	inj_resp_err(&peer, 8, 1, EBUSY);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, -EBUSY);
+	CHECK_EQ(r.len, 0);
+	CHECK_EQ(inj_tx_count(d), 0); /* the rest of the request is not sent */
+	CHECK_EQ(peer.s->credits, 4);
+	CHECK_EQ(stats().calls_failed, 1);
+	/* The callee keeps error answers too: the slot owes an ACK. */
+	for (int t = 0; t < 20; t++)
 		inj_tick(ep, MS);
-	CHECK(stats().tx_drops >= 64); /* the first batch, and maybe the resends */
-	CHECK_EQ(stats().rto_events, 1);
-	inj_tx_limit(d, -1);
-	/* Whatever is still queued goes now; the rest comes with the next RTO. */
-	uint64_t got = 0;
-	for (int t = 0; t < 50 && got != ~0ull; t++) {
+	const struct inj_pkt *a = inj_expect_tx(d, TERN_PKT_ACK);
+	REQUIRE(a != NULL);
+	CHECK_EQ(a->h.req_num, 8);
+	/* Late CRs and copies of the answer are stale. */
+	inj_cr(&peer, 8, 1, 4, 640, 0);
+	inj_resp_err(&peer, 8, 1, EBUSY);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(inj_tx_count(d), 0);
+	teardown();
+}
+
+/* A handler that runs long: the callee answers each retransmission
+ * "still working", which is progress — the call is never stalled, the
+ * session never probes, however long it takes. */
+static void on_cr__working_keeps_a_long_call_alive(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.session_timeout_ns = 50 * MS;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	struct inj_result r;
+	REQUIRE(call(10, 1, &r, 0) == 0);
+	tern_poll(ep);
+	inj_tx_clear(d);
+	/* The server answers each retransmission "still working", for six
+	 * session timeouts. */
+	int resends = 0, others = 0;
+	for (int t = 0; t < 300; t++) {
 		inj_tick(ep, MS);
 		const struct inj_pkt *q;
-		while ((q = inj_pop_tx(d)) != NULL)
-			if (q->h.type == TERN_PKT_REQ && q->h.req_num == 8 && q->h.pkt_num < 64)
-				got |= 1ull << q->h.pkt_num;
+		int n = 0;
+		while ((q = inj_pop_tx(d)) != NULL) {
+			n += q->h.type == TERN_PKT_REQ;
+			others += q->h.type != TERN_PKT_REQ;
+		}
+		if (n != 0) {
+			resends += n;
+			inj_cr(&peer, 8, 1, 0, 10, TERN_WF_WORKING);
+		}
 	}
-	CHECK(got == ~0ull); /* every packet went out in the end */
-	for (uint32_t i = 0; i < 63; i++)
-		inj_cr(&peer, 8, 1, i, 64 * 64, 0);
-	inj_resp_pkt(&peer, 8, 1, "k", 1, 0);
+	CHECK(resends > 2 * 3);
+	CHECK_EQ(others, 0); /* no probe: the peer keeps saying it works */
+	CHECK_EQ(r.calls, 0);
+	CHECK_EQ(stats().sessions_dead, 0);
+	inj_resp_pkt(&peer, 8, 1, "late", 4, 0);
 	inj_poll(ep);
 	CHECK_EQ(r.calls, 1);
 	CHECK_EQ(r.status, 0);
-	inj_tx_clear(d);
-	teardown();
-	/* More than a batch (64) queued between two polls: flushed when full. */
-	config(&cfg);
-	cfg.credits = 64;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r2;
-	REQUIRE(call(64 * 64, 1, &r, 0) == 0);
-	REQUIRE(call(10, 2, &r2, 0) == 0); /* waits for a credit */
-	CHECK_EQ(inj_tx_count(d), 0);      /* 64 packets queued, not sent yet */
-	tern_session_close(peer.s);        /* the DISCONNECT is the 65th */
-	CHECK_EQ(inj_tx_count(d), 64);     /* the full batch went first */
+	/* WORKING for anything but the last packet is bogus. */
+	REQUIRE(call(192, 1, &r, 0) == 0);
 	tern_poll(ep);
-	CHECK_EQ(inj_tx_count(d), 65);
-	CHECK_EQ(stats().tx_drops, 0);
+	struct tern_stats a = stats();
+	inj_cr(&peer, 16, 1, 0, 192, TERN_WF_WORKING);
+	inj_poll(ep);
+	CHECK_EQ(stats().drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED] + 1);
+	tern_session_close(peer.s);
 	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r2.calls, 1);
 	teardown();
 }
 
 /* --- loss recovery ---------------------------------------------------------------- */
 
+/* --- loss recovery ---------------------------------------------------------------- */
+
 static void fast_retransmit__three_above_a_hole(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(640, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -621,9 +325,9 @@ static void fast_retransmit__three_above_a_hole(void)
 	teardown();
 }
 
-static void rto__rollback_resends_only_missing(void)
+static void rollback__resends_only_missing(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(640, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -655,9 +359,9 @@ static void rto__rollback_resends_only_missing(void)
 /* Selective resend: packet 3 of 10 is lost (and so is its fast
  * retransmission); the callee CRs the rest and says it holds the last. The
  * RTO resends packet 3 and nothing else (before: 3 and the last, 9). */
-static void rto__resends_only_the_lost_middle_packet(void)
+static void rollback__resends_only_the_lost_middle_packet(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(640, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -695,7 +399,7 @@ static void rto__resends_only_the_lost_middle_packet(void)
  * last reveals the hole at once (no RTO wait). */
 static void fast_retransmit__held_last_reveals_hole(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(128, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -723,9 +427,9 @@ static void fast_retransmit__held_last_reveals_hole(void)
  * and nothing is in flight, but the call still has its RTO: it resends
  * the last packet, whose copy brings response packet 0 again. (It hung
  * until its deadline when only credits in flight kept the RTO running.) */
-static void rto__held_last_resent_when_the_response_is_lost(void)
+static void rollback__held_last_resent_when_the_response_is_lost(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(192, 1, &r, 0) == 0); /* 3 packets */
 	tern_poll(ep);
@@ -757,6 +461,7 @@ static void rto__held_last_resent_when_the_response_is_lost(void)
  * say) and then calls again: the poll's clock is stale by that long, which
  * must not count against the new call. Its RTO runs from when it was sent. */
 static int slow_calls;
+
 static void slow_cont(const struct tern_result *res, void *ctx)
 {
 	inj_cont(res, ctx);
@@ -766,9 +471,9 @@ static void slow_cont(const struct tern_result *res, void *ctx)
 	}
 }
 
-static void rto__long_continuation_is_not_a_loss(void)
+static void call_timer__long_continuation_is_not_a_loss(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	slow_calls = 0;
 	struct inj_result r;
 	inj_result_reset(&r);
@@ -810,9 +515,9 @@ static void long_cont(const struct tern_result *res, void *ctx)
 	inj_clock_advance(20 * MS);
 }
 
-static void rto__answers_queued_behind_a_long_callback(void)
+static void call_timer__answers_queued_behind_a_long_callback(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result a, b;
 	inj_result_reset(&a);
 	inj_result_reset(&b);
@@ -848,12 +553,12 @@ static void rto__answers_queued_behind_a_long_callback(void)
 /* A silent peer: retransmissions back off, the session probes it, and one
  * session timeout of silence later the session is dead — the call ends
  * with it (-ETIMEDOUT), not after a number of retries. */
-static void rto__silent_peer_ends_with_its_session(void)
+static void call_timer__silent_peer_ends_with_its_session(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.session_timeout_ns = 300 * MS;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	struct inj_result r;
 	REQUIRE(call(10, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -908,12 +613,12 @@ static void rto__silent_peer_ends_with_its_session(void)
  * (~350 ms on udp) with a 20 s deadline; now it completes when an answer
  * finally gets through, and the session is never declared dead.
  */
-static void rto__lone_call_survives_many_lost_answers(void)
+static void call_timer__lone_call_survives_many_lost_answers(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.max_retries = 12; /* the default that used to end the call; unused now */
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	struct inj_result r;
 	REQUIRE(call(10, 1, &r, 20000 * MS) == 0);
 	tern_poll(ep);
@@ -941,9 +646,125 @@ static void rto__lone_call_survives_many_lost_answers(void)
 	teardown();
 }
 
-static void deadline__per_call_timeout(void)
+/*
+ * A call never fails for unanswered retransmissions. A peer that keeps
+ * answering other calls is alive: only the call's deadline ends a call whose
+ * own packets keep getting lost. A peer that goes silent is probed (PINGs);
+ * after session_timeout_ns of silence its session is dead and the call ends
+ * with it (-ETIMEDOUT), not after some number of retries.
+ */
+static void call_timer__silence_fails_calls_only_through_the_session(void)
 {
-	REQUIRE(setup() == 0);
+	rto_session_timeout = 50 * MS;
+	REQUIRE(setup_rto(1 * MS, 8 * MS, 3) == 0);
+	rto_session_timeout = 50000 * MS;
+	struct inj_result lost, busy;
+	inj_result_reset(&lost);
+	inj_result_reset(&busy);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &lost, 200 * MS) == 0); /* 8 */
+	tern_poll(ep);
+	inj_tx_clear(peer.d);
+	/* Other calls come and go every millisecond; "lost" never gets anything. */
+	int other = 0;
+	for (int t = 0; t < 150 && lost.calls == 0; t++) {
+		if (busy.calls == other) {
+			REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &busy, 0) == 0);
+			other++;
+		}
+		tern_poll(ep);
+		const struct inj_pkt *q;
+		while ((q = inj_pop_tx(peer.d)) != NULL) {
+			if (q->h.type == TERN_PKT_REQ && q->h.req_num % 8 != 0)
+				inj_resp_pkt(&peer, q->h.req_num, 1, "b", 1, 0);
+			if (q->h.type == TERN_PKT_PING)
+				inj_ctrl(&peer, TERN_PKT_PONG);
+		}
+		inj_tick(ep, MS);
+	}
+	CHECK_EQ(lost.calls, 0); /* 150 ms: three session timeouts, the peer alive */
+	CHECK(busy.calls > 100);
+	CHECK(stats().rto_events > 3);
+	CHECK_EQ(stats().sessions_dead, 0);
+	/* The deadline (200 ms) still ends it. */
+	for (int t = 0; t < 100 && lost.calls == 0; t++) {
+		inj_tick(ep, MS);
+		inj_tx_clear(peer.d);
+		inj_ctrl(&peer, TERN_PKT_PONG);
+	}
+	CHECK_EQ(lost.calls, 1);
+	CHECK_EQ(lost.status, -ETIMEDOUT);
+	CHECK_EQ(stats().sessions_dead, 0);
+	/* A silent peer: probed, and dead one session timeout after it was last
+	 * heard; the call ends with the session. */
+	struct inj_result r;
+	inj_result_reset(&r);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &r, 0) == 0);
+	uint64_t t0 = inj_clock();
+	int pings = 0;
+	for (int t = 0; t < 200 && r.calls == 0; t++) {
+		inj_tick(ep, MS);
+		const struct inj_pkt *q;
+		while ((q = inj_pop_tx(peer.d)) != NULL)
+			pings += q->h.type == TERN_PKT_PING;
+	}
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, -ETIMEDOUT);
+	CHECK_EQ(stats().sessions_dead, 1);
+	CHECK(pings >= 8); /* every 50 ms / 64, at least the RTO floor (1 ms) */
+	uint64_t took = inj_clock() - t0;
+	if (!(took >= 50 * MS && took <= 62 * MS))
+		fprintf(stderr, "  dead after %llu ms\n", (unsigned long long)(took / MS));
+	CHECK(took >= 50 * MS && took <= 62 * MS);
+	tern_session_close(peer.s);
+	peer.s = NULL;
+	teardown();
+}
+
+/* A call waiting for session credits has nothing in flight: not a loss. */
+static void call_timer__waiting_for_credits_is_not_a_loss(void)
+{
+	struct tern_ep_config cfg;
+	inj_config(&cfg);
+	cfg.credits = 1;
+	cfg.keepalive_ns = 100000 * MS;
+	cfg.session_timeout_ns = 50000 * MS;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	struct inj_result a, b;
+	inj_result_reset(&a);
+	inj_result_reset(&b);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &a, 0) == 0);
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &b, 0) == 0);
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(peer.d, TERN_PKT_REQ), 1); /* b waits for the credit */
+	/* a's handler runs long; WORKING keeps a alive. b must not time out. */
+	for (int t = 0; t < 100; t++) {
+		inj_tick(ep, MS);
+		const struct inj_pkt *p;
+		int req = 0;
+		while ((p = inj_pop_tx(peer.d)) != NULL) /* resends of a, and probes */
+			req |= p->h.type == TERN_PKT_REQ;
+		if (req)
+			inj_cr(&peer, 8, 1, 0, 10, TERN_WF_WORKING);
+	}
+	CHECK_EQ(a.calls, 0);
+	CHECK_EQ(b.calls, 0);
+	inj_resp_pkt(&peer, 8, 1, "a", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(a.calls, 1);
+	inj_skip_tx(peer.d, TERN_PKT_PING);
+	const struct inj_pkt *q = inj_expect_tx(peer.d, TERN_PKT_REQ);
+	REQUIRE(q != NULL);
+	CHECK_EQ(q->h.req_num, 9);
+	inj_resp_pkt(&peer, 9, 1, "b", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(b.calls, 1);
+	CHECK_EQ(b.status, 0);
+	teardown();
+}
+
+static void call_timer__per_call_deadline(void)
+{
+	REQUIRE(client_setup() == 0);
 	struct inj_result r, r2;
 	REQUIRE(call(10, 1, &r, 20 * MS) == 0);
 	REQUIRE(call(10, 2, &r2, 0) == 0); /* the endpoint's default: 10 s */
@@ -969,9 +790,9 @@ static void deadline__per_call_timeout(void)
 }
 
 /* "No deadline" spelled UINT64_MAX must not wrap around into "already late". */
-static void deadline__huge_timeout_does_not_wrap(void)
+static void call__huge_timeout_does_not_wrap(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	REQUIRE(call(10, 1, &r, UINT64_MAX) == 0);
 	REQUIRE(call(10, 1, &r, UINT64_MAX - 5) == 0);
@@ -991,7 +812,7 @@ static void deadline__huge_timeout_does_not_wrap(void)
 	config(&cfg);
 	cfg.call_timeout_ns = UINT64_MAX;
 	teardown();
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	REQUIRE(call(10, 1, &r, 0) == 0);
 	tern_poll(ep);
 	for (int t = 0; t < 20; t++) {
@@ -1004,93 +825,13 @@ static void deadline__huge_timeout_does_not_wrap(void)
 	teardown();
 }
 
-/* A handler that runs long: the callee answers each retransmission
- * "still working", which is progress — the call is never stalled, the
- * session never probes, however long it takes. */
-static void working__keeps_a_long_call_alive(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.session_timeout_ns = 50 * MS;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r;
-	REQUIRE(call(10, 1, &r, 0) == 0);
-	tern_poll(ep);
-	inj_tx_clear(d);
-	/* The server answers each retransmission "still working", for six
-	 * session timeouts. */
-	int resends = 0, others = 0;
-	for (int t = 0; t < 300; t++) {
-		inj_tick(ep, MS);
-		const struct inj_pkt *q;
-		int n = 0;
-		while ((q = inj_pop_tx(d)) != NULL) {
-			n += q->h.type == TERN_PKT_REQ;
-			others += q->h.type != TERN_PKT_REQ;
-		}
-		if (n != 0) {
-			resends += n;
-			inj_cr(&peer, 8, 1, 0, 10, TERN_WF_WORKING);
-		}
-	}
-	CHECK(resends > 2 * 3);
-	CHECK_EQ(others, 0); /* no probe: the peer keeps saying it works */
-	CHECK_EQ(r.calls, 0);
-	CHECK_EQ(stats().sessions_dead, 0);
-	inj_resp_pkt(&peer, 8, 1, "late", 4, 0);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, 0);
-	/* WORKING for anything but the last packet is bogus. */
-	REQUIRE(call(192, 1, &r, 0) == 0);
-	tern_poll(ep);
-	struct tern_stats a = stats();
-	inj_cr(&peer, 16, 1, 0, 192, TERN_WF_WORKING);
-	inj_poll(ep);
-	CHECK_EQ(stats().drops[TERN_DROP_UNEXPECTED], a.drops[TERN_DROP_UNEXPECTED] + 1);
-	tern_session_close(peer.s);
-	CHECK_EQ(r.calls, 1);
-	teardown();
-}
-
-static void error_resp__mid_request_completes_at_once(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.credits = 4;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r;
-	REQUIRE(call(640, 1, &r, 0) == 0);
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 4);
-	inj_resp_err(&peer, 8, 1, EBUSY);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, -EBUSY);
-	CHECK_EQ(r.len, 0);
-	CHECK_EQ(inj_tx_count(d), 0); /* the rest of the request is not sent */
-	CHECK_EQ(peer.s->credits, 4);
-	CHECK_EQ(stats().calls_failed, 1);
-	/* The callee keeps error answers too: the slot owes an ACK. */
-	for (int t = 0; t < 20; t++)
-		inj_tick(ep, MS);
-	const struct inj_pkt *a = inj_expect_tx(d, TERN_PKT_ACK);
-	REQUIRE(a != NULL);
-	CHECK_EQ(a->h.req_num, 8);
-	/* Late CRs and copies of the answer are stale. */
-	inj_cr(&peer, 8, 1, 4, 640, 0);
-	inj_resp_err(&peer, 8, 1, EBUSY);
-	inj_poll(ep);
-	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(inj_tx_count(d), 0);
-	teardown();
-}
+/* --- acknowledgement -------------------------------------------------------------- */
 
 /* --- acknowledgement -------------------------------------------------------------- */
 
-static void ack__sent_after_delay_when_idle(void)
+static void send_ack__sent_after_delay_when_idle(void)
 {
-	REQUIRE(setup() == 0); /* ack_delay: 4 x rto_min = 4 ms */
+	REQUIRE(client_setup() == 0); /* ack_delay: 4 x rto_min = 4 ms */
 	struct inj_result r;
 	REQUIRE(call(10, 1, &r, 0) == 0);
 	tern_poll(ep);
@@ -1117,9 +858,9 @@ static void ack__sent_after_delay_when_idle(void)
 	teardown();
 }
 
-static void ack__not_sent_when_next_call_reuses_slot(void)
+static void send_ack__not_sent_when_next_call_reuses_slot(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r1, r2;
 	REQUIRE(call(10, 1, &r1, 0) == 0);
 	tern_poll(ep);
@@ -1151,106 +892,54 @@ static void ack__not_sent_when_next_call_reuses_slot(void)
 	teardown();
 }
 
-/* --- backlog and arguments -------------------------------------------------------- */
-
-static int start_order[16], nstarted;
-static void order_cont(const struct tern_result *res, void *ctx)
+static void send_ack__one_per_idle_slot(void)
 {
-	(void)res;
-	start_order[nstarted++] = (int)(intptr_t)ctx;
-}
-
-static void backlog__fifo_beyond_slots(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.slots = 2;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	nstarted = 0;
-	for (int i = 0; i < 6; i++) {
-		struct tern_msg *m = inj_msg(ep, 1, 0);
-		((uint8_t *)tern_msg_data(m))[0] = (uint8_t)i;
-		REQUIRE(tern_call(peer.s, 1, m, order_cont, (void *)(intptr_t)i, 0) == 0);
+	REQUIRE(setup_rto(1 * MS, 8 * MS, 12) == 0); /* ack_delay 4 ms */
+	struct inj_result r[3];
+	for (int i = 0; i < 3; i++) {
+		inj_result_reset(&r[i]);
+		REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &r[i], 0) == 0);
 	}
-	CHECK_EQ(peer.s->bl_len, 4);
 	tern_poll(ep);
-	/* Answer whatever is in flight, in the order it was sent, one at a time:
-	 * the backlog must start in FIFO order. */
-	int sent_order[6], nsent = 0;
-	for (int round = 0; round < 10 && nstarted < 6; round++) {
-		const struct inj_pkt *q = inj_pop_tx(d);
-		if (q == NULL) {
-			tern_poll(ep);
-			continue;
-		}
-		CHECK_EQ(q->h.type, TERN_PKT_REQ);
-		sent_order[nsent++] = q->body[0];
-		uint64_t rn = q->h.req_num;
-		inj_resp_pkt(&peer, rn, 1, "k", 1, 0);
-		inj_poll(ep);
-	}
-	CHECK_EQ(nsent, 6);
-	CHECK_EQ(nstarted, 6);
-	for (int i = 0; i < 6; i++) {
-		CHECK_EQ(sent_order[i], i);
-		CHECK_EQ(start_order[i], i);
-	}
-	CHECK_EQ(peer.s->bl_len, 0);
-	teardown();
-}
-
-static void backlog__limit_eagain(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.slots = 2;
-	cfg.backlog_limit = 2;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result r[5];
-	for (int i = 0; i < 4; i++)
-		CHECK_EQ(call(1, 0, &r[i], 0), 0);
-	CHECK_EQ(call(1, 0, &r[4], 0), -EAGAIN);
-	CHECK_EQ(stats().calls_started, 4);
-	tern_session_close(peer.s);
-	for (int i = 0; i < 4; i++) {
-		CHECK_EQ(r[i].calls, 1);
-		CHECK_EQ(r[i].status, -ECANCELED);
-	}
-	CHECK_EQ(r[4].calls, 0);
-	tern_poll(ep); /* the transmit batch lets go of the requests */
-	CHECK_EQ(stats().msgs_in_use, 0);
-	teardown();
-}
-
-static void backlog__queued_call_deadline(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.slots = 1;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	struct inj_result a, b;
-	REQUIRE(call(1, 0, &a, 0) == 0);
-	REQUIRE(call(1, 0, &b, 5 * MS) == 0); /* waits behind a, and expires there */
-	tern_poll(ep);
-	for (int t = 0; t < 50 && b.calls == 0; t++) {
-		inj_cr(&peer, 1, 1, 0, 1, TERN_WF_WORKING); /* 1 slot: a is req 1 */
-		inj_tick(ep, MS);
-	}
-	CHECK_EQ(b.calls, 1);
-	CHECK_EQ(b.status, -ETIMEDOUT);
-	CHECK_EQ(a.calls, 0);
-	CHECK_EQ(peer.s->bl_len, 0);
-	inj_tx_clear(d);
-	inj_resp_pkt(&peer, 1, 1, "a", 1, 0);
+	inj_tx_clear(peer.d);
+	for (uint64_t k = 0; k < 3; k++)
+		inj_resp_pkt(&peer, 8 + k, 1, "x", 1, 0);
 	inj_poll(ep);
-	CHECK_EQ(a.calls, 1);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 0); /* b never went out */
+	uint64_t acked = 0;
+	int acks = 0;
+	for (int t = 0; t < 20; t++) {
+		inj_tick(ep, MS);
+		const struct inj_pkt *q;
+		while ((q = inj_pop_tx(peer.d)) != NULL) {
+			CHECK_EQ(q->h.type, TERN_PKT_ACK);
+			acked |= 1ull << (q->h.req_num - 8);
+			acks++;
+		}
+	}
+	CHECK_EQ(acks, 3);
+	CHECK_EQ(acked, 7);
+	/* A session that goes away owes nothing. */
+	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &r[0], 0) == 0);
+	tern_poll(ep);
+	inj_resp_pkt(&peer, 16, 1, "x", 1, 0);
+	inj_poll(ep);
+	inj_reset(&peer);
+	inj_poll(ep);
+	inj_tx_clear(peer.d);
+	for (int t = 0; t < 20; t++)
+		inj_tick(ep, MS);
+	CHECK_EQ(inj_tx_count(peer.d), 0);
+	for (uint32_t i = 0; i < peer.s->nslots; i++)
+		CHECK(!tern_timer_armed(&peer.s->cs[i].timer)); /* no call timer left */
+	tern_session_close(peer.s);
 	teardown();
 }
+
+/* --- arguments -------------------------------------------------------------------- */
 
 static void call__argument_errors(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	inj_result_reset(&r);
 	struct tern_msg *m = inj_msg(ep, 10, 0);
@@ -1290,7 +979,7 @@ static void call__argument_errors(void)
 
 static void call__on_failed_session_enotconn(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	inj_reset(&peer);
 	inj_poll(ep);
 	REQUIRE(tern_session_state(peer.s) == TERN_SS_FAILED);
@@ -1325,20 +1014,9 @@ static void call__oversized_queued_before_connect(void)
 	struct tern_wire_hs chs, hs;
 	tern_wire_hs_get(c->body, &chs);
 	struct tern_hdr h;
-	memset(&h, 0, sizeof(h));
-	h.type = TERN_PKT_CONNECT_OK;
-	h.dst_session = s->id;
-	h.src_session = peer.id;
-	h.token = chs.token;
-	memset(&hs, 0, sizeof(hs));
-	hs.epoch = peer.epoch;
-	hs.peer_epoch = chs.epoch;
-	hs.token = peer.token;
+	peer.ep_id = s->id;
+	connect_ok(&peer, &chs, 0, &h, &hs);
 	hs.max_msg_size = 100; /* the server takes at most 100 bytes */
-	hs.slots = 8;
-	hs.credits = 32;
-	hs.mtu = 96;
-	hs.nonce = chs.nonce;
 	inj_send_hs(&peer, &h, &hs);
 	inj_poll(ep);
 	CHECK_EQ(big.calls, 1);
@@ -1387,7 +1065,10 @@ static void call__server_initiated(void)
 
 /* --- continuations ---------------------------------------------------------------- */
 
+/* --- continuations ---------------------------------------------------------------- */
+
 static int closes;
+
 static void close_cont(const struct tern_result *res, void *ctx)
 {
 	inj_cont(res, ctx);
@@ -1397,9 +1078,9 @@ static void close_cont(const struct tern_result *res, void *ctx)
 	CHECK_EQ(tern_poll(ep), -EDEADLK);
 }
 
-static void cont__closes_own_session(void)
+static void call_end__cont_closes_own_session(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	closes = 0;
 	struct inj_result r[5];
 	for (int i = 0; i < 5; i++) {
@@ -1424,7 +1105,9 @@ static void cont__closes_own_session(void)
 }
 
 static struct inj_result inner;
+
 static int inner_rc = 1;
+
 static void call_in_cancel_cont(const struct tern_result *res, void *ctx)
 {
 	inj_cont(res, ctx);
@@ -1436,9 +1119,9 @@ static void call_in_cancel_cont(const struct tern_result *res, void *ctx)
 }
 
 /* A continuation of a call canceled by close cannot start a new one there. */
-static void cont__call_on_closing_session_ecanceled(void)
+static void call_end__cont_call_on_closing_session_ecanceled(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	inj_result_reset(&r);
 	REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), call_in_cancel_cont, &r, 0) == 0);
@@ -1454,6 +1137,7 @@ static void cont__call_on_closing_session_ecanceled(void)
 }
 
 static int chained;
+
 static void chain_cont(const struct tern_result *res, void *ctx)
 {
 	inj_cont(res, ctx);
@@ -1461,9 +1145,9 @@ static void chain_cont(const struct tern_result *res, void *ctx)
 		CHECK_EQ(tern_call(peer.s, 1, inj_msg(ep, 1, 0), chain_cont, ctx, 0), 0);
 }
 
-static void cont__issues_next_call(void)
+static void call_end__cont_issues_next_call(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	chained = 0;
 	struct inj_result r;
 	inj_result_reset(&r);
@@ -1485,9 +1169,11 @@ static void cont__issues_next_call(void)
 
 /* --- one-way calls ---------------------------------------------------------------- */
 
+/* --- one-way calls ---------------------------------------------------------------- */
+
 static void send__completes_from_poll(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	inj_result_reset(&r);
 	REQUIRE(tern_send(peer.s, 1, inj_msg(ep, 10, 0), inj_cont, &r, 0) == 0);
@@ -1511,7 +1197,7 @@ static void send__completes_from_poll(void)
 
 static void send__multi_packet_waits_for_crs(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r;
 	inj_result_reset(&r);
 	REQUIRE(tern_send(peer.s, 1, inj_msg(ep, 150, 0), inj_cont, &r, 0) == 0);
@@ -1537,7 +1223,7 @@ static void send__multi_packet_waits_for_crs(void)
  * session before the next poll must not leave it behind. */
 static void send__close_before_poll(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r[2];
 	inj_result_reset(&r[0]);
 	inj_result_reset(&r[1]);
@@ -1559,7 +1245,9 @@ static void send__close_before_poll(void)
  * list is drained: each call still completes exactly once, and only once
  * its packet has been handed to the driver. */
 static struct inj_result oneway_r[4];
+
 static int oneway_seen_tx[4];
+
 static void oneway_cont(const struct tern_result *res, void *ctx)
 {
 	struct inj_result *r = ctx;
@@ -1572,7 +1260,7 @@ static void send__slot_reused_before_drain(void)
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.slots = 1;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	int tx0 = (int)ep->drv->stats.tx_pkts;
 	for (int i = 0; i < 4; i++) {
 		inj_result_reset(&oneway_r[i]);
@@ -1598,7 +1286,7 @@ static void send__slot_reused_while_queued(void)
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.slots = 2;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(client_setup_cfg(&cfg) == 0);
 	struct inj_result c, b, dd;
 	inj_result_reset(&c);
 	inj_result_reset(&b);
@@ -1625,6 +1313,7 @@ static void send__slot_reused_while_queued(void)
 }
 
 static struct tern_session *close_target;
+
 static void close_other_cont(const struct tern_result *res, void *ctx)
 {
 	inj_cont(res, ctx);
@@ -1639,7 +1328,7 @@ static void close_other_cont(const struct tern_result *res, void *ctx)
  * of it wait on the done list. */
 static void send__continuation_closes_session(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(client_setup() == 0);
 	struct inj_result r[3];
 	close_target = peer.s;
 	for (int i = 0; i < 3; i++) {
@@ -1660,48 +1349,89 @@ static void send__continuation_closes_session(void)
 	teardown();
 }
 
+/* --- tern_call_sync --------------------------------------------------------------- */
+
+static void call_sync__cases(void)
+{
+	struct tern_ep_config c;
+	inj_config(&c);
+	c.max_retries = 100;
+	c.max_msg_size = 1u << 20;
+	REQUIRE(ep_open(&c) == 0);
+	struct inj_peer p;
+	inj_peer_init(&p, ep, NULL);
+	REQUIRE(inj_connect(&p) == 0);
+	/* The answer is already queued: the call's packet leaves before the
+	 * first receive, so it answers a call in flight. */
+	char out[16];
+	size_t len = 0;
+	inj_resp_pkt(&p, 8, 1, "pong", 4, 0);
+	CHECK_EQ(tern_call_sync(p.s, 1, "ping", 4, out, sizeof(out), &len, 0), 0);
+	CHECK_EQ(len, 4);
+	CHECK(memcmp(out, "pong", 4) == 0);
+	const struct inj_pkt *q = inj_expect_tx(p.d, TERN_PKT_REQ);
+	REQUIRE(q != NULL);
+	CHECK(q->body_len == 4 && memcmp(q->body, "ping", 4) == 0);
+	/* Too small a buffer: the first bytes and -EMSGSIZE. */
+	inj_resp_pkt(&p, 16, 1, "0123456789", 10, 0);
+	memset(out, 0, sizeof(out));
+	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 0, out, 4, &len, 0), -EMSGSIZE);
+	CHECK_EQ(len, 10);
+	CHECK(memcmp(out, "0123", 4) == 0 && out[4] == 0);
+	/* An error answer. */
+	inj_resp_err(&p, 24, 1, ENOENT);
+	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 0, NULL, 0, NULL, 0), -ENOENT);
+	/* No answer: the deadline ends it (virtual time moves on each read). */
+	inj_clock_autostep(10000);
+	CHECK_EQ(tern_call_sync(p.s, 1, "x", 1, out, sizeof(out), NULL, 20 * MS), -ETIMEDOUT);
+	inj_clock_autostep(0);
+	static char huge[(1u << 20) + 1];
+	CHECK_EQ(tern_call_sync(p.s, 1, huge, sizeof(huge), NULL, 0, NULL, 0), -EMSGSIZE);
+	CHECK_EQ(tern_call_sync(NULL, 1, NULL, 0, NULL, 0, NULL, 0), -EINVAL);
+	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 1, NULL, 0, NULL, 0), -EINVAL);
+	CHECK_EQ(tern_call_sync(p.s, 1, NULL, 0, NULL, 1, NULL, 0), -EINVAL);
+	CHECK_EQ(stats().msgs_in_use, 0);
+	teardown();
+}
+
 int main(void)
 {
-	RUN(credits__window_of_four);
-	RUN(credits__range_cr);
-	RUN(credits__shared_by_the_calls_of_a_session);
-	RUN(resp__packet0_acknowledges_the_request);
-	RUN(resp__before_request_fully_sent_dropped);
-	RUN(resp__multi_packet_pulled_with_rfrs);
-	RUN(window__64_wide_and_slides);
-	RUN(resp__bad_answers_dropped);
-	RUN(resp__no_memory_for_reassembly);
-	RUN(tx__driver_refusals_recovered);
+	RUN(on_resp__packet0_acknowledges_the_request);
+	RUN(on_resp__before_request_fully_sent_dropped);
+	RUN(on_resp__multi_packet_pulled_with_rfrs);
+	RUN(on_resp__bad_answers_dropped);
+	RUN(on_resp__no_memory_for_reassembly);
+	RUN(on_resp__error_mid_request_completes_at_once);
+	RUN(on_cr__working_keeps_a_long_call_alive);
 	RUN(fast_retransmit__three_above_a_hole);
-	RUN(rto__rollback_resends_only_missing);
-	RUN(rto__resends_only_the_lost_middle_packet);
+	RUN(rollback__resends_only_missing);
+	RUN(rollback__resends_only_the_lost_middle_packet);
 	RUN(fast_retransmit__held_last_reveals_hole);
-	RUN(rto__held_last_resent_when_the_response_is_lost);
-	RUN(rto__long_continuation_is_not_a_loss);
-	RUN(rto__answers_queued_behind_a_long_callback);
-	RUN(rto__silent_peer_ends_with_its_session);
-	RUN(rto__lone_call_survives_many_lost_answers);
-	RUN(deadline__per_call_timeout);
-	RUN(deadline__huge_timeout_does_not_wrap);
-	RUN(working__keeps_a_long_call_alive);
-	RUN(error_resp__mid_request_completes_at_once);
-	RUN(ack__sent_after_delay_when_idle);
-	RUN(ack__not_sent_when_next_call_reuses_slot);
-	RUN(backlog__fifo_beyond_slots);
-	RUN(backlog__limit_eagain);
-	RUN(backlog__queued_call_deadline);
+	RUN(rollback__held_last_resent_when_the_response_is_lost);
+	RUN(call_timer__long_continuation_is_not_a_loss);
+	RUN(call_timer__answers_queued_behind_a_long_callback);
+	RUN(call_timer__silent_peer_ends_with_its_session);
+	RUN(call_timer__lone_call_survives_many_lost_answers);
+	RUN(call_timer__silence_fails_calls_only_through_the_session);
+	RUN(call_timer__waiting_for_credits_is_not_a_loss);
+	RUN(call_timer__per_call_deadline);
+	RUN(call__huge_timeout_does_not_wrap);
+	RUN(send_ack__sent_after_delay_when_idle);
+	RUN(send_ack__not_sent_when_next_call_reuses_slot);
+	RUN(send_ack__one_per_idle_slot);
 	RUN(call__argument_errors);
 	RUN(call__on_failed_session_enotconn);
 	RUN(call__oversized_queued_before_connect);
 	RUN(call__server_initiated);
-	RUN(cont__closes_own_session);
-	RUN(cont__issues_next_call);
-	RUN(cont__call_on_closing_session_ecanceled);
+	RUN(call_end__cont_closes_own_session);
+	RUN(call_end__cont_call_on_closing_session_ecanceled);
+	RUN(call_end__cont_issues_next_call);
 	RUN(send__completes_from_poll);
 	RUN(send__multi_packet_waits_for_crs);
 	RUN(send__close_before_poll);
 	RUN(send__slot_reused_before_drain);
 	RUN(send__slot_reused_while_queued);
 	RUN(send__continuation_closes_session);
+	RUN(call_sync__cases);
 	return check_exit();
 }

@@ -1,217 +1,25 @@
 /*
- * test_req.c — lib/req.c, the callee side: every row of the serve-slot
- * table (req.c's top comment) with past, current, future and duplicate
+ * test_serve.c — lib/serve.c, the callee side: every row of the serve-slot
+ * table (serve.c's top comment) with past, current, future and duplicate
  * packets of each type, handler semantics (RRA, RR, R), error answers,
  * responses (now, deferred, too big, after teardown) and the response cache.
+ * CRs are test_credits.c's, the request window test_window.c's.
  *
- * The endpoint under test is the server; the peer (the caller) is played by
- * injected packets. MTU 96: 64 payload bytes per packet. Slot 0's calls are
- * req_num 8, 16, 24, ... (8 slots).
+ * The endpoint under test is the server (fixture.h's callee, with its
+ * handlers T_*); the peer (the caller) is played by injected packets. MTU
+ * 96: 64 payload bytes per packet. Slot 0's calls are req_num 8, 16, 24,
+ * ... (8 slots).
  */
-#include "check.h"
-#include "inject.h"
 
-#define MS 1000000ull
+#include "fixture.h"
 
-enum { T_ECHO = 1, T_DEFER = 2, T_RR = 3, T_ONEWAY = 4, T_ERROR = 5, T_RR_DEFER = 6,
-       T_CLOSE_AFTER = 7, T_CLOSE_BEFORE = 8, T_TWICE = 9, T_ONEWAY_CLOSE = 10, T_NONE = 99 };
-
-static struct tern_ep *ep;
-static struct inj *d;
-static struct inj_peer peer;
-static int runs[16];
-static uint8_t seen[8192];
-static size_t seen_len;
-static struct tern_req *deferred[16];
-static int ndeferred;
-static long resp_size = -1; /* >= 0: handlers answer this many bytes of pattern */
-static int second_rc;
-
-static struct tern_msg *answer(struct tern_req *req)
-{
-	struct tern_ep *e = tern_req_ep(req);
-	if (resp_size >= 0)
-		return inj_msg(e, (size_t)resp_size, tern_req_type(req));
-	struct tern_msg *m = tern_msg_alloc(e, tern_req_len(req));
-	if (tern_req_len(req) != 0)
-		memcpy(tern_msg_data(m), tern_req_data(req), tern_req_len(req));
-	return m;
-}
-
-static void note(struct tern_req *req)
-{
-	runs[tern_req_type(req) & 15]++;
-	seen_len = tern_req_len(req);
-	if (seen_len <= sizeof(seen))
-		memcpy(seen, tern_req_data(req), seen_len);
-}
-
-static void h_echo(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	CHECK_EQ(tern_respond(req, answer(req)), 0);
-}
-
-static void h_defer(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	deferred[ndeferred++] = req;
-}
-
-static void h_oneway(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	/* An R handler cannot answer. */
-	CHECK_EQ(tern_respond(req, tern_msg_alloc(tern_req_ep(req), 1)), -EINVAL);
-	CHECK_EQ(tern_respond_error(req, -EIO), -EINVAL);
-}
-
-static void h_error(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	CHECK_EQ(tern_respond_error(req, -EIO), 0);
-}
-
-static void h_close_after(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	CHECK_EQ(tern_respond(req, answer(req)), 0);
-	CHECK_EQ(tern_session_close(tern_req_session(req)), 0);
-}
-
-static void h_close_before(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	struct tern_msg *m = answer(req);
-	CHECK_EQ(tern_session_close(tern_req_session(req)), 0);
-	CHECK_EQ(tern_respond(req, m), -ECONNRESET);
-}
-
-static void h_oneway_close(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	CHECK_EQ(tern_session_close(tern_req_session(req)), 0);
-}
-
-static void h_twice(struct tern_req *req, void *ctx)
-{
-	(void)ctx;
-	note(req);
-	CHECK_EQ(tern_respond(req, answer(req)), 0);
-	second_rc = tern_respond(req, answer(req));
-}
-
-static int setup_cfg(struct tern_ep_config *cfg)
-{
-	memset(runs, 0, sizeof(runs));
-	ndeferred = 0;
-	resp_size = -1;
-	seen_len = 0;
-	ep = inj_ep_create(cfg);
-	if (ep == NULL)
-		return -1;
-	d = inj_of(ep);
-	tern_handle(ep, T_ECHO, h_echo, NULL, TERN_RRA);
-	tern_handle(ep, T_DEFER, h_defer, NULL, TERN_RRA);
-	tern_handle(ep, T_RR, h_echo, NULL, TERN_RR);
-	tern_handle(ep, T_ONEWAY, h_oneway, NULL, TERN_R);
-	tern_handle(ep, T_ERROR, h_error, NULL, TERN_RRA);
-	tern_handle(ep, T_RR_DEFER, h_defer, NULL, TERN_RR);
-	tern_handle(ep, T_CLOSE_AFTER, h_close_after, NULL, TERN_RRA);
-	tern_handle(ep, T_CLOSE_BEFORE, h_close_before, NULL, TERN_RRA);
-	tern_handle(ep, T_TWICE, h_twice, NULL, TERN_RRA);
-	tern_handle(ep, T_ONEWAY_CLOSE, h_oneway_close, NULL, TERN_R);
-	inj_peer_init(&peer, ep, NULL);
-	return inj_accept(&peer);
-}
-
-static void config(struct tern_ep_config *cfg)
-{
-	inj_config(cfg);
-	cfg->mtu = 96;
-	cfg->keepalive_ns = 1000 * MS;
-	cfg->session_timeout_ns = 5000 * MS;
-}
-
-static int setup(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	return setup_cfg(&cfg);
-}
-
-static struct tern_stats stats(void)
-{
-	struct tern_stats st;
-	tern_ep_stats(ep, &st);
-	return st;
-}
-
-static void teardown(void)
-{
-	CHECK_EQ(inj_tx_bad(d), 0);
-	/* Every response buffer is accounted for once the session is gone. */
-	tern_ep_destroy(ep);
-	ep = NULL;
-}
-
-/* Pop a RESP and check its header. */
-static const struct inj_pkt *expect_resp(uint64_t req_num, uint16_t type, uint32_t pkt,
-					 uint32_t msg_size, uint8_t status)
-{
-	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_RESP);
-	if (r == NULL)
-		return NULL;
-	int ok = r->h.req_num == req_num && r->h.req_type == type && r->h.pkt_num == pkt &&
-		 r->h.status == status && r->h.dst_session == peer.id &&
-		 r->h.src_session == peer.ep_id && r->h.token == peer.token;
-	if (status == 0)
-		ok = ok && r->h.msg_size == msg_size;
-	else
-		ok = ok && r->body_len == 0;
-	if (!ok) {
-		fprintf(stderr, "  RESP req %llu type %u pkt %u size %u status %u, want %llu %u %u %u %u\n",
-			(unsigned long long)r->h.req_num, r->h.req_type, r->h.pkt_num, r->h.msg_size,
-			r->h.status, (unsigned long long)req_num, type, pkt, msg_size, status);
-		return NULL;
-	}
-	return r;
-}
-
-/* The next packet sent must be a CR for packets pkt - extra .. pkt. */
-static const struct inj_pkt *expect_cr_range(uint64_t req_num, uint32_t pkt, uint32_t extra,
-					     uint8_t flags)
-{
-	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_CR);
-	if (r == NULL)
-		return NULL;
-	if (r->h.req_num != req_num || r->h.pkt_num != pkt || r->h.status != extra ||
-	    r->h.flags != flags || r->body_len != 0) {
-		fprintf(stderr, "  CR req %llu pkt %u (+%u below) flags %#x, want %llu %u (+%u) %#x\n",
-			(unsigned long long)r->h.req_num, r->h.pkt_num, r->h.status, r->h.flags,
-			(unsigned long long)req_num, pkt, extra, flags);
-		return NULL;
-	}
-	return r;
-}
-
-static const struct inj_pkt *expect_cr(uint64_t req_num, uint32_t pkt, uint8_t flags)
-{
-	return expect_cr_range(req_num, pkt, 0, flags);
-}
+/* --- FREE / new calls ------------------------------------------------------------- */
 
 /* --- FREE / new calls ------------------------------------------------------------ */
 
-static void req__new_call_runs_handler_once(void)
+static void on_req__new_call_runs_handler_once(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_ECHO, 0, 5, 0, "hello", 5);
 	inj_poll(ep);
 	CHECK_EQ(runs[T_ECHO], 1);
@@ -234,9 +42,9 @@ static void req__new_call_runs_handler_once(void)
 	teardown();
 }
 
-static void req__empty_request_and_response(void)
+static void on_req__empty_request_and_response(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_ECHO, 0, 0, 0, NULL, 0);
 	inj_poll(ep);
 	CHECK_EQ(runs[T_ECHO], 1);
@@ -248,9 +56,9 @@ static void req__empty_request_and_response(void)
 }
 
 /* R < C: stale packets of every type are dropped. */
-static void req__stale_dropped(void)
+static void on_req__stale_dropped(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	resp_size = 200; /* a 4-packet response, so RFRs make sense */
 	inj_req(&peer, 16, T_ECHO, 0, 1, 0, "a", 1);
 	inj_poll(ep);
@@ -269,9 +77,9 @@ static void req__stale_dropped(void)
 }
 
 /* R > C while ANSWERED: the new call acknowledges the old response. */
-static void req__newer_call_frees_cached_response(void)
+static void on_req__newer_call_frees_cached_response(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_ECHO, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	CHECK(expect_resp(8, T_ECHO, 0, 1, 0) != NULL);
@@ -296,9 +104,9 @@ static void req__newer_call_frees_cached_response(void)
 }
 
 /* R > C while RUNNING: busy, dropped until C is answered. */
-static void req__newer_call_while_running_dropped(void)
+static void on_req__newer_call_while_running_dropped(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_DEFER, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	REQUIRE(ndeferred == 1);
@@ -317,12 +125,14 @@ static void req__newer_call_while_running_dropped(void)
 	teardown();
 }
 
+/* --- R == C ----------------------------------------------------------------------- */
+
 /* --- R == C ------------------------------------------------------------------------ */
 
 /* RUNNING: the last packet gets a WORKING CR, others a plain CR; never a rerun. */
-static void req__dup_while_running_working_cr(void)
+static void on_req__dup_while_running_working_cr(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_DEFER, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	REQUIRE(ndeferred == 1);
@@ -358,9 +168,9 @@ static void req__dup_while_running_working_cr(void)
 }
 
 /* ANSWERED: the last packet brings response packet 0 again, others a CR. */
-static void req__dup_while_answered_resends_resp0(void)
+static void on_req__dup_while_answered_resends_resp0(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	resp_size = 200; /* 4 response packets */
 	uint8_t msg[150];
 	inj_fill(msg, sizeof(msg), 3);
@@ -388,9 +198,9 @@ static void req__dup_while_answered_resends_resp0(void)
 }
 
 /* DONE (acknowledged): duplicates are dropped, nothing is sent or run. */
-static void req__dup_after_ack_dropped(void)
+static void on_req__dup_after_ack_dropped(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_ECHO, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	CHECK(expect_resp(8, T_ECHO, 0, 1, 0) != NULL);
@@ -412,9 +222,9 @@ static void req__dup_after_ack_dropped(void)
 }
 
 /* UNCACHED (RR): a duplicate of the last packet runs the handler again. */
-static void req__rr_duplicate_reexecutes(void)
+static void on_req__rr_duplicate_reexecutes(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_RR, 0, 2, 0, "rr", 2);
 	inj_poll(ep);
 	CHECK(expect_resp(8, T_RR, 0, 2, 0) != NULL);
@@ -456,9 +266,9 @@ static void req__rr_duplicate_reexecutes(void)
 }
 
 /* R: no response; CRs for non-last packets only; duplicates never rerun. */
-static void req__oneway(void)
+static void on_req__oneway(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_ONEWAY, 0, 3, TERN_WF_ONEWAY, "one", 3);
 	inj_poll(ep);
 	CHECK_EQ(runs[T_ONEWAY], 1);
@@ -500,9 +310,9 @@ static void req__oneway(void)
 	teardown();
 }
 
-static void req__no_handler_enoent(void)
+static void on_req__no_handler_enoent(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_NONE, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	CHECK(expect_resp(8, T_NONE, 0, 0, ENOENT) != NULL);
@@ -537,9 +347,9 @@ static void req__no_handler_enoent(void)
 	teardown();
 }
 
-static void req__semantics_mismatch(void)
+static void on_req__semantics_mismatch(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	/* A call that wants an answer, to an R handler: EPROTO. */
 	inj_req(&peer, 8, T_ONEWAY, 0, 1, 0, "a", 1);
 	inj_poll(ep);
@@ -561,12 +371,12 @@ static void req__semantics_mismatch(void)
 	teardown();
 }
 
-static void req__server_queue_limit_ebusy(void)
+static void on_req__server_queue_limit_ebusy(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.server_queue_limit = 1;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(server_setup_cfg(&cfg) == 0);
 	inj_req(&peer, 8, T_DEFER, 0, 1, 0, "a", 1);
 	inj_req(&peer, 9, T_DEFER, 0, 1, 0, "b", 1);
 	inj_poll(ep);
@@ -589,9 +399,38 @@ static void req__server_queue_limit_ebusy(void)
 	teardown();
 }
 
-static void req__multi_packet_out_of_order_with_dups(void)
+/* The last packet before one below it: CR'd alone ("held", wire.h), so the
+ * caller does not resend it; a copy of it is CR'd again; once the missing
+ * packet comes, the response answers everything. */
+static void on_req__last_packet_held_crd_alone(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
+	uint8_t msg[192]; /* 3 packets */
+	inj_fill(msg, sizeof(msg), 5);
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 2, 0);
+	inj_poll(ep);
+	CHECK(expect_cr(8, 2, 0) != NULL);
+	CHECK_EQ(inj_tx_count(d), 0);
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 0, 0);
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 2, 0); /* a copy */
+	inj_poll(ep);
+	CHECK(expect_cr(8, 0, 0) != NULL);
+	CHECK(expect_cr(8, 2, 0) != NULL);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(runs[T_ECHO], 0);
+	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 1, 0);
+	inj_poll(ep);
+	CHECK(expect_cr(8, 1, 0) != NULL);
+	CHECK(expect_resp(8, T_ECHO, 0, 192, 0) != NULL);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(runs[T_ECHO], 1);
+	CHECK(seen_len == 192 && memcmp(seen, msg, 192) == 0);
+	teardown();
+}
+
+static void on_req__multi_packet_out_of_order_with_dups(void)
+{
+	REQUIRE(server_setup() == 0);
 	enum { SIZE = 600, N = 10 }; /* 9 x 64 + 24 */
 	uint8_t msg[SIZE];
 	inj_fill(msg, sizeof(msg), 77);
@@ -633,9 +472,9 @@ static void req__multi_packet_out_of_order_with_dups(void)
 	teardown();
 }
 
-static void req__mismatched_packets_of_a_call_dropped(void)
+static void on_req__mismatched_packets_of_a_call_dropped(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	uint8_t msg[300];
 	inj_fill(msg, sizeof(msg), 1);
 	inj_req_pkt(&peer, 8, T_ECHO, msg, 150, 0, 0);
@@ -688,151 +527,13 @@ static void req__mismatched_packets_of_a_call_dropped(void)
 	teardown();
 }
 
-static void req__beyond_window_dropped(void)
-{
-	REQUIRE(setup() == 0);
-	enum { N = 100, SIZE = N * 64 };
-	static uint8_t msg[SIZE];
-	inj_fill(msg, sizeof(msg), 8);
-	/* Nothing arrived yet: the window is packets 0..63. */
-	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 64, 0);
-	inj_poll(ep);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(stats().drops[TERN_DROP_UNEXPECTED], 1);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 63, 0);
-	inj_poll(ep);
-	CHECK(expect_cr(8, 63, 0) != NULL);
-	/* Packet 0 moves it to 1..64. */
-	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 0, 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 64, 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 65, 0);
-	inj_poll(ep);
-	CHECK(expect_cr(8, 0, 0) != NULL);
-	CHECK(expect_cr(8, 64, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(stats().drops[TERN_DROP_UNEXPECTED], 2);
-	/* The rest, in order: one execution with every byte in place. */
-	for (uint32_t i = 1; i < N; i++)
-		inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, i, 0);
-	inj_poll(ep);
-	CHECK_EQ(runs[T_ECHO], 1);
-	CHECK(seen_len == SIZE && memcmp(seen, msg, SIZE) == 0);
-	teardown();
-}
-
-/* The default (without TERN_EP_NO_COALESCE_CR): one CR per run of
- * consecutive new packets of a call per receive burst; duplicates answered
- * at once; none for a call answered within the burst. */
-static void req__crs_coalesce_per_run(void)
-{
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.flags &= ~TERN_EP_NO_COALESCE_CR;
-	REQUIRE(setup_cfg(&cfg) == 0);
-	uint8_t msg[192]; /* 3 packets */
-	inj_fill(msg, sizeof(msg), 3);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 0, 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 1, 0);
-	inj_req_pkt(&peer, 9, T_ECHO, msg, 192, 0, 0);
-	inj_req_pkt(&peer, 9, T_ECHO, msg, 192, 1, 0);
-	inj_poll(ep);
-	CHECK(expect_cr_range(8, 1, 1, 0) != NULL);
-	CHECK(expect_cr_range(9, 1, 1, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	/* Interleaved and a gap: each run its own CR; a duplicate at once. */
-	inj_req_pkt(&peer, 10, T_ECHO, msg, 192, 0, 0);
-	inj_req_pkt(&peer, 11, T_ECHO, msg, 192, 1, 0);
-	inj_req_pkt(&peer, 10, T_ECHO, msg, 192, 1, 0);
-	inj_req_pkt(&peer, 11, T_ECHO, msg, 192, 1, 0); /* duplicate */
-	inj_req_pkt(&peer, 11, T_ECHO, msg, 192, 0, 0);
-	inj_poll(ep);
-	CHECK(expect_cr(11, 1, 0) != NULL); /* the duplicate's, sent at once */
-	CHECK(expect_cr(10, 0, 0) != NULL);
-	CHECK(expect_cr(11, 1, 0) != NULL);
-	CHECK(expect_cr(10, 1, 0) != NULL);
-	CHECK(expect_cr(11, 0, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(runs[T_ECHO], 0);
-	/* The last packets: answered in the burst, so the responses alone. */
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 2, 0);
-	inj_req_pkt(&peer, 9, T_ECHO, msg, 192, 2, 0);
-	inj_poll(ep);
-	CHECK(expect_resp(8, T_ECHO, 0, 192, 0) != NULL);
-	CHECK(expect_resp(9, T_ECHO, 0, 192, 0) != NULL);
-	CHECK_EQ(runs[T_ECHO], 2);
-	/* A 63-packet run over two bursts (32 + 31): one CR each. */
-	enum { N = 70, SIZE = N * 64 - 10 };
-	static uint8_t big[SIZE];
-	inj_fill(big, sizeof(big), 12);
-	for (uint32_t i = 0; i < 63; i++)
-		inj_req_pkt(&peer, 16, T_ECHO, big, SIZE, i, 0);
-	inj_poll(ep);
-	CHECK(expect_cr_range(16, 31, 31, 0) != NULL);
-	CHECK(expect_cr_range(16, 62, 30, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	teardown();
-}
-
-/* The last packet before one below it: CR'd alone ("held", wire.h), so the
- * caller does not resend it; a copy of it is CR'd again; once the missing
- * packet comes, the response answers everything. */
-static void req__last_packet_held_crd_alone(void)
-{
-	REQUIRE(setup() == 0);
-	uint8_t msg[192]; /* 3 packets */
-	inj_fill(msg, sizeof(msg), 5);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 2, 0);
-	inj_poll(ep);
-	CHECK(expect_cr(8, 2, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 0, 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 2, 0); /* a copy */
-	inj_poll(ep);
-	CHECK(expect_cr(8, 0, 0) != NULL);
-	CHECK(expect_cr(8, 2, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(runs[T_ECHO], 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, 192, 1, 0);
-	inj_poll(ep);
-	CHECK(expect_cr(8, 1, 0) != NULL);
-	CHECK(expect_resp(8, T_ECHO, 0, 192, 0) != NULL);
-	CHECK_EQ(inj_tx_count(d), 0);
-	CHECK_EQ(runs[T_ECHO], 1);
-	CHECK(seen_len == 192 && memcmp(seen, msg, 192) == 0);
-	teardown();
-}
-
-/* Packets 1..63 first, then 0: the received prefix jumps by a whole word. */
-static void req__window_fills_then_slides_by_64(void)
-{
-	REQUIRE(setup() == 0);
-	enum { N = 70, SIZE = N * 64 - 10 };
-	static uint8_t msg[SIZE];
-	inj_fill(msg, sizeof(msg), 12);
-	for (uint32_t i = 1; i < 64; i++)
-		inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, i, 0);
-	inj_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CR), 63);
-	CHECK_EQ(peer.s->ss[0].win.base, 0);
-	inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, 0, 0);
-	inj_poll(ep);
-	CHECK_EQ(peer.s->ss[0].win.base, 64);
-	CHECK_EQ(peer.s->ss[0].win.bits, 0);
-	for (uint32_t i = 64; i < N; i++)
-		inj_req_pkt(&peer, 8, T_ECHO, msg, SIZE, i, 0);
-	inj_poll(ep);
-	CHECK_EQ(runs[T_ECHO], 1);
-	CHECK(seen_len == SIZE && memcmp(seen, msg, SIZE) == 0);
-	teardown();
-}
-
 /* No memory to reassemble a request: dropped (no CR), the caller resends. */
-static void req__no_memory_for_reassembly(void)
+static void on_req__no_memory_for_reassembly(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
 	cfg.mem_limit = 4u << 20;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(server_setup_cfg(&cfg) == 0);
 	struct tern_msg *hog = tern_msg_alloc(ep, (2u << 20) - 200);
 	struct tern_msg *hog2 = tern_msg_alloc(ep, (2u << 20) - 200);
 	REQUIRE(hog != NULL && hog2 != NULL);
@@ -851,9 +552,11 @@ static void req__no_memory_for_reassembly(void)
 	teardown();
 }
 
-static void rfr__each_response_packet(void)
+/* --- RFR and ACK ------------------------------------------------------------------ */
+
+static void on_rfr__each_response_packet(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	resp_size = 200; /* 64, 64, 64, 8 */
 	uint8_t want[200];
 	inj_fill(want, sizeof(want), T_ECHO);
@@ -890,9 +593,9 @@ static void rfr__each_response_packet(void)
 	teardown();
 }
 
-static void ack__frees_response(void)
+static void on_ack__frees_response(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	resp_size = 1000;
 	inj_req(&peer, 8, T_ECHO, 0, 1, 0, "a", 1);
 	inj_req(&peer, 9, T_DEFER, 0, 1, 0, "a", 1);
@@ -921,9 +624,11 @@ static void ack__frees_response(void)
 
 /* --- the handler's side ----------------------------------------------------------- */
 
+/* --- the handler's side ----------------------------------------------------------- */
+
 static void respond__twice_einval(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_TWICE, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	CHECK_EQ(second_rc, -EINVAL);
@@ -948,7 +653,7 @@ static void respond__twice_einval(void)
 
 static void respond__error(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_ERROR, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	CHECK(expect_resp(8, T_ERROR, 0, 0, EIO) != NULL);
@@ -994,7 +699,7 @@ static void respond__over_client_max_msg(void)
 
 static void respond__deferred_request_data_kept(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_DEFER, 0, 40, 0, "0123456789012345678901234567890123456789", 40);
 	inj_poll(ep);
 	REQUIRE(ndeferred == 1);
@@ -1012,7 +717,9 @@ static void respond__deferred_request_data_kept(void)
 }
 
 static int log_errors;
+
 static char log_last[512];
+
 static void log_hook(void *ctx, int level, const char *msg)
 {
 	(void)ctx;
@@ -1031,7 +738,7 @@ static void respond__deferred_copy_without_memory(void)
 	cfg.mem_limit = 4u << 20;
 	cfg.log = log_hook;
 	log_errors = 0;
-	REQUIRE(setup_cfg(&cfg) == 0);
+	REQUIRE(server_setup_cfg(&cfg) == 0);
 	struct tern_msg *hog = tern_msg_alloc(ep, (2u << 20) - 200);
 	struct tern_msg *hog2 = tern_msg_alloc(ep, (2u << 20) - 200);
 	REQUIRE(hog != NULL && hog2 != NULL);
@@ -1053,7 +760,7 @@ static void respond__deferred_copy_without_memory(void)
 
 static void respond__foreign_msgbuf(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	struct tern_ep_config cfg;
 	inj_config(&cfg);
 	cfg.bind = "10.0.0.3:1";
@@ -1077,7 +784,7 @@ static void respond__foreign_msgbuf(void)
  * the session id stays taken (zombie) until then. */
 static void respond__after_teardown_zombie(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	uint16_t id = peer.ep_id;
 	inj_req(&peer, 8, T_DEFER, 0, 1, 0, "a", 1);
 	inj_req(&peer, 9, T_ECHO, 0, 1, 0, "a", 1);
@@ -1112,9 +819,9 @@ static void respond__after_teardown_zombie(void)
 
 /* A handler may close its own session (tern_session_close is safe inside
  * callbacks), before or after answering. */
-static void handler__closes_own_session(void)
+static void run_handler__closes_own_session(void)
 {
-	REQUIRE(setup() == 0);
+	REQUIRE(server_setup() == 0);
 	inj_req(&peer, 8, T_CLOSE_AFTER, 0, 1, 0, "a", 1);
 	inj_poll(ep);
 	CHECK_EQ(runs[T_CLOSE_AFTER], 1);
@@ -1151,28 +858,25 @@ static void handler__closes_own_session(void)
 
 int main(void)
 {
-	RUN(req__new_call_runs_handler_once);
-	RUN(req__empty_request_and_response);
-	RUN(req__stale_dropped);
-	RUN(req__newer_call_frees_cached_response);
-	RUN(req__newer_call_while_running_dropped);
-	RUN(req__dup_while_running_working_cr);
-	RUN(req__dup_while_answered_resends_resp0);
-	RUN(req__dup_after_ack_dropped);
-	RUN(req__rr_duplicate_reexecutes);
-	RUN(req__oneway);
-	RUN(req__no_handler_enoent);
-	RUN(req__semantics_mismatch);
-	RUN(req__server_queue_limit_ebusy);
-	RUN(req__multi_packet_out_of_order_with_dups);
-	RUN(req__mismatched_packets_of_a_call_dropped);
-	RUN(req__beyond_window_dropped);
-	RUN(req__window_fills_then_slides_by_64);
-	RUN(req__crs_coalesce_per_run);
-	RUN(req__last_packet_held_crd_alone);
-	RUN(req__no_memory_for_reassembly);
-	RUN(rfr__each_response_packet);
-	RUN(ack__frees_response);
+	RUN(on_req__new_call_runs_handler_once);
+	RUN(on_req__empty_request_and_response);
+	RUN(on_req__stale_dropped);
+	RUN(on_req__newer_call_frees_cached_response);
+	RUN(on_req__newer_call_while_running_dropped);
+	RUN(on_req__dup_while_running_working_cr);
+	RUN(on_req__dup_while_answered_resends_resp0);
+	RUN(on_req__dup_after_ack_dropped);
+	RUN(on_req__rr_duplicate_reexecutes);
+	RUN(on_req__oneway);
+	RUN(on_req__no_handler_enoent);
+	RUN(on_req__semantics_mismatch);
+	RUN(on_req__server_queue_limit_ebusy);
+	RUN(on_req__multi_packet_out_of_order_with_dups);
+	RUN(on_req__last_packet_held_crd_alone);
+	RUN(on_req__mismatched_packets_of_a_call_dropped);
+	RUN(on_req__no_memory_for_reassembly);
+	RUN(on_rfr__each_response_packet);
+	RUN(on_ack__frees_response);
 	RUN(respond__twice_einval);
 	RUN(respond__error);
 	RUN(respond__over_client_max_msg);
@@ -1180,6 +884,6 @@ int main(void)
 	RUN(respond__deferred_copy_without_memory);
 	RUN(respond__foreign_msgbuf);
 	RUN(respond__after_teardown_zombie);
-	RUN(handler__closes_own_session);
+	RUN(run_handler__closes_own_session);
 	return check_exit();
 }

@@ -118,6 +118,8 @@ int tern_stats_format(const struct tern_stats *st, char *buf, size_t len)
 	PUT(hs_cookies_rx);
 	PUT(connects_sent);
 	PUT(pings_sent);
+	PUT(unreach_rx);
+	PUT(unreach_ignored);
 #undef PUT
 	return (int)n;
 }

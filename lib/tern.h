@@ -477,6 +477,9 @@ struct tern_stats {
 	uint64_t hs_cookies_rx;       /**< cookie replies taken (client) */
 	uint64_t connects_sent;       /**< CONNECT packets sent, retransmissions included (client) */
 	uint64_t pings_sent;          /**< PINGs sent: keepalive and probes of silent peers */
+	uint64_t unreach_rx;          /**< "port unreachable" notices from the driver (udp: ICMP) */
+	uint64_t unreach_ignored;     /**< ... that named no session of ours, or not the packet
+				           it sent (unverifiable: forged or stale) */
 };
 
 /** Fill *out with the endpoint's counters. @return 0 or -EINVAL. */

@@ -34,6 +34,7 @@ static const enum tern_drop wire_drop[] = {
 	[TERN_WIRE_TOO_BIG] = TERN_DROP_TOO_BIG,
 	[TERN_WIRE_PKT_BAD] = TERN_DROP_PKT_NUM,
 	[TERN_WIRE_CSUM_BAD] = TERN_DROP_CHECKSUM,
+	[TERN_WIRE_STATUS_BAD] = TERN_DROP_STATUS,
 };
 
 void tern_send_reset(struct tern_ep *ep, const struct tern_addr *to, const struct tern_hdr *h)

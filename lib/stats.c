@@ -27,6 +27,7 @@ static const char *const drop_names[TERN_DROP_MAX] = {
 	[TERN_DROP_REPLAY] = "replay",
 	[TERN_DROP_HANDSHAKE] = "handshake",
 	[TERN_DROP_RATELIMIT] = "ratelimit",
+	[TERN_DROP_STATUS] = "status",
 };
 
 const char *tern_drop_name(int reason)

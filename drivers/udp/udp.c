@@ -36,10 +36,12 @@
  *              port unreachable handed to the core as a TERN_RX_UNREACH
  *              entry (a connect to a port where nothing listens fails at
  *              once with -ECONNREFUSED, lib/unreach.c). The kernel then also
- *              reports an ICMP error to the next send on the socket instead
- *              of sending it, until the queue is read: such a send is made
- *              again at once (udp_rxtx.c), so a flood of forged ICMP
- *              messages costs syscalls, not packets; recverr=0 ignores them
+ *              sets the socket's pending error, which the next receive or
+ *              send takes: the multishot receive ends with -ECONNREFUSED
+ *              (re-armed at once, nothing lost: datagrams wait in the
+ *              socket), a send fails unsent and is made again at once
+ *              (udp_rxtx.c); so a flood of forged ICMP messages costs
+ *              syscalls, not packets; recverr=0 ignores them
  *              all, as the kernel does by default.
  *
  * cfg->busy_poll changes nothing here: rx_burst never sleeps in either mode

@@ -284,6 +284,14 @@ static unsigned errq_fill(struct udp_drv *u, struct tern_rx *rx)
 	u->errq_ready = false;
 	for (int i = 0; i < 8; i++) {
 		ssize_t r = errq_read(u);
+		if (r == -EAGAIN && i == 0) {
+			/* POLLERR with an empty queue: only the socket's pending error
+			 * (a receive or send usually takes it). Take it here, or the
+			 * re-armed poll would fire again at once. */
+			int err;
+			socklen_t len = sizeof(err);
+			(void)getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		}
 		if (r < 0)
 			return 0;
 		if (!errq_refused(e) || sa_addr(&e->name, e->mh.msg_namelen, &rx->src) != 0)

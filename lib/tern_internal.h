@@ -342,6 +342,7 @@ struct tern_session {
 	uint8_t tearing;    /* inside session teardown: defer frees */
 	uint8_t close_req;  /* tern_session_close() during teardown */
 	uint8_t in_hs;      /* in the CONNECT dedup table */
+	uint8_t reconnecting; /* CONNECTING again after a RESET (TERN_EP_RECONNECT) */
 	uint16_t id;
 	uint16_t peer_id;
 	uint32_t token;     /* ours: packets to us carry it */

@@ -8,14 +8,18 @@
  *                        (TERN_SESSION_FAILED), and so do the calls queued
  *                        on it: "connection refused", within a round trip
  *                        instead of after connect_timeout_ns
- *   CONNECTED, plain     the session ends like on a RESET from the peer:
- *                        -ECONNRESET (TERN_SESSION_RESET; TERN_EP_RECONNECT
- *                        reconnects, and that connect is then refused)
- *   CONNECTED, protected a hint only, never a teardown: anyone can forge an
- *                        ICMP message, and nothing in it is authenticated. The
- *                        session probes the peer (session.c): it ends only if
- *                        nothing authenticated comes back for the session
- *                        timeout, as for any silent peer
+ *   CONNECTING again     (TERN_EP_RECONNECT, after a RESET: the server
+ *                        restarted) a hint only: a restarting server's port
+ *                        is closed for a moment, and its idempotent calls
+ *                        are waiting for it; CONNECT is retransmitted as
+ *                        usual until connect_timeout_ns
+ *   CONNECTED            a hint only, never a teardown: anyone can forge an
+ *                        ICMP message and nothing in it is authenticated, and
+ *                        a peer that restarts closes its port for a moment.
+ *                        The session probes the peer at once (session.c): a
+ *                        restarted peer answers RESET, a live one PONG, and
+ *                        a dead one nothing, so it ends after the session
+ *                        timeout, as any silent peer
  *
  * Which session: the notice quotes the packet that was refused, and every
  * packet we send carries our session id (src_session): one array index,
@@ -23,11 +27,11 @@
  * that session sent: to that address, and the handshake's random nonce (or
  * the authenticated handshake's cid) of the current attempt, or the
  * session's ids and the peer's token once connected. So an off-path
- * attacker, who sees none of these, cannot fail a connect or end a session
- * with a forged ICMP; what an on-path one can do this way it could already
- * do with a RESET (plain sessions) or by dropping packets. A notice that
- * quotes too little to tell (under the tern header, or a CONNECT cut before
- * its nonce) is ignored: Linux quotes the whole datagram (up to 576 bytes
+ * attacker, who sees none of these, cannot fail a connect with a forged
+ * ICMP (nor make a session probe); what an on-path one can do this way it
+ * could already do by dropping packets. No notice ends an established
+ * session. A notice that quotes too little to tell (under the tern header,
+ * or a CONNECT cut before its nonce) is ignored: Linux quotes the whole datagram (up to 576 bytes
  * of IPv4, 1280 of IPv6), and routers at least 8 bytes past the IP header
  * (RFC 792), too few to act on safely. Counted in tern_stats.unreach_rx and
  * unreach_ignored.
@@ -68,6 +72,11 @@ void tern_on_unreach(struct tern_ep *ep, const struct tern_rx *rx)
 	if (s->state == SESS_CONNECTING) {
 		if (h.type != TERN_PKT_CONNECT || !quotes_attempt(s, q, rx->len, &h))
 			goto ignore;
+		if (s->reconnecting) {
+			tern_log(ep, TERN_LOG_DEBUG, "reconnect to %s refused: trying until the "
+				 "connect timeout", tern_addr_str(&rx->src, a, sizeof(a)));
+			return;
+		}
 		tern_log(ep, TERN_LOG_DEBUG, "connect to %s refused: nothing listens there",
 			 tern_addr_str(&rx->src, a, sizeof(a)));
 		tern_session_fail(s, -ECONNREFUSED, TERN_SESSION_FAILED);
@@ -76,13 +85,9 @@ void tern_on_unreach(struct tern_ep *ep, const struct tern_rx *rx)
 	if (s->state != SESS_CONNECTED || h.type == TERN_PKT_CONNECT ||
 	    h.dst_session != s->peer_id || h.token != s->peer_token)
 		goto ignore;
-	tern_log(ep, TERN_LOG_DEBUG, "session %u: nothing listens at %s any more%s", s->id,
-		 tern_addr_str(&rx->src, a, sizeof(a)),
-		 s->prot != TERN_PROT_NONE ? ": probing it" : "");
-	if (s->prot != TERN_PROT_NONE)
-		tern_session_probe(s);
-	else
-		tern_session_fail(s, -ECONNRESET, TERN_SESSION_RESET);
+	tern_log(ep, TERN_LOG_DEBUG, "session %u: nothing listens at %s any more: probing it", s->id,
+		 tern_addr_str(&rx->src, a, sizeof(a)));
+	tern_session_probe(s);
 	return;
 ignore:
 	ep->st.unreach_ignored++;

@@ -6,9 +6,10 @@
  * and every call queued on it ends with it, exactly once (plain and
  * authenticated handshakes). Notices that do not quote what the session
  * sent (another nonce, another address, another session, too short) are
- * counted and ignored. An established plain session ends (-ECONNRESET, as
- * on a RESET); an established protected session does not: it only probes
- * its peer, and lives on when the peer answers.
+ * counted and ignored. A session reconnecting after a RESET
+ * (TERN_EP_RECONNECT: the server restarts) is not failed. An established
+ * session, plain or protected, is never ended by one: it only probes its
+ * peer, and lives on when the peer answers.
  */
 #include <errno.h>
 #include <string.h>
@@ -177,8 +178,9 @@ static void on_unreach__unverified_ignored(void)
 	tern_ep_destroy(ep);
 }
 
-/* An established plain session: the notice ends it as a RESET would. */
-static void on_unreach__plain_session_reset(void)
+/* An established plain session only probes: a PING at once; the peer's
+ * PONG keeps it, and the call completes. */
+static void on_unreach__plain_session_only_probes(void)
 {
 	struct tern_ep *ep = plain_ep();
 	REQUIRE(ep != NULL);
@@ -192,6 +194,7 @@ static void on_unreach__plain_session_reset(void)
 	REQUIRE(q != NULL);
 	uint8_t pkt[512];
 	uint32_t len = q->len;
+	uint64_t rn = q->h.req_num;
 	memcpy(pkt, q->data, len);
 	/* A quote with another token is not ours. */
 	uint8_t bad[512];
@@ -201,13 +204,77 @@ static void on_unreach__plain_session_reset(void)
 	h.token ^= 1;
 	tern_wire_put(bad, &h);
 	unreach(ep, bad, len, INJ_PEER_ADDR);
-	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTED);
 	CHECK_EQ(stats(ep).unreach_ignored, 1);
+	CHECK_EQ(inj_tx_count(p.d), 0);
+	uint64_t pings = stats(ep).pings_sent;
+	int events = evs.n;
 	unreach(ep, pkt, len, INJ_PEER_ADDR);
-	CHECK(tern_session_state(p.s) != TERN_SS_CONNECTED);
+	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTED);
+	CHECK_EQ(r.calls, 0);
+	CHECK_EQ(stats(ep).pings_sent, pings + 1);
+	CHECK(inj_expect_tx(p.d, TERN_PKT_PING) != NULL);
+	CHECK_EQ(evs.n, events); /* no session event */
+	inj_ctrl(&p, TERN_PKT_PONG);
+	inj_resp_pkt(&p, rn, 1, "ok", 2, 0);
+	inj_poll(ep);
 	CHECK_EQ(r.calls, 1);
-	CHECK_EQ(r.status, -ECONNRESET);
+	CHECK_EQ(r.status, 0);
+	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTED);
 	tern_session_close(p.s);
+	tern_ep_destroy(ep);
+}
+
+/*
+ * TERN_EP_RECONNECT: after a RESET (the server restarted) the session
+ * connects again; a notice quoting that CONNECT (the restarting server's
+ * port is closed for a moment) does not fail it nor its idempotent call:
+ * the CONNECT is retransmitted and the server, once back, answers.
+ */
+static void on_unreach__reconnect_not_refused(void)
+{
+	struct tern_ep_config cfg;
+	inj_config(&cfg);
+	cfg.on_session = on_session;
+	cfg.session_ctx = &evs;
+	cfg.flags |= TERN_EP_RECONNECT;
+	cfg.connect_timeout_ns = 1000 * MS;
+	cfg.call_timeout_ns = 10000 * MS;
+	memset(&evs, 0, sizeof(evs));
+	struct tern_ep *ep = inj_ep_create(&cfg);
+	REQUIRE(ep != NULL);
+	struct inj_peer p;
+	inj_peer_init(&p, ep, NULL);
+	REQUIRE(inj_connect(&p) == 0);
+	struct inj_result r;
+	inj_result_reset(&r);
+	struct tern_msg *m = inj_msg(ep, 10, 1);
+	REQUIRE(tern_call_ex(p.s, 1, m, inj_cont, &r, 0, TERN_CALL_IDEMPOTENT) == 0);
+	tern_poll(ep);
+	inj_tx_clear(p.d);
+	inj_reset(&p);
+	inj_poll(ep);
+	REQUIRE(tern_session_state(p.s) == TERN_SS_CONNECTING);
+	const struct inj_pkt *c = inj_expect_tx(p.d, TERN_PKT_CONNECT);
+	REQUIRE(c != NULL);
+	uint8_t pkt[512];
+	uint32_t len = c->len;
+	memcpy(pkt, c->data, len);
+	unreach(ep, pkt, len, INJ_PEER_ADDR);
+	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTING);
+	CHECK_EQ(r.calls, 0);
+	CHECK_EQ(stats(ep).unreach_ignored, 0);
+	/* The CONNECT goes again; the server answers it. */
+	unsigned again = 0;
+	for (int t = 0; t < 50 && again == 0; t++) {
+		inj_tick(ep, 10 * MS);
+		again = inj_skip_tx(p.d, TERN_PKT_CONNECT);
+	}
+	CHECK(again > 0);
+	CHECK_EQ(tern_session_state(p.s), TERN_SS_CONNECTING);
+	CHECK_EQ(r.calls, 0);
+	tern_session_close(p.s);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, -ECANCELED);
 	tern_ep_destroy(ep);
 }
 
@@ -312,7 +379,8 @@ int main(void)
 	}
 	RUN(on_unreach__connect_refused);
 	RUN(on_unreach__unverified_ignored);
-	RUN(on_unreach__plain_session_reset);
+	RUN(on_unreach__plain_session_only_probes);
+	RUN(on_unreach__reconnect_not_refused);
 	RUN(on_unreach__secure_connect_refused);
 	RUN(on_unreach__protected_session_only_probes);
 	sp_keys_fini();

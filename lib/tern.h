@@ -292,8 +292,11 @@ int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out
 
 /**
  * Poll until the session is connected or has failed, at most timeout_ns.
- * @return 0 when connected; the failure (-ETIMEDOUT, -ECONNREFUSED,
- *         -ECONNRESET, ...); -EDEADLK inside a callback.
+ * @return 0 when connected; the failure (-ETIMEDOUT: no answer within
+ *         connect_timeout_ns; -ECONNREFUSED: nothing listens there, reported
+ *         within a round trip by drivers that learn of closed ports (udp:
+ *         the kernel's ICMP port unreachable; not for a reconnect, see
+ *         TERN_EP_RECONNECT); -ECONNRESET, ...); -EDEADLK inside a callback.
  */
 int tern_session_wait(struct tern_session *s, uint64_t timeout_ns);
 

@@ -30,7 +30,10 @@
  * the packets left, not from a poll's start that a long continuation made
  * stale. An RTO that passes is judged against the receive queue (rx.c's
  * clocks, see rto_due()): an answer that is only waiting in the queue is
- * not a loss. A call never fails for unanswered retransmissions: a peer
+ * not a loss. Timers move lazily: one armed for an earlier time than needed
+ * (the previous call's RTO on the slot, or a call that ended) is left to
+ * fire early, and the handler sets it right; so calls that follow each
+ * other on a slot cost a wheel operation per RTO, not per call. A call never fails for unanswered retransmissions: a peer
  * that stays silent while its session probes it is declared dead
  * (session.c), or the call's deadline ends it.
  */
@@ -541,6 +544,21 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 	after_rx(ep, c);
 }
 
+uint8_t *tern_call_rx_dest(struct tern_session *s, const struct tern_hdr *h, uint32_t len)
+{
+	const struct call_slot *c = &s->cs[h->req_num & s->req_slot_mask];
+	if (!c->active || c->req_num != h->req_num || h->req_type != c->req_type ||
+	    c->resp == NULL || h->status != 0 || h->pkt_num == 0 || h->msg_size != c->resp_size ||
+	    h->pkt_num >= c->resp_npkts || rx_check(c, c->req_npkts - 1 + h->pkt_num) != 0)
+		return NULL;
+	/* Exactly that packet's length: a bad tag zeroes len bytes, which
+	 * must not reach into a neighbour's place. */
+	size_t off = (size_t)h->pkt_num * s->dpp;
+	if (off >= c->resp_size || len != (c->resp_size - off < s->dpp ? c->resp_size - off : s->dpp))
+		return NULL;
+	return c->resp->data + off;
+}
+
 void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		  const uint8_t *payload, uint32_t len)
 {
@@ -599,8 +617,11 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 			tern_rx_drop(ep, (enum tern_drop)why);
 			return;
 		}
-		memcpy(c->resp->data + (size_t)h->pkt_num * s->dpp, payload, len);
-		ep->st.copied_bytes += len;
+		uint8_t *dst = c->resp->data + (size_t)h->pkt_num * s->dpp;
+		if (payload != dst) { /* else decrypted in place (tern_call_rx_dest) */
+			memcpy(dst, payload, len);
+			ep->st.copied_bytes += len;
+		}
 		rx_mark(ep, c, i);
 	}
 	if (c->rx.base == c->total) {
@@ -704,6 +725,13 @@ static int turn_coming(const struct tern_ep *ep, const struct call_slot *c, uint
 	return now - ep->rack_at_ns < (rto > waited / 4 ? rto : waited / 4);
 }
 
+/* The timer's next time for an active call: its RTO or its deadline. */
+static uint64_t active_at(const struct call_slot *c)
+{
+	uint64_t rto = rto_at(c);
+	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+}
+
 void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 {
 	while (ep->arm != NULL) {
@@ -718,15 +746,17 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 				c->sent_ns = now;
 			if (c->start_ns == 0 && c->inflight != 0)
 				c->start_ns = now;
-			uint64_t rto = rto_at(c);
-			at = rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+			at = active_at(c);
 		} else if (c->ack_pending) {
 			at = c->ack_due_ns;
 		} else {
-			tern_wheel_cancel(&ep->wheel, &c->timer);
-			continue;
+			continue; /* an armed timer finds nothing to do: cheaper than a cancel */
 		}
-		tern_wheel_arm(&ep->wheel, &c->timer, at);
+		/* Armed earlier already (the previous call's RTO, when a slot's
+		 * calls follow each other): left there, it fires early and
+		 * tern_call_timer() sets it right; one wheel operation per RTO
+		 * rather than per call. */
+		tern_wheel_arm_by(&ep->wheel, &c->timer, at);
 	}
 }
 
@@ -735,11 +765,17 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 	uint64_t now = ep->now;
 	struct tern_session *s = c->s;
 	if (!c->active) {
-		if (c->ack_pending && now >= c->ack_due_ns) {
-			c->ack_pending = 0;
-			if (s->state == SESS_CONNECTED)
-				send_ack(ep, c);
+		if (!c->ack_pending)
+			return; /* left armed by a call that ended: nothing to do */
+		if (now < c->ack_due_ns) {
+			/* Fired early (armed for the call's RTO). */
+			if (!c->arm_queued)
+				tern_wheel_arm(&ep->wheel, &c->timer, c->ack_due_ns);
+			return;
 		}
+		c->ack_pending = 0;
+		if (s->state == SESS_CONNECTED)
+			send_ack(ep, c);
 		return;
 	}
 	if (now >= c->deadline_ns) {
@@ -748,7 +784,11 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 	}
 	uint64_t due = rto_at(c);
 	if (due == 0 || now < due) {
-		arm_later(ep, c); /* not due (the RTO grew), or nothing outstanding */
+		/* Not due: fired early (armed for an earlier call on the slot, or
+		 * the RTO grew), or nothing outstanding. */
+		if (c->arm_queued)
+			return; /* tern_calls_arm() sets it when this poll ends */
+		tern_wheel_arm(&ep->wheel, &c->timer, active_at(c));
 		return;
 	}
 	uint64_t rto = tern_rto(s, c->backoff);

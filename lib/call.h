@@ -11,6 +11,12 @@
 void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
 void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		  const uint8_t *payload, uint32_t len);
+/* Where a response packet h of len payload bytes would be copied: its place
+ * in the call's reassembly buffer when that exists and the packet would be
+ * new there, else NULL. Changes nothing (h is not yet authenticated: a
+ * privacy packet is decrypted straight there, and on a bad tag that
+ * region, still unfilled, is zeroed). */
+uint8_t *tern_call_rx_dest(struct tern_session *s, const struct tern_hdr *h, uint32_t len);
 
 /* End call c with status (its continuation runs here, with data/len on success). */
 void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len);

@@ -9,9 +9,9 @@
  * robin (tern_credits_next_waiting), so no slot starves.
  *
  * The callee returns credits for request packets that are not the last
- * (the response answers the last): a CR per packet, or — with
- * TERN_EP_COALESCE_CR — one CR per run of consecutive new packets of a
- * call per receive burst (pkt_num the highest, status the number of
+ * (the response answers the last): by default one CR per run of
+ * consecutive new packets of a call per receive burst (a CR per packet with
+ * TERN_EP_NO_COALESCE_CR) (pkt_num the highest, status the number of
  * packets below it that it also answers, at most TERN_CR_RANGE - 1), sent
  * at the end of the burst (tern_cr_burst_end, rx.c's one end-of-burst
  * hook), and none for a call answered within the burst: its response
@@ -52,7 +52,7 @@ void tern_cr_send(struct tern_ep *ep, struct tern_session *s, const struct serve
 void tern_cr_new_packet(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
 			uint32_t p)
 {
-	if (!(ep->cfg.flags & TERN_EP_COALESCE_CR)) {
+	if (ep->cfg.flags & TERN_EP_NO_COALESCE_CR) {
 		tern_cr_send(ep, s, ss, p, 0, 0);
 		return;
 	}

@@ -49,8 +49,8 @@ struct call_slot *tern_credits_next_waiting(struct tern_session *s);
 /* CR for request packet p of ss's call now, and for the `extra` packets just below it. */
 void tern_cr_send(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
 		  uint32_t p, uint32_t extra, uint8_t flags);
-/* CR for a new request packet p: at once, or coalesced until the end of the
- * receive burst (TERN_EP_COALESCE_CR). */
+/* CR for a new request packet p: coalesced until the end of the receive
+ * burst, or at once with TERN_EP_NO_COALESCE_CR. */
 void tern_cr_new_packet(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
 			uint32_t p);
 /* The end of a receive burst: send the coalesced CRs. */

@@ -47,6 +47,7 @@
 #include <openssl/crypto.h> /* CRYPTO_memcmp */
 
 #include "crypto.h"
+#include "rekey.h"
 #include "session.h"
 #include "tx.h"
 
@@ -148,6 +149,13 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 	sec->protection = cfg->protection;
 	sec->ciphers = TERN_CIPHER_AES256GCM | TERN_CIPHER_CHACHAPOLY;
 	sec->cipher_pref = tern_cipher_local();
+	if (cfg->rekey_pkts > (1ull << 40)) {
+		tern_log(ep, TERN_LOG_ERR, "rekey_pkts %llu is over 2^40",
+			 (unsigned long long)cfg->rekey_pkts);
+		return -EINVAL;
+	}
+	sec->rekey_ns = cfg->rekey_ns != 0 ? cfg->rekey_ns : TERN_REKEY_NS_DEFAULT;
+	sec->rekey_pkts = cfg->rekey_pkts != 0 ? cfg->rekey_pkts : TERN_REKEY_PKTS_DEFAULT;
 	if (cfg->key_file != NULL) {
 		uint8_t priv[32];
 		if ((rc = tern_key_read(cfg->key_file, priv)) == 0)
@@ -265,6 +273,7 @@ void tern_sec_session_wipe(struct tern_session *s)
 	tern_aead_free(s->tx_aead);
 	tern_aead_free(s->rx_aead);
 	s->tx_aead = s->rx_aead = NULL;
+	tern_rekey_free(s);
 	s->prot = TERN_PROT_NONE;
 	s->tx_ctr = 0;
 	memset(&s->rxwin, 0, sizeof(s->rxwin));
@@ -286,14 +295,17 @@ static int install_keys(struct tern_session *s, unsigned cipher, const uint8_t t
 	int rc = tern_aead_new(&s->tx_aead, cipher, tx, 1);
 	if (rc == 0)
 		rc = tern_aead_new(&s->rx_aead, cipher, rx, 0);
+	s->tx_ctr = 0;
+	if (rc == 0)
+		rc = tern_rekey_init(s->ep, s, cipher, tx, rx);
 	if (rc != 0) {
 		tern_aead_free(s->tx_aead);
-		s->tx_aead = NULL;
+		tern_aead_free(s->rx_aead);
+		s->tx_aead = s->rx_aead = NULL;
 		return rc;
 	}
 	s->prot = (uint8_t)prot;
 	s->cipher = (uint8_t)cipher;
-	s->tx_ctr = 0;
 	memset(&s->rxwin, 0, sizeof(s->rxwin));
 	return 0;
 }

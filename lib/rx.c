@@ -158,12 +158,22 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 			tern_rx_drop(ep, TERN_DROP_DUP); /* a retransmitted answer */
 			return;
 		}
-		/* Nothing past the header is believed before the tag verifies. */
-		if (tern_rx_unprotect(ep, s, rx, &h) != 0)
+		/* Nothing past the header is believed before the tag verifies.
+		 * privacy: a packet of a message being reassembled is decrypted
+		 * straight into its place there when that place is known and
+		 * still unfilled (one pass instead of decrypt, then copy). */
+		body -= TERN_PROT_OVERHEAD;
+		uint8_t *dest = NULL;
+		if (s->prot == TERN_PROT_PRIVACY && h.pkt_num != 0 && body != 0) {
+			if (h.type == TERN_PKT_REQ)
+				dest = tern_serve_rx_dest(s, &h, body);
+			else if (h.type == TERN_PKT_RESP)
+				dest = tern_call_rx_dest(s, &h, body);
+		}
+		if (tern_rx_unprotect(ep, s, rx, &h, dest) != 0)
 			return;
 		s->reset_probe_ns = 0; /* the peer knows the session: a RESET was forged */
-		body -= TERN_PROT_OVERHEAD;
-		payload += TERN_PROT_CTR_LEN;
+		payload = dest != NULL ? dest : payload + TERN_PROT_CTR_LEN;
 	}
 	if (h.type <= TERN_PKT_RFR) { /* REQ, RESP, CR, RFR */
 		e = tern_wire_check_data(&h, body, s->dpp);

@@ -291,13 +291,30 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 			return;
 		}
 	}
-	memcpy(ss->req_buf->data + (size_t)p * s->dpp, payload, len);
-	ep->st.copied_bytes += len;
+	uint8_t *dst = ss->req_buf->data + (size_t)p * s->dpp;
+	if (payload != dst) { /* else decrypted in place (tern_serve_rx_dest) */
+		memcpy(dst, payload, len);
+		ep->st.copied_bytes += len;
+	}
 	tern_win_mark(&ss->win, p);
 	if (!last)
 		tern_cr_new_packet(ep, s, ss, p);
 	if (ss->win.base == n)
 		run_handler(ep, s, ss, NULL, ss->req_buf->data, ss->req_size, 0);
+}
+
+uint8_t *tern_serve_rx_dest(struct tern_session *s, const struct tern_hdr *h, uint32_t len)
+{
+	const struct serve_slot *ss = &s->ss[h->req_num & s->req_slot_mask];
+	if (ss->state != SRV_RECEIVING || h->req_num != ss->req_num || ss->req_buf == NULL ||
+	    h->msg_size != ss->req_size || h->req_type != ss->req_type ||
+	    h->pkt_num >= ss->req_npkts || tern_win_test(&ss->win, h->pkt_num) != TERN_WIN_NEW)
+		return NULL;
+	/* Exactly that packet's length (see tern_call_rx_dest). */
+	size_t off = (size_t)h->pkt_num * s->dpp;
+	if (off >= ss->req_size || len != (ss->req_size - off < s->dpp ? ss->req_size - off : s->dpp))
+		return NULL;
+	return ss->req_buf->data + off;
 }
 
 void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,

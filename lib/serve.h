@@ -11,6 +11,9 @@
 void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		 const uint8_t *payload, uint32_t len);
 void tern_on_rfr(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
+/* The request side of tern_call_rx_dest() (call.h): the place of request
+ * packet h in the request's reassembly buffer, or NULL. Changes nothing. */
+uint8_t *tern_serve_rx_dest(struct tern_session *s, const struct tern_hdr *h, uint32_t len);
 void tern_on_ack(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h);
 /* Release a serve slot's buffers when its session goes away (a running
  * handler keeps its request: tern_respond() finishes it). */

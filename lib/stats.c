@@ -117,6 +117,7 @@ int tern_stats_format(const struct tern_stats *st, char *buf, size_t len)
 	PUT(hs_refused);
 	PUT(hs_cookies_sent);
 	PUT(hs_cookies_rx);
+	PUT(rekeys);
 	PUT(connects_sent);
 	PUT(pings_sent);
 	PUT(unreach_rx);

@@ -75,14 +75,15 @@ struct tern_req;
 /** When a server restart is detected, reopen the session automatically and
  *  re-issue the in-flight calls marked TERN_CALL_IDEMPOTENT. */
 #define TERN_EP_RECONNECT 0x1u
-/** As the callee, answer a receive burst's request packets with one credit
- *  return per run of consecutive packets of a call (and none for a call
- *  answered within the burst) instead of one per packet: fewer packets for
- *  large requests (1 MiB over memif: 44% -> 57-60% of the wire, docs/performance.md).
- *  Off by default: under heavy injected loss (30%) it made rare calls time
- *  out in the property tests, not yet understood. Callers always accept
- *  coalesced credit returns. */
+/** Kept for compatibility: credit returns are coalesced by default (see
+ *  TERN_EP_NO_COALESCE_CR). */
 #define TERN_EP_COALESCE_CR 0x2u
+/** As the callee, return a credit for each request packet, instead of the
+ *  default: one credit return per run of consecutive request packets of a
+ *  call per receive burst, and none for a call answered within the burst
+ *  (fewer packets for large requests: docs/performance.md). Callers always
+ *  accept both forms. */
+#define TERN_EP_NO_COALESCE_CR 0x4u
 
 /* ------------------------------------------------------------------ */
 /** @name Protection levels (struct tern_ep_config.protection) */
@@ -172,6 +173,11 @@ struct tern_ep_config {
 				        address proven by a cookie (default 200) */
 	uint32_t handshake_load;   /**< server: secure CONNECTs per second above which it is under
 				        load and asks for cookies first (default 1000) */
+	uint64_t rekey_ns;         /**< protected sessions: each direction's key turns over (a
+				        one-way derivation both sides make, in-band, calls
+				        undisturbed) after this long (default 120 s) ... */
+	uint64_t rekey_pkts;       /**< ... or after this many packets, whichever comes first
+				        (default 2^23, RFC 9001's AES-GCM limit; at most 2^40) */
 
 	/** Log hook (may be NULL): level is TERN_LOG_*, msg has no newline. */
 	void (*log)(void *ctx, int level, const char *msg);
@@ -595,6 +601,7 @@ struct tern_stats {
 	uint64_t hs_refused;          /**< handshakes refused (not allowed, bad keys, level) */
 	uint64_t hs_cookies_sent;     /**< cookie replies sent (server under load) */
 	uint64_t hs_cookies_rx;       /**< cookie replies taken (client) */
+	uint64_t rekeys;              /**< send keys turned over (key epochs begun) */
 	uint64_t connects_sent;       /**< CONNECT packets sent, retransmissions included (client) */
 	uint64_t pings_sent;          /**< PINGs sent: keepalive and probes of silent peers */
 	uint64_t unreach_rx;          /**< "port unreachable" notices from the driver (udp: ICMP) */

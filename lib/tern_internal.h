@@ -222,7 +222,7 @@ struct serve_slot {
 };
 
 
-/* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c) --- */
+/* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c, rekey.c) --- */
 
 struct tern_aead;
 /* A client's handshake in progress: the Noise state after message 1 and the
@@ -321,6 +321,7 @@ struct tern_sec {
 	uint8_t mac1_key[3][32], cookie_key[3][32];
 	uint32_t protection;
 	unsigned ciphers, cipher_pref;
+	uint64_t rekey_ns, rekey_pkts; /* key epochs (rekey.c): turn over after these */
 	struct tern_peers peers; /* server */
 	struct tern_cookie ck;
 };
@@ -386,6 +387,12 @@ struct tern_session {
 	uint64_t hs_key; /* CONNECT dedup key: the client epoch (plain) or cid (secure) */
 	struct tern_aead *tx_aead, *rx_aead;
 	uint64_t tx_ctr;
+	/* key epochs (rekey.c): the send key turns over at this counter or
+	 * this time; epochs mod 16; the previous epoch's receive key */
+	uint64_t tx_rekey_ctr, tx_rekey_ns;
+	uint8_t tx_epoch, rx_epoch;
+	struct tern_aead *rx_prev;
+	struct tern_rekey *rk;
 	struct replay_win rxwin;
 	struct hs_client *hs;  /* client: handshake in progress */
 	uint8_t *hs_reply;     /* server: the CONNECT_OK, for retransmitted CONNECTs */
@@ -554,9 +561,11 @@ void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct t
  * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */
 int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 	      struct tern_tx *t, uint8_t *hb, uint8_t *tag);
-/* Verify (and decrypt) a protected packet in place; 0, or -1 (dropped, counted). */
+/* Verify (and decrypt) a protected packet: in place, or (privacy) into dest
+ * if not NULL (an unfilled place in a reassembly buffer: zeroed if the tag
+ * is bad); 0, or -1 (dropped, counted). */
 int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx *rx,
-		      const struct tern_hdr *h);
+		      const struct tern_hdr *h, uint8_t *dest);
 
 /* replay.c: the replay window of protected sessions */
 void tern_replay_reset(struct replay_win *w);

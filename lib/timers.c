@@ -152,13 +152,10 @@ void tern_timer_init(struct tern_timer *t, uint8_t kind)
 	t->kind = kind;
 }
 
-void tern_wheel_arm(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
+/* expiry (tern_now_ns() time) in ticks since base, rounded up. */
+static inline uint64_t tick_of(const struct tern_wheel *w, uint64_t expiry)
 {
-	if (t->pprev != NULL)
-		unlink_timer(w, t);
-	else
-		w->armed++;
-	/* Relative to the wheel's clock; |delta| < 2^63 (see wheel.h). */
+	/* Relative to the wheel's clock; |delta| < 2^63 (see timers.h). */
 	int64_t delta = (int64_t)(expiry - w->base - w->now);
 	uint64_t e; /* expiry, ns since base */
 	if (delta >= 0) {
@@ -168,7 +165,30 @@ void tern_wheel_arm(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
 		e = back < w->now ? w->now - back : 0;
 	}
 	uint64_t mask = (UINT64_C(1) << w->shift) - 1;
-	t->tick = (e >> w->shift) + ((e & mask) != 0);
+	return (e >> w->shift) + ((e & mask) != 0);
+}
+
+void tern_wheel_arm(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
+{
+	if (t->pprev != NULL)
+		unlink_timer(w, t);
+	else
+		w->armed++;
+	t->tick = tick_of(w, expiry);
+	place(w, t);
+}
+
+void tern_wheel_arm_by(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
+{
+	uint64_t tick = tick_of(w, expiry);
+	if (t->pprev != NULL) {
+		if (t->tick <= tick)
+			return;
+		unlink_timer(w, t);
+	} else {
+		w->armed++;
+	}
+	t->tick = tick;
 	place(w, t);
 }
 

@@ -112,6 +112,13 @@ static inline bool tern_timer_armed(const struct tern_timer *t)
  * the next pop. */
 void tern_wheel_arm(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry);
 
+/* Arm t to fire no later than expiry, cheaply: if it is armed to fire at
+ * or before expiry's tick already, it is left alone (it fires early, and
+ * its owner, finding nothing due, arms it again); else as
+ * tern_wheel_arm(). For timers pushed later on every event (an RTO after
+ * each send): one wheel operation per timeout rather than per event. O(1). */
+void tern_wheel_arm_by(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry);
+
 /* Disarm t if it is armed (no-op otherwise, also for a timer that fired).
  * O(1). */
 void tern_wheel_cancel(struct tern_wheel *w, struct tern_timer *t);

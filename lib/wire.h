@@ -94,10 +94,13 @@ enum tern_pkt_type {
 /*
  * A protected packet (integrity or privacy level):
  *
- *   | header (32) | counter (8, LE) | payload (len) | tag (16) |
+ *   | header (32) | epoch (4 bits) | counter (60 bits) | payload (len) | tag (16) |
  *
- * counter is the sender's per-direction packet number: the AEAD nonce, and
- * what the receiver's replay window checks. integrity: the tag
+ * The 8-byte field after the header is little-endian: its low 60 bits are
+ * the counter, the sender's per-direction packet number (the AEAD nonce,
+ * and what the receiver's replay window checks; it goes on across key
+ * epochs and stops before 2^60), its top 4 bits the key epoch mod 16 (which
+ * key sealed it: lib/rekey.h). integrity: the tag
  * authenticates header, counter and payload (the payload travels in
  * clear); privacy: the payload is encrypted, header and counter are
  * authenticated. Handshake packets and RESET are never protected.

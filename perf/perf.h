@@ -71,7 +71,8 @@ struct perf_opts {
 	uint32_t max_sessions; /* 0 = tern's default, or --sessions if more */
 	uint32_t credits;     /* 0 = tern's default */
 	uint32_t rto_min_us;  /* 0 = the driver's */
-	uint32_t coalesce_cr; /* TERN_EP_COALESCE_CR */
+	uint32_t coalesce_cr; /* --coalesce-cr: the default, accepted */
+	uint32_t no_coalesce_cr; /* TERN_EP_NO_COALESCE_CR */
 	uint64_t count;       /* measured calls, all threads together */
 	uint64_t duration_ns; /* 0 = count mode */
 	uint64_t warmup;      /* per thread */

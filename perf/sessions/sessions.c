@@ -306,6 +306,7 @@ static int run_client(const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = {.driver = "udp", .sessions = 1000, .duration = 5, .busy_poll = 1};
+	setvbuf(stdout, NULL, _IOLBF, 0); /* perf/sessions/run waits for lines */
 	static const struct option lo[] = {
 		{"driver", 1, 0, 'd'}, {"bind", 1, 0, 'b'}, {"connect", 1, 0, 'c'},
 		{"driver-args", 1, 0, 'a'}, {"sessions", 1, 0, 'n'}, {"duration", 1, 0, 't'},

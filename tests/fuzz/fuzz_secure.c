@@ -11,8 +11,9 @@
  * (mac1 recomputed on request, as anyone knowing E's public key can),
  * makes up handshake bodies with the right pattern and cid, loads either
  * side with made-up CONNECTs so that cookies are asked for, and replays
- * P's real traffic. The patterns: IK, IKpsk1, NNpsk0 (SX_CFG_*). Built with
- * -DTERN_FUZZING (no header checksum on receive).
+ * P's real traffic. Keys turn over every 6 packets (rekey.c), so packets
+ * of other epochs are part of every input. The patterns: IK, IKpsk1,
+ * NNpsk0 (SX_CFG_*). Built with -DTERN_FUZZING (no header checksum on receive).
  *
  * Besides the sanitizers (leaks included), the harness traps when:
  *   - a continuation runs twice, or never ran for an accepted call once the
@@ -37,6 +38,7 @@
 #include "crypto.h"
 #include "fuzz_secure_format.h"
 #include "inject.h"
+#include "rekey.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -227,6 +229,7 @@ static struct tern_ep *make(const char *bind, const char *key, const char *peer,
 	cfg.protection = (cfgb & SX_CFG_PRIVACY) ? TERN_PROT_PRIVACY : TERN_PROT_INTEGRITY;
 	cfg.handshake_load = (cfgb & SX_CFG_LOAD) ? 8 : 0;
 	cfg.handshake_rate = 100000; /* the fuzzer's own CONNECTs come from P's address */
+	cfg.rekey_pkts = 6;          /* keys turn over within an input: epochs are fuzzed too */
 	return inj_ep_create(&cfg);
 }
 
@@ -542,7 +545,7 @@ static void rec_seal(uint8_t arg)
 		ctr = 0;
 	if (ctr >= ps->tx_ctr)
 		ps->tx_ctr = ctr + 1; /* P never reuses it for its own packets */
-	uint64_t le = tern_le64(ctr);
+	uint64_t le = tern_le64(ctr | (uint64_t)ps->tx_epoch << TERN_EPOCH_SHIFT);
 	memcpy(pkt + TERN_HDR_LEN, &le, 8);
 	uint8_t *pl = pkt + TERN_HDR_LEN + TERN_PROT_CTR_LEN, *tag = pl + body;
 	int rc;

@@ -600,6 +600,9 @@ void inj_config(struct tern_ep_config *cfg)
 	cfg->rto_min_ns = 1000000;      /* 1 ms */
 	cfg->rto_max_ns = 64000000;     /* 64 ms */
 	cfg->mem_limit = 64ull << 20;
+	/* One CR per request packet, so tests see each (those of coalescing
+	 * clear the flag). */
+	cfg->flags |= TERN_EP_NO_COALESCE_CR;
 }
 
 struct tern_ep *inj_ep_create(const struct tern_ep_config *cfg)

@@ -21,6 +21,7 @@
 #include "check.h"
 #include "crypto.h"
 #include "secpair.h"
+#include "rekey.h"
 #include "session.h"
 #include "tx.h"
 
@@ -63,11 +64,13 @@ static void down(void)
 	cs = ss = NULL;
 }
 
+/* The counter of a protected packet (the field's top 4 bits are the key
+ * epoch: rekey.h). */
 static uint64_t ctr_of(const struct sp_pkt *p)
 {
 	uint64_t v;
 	memcpy(&v, p->data + TERN_HDR_LEN, 8);
-	return tern_le64(v);
+	return tern_le64(v) & TERN_CTR_MASK;
 }
 
 /* Start a call of len bytes on the client session and capture its first
@@ -444,6 +447,62 @@ static void protect__unprotected_packets_dropped(void)
 	down();
 }
 
+/* --- privacy: decrypted straight into reassembly -------------------------------------- */
+
+/* A privacy message of several packets: every packet after the first to
+ * arrive is decrypted into its place in the reassembly buffer (no copy);
+ * a tampered packet is dropped, zeroes only its own unfilled place, and
+ * the genuine one fills it afterwards. */
+static void protect__privacy_decrypts_into_reassembly(void)
+{
+	REQUIRE(up(TERN_PROT_PRIVACY) == 0);
+	const uint32_t dpp = cs->dpp;
+	const size_t len = 2 * (size_t)dpp + 10; /* 3 packets each way */
+	REQUIRE(len <= 4096);
+	struct inj_result r;
+	inj_result_reset(&r);
+	struct tern_msg *m = inj_msg(cli, len, 11);
+	REQUIRE(tern_call(cs, 1, m, inj_cont, &r, 0) == 0);
+	tern_poll(cli);
+	struct sp_pkt q[3];
+	for (int i = 0; i < 3; i++)
+		REQUIRE(sp_take(cli, TERN_PKT_REQ, &q[i]) == 0);
+	CHECK_EQ(q[2].h.pkt_num, 2);
+	uint64_t copied0 = sp_stats(srv).copied_bytes;
+	/* Packet 0: the buffer is made, the payload copied into it. */
+	sp_inject(srv, &q[0], sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(sp_stats(srv).copied_bytes, copied0 + dpp);
+	/* Packet 2 with its ciphertext changed: dropped. */
+	struct sp_pkt bad = q[2];
+	bad.data[TERN_HDR_LEN + TERN_PROT_CTR_LEN + 5] ^= 0x40;
+	sp_inject(srv, &bad, sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(sp_stats(srv).drops[TERN_DROP_AUTH], 1);
+	/* The genuine packet 2 fills its place; then a forged packet 1 longer
+	 * than packet 1 is: not decrypted into the buffer (it would reach into
+	 * packet 2's place, and a bad tag zeroes what it covers). */
+	sp_inject(srv, &q[2], sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(sp_stats(srv).copied_bytes, copied0 + dpp); /* decrypted in place */
+	struct sp_pkt big = q[1];
+	big.len = q[1].len + 8;
+	sp_inject(srv, &big, sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(sp_stats(srv).drops[TERN_DROP_AUTH], 2);
+	CHECK_EQ(handled, 0);
+	/* Packet 1: the handler sees the whole message intact (the server's
+	 * copied bytes now also count its answer's ciphertext). */
+	sp_inject(srv, &q[1], sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(handled, 1);
+	uint64_t ccopied0 = sp_stats(cli).copied_bytes;
+	sp_settle(srv, cli);
+	CHECK(received_ok(&r, len));
+	CHECK_EQ(sp_stats(cli).copied_bytes, ccopied0 + dpp); /* response packets 1, 2: none */
+	down();
+}
+
 /* --- counters ------------------------------------------------------------------------- */
 
 static void protect__retransmission_has_fresh_counter(void)
@@ -520,7 +579,8 @@ static int wiped(const struct tern_session *s)
 {
 	static const uint8_t zero[32];
 	return s->tx_aead == NULL && s->rx_aead == NULL && s->prot == TERN_PROT_NONE && s->hs == NULL &&
-	       s->hs_reply == NULL && s->tx_ctr == 0 && s->rxwin.next == 0 &&
+	       s->hs_reply == NULL && s->tx_ctr == 0 && s->rxwin.next == 0 && s->rk == NULL &&
+	       s->rx_prev == NULL &&
 	       memcmp(s->peer_static, zero, 32) == 0;
 }
 
@@ -669,6 +729,7 @@ int main(void)
 	RUN(protect__unprotected_packets_dropped);
 	RUN(protect__retransmission_has_fresh_counter);
 	RUN(protect__counter_never_wraps);
+	RUN(protect__privacy_decrypts_into_reassembly);
 	RUN(protect__keys_wiped_when_sessions_end);
 	RUN(protect__forged_reset_is_only_a_hint);
 	sp_keys_fini();

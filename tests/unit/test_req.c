@@ -720,14 +720,14 @@ static void req__beyond_window_dropped(void)
 	teardown();
 }
 
-/* TERN_EP_COALESCE_CR: one CR per run of consecutive new packets of a call
- * per receive burst; duplicates answered at once; none for a call answered
- * within the burst. */
+/* The default (without TERN_EP_NO_COALESCE_CR): one CR per run of
+ * consecutive new packets of a call per receive burst; duplicates answered
+ * at once; none for a call answered within the burst. */
 static void req__crs_coalesce_per_run(void)
 {
 	struct tern_ep_config cfg;
 	config(&cfg);
-	cfg.flags |= TERN_EP_COALESCE_CR;
+	cfg.flags &= ~TERN_EP_NO_COALESCE_CR;
 	REQUIRE(setup_cfg(&cfg) == 0);
 	uint8_t msg[192]; /* 3 packets */
 	inj_fill(msg, sizeof(msg), 3);

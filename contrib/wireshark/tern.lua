@@ -103,6 +103,7 @@ local pf = {
 	-- data
 	payload = ProtoField.bytes("tern.payload", "Payload"),
 	-- protected packets
+	prot_epoch = ProtoField.uint8("tern.prot.epoch", "Key epoch (mod 16)"),
 	prot_counter = ProtoField.uint64("tern.prot.counter", "Counter (AEAD nonce)"),
 	prot_payload = ProtoField.bytes("tern.prot.payload", "Protected payload"),
 	prot_tag = ProtoField.bytes("tern.prot.tag", "Tag"),
@@ -420,7 +421,11 @@ function tern.dissector(tvb, pinfo, tree)
 			return len
 		end
 		local pt = t:add(tern, tvb(HDR_LEN), "Protected (counter | payload | tag)")
-		pt:add_le(pf.prot_counter, tvb(HDR_LEN, CTR_LEN))
+		-- 8 bytes, little-endian: the key epoch in the top 4 bits, the
+		-- counter in the low 60 (lib/wire.h)
+		pt:add(pf.prot_epoch, tvb(HDR_LEN + CTR_LEN - 1, 1), math.floor(tvb(HDR_LEN + CTR_LEN - 1, 1):uint() / 16))
+		pt:add(pf.prot_counter, tvb(HDR_LEN, CTR_LEN),
+			tvb(HDR_LEN, CTR_LEN):le_uint64():band(UInt64(0xffffffff, 0x0fffffff)))
 		local plen = len - HDR_LEN - CTR_LEN - TAG_LEN
 		if plen > 0 then
 			pt:add(pf.prot_payload, tvb(HDR_LEN + CTR_LEN, plen)):append_text(

@@ -15,7 +15,7 @@
 # EchoRequest: 3003 and 4 bytes), pkt_num within the message and payload
 # bytes adding up to msg_size; CR ranges; CONNECT_OK echoing CONNECT's
 # epoch and nonce; the authenticated handshake's pattern, cid and keys;
-# protected packets as counter | payload | tag with no payload in clear;
+# protected packets as key epoch, counter | payload | tag with no payload in clear;
 # the status answer's code by name, its message, msg_size its length; every
 # checksum verified. Then: the same packets found through the port
 # preference with the heuristic off, none with neither.
@@ -137,7 +137,7 @@ fields=(frame.number udp.dstport udp.srcport tern.version tern.type tern.flags t
 	tern.pkt_num tern.msg_size tern.req_num tern.cr.first tern.cr.last tern.payload
 	tern.hs.epoch tern.hs.peer_epoch tern.hs.nonce tern.hs.slots tern.hs.mtu
 	tern.shs.pattern tern.shs.cid tern.shs.e tern.shs.static tern.shs.payload tern.shs.mac1
-	tern.shs.mac2 tern.prot.counter tern.prot.payload tern.prot.tag tern.reset.epoch
+	tern.shs.mac2 tern.prot.epoch tern.prot.counter tern.prot.payload tern.prot.tag tern.reset.epoch
 	tern.flags.status tern.status.code tern.status.message)
 decode() { # decode FILE [tshark options]: one tab-separated line of fields per tern packet
 	local out=$1
@@ -265,6 +265,9 @@ for r in secure:
         continue
     check(num(r["tern.flags"]) & 0x04, "protected flag", r)
     check(r["tern.prot.counter"] != "" and hexlen(r["tern.prot.tag"]) == 16, "counter and tag", r)
+    # a short session: no rekey yet, epoch 0 and small counters (the
+    # field's top 4 bits are the epoch, not part of the counter)
+    check(r["tern.prot.epoch"] != "" and num(r["tern.prot.epoch"]) == 0 and num(r["tern.prot.counter"]) < 1 << 20, "key epoch and counter", r)
     check(r["tern.payload"] == "", "payload in clear", r)
     check("787878787878" not in r["tern.prot.payload"].replace(":", ""), "text in clear at privacy", r)
     counters.setdefault(r["udp.srcport"], []).append(num(r["tern.prot.counter"]))

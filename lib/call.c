@@ -45,6 +45,7 @@
 #include "credits.h"
 #include "loss.h"
 #include "session.h"
+#include "status.h"
 #include "tx.h"
 #include "window.h"
 
@@ -53,6 +54,7 @@
 static void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t type, int status,
 		     const void *data, size_t len)
 {
+	struct tern_result r = {.status = status, .req_type = type, .data = data, .len = len};
 	if (status == 0) {
 		ep->st.calls_ok++;
 	} else {
@@ -61,8 +63,8 @@ static void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t 
 			ep->st.calls_timeout++;
 		else if (status == -ECONNRESET)
 			ep->st.calls_reset++;
+		tern_result_failed(&r); /* a failure's data is its message (status.c) */
 	}
-	struct tern_result r = {.status = status, .req_type = type, .data = data, .len = len};
 	CB_ENTER(ep);
 	cont(&r, ctx);
 	CB_LEAVE(ep);
@@ -605,9 +607,8 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 		return;
 	}
 	if (h->status != 0) {
-		/* An error answer ends the call at once, whatever was still being sent. */
-		c->resp_npkts = 1;
-		tern_call_complete(c, -(int)h->status, NULL, 0);
+		/* An error answer ends the call at once (status.c: its code and message). */
+		tern_call_error(ep, c, h, payload, len);
 		return;
 	}
 	uint32_t n = c->req_npkts;
@@ -889,6 +890,7 @@ struct sync_call {
 	void *buf;
 	size_t cap;
 	size_t len;
+	struct tern_status *st;
 };
 
 static void sync_cont(const struct tern_result *res, void *ctx)
@@ -899,10 +901,16 @@ static void sync_cont(const struct tern_result *res, void *ctx)
 	sc->len = res->len;
 	if (res->status == 0 && res->len != 0 && sc->buf != NULL)
 		memcpy(sc->buf, res->data, res->len < sc->cap ? res->len : sc->cap);
+	if (sc->st != NULL && res->status != 0) {
+		sc->st->code = res->code;
+		memcpy(sc->st->message, res->message, res->message_len); /* <= TERN_STATUS_MSG_MAX */
+		sc->st->message[res->message_len] = '\0';
+	}
 }
 
-int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, size_t req_len,
-		   void *resp, size_t resp_cap, size_t *resp_len, uint64_t timeout_ns)
+static int call_sync(struct tern_session *s, uint16_t req_type, const void *req, size_t req_len,
+		     void *resp, size_t resp_cap, size_t *resp_len, uint64_t timeout_ns,
+		     struct tern_status *st)
 {
 	if (s == NULL || (req == NULL && req_len != 0) || (resp == NULL && resp_cap != 0))
 		return -EINVAL;
@@ -916,7 +924,7 @@ int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, s
 		return -ENOMEM;
 	if (req_len != 0)
 		memcpy(m->data, req, req_len);
-	struct sync_call sc = {.buf = resp, .cap = resp_cap};
+	struct sync_call sc = {.buf = resp, .cap = resp_cap, .st = st};
 	int rc = tern_call(s, req_type, m, sync_cont, &sc, timeout_ns);
 	if (rc != 0) {
 		tern_msg_drop(m);
@@ -933,4 +941,24 @@ int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, s
 	if (sc.status != 0)
 		return sc.status;
 	return sc.len > resp_cap ? -EMSGSIZE : 0;
+}
+
+int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, size_t req_len,
+		   void *resp, size_t resp_cap, size_t *resp_len, uint64_t timeout_ns)
+{
+	return call_sync(s, req_type, req, req_len, resp, resp_cap, resp_len, timeout_ns, NULL);
+}
+
+int tern_call_sync_status(struct tern_session *s, uint16_t req_type, const void *req,
+			  size_t req_len, void *resp, size_t resp_cap, size_t *resp_len,
+			  uint64_t timeout_ns, struct tern_status *st)
+{
+	if (st != NULL) {
+		st->code = TERN_STATUS_OK;
+		st->message[0] = '\0';
+	}
+	int rc = call_sync(s, req_type, req, req_len, resp, resp_cap, resp_len, timeout_ns, st);
+	if (rc != 0 && st != NULL && st->code == TERN_STATUS_OK)
+		st->code = tern_status_from_errno(rc); /* the call never ran, or its answer did not fit */
+	return rc;
 }

@@ -154,6 +154,7 @@ static void adopt(struct tern_session *s, const struct tern_wire_hs *hs, uint16_
 	s->dpp = tern_dpp(mtu, s->prot);
 	s->peer_max_msg = hs->max_msg_size;
 	s->state = SESS_CONNECTED;
+	s->reconnecting = 0;
 	s->last_rx_ns = ep->now;
 }
 

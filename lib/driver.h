@@ -56,6 +56,18 @@ struct tern_rx {
 };
 
 #define TERN_RX_TRUNC 0x1u /* the datagram was longer than the buffer: len is what fit */
+/*
+ * Not a datagram but a notice that a datagram this driver sent could not be
+ * delivered because nothing listens on the destination's UDP port (ICMP or
+ * ICMPv6 port unreachable; the udp driver reads them from its socket's error
+ * queue). src is that destination (the peer); data/len are as much of the
+ * refused datagram (the tern packet as sent) as the notice quoted, len 0 if
+ * none. It goes through rx_done like any entry. As untrusted as a packet:
+ * anyone can forge an ICMP message, so the core believes one only when its
+ * quote matches what it sent (lib/unreach.c). A driver that cannot learn of
+ * closed ports never sets it: nothing else is asked of it.
+ */
+#define TERN_RX_UNREACH 0x2u
 
 /*
  * One datagram to send, gathered from three parts in this order: hdr

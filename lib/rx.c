@@ -7,6 +7,8 @@
  *   -> serve.c (requests, RFR, ACK) / call.c (CR, responses) / connect.c,
  *   session.c (handshake, RESET, DISCONNECT, keepalive)
  *
+ * The driver's "port unreachable" notices (TERN_RX_UNREACH) go to unreach.c.
+ *
  * At the end of each burst, one hook: credits.c sends the credit returns it
  * coalesced over the burst.
  *
@@ -32,6 +34,7 @@ static const enum tern_drop wire_drop[] = {
 	[TERN_WIRE_TOO_BIG] = TERN_DROP_TOO_BIG,
 	[TERN_WIRE_PKT_BAD] = TERN_DROP_PKT_NUM,
 	[TERN_WIRE_CSUM_BAD] = TERN_DROP_CHECKSUM,
+	[TERN_WIRE_STATUS_BAD] = TERN_DROP_STATUS,
 };
 
 void tern_send_reset(struct tern_ep *ep, const struct tern_addr *to, const struct tern_hdr *h)
@@ -104,8 +107,13 @@ static void not_connected(struct tern_ep *ep, struct tern_session *s, const stru
 static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 {
 	struct tern_hdr h;
-	if (tern_unlikely(rx->flags & TERN_RX_TRUNC)) {
-		tern_rx_drop(ep, TERN_DROP_FRAME);
+	if (tern_unlikely(rx->flags != 0)) {
+		/* The driver's notice that the peer's port is closed (unreach.c), or a
+		 * truncated datagram. */
+		if (rx->flags & TERN_RX_UNREACH)
+			tern_on_unreach(ep, rx);
+		else
+			tern_rx_drop(ep, TERN_DROP_FRAME);
 		return;
 	}
 	enum tern_wire_err e = tern_wire_check(rx->data, rx->len, ep->cfg.max_msg_size, &h);

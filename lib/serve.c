@@ -36,6 +36,7 @@
 #include "credits.h"
 #include "serve.h"
 #include "session.h"
+#include "status.h"
 #include "tx.h"
 #include "window.h"
 
@@ -47,7 +48,14 @@ static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct ser
 	h.req_type = ss->req_type;
 	h.req_num = ss->req_num;
 	if (ss->resp_status != 0 || ss->resp == NULL) {
+		/* An error: an errno, or a status code and its message (wire.h). */
 		h.status = ss->resp_status;
+		h.flags = ss->resp_flags;
+		if (ss->resp != NULL) {
+			h.msg_size = ss->resp->len;
+			tern_tx_data(ep, s, &h, ss->resp, ss->resp->data, ss->resp->len);
+			return;
+		}
 		tern_tx_data(ep, s, &h, NULL, NULL, 0);
 		return;
 	}
@@ -86,13 +94,19 @@ void tern_serve_slot_release(struct tern_ep *ep, struct serve_slot *ss)
 	ss->state = SRV_FREE;
 }
 
-/* Answer the current call of ss with an error, cached like any response. */
-static void answer_error(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, int err)
+/* Answer the current call of ss with an error, cached like any response:
+ * err, a positive errno; or (flags TERN_WF_STATUS) a status code and its
+ * message in msg (or NULL). */
+static void answer_error(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss, int err,
+			 uint8_t flags, struct tern_msg *msg)
 {
 	ss->state = SRV_ANSWERED;
-	ss->resp = NULL;
+	ss->resp = msg;
 	ss->resp_status = (uint8_t)err;
+	ss->resp_flags = flags;
 	ss->resp_npkts = 1;
+	if (msg != NULL)
+		ep->st.cached_responses++;
 	ep->st.responses_error++;
 	send_resp_pkt(ep, s, ss, 0);
 }
@@ -107,9 +121,11 @@ static void handler_done(struct tern_ep *ep, struct tern_session *s, struct serv
 	ss->req.len = 0;
 }
 
-/* Finish a request: cache resp (or the error status) and send packet 0. */
+/* Finish a request: cache resp (or the error status: an errno, or with
+ * flags TERN_WF_STATUS a status code, resp its message or NULL) and send
+ * packet 0. */
 static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-		  struct tern_msg *resp, int status)
+		  struct tern_msg *resp, int status, uint8_t flags)
 {
 	int rc = 0;
 	handler_done(ep, s, ss);
@@ -124,10 +140,11 @@ static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot 
 		tern_msg_drop(resp);
 		resp = NULL;
 		status = EMSGSIZE;
+		flags = 0;
 		rc = -EMSGSIZE;
 	}
 	if (status != 0) {
-		answer_error(ep, s, ss, status);
+		answer_error(ep, s, ss, status, flags, resp);
 		return rc;
 	}
 	ss->state = SRV_ANSWERED;
@@ -151,7 +168,7 @@ static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve
 	if (hd == NULL)
 		hd = handler_find(ep, ss->req_type);
 	if (tern_unlikely(hd == NULL)) { /* cannot happen: checked at the first packet */
-		answer_error(ep, s, ss, ENOENT);
+		answer_error(ep, s, ss, ENOENT, 0, NULL);
 		return;
 	}
 	ss->state = SRV_RUNNING;
@@ -218,6 +235,7 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 	ss->req_npkts = tern_wire_npkts(h->msg_size, s->dpp);
 	tern_win_reset(&ss->win);
 	ss->resp_status = 0;
+	ss->resp_flags = 0;
 	ss->oneway = (h->flags & TERN_WF_ONEWAY) != 0;
 	struct handler *hd = handler_find(ep, h->req_type);
 	if (ss->oneway) {
@@ -228,14 +246,14 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 			return NULL;
 		}
 	} else if (hd == NULL) {
-		answer_error(ep, s, ss, ENOENT);
+		answer_error(ep, s, ss, ENOENT, 0, NULL);
 		return NULL;
 	} else if (hd->flags == TERN_R) {
-		answer_error(ep, s, ss, EPROTO);
+		answer_error(ep, s, ss, EPROTO, 0, NULL);
 		return NULL;
 	} else if (ep->running >= ep->cfg.server_queue_limit) {
 		ep->st.busy_rejects++;
-		answer_error(ep, s, ss, EBUSY);
+		answer_error(ep, s, ss, EBUSY, 0, NULL);
 		return NULL;
 	}
 	ss->sem = (uint8_t)hd->flags;
@@ -404,17 +422,65 @@ int tern_respond(struct tern_req *req, struct tern_msg *resp)
 		tern_msg_drop(resp);
 		return -EINVAL;
 	}
-	return finish(req->ep, req->s, ss, resp, 0);
+	return finish(req->ep, req->s, ss, resp, 0, 0);
+}
+
+/* May the handler of req answer now? 0, or -EINVAL said through the log hook. */
+static int answerable(const struct tern_req *req, const char *fn)
+{
+	const struct serve_slot *ss = req->slot;
+	if (ss->sem == TERN_R) {
+		tern_log(req->ep, TERN_LOG_ERR, "%s: a TERN_R handler sends no answer", fn);
+		return -EINVAL;
+	}
+	if (ss->state != SRV_RUNNING) {
+		tern_log(req->ep, TERN_LOG_ERR, "%s: the request was answered already", fn);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int tern_respond_error(struct tern_req *req, int err)
 {
-	if (req == NULL || err >= 0 || err < -255)
+	if (req == NULL)
 		return -EINVAL;
-	struct serve_slot *ss = req->slot;
-	if (ss->state != SRV_RUNNING || ss->sem == TERN_R)
+	if (err >= 0 || err < -255) {
+		tern_log(req->ep, TERN_LOG_ERR,
+			 "tern_respond_error: err %d is not a negative errno (-1..-255)", err);
 		return -EINVAL;
-	return finish(req->ep, req->s, ss, NULL, -err);
+	}
+	int rc = answerable(req, "tern_respond_error");
+	if (rc != 0)
+		return rc;
+	return finish(req->ep, req->s, req->slot, NULL, -err, 0);
+}
+
+int tern_respond_status(struct tern_req *req, int code, const char *msg)
+{
+	if (req == NULL)
+		return -EINVAL;
+	if (code <= TERN_STATUS_OK || code > TERN_STATUS_MAX) {
+		tern_log(req->ep, TERN_LOG_ERR,
+			 "tern_respond_status: code %d is not an error code (1..%d)", code,
+			 TERN_STATUS_MAX);
+		return -EINVAL;
+	}
+	int rc = answerable(req, "tern_respond_status");
+	if (rc != 0)
+		return rc;
+	/* The message fits the limit, one packet of the session, and the client's
+	 * message size (status.c cuts it to that). */
+	struct tern_session *s = req->s;
+	size_t limit = TERN_STATUS_MSG_MAX;
+	if (limit > s->dpp)
+		limit = s->dpp;
+	if (limit > s->peer_max_msg)
+		limit = s->peer_max_msg;
+	struct tern_msg *m;
+	rc = tern_status_msg(req->ep, msg, limit, &m);
+	if (rc != 0)
+		return rc;
+	return finish(req->ep, s, req->slot, m, code, TERN_WF_STATUS);
 }
 
 const void *tern_req_data(const struct tern_req *req)

@@ -173,6 +173,8 @@ static void teardown(struct tern_session *s, int err, enum tern_session_event ev
 		if (tern_connect_start(s) != 0) {
 			reconnect = 0; /* cannot even start: fail like any other */
 			s->state = SESS_FAILED;
+		} else {
+			s->reconnecting = 1; /* unreach.c: a restarting server is not refused */
 		}
 	} else {
 		s->state = SESS_FAILED;

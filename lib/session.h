@@ -1,6 +1,6 @@
 /*
- * session.h — sessions: lifecycle (session.c) and the CONNECT handshake
- * that opens them (connect.c).
+ * session.h — sessions: lifecycle (session.c), the CONNECT handshake
+ * that opens them (connect.c), and closed ports (unreach.c).
  */
 #ifndef TERN_SESSION_H
 #define TERN_SESSION_H
@@ -35,6 +35,12 @@ void tern_session_start_timers(struct tern_session *s);
 /* A call of s went silent past its RTO: make sure the peer is alive (PING
  * every probe_ns; dead after session_timeout_ns of silence). */
 void tern_session_probe(struct tern_session *s);
+
+/* --- unreach.c: the driver's "port unreachable" notices --- */
+
+/* rx (TERN_RX_UNREACH): a packet we sent to rx->src found no listener there;
+ * rx->data/len quote it. Fails a connect, ends or probes a session (unreach.c). */
+void tern_on_unreach(struct tern_ep *ep, const struct tern_rx *rx);
 
 /* --- connect.c: the handshake --- */
 

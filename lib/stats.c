@@ -27,6 +27,7 @@ static const char *const drop_names[TERN_DROP_MAX] = {
 	[TERN_DROP_REPLAY] = "replay",
 	[TERN_DROP_HANDSHAKE] = "handshake",
 	[TERN_DROP_RATELIMIT] = "ratelimit",
+	[TERN_DROP_STATUS] = "status",
 };
 
 const char *tern_drop_name(int reason)
@@ -119,6 +120,8 @@ int tern_stats_format(const struct tern_stats *st, char *buf, size_t len)
 	PUT(rekeys);
 	PUT(connects_sent);
 	PUT(pings_sent);
+	PUT(unreach_rx);
+	PUT(unreach_ignored);
 #undef PUT
 	return (int)n;
 }

@@ -309,8 +309,11 @@ int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out
 
 /**
  * Poll until the session is connected or has failed, at most timeout_ns.
- * @return 0 when connected; the failure (-ETIMEDOUT, -ECONNREFUSED,
- *         -ECONNRESET, ...); -EDEADLK inside a callback.
+ * @return 0 when connected; the failure (-ETIMEDOUT: no answer within
+ *         connect_timeout_ns; -ECONNREFUSED: nothing listens there, reported
+ *         within a round trip by drivers that learn of closed ports (udp:
+ *         the kernel's ICMP port unreachable; not for a reconnect, see
+ *         TERN_EP_RECONNECT); -ECONNRESET, ...); -EDEADLK inside a callback.
  */
 int tern_session_wait(struct tern_session *s, uint64_t timeout_ns);
 
@@ -336,14 +339,95 @@ int tern_session_close(struct tern_session *s);
 /** @name Calls (client side; a server may call its clients the same way) */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/** @name Status codes
+ *
+ * A failed call carries a status code and, from a handler that gave one, a
+ * message (tern_respond_status()), as gRPC's Status does; the values are
+ * gRPC's (google.rpc.Code). Every code has one errno of its own (the first
+ * listed below), which is what struct tern_result.status holds for it, so
+ * callers that look only at status see a plain negative errno; the other
+ * errno values listed map to the code, and any errno not listed maps to
+ * TERN_STATUS_UNKNOWN. A handler that answers tern_respond_error(-err)
+ * sends err itself: its caller sees status -err and the code err maps to
+ * (tern_status_from_errno()); errors tern finds locally (-ETIMEDOUT,
+ * -ECONNRESET, ...) get their code the same way.
+ */
+/* ------------------------------------------------------------------ */
+enum tern_status_code {
+	TERN_STATUS_OK = 0,                  /**< success (status 0) */
+	TERN_STATUS_CANCELLED = 1,           /**< ECANCELED: the call was cancelled (session
+						  closed, endpoint destroyed) */
+	TERN_STATUS_UNKNOWN = 2,             /**< EREMOTEIO: an error nothing more is known of
+						  (a tern_pb handler that failed without a status),
+						  and every errno not listed here */
+	TERN_STATUS_INVALID_ARGUMENT = 3,    /**< EINVAL, EDOM, E2BIG, ENAMETOOLONG, EILSEQ: the
+						  request is wrong, whatever the server's state */
+	TERN_STATUS_DEADLINE_EXCEEDED = 4,   /**< ETIMEDOUT, ETIME: no answer before the deadline
+						  (the outcome is unknown) */
+	TERN_STATUS_NOT_FOUND = 5,           /**< ENOENT, ENXIO, ENODEV, ESRCH: what the request
+						  names does not exist (tern: no handler) */
+	TERN_STATUS_ALREADY_EXISTS = 6,      /**< EEXIST: what the request would create exists */
+	TERN_STATUS_PERMISSION_DENIED = 7,   /**< EACCES, EPERM, EROFS: the caller may not */
+	TERN_STATUS_RESOURCE_EXHAUSTED = 8,  /**< ENOSPC, ENOMEM, EDQUOT, ENOBUFS, EMFILE, ENFILE,
+						  EMSGSIZE: out of space, memory or quota; a
+						  message over a limit */
+	TERN_STATUS_FAILED_PRECONDITION = 9, /**< EBADFD, ENOTEMPTY, EISDIR, ENOTDIR, ETXTBSY: the
+						  system is not in the state the request needs
+						  (do not retry until it is) */
+	TERN_STATUS_ABORTED = 10,            /**< EDEADLK: aborted by a concurrency conflict
+						  (retry the whole operation) */
+	TERN_STATUS_OUT_OF_RANGE = 11,       /**< ERANGE, EFBIG, EOVERFLOW: past a valid range
+						  (an offset past the end, a number too large) */
+	TERN_STATUS_UNIMPLEMENTED = 12,      /**< EOPNOTSUPP, ENOSYS, EPROTONOSUPPORT,
+						  EAFNOSUPPORT: not supported by this server */
+	TERN_STATUS_INTERNAL = 13,           /**< EIO, EPROTO, EBADMSG: the server (or the
+						  protocol) broke an invariant; a device error */
+	TERN_STATUS_UNAVAILABLE = 14,        /**< EAGAIN, EBUSY, ECONNREFUSED, ECONNRESET,
+						  ECONNABORTED, ENOTCONN, EHOSTUNREACH, ENETUNREACH,
+						  ENETDOWN, EHOSTDOWN, EPIPE, ESHUTDOWN: try again
+						  later (with backoff); tern: server overloaded,
+						  peer gone */
+	TERN_STATUS_DATA_LOSS = 15,          /**< EUCLEAN: unrecoverable data loss or corruption */
+	TERN_STATUS_UNAUTHENTICATED = 16,    /**< ENOKEY, EKEYREJECTED, EKEYEXPIRED: the caller's
+						  credentials are missing or not valid */
+};
+/** The largest status code. */
+#define TERN_STATUS_MAX 16
+/** Longest status message in bytes (UTF-8, without the terminating NUL). */
+#define TERN_STATUS_MSG_MAX 512
+
+/** The code's name ("INVALID_ARGUMENT"), or "?" for a value that is no code. Any thread. */
+const char *tern_status_name(int code);
+
+/** The code err (0 or a negative errno) maps to: TERN_STATUS_OK for 0,
+ *  TERN_STATUS_UNKNOWN for an errno not in the table above. Any thread. */
+int tern_status_from_errno(int err);
+
+/** The code's own errno, negative (TERN_STATUS_NOT_FOUND: -ENOENT); 0 for
+ *  TERN_STATUS_OK; -EREMOTEIO (UNKNOWN's) for a value that is no code.
+ *  tern_status_from_errno(tern_status_to_errno(c)) == c for every code. Any thread. */
+int tern_status_to_errno(int code);
+
 /** What a continuation receives. */
 struct tern_result {
 	int status;       /**< 0, or a negative errno: -ETIMEDOUT, -ECONNRESET, -ECANCELED,
+			       -ECONNREFUSED (nothing listens at the server's address),
 			       -ENOENT (no handler), -EBUSY (server overloaded), -EMSGSIZE,
-			       or the error the handler returned */
+			       the error the handler returned, or the errno of the status
+			       code it answered with (tern_status_to_errno()) */
 	uint16_t req_type;
-	const void *data; /**< response payload, valid only during the continuation */
+	const void *data; /**< response payload, valid only during the continuation (NULL
+			       when status is not 0) */
 	size_t len;       /**< its length */
+	int code;         /**< enum tern_status_code: 0 when status is 0; the code the handler
+			       answered with (tern_respond_status()); else the code status
+			       maps to (tern_status_from_errno()) */
+	const char *message; /**< status != 0: the handler's message, NUL-terminated UTF-8 of
+				  message_len bytes (at most TERN_STATUS_MSG_MAX), valid only
+				  during the continuation; "" if it gave none (and for errors
+				  found locally). NULL when status is 0. */
+	size_t message_len;
 };
 
 /** Continuation: runs once per accepted call, inside tern_poll(). */
@@ -383,6 +467,23 @@ int tern_send(struct tern_session *s, uint16_t req_type, struct tern_msg *req,
  */
 int tern_call_sync(struct tern_session *s, uint16_t req_type, const void *req, size_t req_len,
 		   void *resp, size_t resp_cap, size_t *resp_len, uint64_t timeout_ns);
+
+/** A call's status code and message, as tern_call_sync_status() returns them. */
+struct tern_status {
+	int code;                              /**< enum tern_status_code */
+	char message[TERN_STATUS_MSG_MAX + 1]; /**< NUL-terminated; "" if none */
+};
+
+/**
+ * tern_call_sync() that also fills *st (may be NULL) with the call's status
+ * code and the handler's message: code 0 and "" on success; on an error
+ * the code and message the continuation saw, or the code of the error
+ * returned (tern_status_from_errno()) with "" when the call never ran.
+ * @return as tern_call_sync().
+ */
+int tern_call_sync_status(struct tern_session *s, uint16_t req_type, const void *req,
+			  size_t req_len, void *resp, size_t resp_cap, size_t *resp_len,
+			  uint64_t timeout_ns, struct tern_status *st);
 
 /* ------------------------------------------------------------------ */
 /** @name Handlers (server side) */
@@ -426,10 +527,27 @@ int tern_respond(struct tern_req *req, struct tern_msg *resp);
 
 /**
  * Answer with an error: the caller's continuation gets status err (a
- * negative errno, -1..-255).
- * @return as tern_respond().
+ * negative errno, -1..-255), code tern_status_from_errno(err) and no message.
+ * @return as tern_respond(); -EINVAL also for err out of range (then the
+ *         request is still unanswered).
  */
 int tern_respond_error(struct tern_req *req, int err);
+
+/**
+ * Answer with a status code (1..TERN_STATUS_MAX) and an optional message
+ * (msg: a NUL-terminated UTF-8 sentence, or NULL). The caller's
+ * continuation gets code, the message, and status
+ * tern_status_to_errno(code). Like every answer, it is cached until the
+ * caller acknowledges it (a duplicate request gets it again), for RR
+ * handlers too. A message longer than TERN_STATUS_MSG_MAX bytes, or than
+ * one packet of the session carries (or the client's message limit), is
+ * truncated to fit, at a character boundary. If no msgbuf memory is left
+ * for the message, the code goes alone.
+ * @return as tern_respond(); -EINVAL also for a code out of range or a
+ *         message that is not valid UTF-8 (then nothing is sent and the
+ *         request is still unanswered).
+ */
+int tern_respond_status(struct tern_req *req, int code, const char *msg);
 
 /* ------------------------------------------------------------------ */
 /** @name Statistics */
@@ -457,6 +575,8 @@ enum tern_drop {
 				      replayed handshake */
 	TERN_DROP_HANDSHAKE,     /**< handshake that does not authenticate (mac1, keys) */
 	TERN_DROP_RATELIMIT,     /**< handshake over the per-address rate */
+	TERN_DROP_STATUS,        /**< error response whose status code or message is malformed
+				      (code out of range, message too long or not UTF-8) */
 	TERN_DROP_MAX
 };
 
@@ -498,6 +618,9 @@ struct tern_stats {
 	uint64_t rekeys;              /**< send keys turned over (key epochs begun) */
 	uint64_t connects_sent;       /**< CONNECT packets sent, retransmissions included (client) */
 	uint64_t pings_sent;          /**< PINGs sent: keepalive and probes of silent peers */
+	uint64_t unreach_rx;          /**< "port unreachable" notices from the driver (udp: ICMP) */
+	uint64_t unreach_ignored;     /**< ... that named no session of ours, or not the packet
+				           it sent (unverifiable: forged or stale) */
 };
 
 /** Fill *out with the endpoint's counters. @return 0 or -EINVAL. */

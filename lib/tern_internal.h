@@ -210,9 +210,10 @@ struct serve_slot {
 	uint64_t req_num;
 	uint8_t state;       /* enum serve_state */
 	uint8_t sem;         /* TERN_RRA / TERN_RR / TERN_R of the handler */
-	uint8_t resp_status; /* error response: positive errno */
+	uint8_t resp_status; /* error response: positive errno, or a status code (resp_flags) */
 	uint8_t oneway;
 	uint16_t req_type;
+	uint8_t resp_flags;  /* error response: TERN_WF_STATUS (resp: the message, or NULL) */
 	uint32_t req_size;
 	uint32_t req_npkts;
 	struct tern_window win; /* the request packets that arrived (window.h) */
@@ -363,6 +364,7 @@ struct tern_session {
 	uint8_t tearing;    /* inside session teardown: defer frees */
 	uint8_t close_req;  /* tern_session_close() during teardown */
 	uint8_t in_hs;      /* in the CONNECT dedup table */
+	uint8_t reconnecting; /* CONNECTING again after a RESET (TERN_EP_RECONNECT) */
 	uint16_t id;
 	uint16_t peer_id;
 	uint32_t token;     /* ours: packets to us carry it */

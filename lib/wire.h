@@ -33,7 +33,9 @@
  * If you add a packet type, also update: TERN_PKT_MAX, tern_wire_type_name(),
  * tern_wire_check() below, the dispatch in lib/rx.c, the fuzz seed corpus
  * (tests/fuzz/), the protocol table in docs/protocol.md, and the Wireshark
- * dissector's types table (contrib/wireshark/tern.lua: one line).
+ * dissector's types table (contrib/wireshark/tern.lua: one line). If you add
+ * a header flag: TERN_WF_ALL, docs/protocol.md, and the dissector's
+ * flag_bits (one line) and FLAGS_KNOWN.
  */
 #ifndef TERN_WIRE_H
 #define TERN_WIRE_H
@@ -50,7 +52,7 @@
 /* Packet types. 0 is invalid so a zeroed buffer never parses. */
 enum tern_pkt_type {
 	TERN_PKT_REQ = 1,        /* request data packet pkt_num of msg_size bytes */
-	TERN_PKT_RESP = 2,       /* response data packet; status != 0: error, no data */
+	TERN_PKT_RESP = 2,       /* response data packet; status != 0: an error (see below) */
 	TERN_PKT_CR = 3,         /* credit return: callee got request packet pkt_num */
 	TERN_PKT_RFR = 4,        /* request for response packet pkt_num (> 0) */
 	TERN_PKT_ACK = 5,        /* caller got the whole response to req_num: free it */
@@ -69,7 +71,25 @@ enum tern_pkt_type {
 #define TERN_WF_WORKING   0x02u /* CR: the handler is still running (resets the caller's retry count) */
 #define TERN_WF_PROTECTED 0x04u /* a protected session's packet: counter after the header, tag at the end */
 #define TERN_WF_SECURE    0x08u /* CONNECT, CONNECT_OK, COOKIE: the authenticated handshake */
-#define TERN_WF_ALL       0x0fu /* every flag this version knows; others are reserved (must be 0) */
+#define TERN_WF_STATUS    0x10u /* RESP: status is a status code, the body its message (below) */
+#define TERN_WF_ALL       0x1fu /* every flag this version knows; others are reserved (must be 0) */
+
+/*
+ * An error response is a RESP with pkt_num 0 in one of two forms:
+ *
+ *   plain (no TERN_WF_STATUS): status = a positive errno value (1..255),
+ *     no body (msg_size 0): tern_respond_error(), and tern's own refusals
+ *     (no handler, overloaded)
+ *   TERN_WF_STATUS: status = a status code (1..TERN_WIRE_CODE_MAX, tern.h's
+ *     enum tern_status_code), msg_size = the message's length, the body the
+ *     message: 0..TERN_WIRE_STATUS_MSG_MAX bytes of UTF-8 without NUL, in
+ *     this one packet (at most a packet's payload): tern_respond_status()
+ *
+ * Both are cached by the callee until acknowledged, like any response. On a
+ * protected session the message is protected like any payload.
+ */
+#define TERN_WIRE_CODE_MAX       16u
+#define TERN_WIRE_STATUS_MSG_MAX 512u
 
 /*
  * A protected packet (integrity or privacy level):
@@ -336,6 +356,7 @@ enum tern_wire_err {
 	TERN_WIRE_TOO_BIG,     /* msg_size above the receiver's limit */
 	TERN_WIRE_PKT_BAD,     /* pkt_num not inside the message */
 	TERN_WIRE_CSUM_BAD,    /* header checksum mismatch */
+	TERN_WIRE_STATUS_BAD,  /* an error response's status code or message does not hold */
 };
 
 /*
@@ -360,6 +381,8 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 		return TERN_WIRE_CSUM_BAD;
 #endif
 	tern_wire_get(pkt, h);
+	if ((h->flags & TERN_WF_STATUS) && h->type != TERN_PKT_RESP)
+		return TERN_WIRE_TYPE_BAD; /* a status answer is a RESP */
 	size_t extra = (h->flags & TERN_WF_PROTECTED) ? TERN_PROT_OVERHEAD : 0;
 	if (len < TERN_HDR_LEN + extra)
 		return TERN_WIRE_SHORT;
@@ -393,17 +416,35 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 }
 
 /*
+ * An error response (above): plain, no body; with TERN_WF_STATUS, a code in
+ * range and a message of msg_size bytes that fits the limit and the packet.
+ * (That the message is UTF-8 is checked where it is read: lib/status.c.)
+ */
+static inline enum tern_wire_err tern_wire_check_error(const struct tern_hdr *h, size_t body,
+						       uint32_t dpp)
+{
+	if (!(h->flags & TERN_WF_STATUS))
+		return body == 0 && h->pkt_num == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+	return (unsigned)(h->status - 1) < TERN_WIRE_CODE_MAX && h->pkt_num == 0 &&
+			       h->msg_size <= TERN_WIRE_STATUS_MSG_MAX && h->msg_size <= dpp &&
+			       body == h->msg_size
+		       ? TERN_WIRE_OK
+		       : TERN_WIRE_STATUS_BAD;
+}
+
+/*
  * The rest of the checks of a data packet, once the session (and so the
  * payload size of a full packet, dpp) is known: pkt_num inside the message
  * and the body exactly as long as that packet must be. An error response
- * (RESP with status) has no body and pkt_num 0; CR and RFR have no body.
+ * (RESP with status or TERN_WF_STATUS) is checked by tern_wire_check_error();
+ * CR and RFR have no body.
  */
 static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, size_t body,
 						      uint32_t dpp)
 {
 	if (h->type <= TERN_PKT_RESP) { /* REQ, RESP */
-		if (h->type == TERN_PKT_RESP && h->status != 0)
-			return body == 0 && h->pkt_num == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
+		if (h->type == TERN_PKT_RESP && (h->status | (h->flags & TERN_WF_STATUS)) != 0)
+			return tern_wire_check_error(h, body, dpp);
 		if (h->msg_size <= dpp) /* one packet: the common case, no division */
 			return h->pkt_num != 0 ? TERN_WIRE_PKT_BAD
 			       : body == h->msg_size ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
@@ -427,7 +468,8 @@ static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, 
  * A CR answers request packet pkt_num and the tern_cr_extra() packets just
  * below it (a coalesced credit return): the header's status byte carries
  * that count in CRs, bounded by tern_wire_check_data() to pkt_num and the
- * window (< 64). Every other packet type uses status as an errno value.
+ * window (< 64). RESP and CONNECT_OK use status as an errno value, or (RESP
+ * with TERN_WF_STATUS) as a status code.
  *
  * The last request packet is answered by the response, never by a CR, with
  * one exception: when it arrives while packets below it are missing, the

@@ -21,15 +21,23 @@
  *  - a raw tern caller can talk to a tern_pb server (and back): send the
  *    packed input message with tern_call() at type B + i.
  *
- * **Status codes** a caller sees (a closure gets NULL, tern_pb_last_status()
- * and tern_pb_call()'s done get the code):
+ * **Status codes and messages.** A handler fails with a code of tern.h's
+ * enum tern_status_code and a message by calling tern_pb_respond_status()
+ * instead of its closure (as a gRPC handler returns a Status); the caller
+ * sees that code and message (tern_pb_last_code(), tern_pb_last_message(),
+ * tern_pb_call_sync_status()) and, as status, the code's errno
+ * (tern_status_to_errno(): NOT_FOUND is -ENOENT, ...). The other failures
+ * have the code their errno maps to (tern_status_from_errno()) and no
+ * message. The errno values a caller sees (a closure gets NULL,
+ * tern_pb_last_status() and tern_pb_call()'s done get them):
  *  - -ENOENT: unknown method: an index the server does not have (an older
  *    server), a NULL handler slot, or nothing registered at that type;
  *  - -EPROTO: the server could not decode the request as the method's
  *    input message;
- *  - -EREMOTEIO (#TERN_PB_EHANDLER): the handler failed: it called its
- *    closure with NULL (protobuf-c's failure convention), or with a message
- *    of the wrong type;
+ *  - -EREMOTEIO (#TERN_PB_EHANDLER, code TERN_STATUS_UNKNOWN): the handler
+ *    failed without a status: it called its closure with NULL (protobuf-c's
+ *    failure convention), or with a message of the wrong type;
+ *  - the errno of the code the handler answered with tern_pb_respond_status();
  *  - -EMSGSIZE: the request or the response is over an endpoint's message
  *    limit (or its memory limit);
  *  - -EBADMSG: the client could not decode the response;
@@ -144,6 +152,17 @@ int tern_pb_client_set_timeout(ProtobufCService *client, uint64_t timeout_ns);
  */
 int tern_pb_last_status(void);
 
+/** The status code of that call (enum tern_status_code): 0 when the
+ *  closure got a response; the code the handler answered with
+ *  (tern_pb_respond_status()); else the code its status maps to
+ *  (tern_status_from_errno()). Any thread (thread-local). */
+int tern_pb_last_code(void);
+
+/** The handler's message of that call: NUL-terminated UTF-8, "" if it gave
+ *  none; valid until the next tern_pb closure or done runs on this thread.
+ *  Any thread (thread-local). */
+const char *tern_pb_last_message(void);
+
 /** Status-carrying completion: status is 0 and resp the response (valid
  *  only during the call), or status < 0 and resp NULL. */
 typedef void (*tern_pb_done_fn)(int status, const ProtobufCMessage *resp, void *ctx);
@@ -176,6 +195,17 @@ int tern_pb_call(ProtobufCService *client, unsigned method_index, const Protobuf
 int tern_pb_call_sync(ProtobufCService *client, unsigned method_index, const ProtobufCMessage *req,
 		      ProtobufCMessage **resp, struct tern_pb_arena *arena, uint64_t timeout_ns);
 
+/**
+ * tern_pb_call_sync() that also fills *st (may be NULL) with the call's
+ * status code and the handler's message: code 0 and "" on success; the
+ * code and message the handler answered with (tern_pb_respond_status());
+ * else the code the returned error maps to, and "".
+ * @return as tern_pb_call_sync().
+ */
+int tern_pb_call_sync_status(ProtobufCService *client, unsigned method_index,
+			     const ProtobufCMessage *req, ProtobufCMessage **resp,
+			     struct tern_pb_arena *arena, uint64_t timeout_ns, struct tern_status *st);
+
 /* ------------------------------------------------------------------ */
 /** @name Server */
 /* ------------------------------------------------------------------ */
@@ -203,6 +233,21 @@ int tern_pb_call_sync(ProtobufCService *client, unsigned method_index, const Pro
  *         -EEXIST (overlaps a service already served on ep); -ENOMEM.
  */
 int tern_pb_serve(struct tern_ep *ep, ProtobufCService *svc, uint16_t base_type, unsigned flags);
+
+/**
+ * Answer the request behind closure_data with a status code (1 ..
+ * TERN_STATUS_MAX of tern.h's enum tern_status_code) and a message (a
+ * NUL-terminated UTF-8 sentence, or NULL), instead of calling the closure:
+ * the handler's failure as the caller will see it (tern_respond_status():
+ * cached like any answer, a long message cut at a character boundary).
+ * After it returns 0 (or -ECONNRESET) the request is answered: the closure
+ * must not run. E.g. `return (void)tern_pb_respond_status(closure_data,
+ * TERN_STATUS_NOT_FOUND, "no such key");`
+ * @return 0; -EINVAL (closure_data is not a live request, the code is out
+ *         of range or the message not UTF-8: logged, and the request is
+ *         still unanswered); -ECONNRESET (the session went away meanwhile).
+ */
+int tern_pb_respond_status(void *closure_data, int code, const char *msg);
 
 /**
  * Inside a handler (or until its closure runs): the tern request behind
@@ -234,6 +279,7 @@ struct tern_pb_stats {
 	uint64_t no_method;       /**< answered -ENOENT (index, NULL handler) */
 	uint64_t bad_request;     /**< answered -EPROTO (did not decode) */
 	uint64_t handler_failed;  /**< answered TERN_PB_EHANDLER */
+	uint64_t statuses;        /**< answered with tern_pb_respond_status() */
 	uint64_t too_big;         /**< replies that did not fit a msgbuf or the client */
 	uint64_t no_memory;       /**< answered -ENOMEM (no arena) */
 	uint64_t deferred;        /**< handlers that returned before replying */

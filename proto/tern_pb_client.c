@@ -26,6 +26,7 @@ struct sync_out {
 	ProtobufCMessage *msg;
 	int status;
 	int done;
+	struct tern_status *st; /* tern_pb_call_sync_status(): code and message, or NULL */
 };
 
 struct pb_client;
@@ -57,11 +58,41 @@ struct pb_client {
 	struct tern_pb_arena sync_arena; /* tern_pb_call_sync() with arena NULL */
 };
 
-static _Thread_local int last_status;
+/* The last call's outcome on this thread (the message copied: tern's is
+ * valid only during its continuation). */
+static _Thread_local int last_status, last_code;
+static _Thread_local char last_message[TERN_STATUS_MSG_MAX + 1];
 
 int tern_pb_last_status(void)
 {
 	return last_status;
+}
+
+int tern_pb_last_code(void)
+{
+	return last_code;
+}
+
+const char *tern_pb_last_message(void)
+{
+	return last_message;
+}
+
+/* Record a call's outcome: status, and the code and message of the answer
+ * (msg NULL: none, the code status maps to). */
+static void set_last(int status, int code, const char *msg, size_t len)
+{
+	last_status = status;
+	if (msg == NULL) {
+		last_code = tern_status_from_errno(status);
+		last_message[0] = '\0';
+		return;
+	}
+	last_code = code;
+	if (len > TERN_STATUS_MSG_MAX)
+		len = TERN_STATUS_MSG_MAX; /* cannot happen: tern bounds it */
+	memcpy(last_message, msg, len);
+	last_message[len] = '\0';
 }
 
 static void client_invoke(ProtobufCService *service, unsigned mi, const ProtobufCMessage *in,
@@ -118,7 +149,12 @@ static void on_reply(const struct tern_result *res, void *ctx)
 	if (status == 0)
 		m = pb_decode(md->output, cl->recursive[p->mi], a, res->data, res->len, -EBADMSG, &status);
 	cl->cb_depth++;
-	last_status = status;
+	/* The server's code and message if it answered with them (a failure
+	 * found here, a response that does not decode, has only its errno). */
+	if (res->status != 0)
+		set_last(status, res->code, res->message, res->message_len);
+	else
+		set_last(status, 0, NULL, 0);
 	switch (p->kind) {
 	case PEND_CLOSURE:
 		if (p->closure != NULL)
@@ -131,6 +167,10 @@ static void on_reply(const struct tern_result *res, void *ctx)
 		p->sync->msg = m;
 		p->sync->status = status;
 		p->sync->done = 1;
+		if (p->sync->st != NULL) {
+			p->sync->st->code = last_code;
+			memcpy(p->sync->st->message, last_message, strlen(last_message) + 1);
+		}
 		break;
 	}
 	cl->cb_depth--;
@@ -197,7 +237,7 @@ static void client_invoke(ProtobufCService *service, unsigned mi, const Protobuf
 		return;
 	/* Not started: the closure still runs exactly once, now. */
 	cl->cb_depth++;
-	last_status = rc;
+	set_last(rc, 0, NULL, 0);
 	if (closure != NULL)
 		closure(NULL, closure_data);
 	cl->cb_depth--;
@@ -266,8 +306,9 @@ int tern_pb_call(ProtobufCService *client, unsigned method_index, const Protobuf
 	return start_call(cl, method_index, req, &t, timeout_ns, NULL);
 }
 
-int tern_pb_call_sync(ProtobufCService *client, unsigned method_index, const ProtobufCMessage *req,
-		      ProtobufCMessage **resp, struct tern_pb_arena *arena, uint64_t timeout_ns)
+static int call_sync(ProtobufCService *client, unsigned method_index, const ProtobufCMessage *req,
+		     ProtobufCMessage **resp, struct tern_pb_arena *arena, uint64_t timeout_ns,
+		     struct tern_status *st)
 {
 	struct pb_client *cl = as_client(client);
 	if (cl == NULL || resp == NULL)
@@ -286,7 +327,7 @@ int tern_pb_call_sync(ProtobufCService *client, unsigned method_index, const Pro
 		arena = &cl->sync_arena;
 		tern_pb_arena_reset(arena);
 	}
-	struct sync_out so = {.arena = arena};
+	struct sync_out so = {.arena = arena, .st = st};
 	struct pending t = {.kind = PEND_SYNC, .sync = &so};
 	struct pending *p;
 	rc = start_call(cl, method_index, req, &t, timeout_ns, &p);
@@ -309,5 +350,25 @@ int tern_pb_call_sync(ProtobufCService *client, unsigned method_index, const Pro
 out:
 	cl->sync_waiting--;
 	client_maybe_free(cl);
+	return rc;
+}
+
+int tern_pb_call_sync(ProtobufCService *client, unsigned method_index, const ProtobufCMessage *req,
+		      ProtobufCMessage **resp, struct tern_pb_arena *arena, uint64_t timeout_ns)
+{
+	return call_sync(client, method_index, req, resp, arena, timeout_ns, NULL);
+}
+
+int tern_pb_call_sync_status(ProtobufCService *client, unsigned method_index,
+			     const ProtobufCMessage *req, ProtobufCMessage **resp,
+			     struct tern_pb_arena *arena, uint64_t timeout_ns, struct tern_status *st)
+{
+	if (st != NULL) {
+		st->code = TERN_STATUS_OK;
+		st->message[0] = '\0';
+	}
+	int rc = call_sync(client, method_index, req, resp, arena, timeout_ns, st);
+	if (rc != 0 && st != NULL && st->code == TERN_STATUS_OK)
+		st->code = tern_status_from_errno(rc); /* not started, or refused here */
 	return rc;
 }

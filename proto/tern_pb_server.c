@@ -5,7 +5,8 @@
  * request context with its own arena, the first 4 KiB inline) from the
  * endpoint's pool, is unpacked into it and handed to svc->invoke; the
  * closure packs the reply straight into the response msgbuf, answers, and
- * returns the pb_call to the pool. Nothing is freed per call, so after
+ * returns the pb_call to the pool (tern_pb_respond_status() answers with a
+ * status code and message instead, and does the same). Nothing is freed per call, so after
  * warm-up nothing is malloc'd.
  *
  * tern has no per-endpoint user data or destroy hook, so the endpoint's
@@ -237,6 +238,24 @@ static void on_request(struct tern_req *req, void *ctx)
 		call_put(pe, c); /* answered inside the handler: the common case */
 	else
 		pe->st.deferred++;
+}
+
+int tern_pb_respond_status(void *closure_data, int code, const char *msg)
+{
+	struct pb_call *c = closure_data;
+	if (c == NULL || c->magic != CALL_MAGIC || c->state != CALL_RUNNING)
+		return -EINVAL; /* not a live request: answered already, or no tern_pb's */
+	int rc = tern_respond_status(c->req, code, msg); /* logs a bad code or message */
+	if (rc == -EINVAL)
+		return rc; /* still unanswered: the handler answers otherwise */
+	struct pb_ep *pe = c->pe;
+	c->state = CALL_DONE;
+	busy_unlink(pe, c);
+	if (rc == 0)
+		pe->st.statuses++;
+	if (!c->in_invoke)
+		call_put(pe, c);
+	return rc;
 }
 
 struct tern_req *tern_pb_req(void *closure_data)

@@ -144,7 +144,9 @@ static int connect_client(struct gopts *g, struct tern_ep **ep, struct tern_sess
 
 static int call_failed(const char *what, uint64_t off, int rc)
 {
-	fprintf(stderr, "blkstore-cli: %s at %" PRIu64 ": %s\n", what, off, strerror(-rc));
+	const char *why = blkstore_last_message();
+	fprintf(stderr, "blkstore-cli: %s at %" PRIu64 ": %s%s%s\n", what, off, strerror(-rc),
+		why[0] != '\0' ? ": " : "", why);
 	return 1;
 }
 

@@ -17,7 +17,11 @@
  * parse: shorter than the header, unknown version, a Write whose payload
  * is not header + length, a Read with bytes after the header), -EINVAL
  * (unknown flags, misaligned, length 0 or over BLKSTORE_MAX_IO, past the
- * end), or the disk's error (-ENOSPC, -EIO, ...). Both paths run with
+ * end), or the disk's error (-ENOSPC, -EIO, ...). -EINVAL, -ENOSPC and -EIO
+ * come as a tern status code whose errno is that one, with a sentence that
+ * says what was wrong ("offset 1 and length 4096 must be multiples of
+ * 4096": blkstore_last_message()); the others as a bare errno (their status
+ * codes stand for other errnos). Both paths run with
  * TERN_RRA: a retransmitted Write is answered from tern's response cache,
  * never written twice.
  *

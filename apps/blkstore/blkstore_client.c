@@ -131,12 +131,24 @@ static void op_complete(struct op *o, int status, const struct blkstore_stat *st
 	maybe_free(c);
 }
 
+/* The server's sentence for the last failed operation completed on this
+ * thread (raw path; the protobuf path answers in band, without one). */
+static _Thread_local char last_message[TERN_STATUS_MSG_MAX + 1];
+
+const char *blkstore_last_message(void)
+{
+	return last_message;
+}
+
 /* --- raw data path ------------------------------------------------------- */
 
 static void raw_cont(const struct tern_result *res, void *ctx)
 {
 	struct op *o = ctx;
 	int status = res->status;
+	size_t n = res->message != NULL ? res->message_len : 0;
+	memcpy(last_message, n != 0 ? res->message : "", n);
+	last_message[n] = '\0';
 	if (status == 0) {
 		if (o->kind == OP_READ) {
 			if (res->len != o->len)
@@ -218,6 +230,7 @@ static void fill_stat(struct blkstore_stat *st, const Blkstore__StatReply *r)
 static void pb_done(int status, const ProtobufCMessage *resp, void *ctx)
 {
 	struct op *o = ctx;
+	last_message[0] = '\0';
 	struct blkstore_stat st;
 	if (status == 0) {
 		switch (o->kind) {

@@ -110,6 +110,15 @@ int blkstore_discard(struct blkstore_client *c, uint64_t off, uint64_t len,
 /** Size, properties and counters of the server. @return as blkstore_read(). */
 int blkstore_stat(struct blkstore_client *c, blkstore_stat_fn done, void *ctx);
 
+/**
+ * The server's sentence for the last operation completed on this thread
+ * whose done ran (or sync call returned) with an error, e.g. "offset 1 and
+ * length 4096 must be multiples of 4096"; "" if it gave none (the protobuf
+ * path never does, nor errors found locally). Valid until the next
+ * completion on this thread. Any thread (thread-local).
+ */
+const char *blkstore_last_message(void);
+
 /* Synchronous forms: issue, then poll the endpoint until the answer (every
  * call ends: tern bounds it by the call deadline). @return the status, an
  * issuing error, or -EDEADLK when called inside a tern callback. */

@@ -23,6 +23,8 @@
  * for a success, never the reverse).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -149,6 +151,36 @@ static int wire_err(int err)
 
 /* --- answers ------------------------------------------------------------ */
 
+/*
+ * Answer a raw request with err (a negative errno) and why, a sentence for
+ * the client (blkstore_last_message()): as a status code and message when
+ * that code's own errno is err (so the client's status is err either way:
+ * EINVAL, ENOSPC, EIO, ...), as the bare errno otherwise (EPROTO, EBUSY,
+ * ENOMEM: their codes stand for other errnos).
+ */
+static void answer_err(struct tern_req *req, int err, const char *why)
+{
+	int code = tern_status_from_errno(err);
+	if (why != NULL && tern_status_to_errno(code) == err &&
+	    tern_respond_status(req, code, why) != -EINVAL)
+		return;
+	(void)tern_respond_error(req, wire_err(err));
+}
+
+/* Why a raw data answer failed with err, or NULL if nothing more is known. */
+static const char *io_why(const struct blk_io *io, int err)
+{
+	switch (err) {
+	case -ENOSPC:
+		return "the export's file system is full: the write did not complete";
+	case -EIO:
+		return io->op == IO_READ ? "I/O error reading the export (or it shrank)"
+					 : "I/O error writing the export";
+	default:
+		return NULL;
+	}
+}
+
 static void pb_answer(struct blk_io *io, int status)
 {
 	switch (io->op) {
@@ -211,7 +243,7 @@ static void io_finish(struct blks_server *s, struct blk_io *io, int status)
 		pb_answer(io, status);
 	} else if (status != 0) {
 		tern_msg_free(io->resp);
-		(void)tern_respond_error(io->req, wire_err(status));
+		answer_err(io->req, status, io_why(io, status));
 	} else {
 		if (io->op == IO_READ && io->bounce != NULL) {
 			memcpy(tern_msg_data(io->resp), io->bounce, io->len);
@@ -373,15 +405,33 @@ int blks_server_disk_poll(struct blks_server *s, uint64_t wait_ns)
 
 /* --- raw handlers -------------------------------------------------------- */
 
-static void reject(struct blks_server *s, struct tern_req *req, int err)
+static void reject(struct blks_server *s, struct tern_req *req, int err, const char *why)
 {
 	count_error(s, err);
-	(void)tern_respond_error(req, err);
+	answer_err(req, err, why);
 }
 
-/* Parse and check a raw request: 0, -EPROTO or -EINVAL. */
+/* What is wrong with the range of a request that blkstore_range_check() refused. */
+static void range_why(const struct blks_server *s, const struct blkstore_hdr *h, char *why,
+		      size_t n)
+{
+	if (h->length == 0)
+		snprintf(why, n, "length 0");
+	else if (h->length > BLKSTORE_MAX_IO)
+		snprintf(why, n, "length %u is over the limit of %u bytes", h->length,
+			 (unsigned)BLKSTORE_MAX_IO);
+	else if (((h->offset | h->length) & (BLKSTORE_BLOCK - 1)) != 0)
+		snprintf(why, n, "offset %" PRIu64 " and length %u must be multiples of %u",
+			 h->offset, h->length, (unsigned)BLKSTORE_BLOCK);
+	else
+		snprintf(why, n, "%" PRIu64 "+%u is past the end of the export (%" PRIu64 " bytes)",
+			 h->offset, h->length, s->d->size);
+}
+
+/* Parse and check a raw request: 0, -EPROTO or -EINVAL (why says what,
+ * for -EINVAL). */
 static int parse_raw(const struct blks_server *s, struct tern_req *req, int is_write,
-		     struct blkstore_hdr *h)
+		     struct blkstore_hdr *h, char *why, size_t n)
 {
 	size_t len = tern_req_len(req);
 	const void *p = tern_req_data(req);
@@ -392,23 +442,29 @@ static int parse_raw(const struct blks_server *s, struct tern_req *req, int is_w
 		return -EPROTO;
 	if (len != BLKSTORE_HDR_LEN + (is_write ? (size_t)h->length : 0))
 		return -EPROTO;
-	if ((h->flags & ~(is_write ? BLKSTORE_F_ALL : 0u)) != 0)
+	if ((h->flags & ~(is_write ? BLKSTORE_F_ALL : 0u)) != 0) {
+		snprintf(why, n, "unknown flags %#x", h->flags);
 		return -EINVAL;
-	return blkstore_range_check(h->offset, h->length, BLKSTORE_MAX_IO, s->d->size);
+	}
+	int rc = blkstore_range_check(h->offset, h->length, BLKSTORE_MAX_IO, s->d->size);
+	if (rc != 0)
+		range_why(s, h, why, n);
+	return rc;
 }
 
 static void raw_io(struct tern_req *req, void *ctx, int is_write)
 {
 	struct blks_server *s = ctx;
 	struct blkstore_hdr h;
-	int rc = parse_raw(s, req, is_write, &h);
+	char why[128];
+	int rc = parse_raw(s, req, is_write, &h, why, sizeof(why));
 	if (rc != 0) {
-		reject(s, req, rc);
+		reject(s, req, rc, rc == -EINVAL ? why : NULL);
 		return;
 	}
 	struct blk_io *io = io_get(s);
 	if (io == NULL) { /* over max_requests: tern's queue limit should stop this first */
-		reject(s, req, -EBUSY);
+		reject(s, req, -EBUSY, NULL);
 		return;
 	}
 	io->op = is_write ? IO_WRITE : IO_READ;

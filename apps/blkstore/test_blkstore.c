@@ -320,18 +320,18 @@ static void bad_ranges__einval(void)
 	REQUIRE(buf != NULL);
 	struct blkstore_stat before, after;
 	REQUIRE(do_stat(raw_cli, &before) == 0);
-	static const struct { uint64_t off; uint32_t len; } bad[] = {
-		{1, 4096},                 /* misaligned offset */
-		{512, 4096},
-		{0, 4095},                 /* misaligned length */
-		{0, 4097},
-		{0, 0},                    /* zero length */
-		{0, MIB + 4096},           /* over 1 MiB */
-		{0, 2 * MIB},
-		{SIZE, 4096},              /* past the end */
-		{SIZE - 4096, 8192},       /* straddles the end */
-		{UINT64_MAX - 4095, 4096}, /* would wrap */
-		{(UINT64_MAX & ~4095ull), 4096},
+	static const struct { uint64_t off; uint32_t len; const char *why; } bad[] = {
+		{1, 4096, "multiples of 4096"}, /* misaligned offset */
+		{512, 4096, "multiples of 4096"},
+		{0, 4095, "multiples of 4096"}, /* misaligned length */
+		{0, 4097, "multiples of 4096"},
+		{0, 0, "length 0"},             /* zero length */
+		{0, MIB + 4096, "over the limit"}, /* over 1 MiB */
+		{0, 2 * MIB, "over the limit"},
+		{SIZE, 4096, "past the end"},   /* past the end */
+		{SIZE - 4096, 8192, "past the end"}, /* straddles the end */
+		{UINT64_MAX - 4095, 4096, "past the end"}, /* would wrap */
+		{(UINT64_MAX & ~4095ull), 4096, "past the end"},
 	};
 	int n = 0;
 	struct blkstore_client *clis[2] = {raw_cli, pb_cli};
@@ -342,11 +342,19 @@ static void bad_ranges__einval(void)
 				fprintf(stderr, "  %s read %llu+%u: %d\n", k ? "pb" : "raw",
 					(unsigned long long)bad[i].off, bad[i].len, rc);
 			CHECK_EQ(rc, -EINVAL);
+			/* the raw path says why (a status message); the pb path answers in band */
+			const char *why = blkstore_last_message();
+			if (k == 0 && strstr(why, bad[i].why) == NULL)
+				fprintf(stderr, "  raw read %llu+%u: \"%s\", want \"%s\"\n",
+					(unsigned long long)bad[i].off, bad[i].len, why, bad[i].why);
+			CHECK(k == 0 ? strstr(why, bad[i].why) != NULL : why[0] == '\0');
 			rc = do_write(clis[k], bad[i].off, buf, bad[i].len, 0);
 			if (rc != -EINVAL)
 				fprintf(stderr, "  %s write %llu+%u: %d\n", k ? "pb" : "raw",
 					(unsigned long long)bad[i].off, bad[i].len, rc);
 			CHECK_EQ(rc, -EINVAL);
+			why = blkstore_last_message();
+			CHECK(k == 0 ? strstr(why, bad[i].why) != NULL : why[0] == '\0');
 			n += 2;
 		}
 	}

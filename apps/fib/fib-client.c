@@ -167,15 +167,17 @@ int main(int argc, char **argv)
 		Fib__CalculateRequest req = FIB__CALCULATE_REQUEST__INIT;
 		Fib__CalculateReply *reply;
 		req.n = ns[i];
+		struct tern_status st;
 		/* Method 0 is Calculate. The reply lives until the next call. */
-		rc = tern_pb_call_sync(fib, 0, &req.base, (ProtobufCMessage **)&reply, NULL, 0);
-		if (rc != 0) {
-			fprintf(stderr, "fib-client: fib(%" PRId64 "): call failed: %s\n", ns[i],
-				strerror(-rc));
+		rc = tern_pb_call_sync_status(fib, 0, &req.base, (ProtobufCMessage **)&reply, NULL, 0,
+					      &st);
+		if (rc != 0 && st.message[0] != '\0') {
+			fprintf(stderr, "fib-client: fib(%" PRId64 "): server says: %s (%s)\n", ns[i],
+				st.message, tern_status_name(st.code));
 			failed = 1;
-		} else if (reply->status != FIB__CALCULATE_REPLY__STATUS__OK) {
-			fprintf(stderr, "fib-client: fib(%" PRId64 "): server says: %s\n", ns[i],
-				reply->error);
+		} else if (rc != 0) {
+			fprintf(stderr, "fib-client: fib(%" PRId64 "): call failed: %s (%s)\n", ns[i],
+				strerror(-rc), tern_status_name(st.code));
 			failed = 1;
 		} else {
 			printf("%" PRIu64 "\n", reply->value);

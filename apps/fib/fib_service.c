@@ -1,7 +1,8 @@
 /*
  * fib_service.c — Fib.Calculate: fib(n) by iteration, for 0 <= n <= 93.
- * Anything else is answered with a status and a sentence, never a crash:
- * negative n (NEGATIVE), n past 93 (TOO_LARGE: fib(94) overflows 64 bits).
+ * Anything else is refused with a status code and a sentence
+ * (tern_pb_respond_status()), never a crash: negative n (INVALID_ARGUMENT),
+ * n past 93 (OUT_OF_RANGE: fib(94) overflows 64 bits).
  * Bytes that are not a CalculateRequest never get here: tern_pb answers
  * them with -EPROTO.
  */
@@ -33,21 +34,23 @@ static void fib_calculate(Fib__Fib_Service *service, const Fib__CalculateRequest
 {
 	(void)service;
 	Fib__CalculateReply reply = FIB__CALCULATE_REPLY__INIT;
-	char *why = tern_pb_req_alloc(closure_data, 96); /* lives until the reply is packed */
 	int rc = fib_compute(req->n, &reply.value);
-	if (rc == -EDOM) {
-		reply.status = FIB__CALCULATE_REPLY__STATUS__NEGATIVE;
-		if (why != NULL)
-			snprintf(why, 96, "n must be >= 0 (got %" PRId64 ")", req->n);
-	} else if (rc == -ERANGE) {
-		reply.status = FIB__CALCULATE_REPLY__STATUS__TOO_LARGE;
-		if (why != NULL)
-			snprintf(why, 96, "fib(%" PRId64 ") does not fit in 64 bits (n must be <= %d)",
-				 req->n, FIB_MAX_N);
+	if (rc == 0) {
+		closure(&reply, closure_data);
+		return;
 	}
-	if (rc != 0)
-		reply.error = why != NULL ? why : "bad n";
-	closure(&reply, closure_data);
+	char why[96];
+	int code;
+	if (rc == -EDOM) {
+		code = TERN_STATUS_INVALID_ARGUMENT;
+		snprintf(why, sizeof(why), "n must be >= 0 (got %" PRId64 ")", req->n);
+	} else {
+		code = TERN_STATUS_OUT_OF_RANGE;
+		snprintf(why, sizeof(why), "fib(%" PRId64 ") does not fit in 64 bits (n must be <= %d)",
+			 req->n, FIB_MAX_N);
+	}
+	if (tern_pb_respond_status(closure_data, code, why) != 0)
+		closure(NULL, closure_data); /* cannot happen (a valid code, ASCII) */
 }
 
 Fib__Fib_Service fib_service = FIB__FIB__INIT(fib_);

@@ -1,7 +1,7 @@
 /*
  * test_fib.c — Fib.Calculate in one process over loop: the known values
- * (0, 1, 2, 10, 50, 93), refusals with a status and a sentence (negative n,
- * n = 94, the int64 extremes), bytes that are not a CalculateRequest
+ * (0, 1, 2, 10, 50, 93), refusals with a status code and a sentence
+ * (negative n: INVALID_ARGUMENT, n = 94: OUT_OF_RANGE, the int64 extremes), bytes that are not a CalculateRequest
  * (-EPROTO from tern_pb), and fib_compute() itself. One thread polls both
  * endpoints; calls go through the generated stub.
  */
@@ -20,7 +20,7 @@ static ProtobufCService *fib;
 struct answer {
 	int done;
 	int status;
-	Fib__CalculateReply__Status fib_status;
+	int code;
 	uint64_t value;
 	char error[128];
 };
@@ -38,11 +38,10 @@ static void on_reply(const Fib__CalculateReply *r, void *data)
 {
 	struct answer *a = data;
 	a->status = tern_pb_last_status();
-	if (r != NULL) {
-		a->fib_status = r->status;
+	a->code = tern_pb_last_code();
+	snprintf(a->error, sizeof(a->error), "%s", tern_pb_last_message());
+	if (r != NULL)
 		a->value = r->value;
-		snprintf(a->error, sizeof(a->error), "%s", r->error);
-	}
 	a->done = 1;
 }
 
@@ -87,7 +86,7 @@ static void calculate__known_values(void)
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		struct answer a = calc(known[i].n);
 		CHECK_EQ(a.status, 0);
-		CHECK_EQ(a.fib_status, FIB__CALCULATE_REPLY__STATUS__OK);
+		CHECK_EQ(a.code, TERN_STATUS_OK);
 		CHECK(a.value == known[i].v);
 		CHECK_EQ(strlen(a.error), 0);
 	}
@@ -96,18 +95,21 @@ static void calculate__known_values(void)
 static void calculate__refusals_carry_a_reason(void)
 {
 	struct answer a = calc(-5);
-	CHECK_EQ(a.status, 0); /* an answer, not a transport error */
-	CHECK_EQ(a.fib_status, FIB__CALCULATE_REPLY__STATUS__NEGATIVE);
+	CHECK_EQ(a.code, TERN_STATUS_INVALID_ARGUMENT);
+	CHECK_EQ(a.status, -EINVAL);
 	CHECK(strstr(a.error, ">= 0") != NULL && strstr(a.error, "-5") != NULL);
 	a = calc(INT64_MIN);
-	CHECK_EQ(a.fib_status, FIB__CALCULATE_REPLY__STATUS__NEGATIVE);
+	CHECK_EQ(a.code, TERN_STATUS_INVALID_ARGUMENT);
 	a = calc(94);
-	CHECK_EQ(a.status, 0);
-	CHECK_EQ(a.fib_status, FIB__CALCULATE_REPLY__STATUS__TOO_LARGE);
+	CHECK_EQ(a.code, TERN_STATUS_OUT_OF_RANGE);
+	CHECK_EQ(a.status, -ERANGE);
 	CHECK(strstr(a.error, "64 bits") != NULL && strstr(a.error, "93") != NULL);
 	CHECK(a.value == 0);
 	a = calc(INT64_MAX);
-	CHECK_EQ(a.fib_status, FIB__CALCULATE_REPLY__STATUS__TOO_LARGE);
+	CHECK_EQ(a.code, TERN_STATUS_OUT_OF_RANGE);
+	/* and a good one after: no message left over */
+	a = calc(3);
+	CHECK(a.status == 0 && a.code == 0 && a.value == 2 && a.error[0] == '\0');
 }
 
 struct raw {

@@ -21,7 +21,9 @@
 -- CONNECT/CONNECT_OK body; of the authenticated one the pattern, cid,
 -- ephemeral key and macs, the rest marked encrypted; of a COOKIE reply the
 -- cid, salt and counter), RESET's epoch, and protected packets as counter |
--- payload | 16-byte tag.
+-- payload | 16-byte tag. A status answer (RESP with the Status flag) shows its
+-- status code by name (tern.status.code) and its message (tern.status.message;
+-- in clear unless the session is protected).
 --
 -- Table-driven: a new packet type is one line in `types` below (with a body
 -- function if its body is new); a new flag, one line in `flag_bits`.
@@ -59,8 +61,20 @@ local flag_bits = {
 	{0x02, "working", "Working", "CR: the handler is still running"},
 	{0x04, "protected", "Protected", "counter after the header, 16-byte tag at the end"},
 	{0x08, "secure", "Secure", "CONNECT/CONNECT_OK/COOKIE: the authenticated handshake"},
+	{0x10, "status", "Status", "RESP: status is a status code, the body its message"},
 }
-local FLAGS_KNOWN = 0x0f
+local FLAGS_KNOWN = 0x1f
+local WF_STATUS = 0x10
+
+-- Status codes a RESP with the Status flag carries (tern.h enum tern_status_code,
+-- gRPC's numbering).
+local status_names = {
+	[1] = "CANCELLED", [2] = "UNKNOWN", [3] = "INVALID_ARGUMENT", [4] = "DEADLINE_EXCEEDED",
+	[5] = "NOT_FOUND", [6] = "ALREADY_EXISTS", [7] = "PERMISSION_DENIED",
+	[8] = "RESOURCE_EXHAUSTED", [9] = "FAILED_PRECONDITION", [10] = "ABORTED",
+	[11] = "OUT_OF_RANGE", [12] = "UNIMPLEMENTED", [13] = "INTERNAL", [14] = "UNAVAILABLE",
+	[15] = "DATA_LOSS", [16] = "UNAUTHENTICATED",
+}
 
 local patterns = {[1] = "Noise_IK_25519_ChaChaPoly_SHA256",
 	[2] = "Noise_NNpsk0_25519_ChaChaPoly_SHA256", [3] = "Noise_IKpsk1_25519_ChaChaPoly_SHA256"}
@@ -68,9 +82,11 @@ local patterns = {[1] = "Noise_IK_25519_ChaChaPoly_SHA256",
 local pf = {
 	version = ProtoField.uint8("tern.version", "Version"),
 	flags = ProtoField.uint8("tern.flags", "Flags", base.HEX),
-	flags_reserved = ProtoField.uint8("tern.flags.reserved", "Reserved", base.HEX, nil, 0xf0),
+	flags_reserved = ProtoField.uint8("tern.flags.reserved", "Reserved", base.HEX, nil, 0xe0),
 	status = ProtoField.uint8("tern.status", "Status"),
 	errno = ProtoField.string("tern.errno", "Error"),
+	status_code = ProtoField.string("tern.status.code", "Status code"),
+	status_message = ProtoField.string("tern.status.message", "Status message"),
 	req_type = ProtoField.uint16("tern.req_type", "Request type"),
 	dst_session = ProtoField.uint16("tern.dst_session", "Destination session"),
 	src_session = ProtoField.uint16("tern.src_session", "Source session"),
@@ -87,6 +103,7 @@ local pf = {
 	-- data
 	payload = ProtoField.bytes("tern.payload", "Payload"),
 	-- protected packets
+	prot_epoch = ProtoField.uint8("tern.prot.epoch", "Key epoch (mod 16)"),
 	prot_counter = ProtoField.uint64("tern.prot.counter", "Counter (AEAD nonce)"),
 	prot_payload = ProtoField.bytes("tern.prot.payload", "Protected payload"),
 	prot_tag = ProtoField.bytes("tern.prot.tag", "Tag"),
@@ -137,8 +154,20 @@ local ex = {
 -- a few words for the Info column. A type's hdr function (optional) shows
 -- what its header fields mean together; it runs for protected packets too.
 
--- REQ / RESP: the message's bytes (this packet's share); an error RESP has none.
+-- REQ / RESP: the message's bytes (this packet's share); an error RESP has
+-- none, but a status answer's body is its message (UTF-8, msg_size bytes).
 local function body_data(tvb, off, blen, tree, h)
+	if h.type == 2 and band(h.flags, WF_STATUS) ~= 0 then
+		if blen ~= h.msg_size or blen > 512 then
+			tree:add_proto_expert_info(ex.malformed, "status message length is not msg_size (<= 512)")
+		end
+		if blen > 0 then
+			local msg = tvb(off, blen):string(ENC_UTF_8)
+			tree:add(pf.status_message, tvb(off, blen), msg)
+			return '"' .. msg .. '"'
+		end
+		return
+	end
 	if blen > 0 then
 		tree:add(pf.payload, tvb(off, blen))
 	end
@@ -236,7 +265,7 @@ end
 -- [value] = {name, what it is, body dissector, a call's packet (req/pkt/msg in Info), hdr function}
 local types = {
 	[1] = {"REQ", "request data packet", body_data, true},
-	[2] = {"RESP", "response data packet (status: an error, no data)", body_data, true},
+	[2] = {"RESP", "response data packet (status: an errno, or with the Status flag a status code and its message)", body_data, true},
 	[3] = {"CR", "credit return", body_none, true, hdr_cr},
 	[4] = {"RFR", "request for response packet", body_none, true},
 	[5] = {"ACK", "whole response received", body_none, false},
@@ -345,6 +374,14 @@ function tern.dissector(tvb, pinfo, tree)
 	local err = nil
 	if h.type == 3 then
 		st:append_text(" (packets below pkt_num it also answers)")
+	elseif h.type == 2 and band(h.flags, WF_STATUS) ~= 0 then
+		err = status_names[h.status] or ("bad status code " .. h.status)
+		t:add(pf.status_code, tvb(3, 1), err):set_generated()
+		if status_names[h.status] == nil then
+			st:add_proto_expert_info(ex.malformed, err)
+		else
+			st:add_proto_expert_info(ex.refused, err)
+		end
 	elseif (h.type == 2 or h.type == 7) and h.status ~= 0 then
 		err = errno_names[h.status] or ("errno " .. h.status)
 		t:add(pf.errno, tvb(3, 1), err):set_generated()
@@ -384,7 +421,11 @@ function tern.dissector(tvb, pinfo, tree)
 			return len
 		end
 		local pt = t:add(tern, tvb(HDR_LEN), "Protected (counter | payload | tag)")
-		pt:add_le(pf.prot_counter, tvb(HDR_LEN, CTR_LEN))
+		-- 8 bytes, little-endian: the key epoch in the top 4 bits, the
+		-- counter in the low 60 (lib/wire.h)
+		pt:add(pf.prot_epoch, tvb(HDR_LEN + CTR_LEN - 1, 1), math.floor(tvb(HDR_LEN + CTR_LEN - 1, 1):uint() / 16))
+		pt:add(pf.prot_counter, tvb(HDR_LEN, CTR_LEN),
+			tvb(HDR_LEN, CTR_LEN):le_uint64():band(UInt64(0xffffffff, 0x0fffffff)))
 		local plen = len - HDR_LEN - CTR_LEN - TAG_LEN
 		if plen > 0 then
 			pt:add(pf.prot_payload, tvb(HDR_LEN + CTR_LEN, plen)):append_text(
@@ -403,11 +444,11 @@ function tern.dissector(tvb, pinfo, tree)
 		info = info .. string.format(" req %s", tostring(h.req_num))
 	end
 	info = info .. string.format(" sess %d->%d", h.src, h.dst)
-	if extra then
-		info = info .. " " .. extra
-	end
 	if err then
 		info = info .. " " .. err
+	end
+	if extra then
+		info = info .. " " .. extra
 	end
 	if protected then
 		info = info .. " [protected]"

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# test-dissector.sh HELLO_SERVER HELLO_CLIENT TERN_KEYGEN TERN_LUA — the
-# Wireshark dissector on real traffic.
+# test-dissector.sh HELLO_SERVER HELLO_CLIENT TERN_KEYGEN TERN_LUA FIB_SERVER
+# FIB_CLIENT — the Wireshark dissector on real traffic.
 #
 # tshark captures on loopback while hello runs twice: plain on port P (a
 # 3000-byte text, so requests and responses take three packets each and
 # CR and RFR appear, then a 2-byte text; the server returns a CR per
 # request packet, --no-coalesce-cr, since with CRs coalesced a request
-# that arrives in one receive burst gets none), and authenticated with privacy
-# on port P+1. The capture is decoded with the dissector (tshark -X
+# that arrives in one receive burst gets none), and authenticated with
+# privacy on port P+1; then fib on port P+2 asks for fib(-5) (refused: a
+# status answer, INVALID_ARGUMENT and a sentence) and fib(10). The capture
+# is decoded with the dissector (tshark -X
 # lua_script:...) and every packet type it holds is checked field by field
 # against what was sent: REQ/RESP req_type, msg_size (the packed
 # EchoRequest: 3003 and 4 bytes), pkt_num within the message and payload
 # bytes adding up to msg_size; CR ranges; CONNECT_OK echoing CONNECT's
 # epoch and nonce; the authenticated handshake's pattern, cid and keys;
-# protected packets as counter | payload | tag with no payload in clear;
-# every checksum verified. Then: the same packets found through the port
+# protected packets as key epoch, counter | payload | tag with no payload in clear;
+# the status answer's code by name, its message, msg_size its length; every
+# checksum verified. Then: the same packets found through the port
 # preference with the heuristic off, none with neither.
 #
 # Exit: 0 pass, 1 fail, 77 skip (not root, no tshark, no capture on lo).
@@ -23,6 +26,8 @@ server=${1:?usage: test-dissector.sh hello-server hello-client tern-keygen tern.
 client=${2:?}
 keygen=${3:?}
 lua=${4:?}
+fib_server=${5:?}
+fib_client=${6:?}
 
 if [[ $EUID -ne 0 ]]; then
 	echo "skip: needs root (capture)"
@@ -61,7 +66,7 @@ probe() { echo probe >/dev/udp/127.0.0.1/$port 2>/dev/null; }
 cp "$tmp/client.pub" "$tmp/allow"
 
 # Capture: up once a probe shows in its output (skip if it never does).
-timeout 120 tshark -i lo -l -P -w "$tmp/cap.pcapng" -f "udp and (port $port or port $((port + 1)))" \
+timeout 120 tshark -i lo -l -P -w "$tmp/cap.pcapng" -f "udp and (port $port or port $((port + 1)) or port $((port + 2)))" \
 	>"$tmp/tshark.out" 2>"$tmp/tshark.err" &
 cap=$!
 for ((i = 0; i < 100; i++)); do
@@ -104,6 +109,19 @@ run $port --no-coalesce-cr
 run $((port + 1)) --key "$tmp/server.key" --allow "$tmp/allow" --protection privacy -- \
 	--key "$tmp/client.key" --peer-key "$tmp/server.pub" --protection privacy
 
+# fib on port+2: fib(-5) is refused with a status code and a sentence, fib(10) answers.
+timeout 60 "$fib_server" --bind 127.0.0.1:$((port + 2)) >"$tmp/fib-server.out" 2>"$tmp/fib-server.err" &
+srv=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q "listening on" "$tmp/fib-server.out" && break
+	kill -0 "$srv" 2>/dev/null || fail "fib-server exited"
+	sleep 0.05
+done
+timeout 20 "$fib_client" --server 127.0.0.1:$((port + 2)) -- -5 10 >"$tmp/fib.out" 2>"$tmp/fib.err"
+[[ $? -eq 1 && "$(cat "$tmp/fib.out")" == 55 ]] || fail "fib -5 10: $(cat "$tmp/fib.out" "$tmp/fib.err")"
+stop "$srv"
+srv=
+
 # Flush: packets come in order; once a later probe is in, so is the exchange.
 before=$(grep -c "Len=6" "$tmp/tshark.out")
 for ((i = 0; i < 100; i++)); do
@@ -119,7 +137,8 @@ fields=(frame.number udp.dstport udp.srcport tern.version tern.type tern.flags t
 	tern.pkt_num tern.msg_size tern.req_num tern.cr.first tern.cr.last tern.payload
 	tern.hs.epoch tern.hs.peer_epoch tern.hs.nonce tern.hs.slots tern.hs.mtu
 	tern.shs.pattern tern.shs.cid tern.shs.e tern.shs.static tern.shs.payload tern.shs.mac1
-	tern.shs.mac2 tern.prot.counter tern.prot.payload tern.prot.tag tern.reset.epoch)
+	tern.shs.mac2 tern.prot.epoch tern.prot.counter tern.prot.payload tern.prot.tag tern.reset.epoch
+	tern.flags.status tern.status.code tern.status.message)
 decode() { # decode FILE [tshark options]: one tab-separated line of fields per tern packet
 	local out=$1
 	shift
@@ -128,7 +147,7 @@ decode() { # decode FILE [tshark options]: one tab-separated line of fields per 
 		fail "tshark decode ($*): $(cat "$tmp/$out.err")"
 }
 decode fields.tsv
-decode byport.tsv -o tern.heuristic:FALSE -o "tern.ports:$port-$((port + 1))"
+decode byport.tsv -o tern.heuristic:FALSE -o "tern.ports:$port-$((port + 2))"
 decode none.tsv -o tern.heuristic:FALSE
 
 python3 - "$tmp" "$port" "${fields[@]}" <<'EOF' || fail "decoded fields (above)"
@@ -246,6 +265,9 @@ for r in secure:
         continue
     check(num(r["tern.flags"]) & 0x04, "protected flag", r)
     check(r["tern.prot.counter"] != "" and hexlen(r["tern.prot.tag"]) == 16, "counter and tag", r)
+    # a short session: no rekey yet, epoch 0 and small counters (the
+    # field's top 4 bits are the epoch, not part of the counter)
+    check(r["tern.prot.epoch"] != "" and num(r["tern.prot.epoch"]) == 0 and num(r["tern.prot.counter"]) < 1 << 20, "key epoch and counter", r)
     check(r["tern.payload"] == "", "payload in clear", r)
     check("787878787878" not in r["tern.prot.payload"].replace(":", ""), "text in clear at privacy", r)
     counters.setdefault(r["udp.srcport"], []).append(num(r["tern.prot.counter"]))
@@ -256,6 +278,26 @@ for t in (REQ, RESP):
         check(num(r["tern.msg_size"]) == 3003 and num(r["tern.req_type"]) == 1, "secure header fields", r)
 for r in sby.get(CR, []):  # the range comes from the header, shown for protected packets too
     check(num(r["tern.cr.last"]) == num(r["tern.pkt_num"]), "protected CR range", r)
+
+# --- a status answer (fib) ---------------------------------------------------------------
+fib = [r for r in rows if port + 2 in (num(r["udp.dstport"]), num(r["udp.srcport"]))]
+fresp = [r for r in fib if num(r["tern.type"]) == RESP]
+status = [r for r in fresp if num(r["tern.flags"]) & 0x10]
+WHY = "n must be >= 0 (got -5)"
+check(len(status) >= 1, f"fib capture: {len(status)} status answers")
+for r in status:
+    check(num(r["tern.status"]) == 3 and r["tern.status.code"] == "INVALID_ARGUMENT",
+          f"status code {r['tern.status']} {r['tern.status.code']}", r)
+    check(r["tern.status.message"] == WHY, f"status message {r['tern.status.message']!r}", r)
+    check(num(r["tern.msg_size"]) == len(WHY) and num(r["tern.pkt_num"]) == 0, "status msg_size", r)
+    check(r["tern.payload"] == "" and r["tern.flags.status"] in ("1", "True"), "status fields", r)
+for r in fresp:
+    if not num(r["tern.flags"]) & 0x10:
+        check(num(r["tern.status"]) == 0 and r["tern.status.code"] == "" and
+              r["tern.status.message"] == "" and r["tern.payload"] != "", "a plain answer", r)
+check(len(fresp) > len(status), "fib(10)'s answer")
+for r in plain + secure:
+    check(r["tern.status.code"] == "" and r["tern.status.message"] == "", "no status in hello", r)
 
 # --- registration ----------------------------------------------------------------------
 byport, none = load("byport.tsv"), load("none.tsv")

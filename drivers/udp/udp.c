@@ -31,6 +31,18 @@
  *   tx_ring=N  transmit contexts = sends in flight (default 256)
  *   copy=N     payloads up to N bytes are copied, not referenced (0..256, 256)
  *   uring=auto|defer|coop|plain  ring setup (default auto: best available)
+ *   recverr=0|1 report closed ports (default 1): IP_RECVERR/IPV6_RECVERR on
+ *              the socket, its error queue watched through the ring, an ICMP
+ *              port unreachable handed to the core as a TERN_RX_UNREACH
+ *              entry (a connect to a port where nothing listens fails at
+ *              once with -ECONNREFUSED, lib/unreach.c). The kernel then also
+ *              sets the socket's pending error, which the next receive or
+ *              send takes: the multishot receive ends with -ECONNREFUSED
+ *              (re-armed at once, nothing lost: datagrams wait in the
+ *              socket), a send fails unsent and is made again at once
+ *              (udp_rxtx.c); so a flood of forged ICMP messages costs
+ *              syscalls, not packets; recverr=0 ignores them
+ *              all, as the kernel does by default.
  *
  * cfg->busy_poll changes nothing here: rx_burst never sleeps in either mode
  * and wait() is the only op that blocks. Peers are IP:port; IPv6 link-local
@@ -50,6 +62,7 @@
 struct udp_args {
 	uint32_t mtu, rx_ring, tx_ring, copy_max;
 	uint32_t rcvbuf, sndbuf;
+	uint32_t recverr;
 	int mode; /* -1 = auto, else enum udp_ring_mode */
 	struct tern_drv tmp; /* for logging before the instance exists */
 };
@@ -70,6 +83,8 @@ static int parse_arg(const char *k, const char *v, void *ctx)
 		return tern_arg_u32(&a->tmp, k, v, 0, UDP_TX_MAX, TERN_ARG_KMG, &a->tx_ring);
 	else if (strcmp(k, "copy") == 0)
 		return tern_arg_u32(&a->tmp, k, v, 0, UDP_COPY_MAX, TERN_ARG_KMG, &a->copy_max);
+	else if (strcmp(k, "recverr") == 0)
+		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->recverr);
 	else if (strcmp(k, "uring") == 0) {
 		static const char *const names[] = {"defer", "coop", "plain"};
 		rc = 0;
@@ -170,6 +185,19 @@ static int open_socket(struct udp_drv *u, const struct tern_addr *bind_to, const
 	if (u->family == AF_INET6 &&
 	    IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)(const void *)bind_to->ip))
 		u->dual_stack = setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0;
+	/* ICMP errors into the error queue (recverr=): closed ports are reported.
+	 * An IPv6 socket takes IPV6_RECVERR, and IP_RECVERR for its IPv4 peers. */
+	if (a->recverr) {
+		if (u->family == AF_INET)
+			u->errq_on = setsockopt(u->fd, SOL_IP, IP_RECVERR, &one, sizeof(one)) == 0;
+		else
+			u->errq_on = setsockopt(u->fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one)) == 0 &&
+				     (!u->dual_stack ||
+				      setsockopt(u->fd, SOL_IP, IP_RECVERR, &one, sizeof(one)) == 0);
+		if (!u->errq_on)
+			tern_drv_log(&u->base, TERN_LOG_INFO,
+				     "udp: IP_RECVERR: %s: closed ports are not reported", strerror(errno));
+	}
 	if (bind(u->fd, (struct sockaddr *)&ss, sslen) != 0) {
 		rc = -errno;
 		goto err_fd;
@@ -301,6 +329,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		.copy_max = UDP_COPY_MAX,
 		.rcvbuf = UDP_SOCKBUF_DEFAULT,
 		.sndbuf = UDP_SOCKBUF_DEFAULT,
+		.recverr = 1,
 		.mode = -1,
 	};
 	struct tern_addr bind_to;
@@ -366,8 +395,12 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		rc = -ENOMEM;
 		goto err_tx;
 	}
-	/* SQ: one burst of sends plus the receive re-arm and close's cancel. */
-	rc = ring_init(u, a.mode, pow2_ceil(a.tx_ring + 2), pow2_ceil(u->nbuf + a.tx_ring + 8));
+	if (u->errq_on && (u->errq = calloc(1, sizeof(*u->errq))) == NULL) {
+		rc = -ENOMEM;
+		goto err_stash;
+	}
+	/* SQ: one burst of sends plus the receive and error-queue re-arms and close's cancel. */
+	rc = ring_init(u, a.mode, pow2_ceil(a.tx_ring + 3), pow2_ceil(u->nbuf + a.tx_ring + 8));
 	if (rc != 0) {
 		tern_drv_log(&u->base, TERN_LOG_ERR, "udp: io_uring setup: %s", strerror(-rc));
 		goto err_stash;
@@ -417,6 +450,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 err_ring:
 	io_uring_queue_exit(&u->ring);
 err_stash:
+	free(u->errq);
 	free(u->stash);
 err_tx:
 	free_tx(u);
@@ -456,6 +490,7 @@ int udp_activate(struct udp_drv *u)
 	u->owner_tid = gettid();
 	u->state = UDP_ACTIVE;
 	udp_arm_rx(u);
+	udp_arm_errq(u);
 	return 0;
 }
 
@@ -472,10 +507,11 @@ static int udp_wait(struct tern_drv *drv, uint64_t timeout_ns)
 
 	if (u->state != UDP_ACTIVE && (rc = udp_activate(u)) != 0)
 		return rc;
-	if (u->stash_head != u->stash_tail || io_uring_cq_ready(&u->ring) != 0)
+	if (u->stash_head != u->stash_tail || u->errq_ready || io_uring_cq_ready(&u->ring) != 0)
 		return 0;
 	if (!u->rx_armed && u->rx_kbufs != 0)
 		udp_arm_rx(u);
+	udp_arm_errq(u);
 	ts.tv_sec = (long long)(timeout_ns / 1000000000ull);
 	ts.tv_nsec = (long long)(timeout_ns % 1000000000ull);
 	rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
@@ -528,7 +564,8 @@ static bool quiesce(struct udp_drv *u)
 		u->cancel_pending = true;
 	}
 	deadline = mono_ns() + 1000000000ull;
-	while ((u->rx_armed || u->cancel_pending || u->tx_nfree != u->ntx) && mono_ns() < deadline)
+	while ((u->rx_armed || u->errq_armed || u->cancel_pending || u->tx_nfree != u->ntx) &&
+	       mono_ns() < deadline)
 		if (close_step(u) != 0)
 			break;
 	return !u->rx_armed;
@@ -571,6 +608,7 @@ static void udp_close(struct tern_drv *drv)
 	close(u->fd);
 	free(u->stash);
 	free_tx(u);
+	free(u->errq); /* never the kernel's: read by recvmsg only */
 	if (rx_quiet) {
 		free_rx(u);
 	} else {

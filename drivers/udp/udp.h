@@ -10,6 +10,13 @@
  * of completion share the CQ; whoever reaps first handles them, and receive
  * completions reaped by tx_burst wait in a small stash for the next rx_burst.
  *
+ * Closed ports: IP_RECVERR / IPV6_RECVERR queue the kernel's ICMP errors on
+ * the socket; a one-shot POLLERR poll SQE says when one is there, rx_burst
+ * reads it (recvmsg(MSG_ERRQUEUE), non-blocking), and an ICMP port
+ * unreachable becomes a TERN_RX_UNREACH entry of rx_burst (driver.h). Its
+ * buffer (struct udp_errq) is lent like a receive buffer and the poll
+ * re-armed at rx_done.
+ *
  * Buffer ownership: a receive buffer is, at any time, in exactly one place:
  * posted in the buffer ring (kernel), in a CQE or the stash, or lent to the
  * core (between rx_burst and rx_done). A transmit context is either free or
@@ -47,7 +54,23 @@
 /* user_data tags: the CQE's origin. TX carries the context index. */
 #define UDP_UD_RX     1ull
 #define UDP_UD_CANCEL 2ull
+#define UDP_UD_ERRQ   3ull
 #define UDP_UD_TX     (1ull << 32)
+
+#define UDP_ERRQ_QUOTE 256u /* bytes of a refused datagram kept: a tern header and a CONNECT */
+
+/* The error-queue read: its msghdr and buffers (only ever used by a
+ * synchronous recvmsg: the kernel holds no reference to it). */
+struct udp_errq {
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} name;  /* the refused datagram's destination */
+	uint8_t ctl[256] __attribute__((aligned(8))); /* one IP(V6)_RECVERR cmsg */
+	uint8_t quote[UDP_ERRQ_QUOTE];                /* the refused datagram's start */
+};
 
 /*
  * One in-flight send. buf holds the header copy, then either the trailer
@@ -101,6 +124,10 @@ struct udp_drv {
 	bool cancel_pending; /* close() waits for its cancel-all CQE */
 	bool dual_stack;   /* IPv6 socket on [::] that also reaches IPv4 peers */
 	bool warned;       /* one log line for contract violations, not one per packet */
+	bool errq_on;      /* IP_RECVERR set: closed ports are reported (recverr=1) */
+	bool errq_armed;   /* the POLLERR poll is queued or running */
+	bool errq_ready;   /* it fired; rx_burst reads the error queue */
+	bool errq_lent;    /* its buffer is lent to the core (rx_burst .. rx_done) */
 	int family;        /* of the socket: AF_INET or AF_INET6 */
 	pid_t owner_tid;   /* thread that activated the ring */
 
@@ -118,6 +145,7 @@ struct udp_drv {
 	struct msghdr rx_mh; /* layout template for the multishot recvmsg */
 	struct udp_stash *stash; /* nbuf entries: a buffer is stashed at most once */
 	uint32_t stash_head, stash_tail;
+	struct udp_errq *errq;   /* NULL unless errq_on */
 
 	/* transmit */
 	struct udp_txc *txc;
@@ -141,6 +169,8 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
 void udp_reap(struct udp_drv *u, bool drop_rx);
 /* Queue a multishot recvmsg SQE (submitted by the next enter). */
 void udp_arm_rx(struct udp_drv *u);
+/* Queue the error-queue poll if it is on and idle (submitted by the next enter). */
+void udp_arm_errq(struct udp_drv *u);
 /* Publish buffers added since the last call. */
 void udp_br_flush(struct udp_drv *u);
 

@@ -21,6 +21,7 @@
  *                      socket buffer (SO_RXQ_OVFL; seen when the next one
  *                      arrives)
  *   rx_drop_frame      a completion whose layout or source address is unusable
+ *   (port unreachable notices are entries too, TERN_RX_UNREACH: not counted here)
  *   tx_pkts/tx_bytes   sends the kernel completed (whole datagram bytes)
  *   (no free context or SQE: tx_burst stops there, uncounted, and the core
  *    offers the rest again on its next flush)
@@ -51,6 +52,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <poll.h>
 #include <string.h>
 
 #include "udp.h"
@@ -111,19 +114,19 @@ static void rx_ovfl(struct udp_drv *u, struct io_uring_recvmsg_out *o)
 	}
 }
 
-/* The source address, v4-mapped IPv6 reported as IPv4 (replies go back as such). */
-static inline int rx_src(const struct io_uring_recvmsg_out *o, const void *name, struct tern_addr *a)
+/* An address of namelen bytes, v4-mapped IPv6 reported as IPv4 (replies go back as such). */
+static inline int sa_addr(const void *name, uint32_t namelen, struct tern_addr *a)
 {
 	const struct sockaddr *sa = name;
 	memset(a, 0, sizeof(*a));
-	if (sa->sa_family == AF_INET && o->namelen >= sizeof(struct sockaddr_in)) {
+	if (sa->sa_family == AF_INET && namelen >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = name;
 		a->family = AF_INET;
 		a->port = ntohs(sin->sin_port);
 		memcpy(a->ip, &sin->sin_addr, 4);
 		return 0;
 	}
-	if (sa->sa_family == AF_INET6 && o->namelen >= sizeof(struct sockaddr_in6)) {
+	if (sa->sa_family == AF_INET6 && namelen >= sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *sin6 = name;
 		a->port = ntohs(sin6->sin6_port);
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
@@ -136,6 +139,12 @@ static inline int rx_src(const struct io_uring_recvmsg_out *o, const void *name,
 		return 0;
 	}
 	return -EAFNOSUPPORT;
+}
+
+/* The source address of a received datagram. */
+static inline int rx_src(const struct io_uring_recvmsg_out *o, const void *name, struct tern_addr *a)
+{
+	return sa_addr(name, o->namelen, a);
 }
 
 /*
@@ -194,13 +203,137 @@ static void rx_ended(struct udp_drv *u, int32_t res)
 		tern_drv_log(&u->base, TERN_LOG_DEBUG, "udp: receive ended: %s", strerror(-res));
 }
 
+/* --- closed ports: the error queue ----------------------------------- */
+
+/*
+ * The error queue is watched, not read, through the ring: a one-shot poll
+ * for POLLERR (a recvmsg(MSG_ERRQUEUE) SQE would not do: io_uring retries
+ * it on every incoming datagram, and an empty error queue answers -EAGAIN,
+ * which it may retry in a worker thread without end). The read itself is a
+ * plain non-blocking recvmsg in rx_burst, only once an error is there.
+ */
+void udp_arm_errq(struct udp_drv *u)
+{
+	if (!u->errq_on || u->errq_armed || u->errq_ready || u->errq_lent)
+		return;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	if (udp_unlikely(sqe == NULL))
+		return; /* SQ full: the next rx_burst or wait tries again */
+	io_uring_prep_poll_add(sqe, u->sqe_fd, POLLERR);
+	sqe->flags |= u->sqe_flags;
+	io_uring_sqe_set_data64(sqe, UDP_UD_ERRQ);
+	u->errq_armed = true;
+}
+
+static void errq_done(struct udp_drv *u, int32_t res)
+{
+	u->errq_armed = false;
+	if (res >= 0) {
+		u->errq_ready = true; /* read by the next rx_burst */
+	} else if (res != -ECANCELED) {
+		/* Not re-armed: a poll that fails now would fail in a loop. */
+		u->errq_on = false;
+		tern_drv_log(&u->base, TERN_LOG_INFO,
+			     "udp: error queue: %s: closed ports are not reported", strerror(-res));
+	}
+}
+
+/* Read one queued error into u->errq: its length, or -errno (-EAGAIN: none). */
+static ssize_t errq_read(struct udp_drv *u)
+{
+	struct udp_errq *e = u->errq;
+	memset(&e->mh, 0, sizeof(e->mh));
+	e->iov.iov_base = e->quote;
+	e->iov.iov_len = sizeof(e->quote);
+	e->mh.msg_name = &e->name;
+	e->mh.msg_namelen = sizeof(e->name);
+	e->mh.msg_iov = &e->iov;
+	e->mh.msg_iovlen = 1;
+	e->mh.msg_control = e->ctl;
+	e->mh.msg_controllen = sizeof(e->ctl);
+	ssize_t r = recvmsg(u->fd, &e->mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+	return r >= 0 ? r : -errno;
+}
+
+/* Is the error read an ICMP (v4 or v6) port unreachable? */
+static bool errq_refused(struct udp_errq *e)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&e->mh); c != NULL; c = CMSG_NXTHDR(&e->mh, c)) {
+		if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+		      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) ||
+		    c->cmsg_len < CMSG_LEN(sizeof(struct sock_extended_err)))
+			continue;
+		struct sock_extended_err ee;
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		return (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6) &&
+		       ee.ee_errno == ECONNREFUSED;
+	}
+	return false;
+}
+
+/*
+ * POLLERR was seen: read the queued errors (a few at most per burst); the
+ * first port unreachable becomes a TERN_RX_UNREACH entry (1), lent until
+ * rx_done; anything else (other ICMP errors, local ones) is passed over.
+ * The poll is re-armed once the entry is back; if errors remain it fires
+ * again at once.
+ */
+static unsigned errq_fill(struct udp_drv *u, struct tern_rx *rx)
+{
+	struct udp_errq *e = u->errq;
+	u->errq_ready = false;
+	for (int i = 0; i < 8; i++) {
+		ssize_t r = errq_read(u);
+		if (r == -EAGAIN && i == 0) {
+			/* POLLERR with an empty queue: only the socket's pending error
+			 * (a receive or send usually takes it). Take it here, or the
+			 * re-armed poll would fire again at once. */
+			int err;
+			socklen_t len = sizeof(err);
+			(void)getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		}
+		if (r < 0)
+			return 0;
+		if (!errq_refused(e) || sa_addr(&e->name, e->mh.msg_namelen, &rx->src) != 0)
+			continue;
+		rx->data = e->quote;
+		rx->len = (size_t)r <= sizeof(e->quote) ? (uint32_t)r : sizeof(e->quote);
+		rx->flags = TERN_RX_UNREACH;
+		rx->priv = NULL;
+		u->errq_lent = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* --- transmit completions ------------------------------------------ */
+
+/*
+ * With IP_RECVERR, an ICMP error also sets the socket's pending error, and
+ * the next send reports it instead of sending (whichever peer it goes to)
+ * until the error queue has been read. Such a datagram was not sent: once
+ * more, now.
+ */
+static inline bool icmp_pending(int32_t res)
+{
+	switch (-res) {
+	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENONET:
+	case EPROTO: case ENOPROTOOPT: case EOPNOTSUPP: case EMSGSIZE:
+		return true;
+	default:
+		return false;
+	}
+}
 
 static inline void tx_done(struct udp_drv *u, uint32_t idx, int32_t res)
 {
 	if (udp_unlikely(idx >= u->ntx))
 		return;
 	struct udp_txc *c = &u->txc[idx];
+	if (udp_unlikely(res < 0) && u->errq_on && icmp_pending(res)) {
+		ssize_t r = sendmsg(u->fd, &c->mh, MSG_DONTWAIT);
+		res = r >= 0 ? (int32_t)r : -errno;
+	}
 	if (udp_likely(res >= 0)) {
 		u->base.stats.tx_pkts++;
 		u->base.stats.tx_bytes += (uint32_t)res;
@@ -235,6 +368,10 @@ static unsigned reap(struct udp_drv *u, struct tern_rx *rx, unsigned n, bool dro
 		}
 		if (ud == UDP_UD_CANCEL) {
 			u->cancel_pending = false;
+			continue;
+		}
+		if (ud == UDP_UD_ERRQ) {
+			errq_done(u, res);
 			continue;
 		}
 		if (!(fl & IORING_CQE_F_MORE))
@@ -293,18 +430,29 @@ unsigned udp_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 			(void)io_uring_submit_and_get_events(&u->ring); /* never waits */
 		got += reap(u, rx + got, n - got, false);
 	}
+	if (udp_unlikely(u->errq_ready) && got < n)
+		got += errq_fill(u, &rx[got]);
 	udp_br_flush(u); /* buffers of dropped datagrams */
 	if (udp_unlikely(!u->rx_armed) && u->rx_kbufs != 0)
 		udp_arm_rx(u);
+	if (udp_unlikely(!u->errq_armed) && u->errq_on)
+		udp_arm_errq(u);
 	return got;
 }
 
 void udp_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 {
 	struct udp_drv *u = udp_of(drv);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		if (udp_unlikely(rx[i].flags & TERN_RX_UNREACH)) {
+			u->errq_lent = false; /* the error-queue buffer: re-armed below */
+			continue;
+		}
 		br_add(u, (uint32_t)(uintptr_t)rx[i].priv & (u->nbuf - 1));
+	}
 	udp_br_flush(u);
+	if (udp_unlikely(!u->errq_armed) && u->errq_on && u->state == UDP_ACTIVE)
+		udp_arm_errq(u);
 	/* Queued only; the next rx_burst or wait submits it. */
 	if (udp_unlikely(!u->rx_armed) && u->state == UDP_ACTIVE)
 		udp_arm_rx(u);

@@ -31,10 +31,11 @@ static ProtobufCService *kv; /* the KV client: a ProtobufCService on one session
 /* One synchronous call; the reply lives until the next call. */
 static int call(enum kv_method m, const ProtobufCMessage *req, void *reply)
 {
-	int rc = tern_pb_call_sync(kv, m, req, (ProtobufCMessage **)reply, NULL, 0);
+	struct tern_status st; /* the server's status code and sentence, if it refused */
+	int rc = tern_pb_call_sync_status(kv, m, req, (ProtobufCMessage **)reply, NULL, 0, &st);
 	if (rc != 0)
-		fprintf(stderr, "kv-client: %s failed: %s\n", kv__kv__descriptor.methods[m].name,
-			strerror(-rc));
+		fprintf(stderr, "kv-client: %s failed: %s (%s)\n", kv__kv__descriptor.methods[m].name,
+			st.message[0] != '\0' ? st.message : strerror(-rc), tern_status_name(st.code));
 	return rc;
 }
 

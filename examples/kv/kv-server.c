@@ -50,15 +50,22 @@ static struct entry **find(const char *key)
 	return e; /* the entry, or where it would go */
 }
 
-/* The handlers: protoc-c's signatures. closure(NULL) fails the call
- * (the client sees TERN_PB_EHANDLER). */
+/* The handlers: protoc-c's signatures. A refusal is a status code and a
+ * sentence (tern_pb_respond_status(), instead of the closure), which the
+ * client sees as such; closure(NULL) would fail the call with no reason
+ * (TERN_PB_EHANDLER). */
 static void kv_put(Kv__KV_Service *svc, const Kv__PutRequest *req, Kv__PutReply_Closure closure,
 		   void *closure_data)
 {
 	(void)svc;
 	Kv__PutReply reply = KV__PUT_REPLY__INIT;
-	if (strlen(req->key) > KV_KEY_MAX || req->value.len > KV_VALUE_MAX) {
-		closure(NULL, closure_data);
+	if (strlen(req->key) > KV_KEY_MAX) {
+		(void)tern_pb_respond_status(closure_data, TERN_STATUS_INVALID_ARGUMENT, "key too long");
+		return;
+	}
+	if (req->value.len > KV_VALUE_MAX) {
+		(void)tern_pb_respond_status(closure_data, TERN_STATUS_INVALID_ARGUMENT,
+					     "value too large");
 		return;
 	}
 	struct entry *n = malloc(sizeof(*n) + req->value.len);
@@ -66,7 +73,8 @@ static void kv_put(Kv__KV_Service *svc, const Kv__PutRequest *req, Kv__PutReply_
 	if (n == NULL || key == NULL) {
 		free(n);
 		free(key);
-		closure(NULL, closure_data);
+		(void)tern_pb_respond_status(closure_data, TERN_STATUS_RESOURCE_EXHAUSTED,
+					     "the server is out of memory");
 		return;
 	}
 	struct entry **e = find(req->key);

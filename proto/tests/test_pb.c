@@ -8,7 +8,8 @@
  * bytes, enums, nested, repeated packed and unpacked, oneof, maps, defaults)
  * round trip, sync and async; raw tern interop both ways; every error path
  * (unknown method index from a newer client, NULL handler, undecodable and
- * hostile-depth requests, closure(NULL), a reply of the wrong type, replies
+ * hostile-depth requests, closure(NULL), a status code and message from
+ * tern_pb_respond_status() through every client form, a reply of the wrong type, replies
  * and requests too big, a session that never comes up, a session closed with
  * a call in flight, a client destroyed with a call in flight, sync inside a
  * closure); deferred replies; tern_pb_ep_release() and serving again; TERN_RR
@@ -186,11 +187,28 @@ static void h_echo(Tpb__Test_Service *svc, const Tpb__Kitchen *in, Tpb__Kitchen_
 	closure(in, data);
 }
 
+/* Fail: closure(NULL); or, for i32 = STATUS_REQ + code, answer that status
+ * code with the message in str (a bad code or message: refused, the
+ * request still unanswered, then closure(NULL)). */
+#define STATUS_REQ 1000
 static void h_fail(Tpb__Test_Service *svc, const Tpb__Kitchen *in, Tpb__Kitchen_Closure closure,
 		   void *data)
 {
 	(void)svc;
-	(void)in;
+	if (in->i32 >= STATUS_REQ) {
+		int code = in->i32 - STATUS_REQ;
+		int rc = tern_pb_respond_status(data, code, in->str);
+		int want = code >= 1 && code <= TERN_STATUS_MAX && in->str[0] != '\xff' ? 0 : -EINVAL;
+		if (rc != want)
+			atomic_fetch_add(&handler_bad, 1);
+		if (rc == 0) {
+			/* answered: not a live request any more */
+			if (tern_pb_respond_status(data, code, "again") != -EINVAL ||
+			    tern_pb_req(data) != NULL)
+				atomic_fetch_add(&handler_bad, 1);
+			return;
+		}
+	}
 	closure(NULL, data);
 }
 
@@ -717,6 +735,110 @@ static void errors__handler_failure(void)
 	CHECK_EQ(o.status, -EREMOTEIO);
 }
 
+/* What a closure or done saw of a status answer. */
+struct status_out {
+	int done, status, code, got_msg;
+	char message[TERN_STATUS_MSG_MAX + 1];
+};
+
+static void status_seen(struct status_out *o, int got_msg)
+{
+	o->status = tern_pb_last_status();
+	o->code = tern_pb_last_code();
+	snprintf(o->message, sizeof(o->message), "%s", tern_pb_last_message());
+	o->got_msg = got_msg;
+	o->done++;
+}
+
+static void on_status(const Tpb__Kitchen *r, void *data)
+{
+	status_seen(data, r != NULL);
+}
+
+static void on_status_done(int status, const ProtobufCMessage *m, void *ctx)
+{
+	struct status_out *o = ctx;
+	status_seen(o, m != NULL);
+	CHECK_EQ(status, o->status);
+}
+
+static void status_kitchen(Tpb__Kitchen *k, int code, char *msg)
+{
+	kitchen_fill(k, 1);
+	k->i32 = STATUS_REQ + code;
+	k->str = msg;
+}
+
+/* A handler's tern_pb_respond_status() reaches the caller as code, message
+ * and the code's errno, through every client form. */
+static void errors__handler_status(void)
+{
+	char msg[] = "no kitchen \xc2\xabk1\xc2\xbb here";
+	Tpb__Kitchen k;
+	status_kitchen(&k, TERN_STATUS_NOT_FOUND, msg);
+	struct status_out o = {0};
+	tpb__test__fail(client, &k, on_status, &o);
+	pump(&o.done, 1);
+	CHECK_EQ(o.done, 1);
+	CHECK_EQ(o.got_msg, 0);
+	CHECK_EQ(o.status, -ENOENT);
+	CHECK_EQ(o.code, TERN_STATUS_NOT_FOUND);
+	CHECK(strcmp(o.message, msg) == 0);
+	memset(&o, 0, sizeof(o));
+	status_kitchen(&k, TERN_STATUS_PERMISSION_DENIED, msg);
+	REQUIRE(tern_pb_call(client, 1, &k.base, on_status_done, &o, 0) == 0);
+	pump(&o.done, 1);
+	CHECK_EQ(o.done, 1);
+	CHECK_EQ(o.status, -EACCES);
+	CHECK_EQ(o.code, TERN_STATUS_PERMISSION_DENIED);
+	CHECK(strcmp(o.message, msg) == 0);
+	/* sync */
+	struct tern_status st;
+	Tpb__Kitchen *r = (Tpb__Kitchen *)&k;
+	char empty[] = "";
+	status_kitchen(&k, TERN_STATUS_FAILED_PRECONDITION, empty);
+	CHECK_EQ(tern_pb_call_sync_status(client, 1, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 tern_status_to_errno(TERN_STATUS_FAILED_PRECONDITION));
+	CHECK(r == NULL);
+	CHECK_EQ(st.code, TERN_STATUS_FAILED_PRECONDITION);
+	CHECK_EQ(st.message[0], '\0');
+	status_kitchen(&k, TERN_STATUS_UNAVAILABLE, msg);
+	CHECK_EQ(tern_pb_call_sync_status(client, 1, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 -EAGAIN);
+	CHECK_EQ(st.code, TERN_STATUS_UNAVAILABLE);
+	CHECK(strcmp(st.message, msg) == 0);
+	/* closure(NULL) without a status: UNKNOWN, no message */
+	kitchen_fill(&k, 1);
+	CHECK_EQ(tern_pb_call_sync_status(client, 1, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 TERN_PB_EHANDLER);
+	CHECK_EQ(st.code, TERN_STATUS_UNKNOWN);
+	CHECK_EQ(st.message[0], '\0');
+	/* a bad code, a message that is not UTF-8: refused on the server, which
+	 * then fails as protobuf-c does */
+	status_kitchen(&k, 0, msg);
+	CHECK_EQ(tern_pb_call_sync_status(client, 1, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 TERN_PB_EHANDLER);
+	char bad[] = "\xff bad";
+	status_kitchen(&k, TERN_STATUS_INTERNAL, bad);
+	CHECK_EQ(tern_pb_call_sync_status(client, 1, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 TERN_PB_EHANDLER);
+	CHECK_EQ(st.code, TERN_STATUS_UNKNOWN);
+	/* success: code 0 */
+	kitchen_fill(&k, 5);
+	CHECK_EQ(tern_pb_call_sync_status(client, 0, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 0);
+	CHECK(r != NULL && kitchen_ok(r, 5));
+	CHECK_EQ(st.code, TERN_STATUS_OK);
+	CHECK_EQ(tern_pb_last_code(), TERN_STATUS_OK);
+	CHECK_EQ(tern_pb_last_message()[0], '\0');
+	/* not started: the code of the error */
+	CHECK_EQ(tern_pb_call_sync_status(client, 99, &k.base, (ProtobufCMessage **)&r, NULL, 0, &st),
+		 -ENOENT);
+	CHECK_EQ(st.code, TERN_STATUS_NOT_FOUND);
+	CHECK_EQ(tern_pb_respond_status(NULL, TERN_STATUS_INTERNAL, "x"), -EINVAL);
+	CHECK_EQ(atomic_load(&handler_bad), 0);
+}
+
 static void errors__response_too_big(void)
 {
 	Tpb__Kitchen k = TPB__KITCHEN__INIT;
@@ -920,7 +1042,9 @@ static void stats__counted_by_reason(void)
 	CHECK(st.replies > 50);
 	CHECK_EQ(st.bad_request, 5);    /* junk, no required, empty, cut short, deep */
 	CHECK_EQ(st.no_method, 1);      /* the NULL slot (past the end: tern's -ENOENT) */
-	CHECK_EQ(st.handler_failed, 4); /* closure(NULL) x2, wrong type, deferred NULL */
+	CHECK_EQ(st.handler_failed, 7); /* closure(NULL) x3, wrong type, deferred NULL,
+					   a refused status x2 */
+	CHECK_EQ(st.statuses, 4);
 	CHECK_EQ(st.too_big, 2);
 	CHECK_EQ(st.deferred, 8); /* 6 answered, 2 into closed sessions */
 	CHECK(st.arenas >= 1);
@@ -1143,6 +1267,7 @@ int main(int argc, char **argv)
 	RUN(errors__undecodable_request);
 	RUN(errors__hostile_nesting_depth);
 	RUN(errors__handler_failure);
+	RUN(errors__handler_status);
 	RUN(errors__response_too_big);
 	RUN(errors__request_too_big);
 	RUN(errors__session_never_connects);

@@ -46,6 +46,10 @@
 #define FZ_KEEP_TOKEN   0x04 /* keep the input's token (token mismatches) */
 #define FZ_HS_FIX       0x08 /* CONNECT_OK: also stamp the expected nonce and epoch */
 #define FZ_MOVED        0x10 /* from another source address */
+#define FZ_UNREACH      0x20 /* not a datagram: the driver's "port unreachable" notice
+			      * (TERN_RX_UNREACH) quoting it, stamped as a packet the
+			      * endpoint sent on the target session (ids, token; for
+			      * FZ_T_CONNECTING its CONNECT's epoch, token and nonce) */
 #define FZ_PKT_MAX      2048
 
 /* FZ_API actions (low 5 bits). */
@@ -61,5 +65,8 @@
 #define FZ_A_RECONNECT    9 /* tern_connect a new session: it becomes FZ_T_CONNECTING */
 #define FZ_A_CALL_CONN    10 /* tern_call on the connecting session, arg * 8 bytes */
 #define FZ_A_CLOSE_ON_EVT 11 /* toggle: events but CONNECTED/ACCEPTED close their session */
+#define FZ_A_RESPOND_STATUS 12 /* answer the oldest deferred request with tern_respond_status:
+				* code arg % 18 (0 and 17 are refused), a message of arg bytes
+				* (not UTF-8 when arg % 7 == 6) */
 
 #endif

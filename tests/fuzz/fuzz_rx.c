@@ -151,6 +151,24 @@ static void h_nested(struct tern_req *req, void *ctx)
 	defer(req);
 }
 
+/* Answer the oldest deferred request with a status code and a message of
+ * len bytes (not UTF-8 if bad); a refused answer leaves it deferred. */
+static void answer_status(int code, size_t len, int bad)
+{
+	if (ndeferred == 0)
+		return;
+	char text[300];
+	for (size_t i = 0; i < len && i < sizeof(text) - 1; i++)
+		text[i] = (char)('a' + i % 26);
+	text[len < sizeof(text) - 1 ? len : sizeof(text) - 1] = '\0';
+	if (bad && len > 0)
+		text[0] = (char)0xff;
+	if (tern_respond_status(deferred[0], code, text) == -EINVAL)
+		return;
+	memmove(deferred, deferred + 1, (ndeferred - 1) * sizeof(deferred[0]));
+	ndeferred--;
+}
+
 static void answer_oldest(int err, size_t len)
 {
 	if (ndeferred == 0)
@@ -245,7 +263,26 @@ static void packet(uint8_t op, const uint8_t *p, size_t len)
 	memcpy(buf, p, len);
 	unsigned target = op & 3;
 	struct inj_peer *from = target == FZ_T_CLIENT ? &clip : &srvp;
-	if (len >= TERN_HDR_LEN && target != FZ_T_RAW) {
+	if (len >= TERN_HDR_LEN && target != FZ_T_RAW && (op & FZ_UNREACH)) {
+		/* A quote of what the endpoint sent: its ids the other way round. */
+		if (target == FZ_T_SERVER || target == FZ_T_CLIENT) {
+			put16(buf + 6, from->id);
+			put16(buf + 8, from->ep_id);
+			if (!(op & FZ_KEEP_TOKEN))
+				put32(buf + 12, from->token);
+		} else {
+			struct tern_session *c =
+				cli != NULL && cli->state == SESS_CONNECTING ? cli : conn;
+			if (c != NULL) {
+				put16(buf + 8, c->id);
+				if (!(op & FZ_KEEP_TOKEN) && len >= TERN_HDR_LEN + TERN_HS_LEN) {
+					put64(buf + TERN_HDR_LEN, ep->epoch);
+					put32(buf + TERN_HDR_LEN + 16, c->token);
+					put64(buf + TERN_HDR_LEN + 32, c->hs_nonce);
+				}
+			}
+		}
+	} else if (len >= TERN_HDR_LEN && target != FZ_T_RAW) {
 		uint8_t type = buf[1];
 		if (target == FZ_T_SERVER || target == FZ_T_CLIENT) {
 			fz_put16(buf + 6, from->ep_id);
@@ -271,7 +308,7 @@ static void packet(uint8_t op, const uint8_t *p, size_t len)
 	struct tern_addr src = from->addr;
 	if (op & FZ_MOVED)
 		src.port ^= 0x55;
-	inj_push_raw(drv, buf, len, &src, 0);
+	inj_push_raw(drv, buf, len, &src, (op & FZ_UNREACH) ? TERN_RX_UNREACH : 0);
 }
 
 static void api(uint8_t action, uint8_t arg)
@@ -324,6 +361,9 @@ static void api(uint8_t action, uint8_t arg)
 		break;
 	case FZ_A_CLOSE_ON_EVT:
 		close_on_event = !close_on_event;
+		break;
+	case FZ_A_RESPOND_STATUS:
+		answer_status(arg % 18, arg, arg % 7 == 6);
 		break;
 	default:
 		tern_poll(ep);

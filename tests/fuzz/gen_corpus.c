@@ -231,6 +231,21 @@ int main(int argc, char **argv)
 	poll_n(0);
 	rc |= save(dir, "resp_working_then_error");
 
+	/* A status answer (code and message) to a call; a server's status
+	 * answers: refused (code 0), sent, then re-sent to a duplicate. */
+	struct tern_hdr sa = hdr(TERN_PKT_RESP, 4, 1, 0, 6);
+	sa.flags = TERN_WF_STATUS;
+	sa.status = 5; /* NOT_FOUND */
+	pkt(C, &sa, "no key", 6);
+	poll_n(0);
+	data(S, TERN_PKT_REQ, 4, 2, 0, 10, 0);
+	poll_n(0);
+	api(FZ_A_RESPOND_STATUS, 0);
+	api(FZ_A_RESPOND_STATUS, 41);
+	data(S, TERN_PKT_REQ, 4, 2, 0, 10, 0);
+	poll_n(0);
+	rc |= save(dir, "resp_status");
+
 	ctl(C, TERN_PKT_CR, 6, 4, 0, 150, 0);
 	ctl(C, TERN_PKT_CR, 6, 4, 1, 150, 0);
 	poll_n(1);
@@ -263,6 +278,14 @@ int main(int argc, char **argv)
 	hs(FZ_T_CONNECTING | FZ_HS_FIX, TERN_PKT_CONNECT_OK, 111, 0xffff);
 	poll_n(0);
 	rc |= save(dir, "connect_refused");
+
+	/* Port unreachable notices: quoting the connecting session's CONNECT
+	 * (refused), then a packet of the accepted session (a plain one: reset). */
+	hs(FZ_T_CONNECTING | FZ_UNREACH, TERN_PKT_CONNECT, 0, 0);
+	poll_n(0);
+	ctl(S | FZ_UNREACH, TERN_PKT_PING, 0, 0, 0, 0, 0);
+	poll_n(0);
+	rc |= save(dir, "unreach");
 
 	ctl(S, TERN_PKT_DISCONNECT, 0, 0, 0, 0, 0);
 	ctl(C, TERN_PKT_DISCONNECT, 0, 0, 0, 0, 0);

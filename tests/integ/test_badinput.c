@@ -7,8 +7,9 @@
  * real session. The server must keep serving (every call verified), count
  * the drops by reason, never crash (run under ASan/UBSan in CI). Then: a
  * call with no handler ends with -ENOENT; a connect to a port where nobody
- * listens fails with -ETIMEDOUT within its timeout, and so does every call
- * queued on it, each exactly once.
+ * listens fails with -ECONNREFUSED (the kernel's ICMP port unreachable),
+ * long before its timeout, and so does every call queued on it, each
+ * exactly once; with recverr=0 it times out instead.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -186,23 +187,33 @@ static void nohandler__enoent(void)
 	CHECK_EQ(good_call(100, 1), 0); /* and the session is fine */
 }
 
-static void nobody__connect_and_calls_time_out(void)
+/* A loopback port nobody listens on: bind one, note it, close it. */
+static void closed_port(char *addr, size_t len)
 {
-	/* A port nobody listens on: bind one, note it, close it. */
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 	REQUIRE(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
 	REQUIRE(getsockname(s, (struct sockaddr *)&a, &alen) == 0);
 	close(s);
-	char addr[64];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(a.sin_port));
+	snprintf(addr, len, "127.0.0.1:%u", ntohs(a.sin_port));
+}
 
+/*
+ * Connect to a closed port with three calls queued on the session; the
+ * connect and every call end with want, each call exactly once. driver_args
+ * "recverr=0" turns the ICMP reports off.
+ */
+static void connect_nobody(const char *driver_args, uint64_t connect_timeout_ns, int want)
+{
+	char addr[64];
+	closed_port(addr, sizeof(addr));
 	struct tern_ep_config cfg;
 	tern_ep_config_init(&cfg);
 	cfg.driver = "udp";
+	cfg.driver_args = driver_args;
 	cfg.bind = "127.0.0.1:0";
-	cfg.connect_timeout_ns = 300000000ull; /* 300 ms */
+	cfg.connect_timeout_ns = connect_timeout_ns;
 	struct tern_ep *ep;
 	REQUIRE(tern_ep_create(&cfg, &ep) == 0);
 	struct tern_session *dead;
@@ -211,25 +222,54 @@ static void nobody__connect_and_calls_time_out(void)
 	memset(o, 0, sizeof(o));
 	for (int i = 0; i < 3; i++) {
 		struct tern_msg *m = tern_msg_alloc(ep, 10);
-		REQUIRE(tern_call(dead, 1, m, cont, &o[i], 200000000ull * (uint64_t)(i + 1)) == 0);
+		/* Call deadlines past the connect timeout: only the connect can end them. */
+		REQUIRE(tern_call(dead, 1, m, cont, &o[i],
+				  connect_timeout_ns * 2 * (uint64_t)(i + 1)) == 0);
 	}
-	/* That the wait ends with the connect timeout, not its own, is
+	/* That the wait ends with the connect, not its own timeout, is
 	 * test_session.c's session_wait__returns_when_connect_times_out (on the
 	 * virtual clock); here the outcome over a real socket. */
-	int rc = tern_session_wait(dead, 5000000000ull);
-	CHECK_EQ(rc, -ETIMEDOUT);
+	int rc = tern_session_wait(dead, connect_timeout_ns * 4);
+	CHECK_EQ(rc, want);
 	CHECK_EQ(tern_session_state(dead), TERN_SS_FAILED);
 	for (long i = 0; i < 1000000 && (o[0].ends + o[1].ends + o[2].ends) < 3; i++)
 		tern_poll(ep);
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ(o[i].ends, 1);
-		CHECK_EQ(o[i].status, -ETIMEDOUT);
+		CHECK_EQ(o[i].status, want);
 	}
 	struct tern_msg *m = tern_msg_alloc(ep, 10);
 	CHECK_EQ(tern_call(dead, 1, m, cont, &o[0], 0), -ENOTCONN);
 	tern_msg_free(m);
+	for (int i = 0; i < 100; i++) /* nothing more comes: no second continuation */
+		tern_poll(ep);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(o[i].ends, 1);
+	struct tern_stats st;
+	REQUIRE(tern_ep_stats(ep, &st) == 0);
+	if (want == -ECONNREFUSED)
+		CHECK(st.unreach_rx >= 1);
+	else
+		CHECK_EQ(st.unreach_rx, 0);
 	tern_session_close(dead);
 	tern_ep_destroy(ep);
+}
+
+/*
+ * Issue 14 part 3: the kernel's ICMP port unreachable fails the connect
+ * with -ECONNREFUSED. The connect timeout is 60 s and the wait 240 s: a
+ * -ECONNREFUSED can only come from the ICMP report (the old code waited
+ * out the timeout and ended with -ETIMEDOUT), so the outcome is the bound.
+ */
+static void nobody__connect_refused(void)
+{
+	connect_nobody(NULL, 60000000000ull, -ECONNREFUSED);
+}
+
+/* recverr=0: ICMP ignored, as the kernel does by default: the connect times out. */
+static void nobody__recverr_off_times_out(void)
+{
+	connect_nobody("recverr=0", 300000000ull, -ETIMEDOUT);
 }
 
 int main(void)
@@ -258,7 +298,8 @@ int main(void)
 	srv_sa.sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1));
 	RUN(garbage__server_keeps_serving);
 	RUN(nohandler__enoent);
-	RUN(nobody__connect_and_calls_time_out);
+	RUN(nobody__connect_refused);
+	RUN(nobody__recverr_off_times_out);
 	close(raw);
 	tern_session_close(sess);
 	poll_both(1000);

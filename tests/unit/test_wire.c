@@ -116,16 +116,17 @@ static void wire_check__every_type_ok(void)
 		CHECK(tern_wire_csum_ok(pkt, len));
 	}
 	/* The known flags are allowed (a protected packet carries its counter
-	 * and tag after the header). */
+	 * and tag after the header; STATUS only on a RESP). */
 	struct tern_hdr p = {.flags = TERN_WF_ALL & ~TERN_WF_PROTECTED};
-	size_t len = mk(TERN_PKT_REQ, &p, 0);
+	size_t len = mk(TERN_PKT_RESP, &p, 0);
 	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
 	CHECK_EQ(h.flags, TERN_WF_ALL & ~TERN_WF_PROTECTED);
 	p.flags = TERN_WF_ALL;
-	len = mk(TERN_PKT_REQ, &p, TERN_PROT_OVERHEAD);
+	len = mk(TERN_PKT_RESP, &p, TERN_PROT_OVERHEAD);
 	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_OK);
 	CHECK_EQ(h.flags, TERN_WF_ALL);
 	/* ... and not with room for them missing, nor on handshake packets. */
+	p.flags = TERN_WF_ALL & ~TERN_WF_STATUS;
 	len = mk(TERN_PKT_PING, &p, TERN_PROT_OVERHEAD - 1);
 	CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), TERN_WIRE_SHORT);
 	p.flags = TERN_WF_PROTECTED;
@@ -171,7 +172,9 @@ static void wire_check__reserved_flags(void)
 	for (unsigned bit = 0; bit < 8; bit++) {
 		struct tern_hdr p = {.flags = (uint8_t)(1u << bit)};
 		size_t len = mk(TERN_PKT_REQ, &p, 0);
-		enum tern_wire_err want = (1u << bit) & ~TERN_WF_ALL ? TERN_WIRE_TYPE_BAD
+		/* STATUS: only on a RESP */
+		enum tern_wire_err want = (1u << bit) & ~TERN_WF_ALL  ? TERN_WIRE_TYPE_BAD
+					  : (1u << bit) == TERN_WF_STATUS    ? TERN_WIRE_TYPE_BAD
 					  : (1u << bit) == TERN_WF_PROTECTED ? TERN_WIRE_SHORT
 									     : TERN_WIRE_OK;
 		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &h), want);
@@ -389,6 +392,44 @@ static void wire_check_data__error_resp(void)
 	CHECK_EQ(tern_wire_check_data(&r, 0, 64), TERN_WIRE_LEN_BAD);
 }
 
+/* A status answer (TERN_WF_STATUS): a code 1..16, pkt_num 0, a message of
+ * msg_size bytes, at most 512 and one packet. */
+static void wire_check_error__status(void)
+{
+	struct tern_hdr h = {.type = TERN_PKT_RESP, .flags = TERN_WF_STATUS, .status = 5,
+			     .msg_size = 10};
+	CHECK_EQ(tern_wire_check_data(&h, 10, 1024), TERN_WIRE_OK);
+	CHECK_EQ(tern_wire_check_data(&h, 9, 1024), TERN_WIRE_STATUS_BAD);
+	CHECK_EQ(tern_wire_check_data(&h, 11, 1024), TERN_WIRE_STATUS_BAD);
+	h.status = 0; /* the flag alone still makes it an error answer, and code 0 is none */
+	CHECK_EQ(tern_wire_check_data(&h, 10, 1024), TERN_WIRE_STATUS_BAD);
+	h.status = TERN_WIRE_CODE_MAX;
+	CHECK_EQ(tern_wire_check_data(&h, 10, 1024), TERN_WIRE_OK);
+	h.status = TERN_WIRE_CODE_MAX + 1;
+	CHECK_EQ(tern_wire_check_data(&h, 10, 1024), TERN_WIRE_STATUS_BAD);
+	h.status = 255;
+	CHECK_EQ(tern_wire_check_data(&h, 10, 1024), TERN_WIRE_STATUS_BAD);
+	h.status = 1;
+	h.pkt_num = 1;
+	CHECK_EQ(tern_wire_check_data(&h, 10, 1024), TERN_WIRE_STATUS_BAD);
+	h.pkt_num = 0;
+	h.msg_size = TERN_WIRE_STATUS_MSG_MAX;
+	CHECK_EQ(tern_wire_check_data(&h, TERN_WIRE_STATUS_MSG_MAX, 1024), TERN_WIRE_OK);
+	CHECK_EQ(tern_wire_check_data(&h, TERN_WIRE_STATUS_MSG_MAX, 511), TERN_WIRE_STATUS_BAD);
+	h.msg_size = TERN_WIRE_STATUS_MSG_MAX + 1;
+	CHECK_EQ(tern_wire_check_data(&h, TERN_WIRE_STATUS_MSG_MAX + 1, 1024), TERN_WIRE_STATUS_BAD);
+	h.msg_size = 0;
+	CHECK_EQ(tern_wire_check_data(&h, 0, 1024), TERN_WIRE_OK);
+	/* Only a RESP carries it. */
+	struct tern_hdr q;
+	for (uint8_t t = 1; t <= TERN_PKT_MAX; t++) {
+		struct tern_hdr p = {.flags = TERN_WF_STATUS, .status = 1};
+		size_t len = mk(t, &p, t == TERN_PKT_RESP ? 0 : body_len_of(t));
+		CHECK_EQ(tern_wire_check(pkt, len, 1u << 20, &q),
+			 t == TERN_PKT_RESP ? TERN_WIRE_OK : TERN_WIRE_TYPE_BAD);
+	}
+}
+
 static void wire_type_name__all(void)
 {
 	const char *names[] = {"INVALID", "REQ", "RESP", "CR", "RFR", "ACK", "CONNECT",
@@ -427,6 +468,7 @@ int main(void)
 	RUN(wire_check_data__pkt_num_range);
 	RUN(wire_check_data__lengths);
 	RUN(wire_check_data__error_resp);
+	RUN(wire_check_error__status);
 	RUN(wire_type_name__all);
 	RUN(wire_csum_len__cases);
 	return check_exit();

@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "udp/udp.h"
 #include "udp_test.h"
 
 static const struct tern_drv_ops *const ops = &tern_drv_udp;
@@ -275,6 +277,105 @@ static void tx_burst__family_mismatch(void)
 	CHECK_EQ(a->stats.tx_copied_bytes, 1000);
 	CHECK_EQ(drv_shim_refs, 0);
 	ops->close(a);
+}
+
+/* A loopback address where nothing listens: bound, noted, closed. */
+static struct tern_addr closed_port(void)
+{
+	struct tern_drv *x = NULL;
+	struct tern_addr a = addr_of("127.0.0.1:9");
+	if (drv_open("127.0.0.1:0", NULL, 0, 0, &x) == 0) {
+		a = x->info.local;
+		ops->close(x);
+	}
+	return a;
+}
+
+/* Poll d for a port unreachable notice (bounded: ms); 1 and *out if one came. */
+static int await_unreach(struct tern_drv *d, struct tern_rx *out, uint8_t *quote, uint32_t cap,
+			 unsigned ms)
+{
+	struct tern_rx rx[BURST];
+	uint64_t end = now_ns() + ms * 1000000ull;
+	int found = 0;
+	while (!found && now_ns() < end) {
+		unsigned n = ops->rx_burst(d, rx, BURST);
+		for (unsigned i = 0; i < n; i++) {
+			if (!(rx[i].flags & TERN_RX_UNREACH) || found)
+				continue;
+			*out = rx[i];
+			out->len = rx[i].len < cap ? rx[i].len : cap;
+			memcpy(quote, rx[i].data, out->len);
+			found = 1;
+		}
+		ops->rx_done(d, rx, n);
+		if (!found)
+			ops->wait(d, 1000000);
+	}
+	return found;
+}
+
+/*
+ * recverr=1 (the default): a datagram to a closed port comes back as a
+ * TERN_RX_UNREACH entry naming that address and quoting the datagram; a
+ * send to a live peer right after the ICMP error arrived (pending on the
+ * socket until the multishot receive or a send takes it: whichever does
+ * fails with -ECONNREFUSED, and the driver re-arms or resends) still gets
+ * there; recverr=0 reports nothing.
+ */
+static void rx_burst__port_unreachable_reported(void)
+{
+	struct tern_drv *a = NULL, *b = NULL;
+	uint8_t hdr[32], payload[100], quote[512];
+	for (unsigned i = 0; i < sizeof(hdr); i++)
+		hdr[i] = (uint8_t)(0xa0 + i);
+	gen_bytes(7, payload, sizeof(payload));
+	struct tern_addr dead = closed_port();
+	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
+	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &b) == 0);
+	struct tern_tx t = {.dst = dead, .hdr = hdr, .hdr_len = sizeof(hdr), .payload = payload,
+			    .len = sizeof(payload), .msg = NULL};
+	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
+	struct tern_rx got;
+	REQUIRE(await_unreach(a, &got, quote, sizeof(quote), 2000));
+	CHECK(tern_addr_eq(&got.src, &dead));
+	CHECK_EQ(got.len, sizeof(hdr) + sizeof(payload));
+	CHECK(memcmp(quote, hdr, sizeof(hdr)) == 0 &&
+	      memcmp(quote + sizeof(hdr), payload, sizeof(payload)) == 0);
+
+	/* Again, and this time a send to b follows as soon as the error is
+	 * seen on the socket: b still gets it. */
+	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
+	struct pollfd pf = {.fd = udp_of(a)->fd, .events = 0};
+	CHECK_EQ(poll(&pf, 1, 2000), 1);
+	CHECK(pf.revents & POLLERR);
+	struct tern_tx tb = t;
+	tb.dst = b->info.local;
+	CHECK_EQ(ops->tx_burst(a, &tb, 1), 1);
+	settle(a);
+	uint64_t end = now_ns() + 2000000000ull;
+	while (b->stats.rx_pkts == 0 && now_ns() < end) {
+		ops->tx_burst(a, NULL, 0); /* reaps a's completions (the resend) */
+		struct tern_rx rx[BURST];
+		unsigned n = ops->rx_burst(b, rx, BURST);
+		ops->rx_done(b, rx, n);
+		if (n == 0)
+			ops->wait(b, 1000000);
+	}
+	CHECK_EQ(b->stats.rx_pkts, 1);
+	CHECK_EQ(a->stats.tx_drop_error, 0);
+	CHECK(await_unreach(a, &got, quote, sizeof(quote), 2000));
+	ops->close(a);
+	ops->close(b);
+
+	/* recverr=0: the kernel's default, nothing reported. */
+	REQUIRE(drv_open("127.0.0.1:0", "recverr=0", 0, 0, &a) == 0);
+	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
+	settle(a);
+	CHECK_EQ(await_unreach(a, &got, quote, sizeof(quote), 300), 0);
+	CHECK_EQ(a->stats.tx_pkts, 1);
+	ops->close(a);
+	CHECK_EQ(drv_shim_refs, 0);
 }
 
 /* More sends than contexts: the driver stops at the last free context. */
@@ -657,6 +758,7 @@ int main(int argc, char **argv)
 	RUN(rx_done__out_of_order);
 	RUN(rx_burst__ring_overrun);
 	RUN(rx_burst__oversize_truncated);
+	RUN(rx_burst__port_unreachable_reported);
 	RUN(wait__data_and_timeout);
 	RUN(close__drops_all_refs);
 	RUN(close__port_free_at_once);

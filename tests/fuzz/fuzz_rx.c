@@ -266,19 +266,19 @@ static void packet(uint8_t op, const uint8_t *p, size_t len)
 	if (len >= TERN_HDR_LEN && target != FZ_T_RAW && (op & FZ_UNREACH)) {
 		/* A quote of what the endpoint sent: its ids the other way round. */
 		if (target == FZ_T_SERVER || target == FZ_T_CLIENT) {
-			put16(buf + 6, from->id);
-			put16(buf + 8, from->ep_id);
+			fz_put16(buf + 6, from->id);
+			fz_put16(buf + 8, from->ep_id);
 			if (!(op & FZ_KEEP_TOKEN))
-				put32(buf + 12, from->token);
+				fz_put32(buf + 12, from->token);
 		} else {
 			struct tern_session *c =
 				cli != NULL && cli->state == SESS_CONNECTING ? cli : conn;
 			if (c != NULL) {
-				put16(buf + 8, c->id);
+				fz_put16(buf + 8, c->id);
 				if (!(op & FZ_KEEP_TOKEN) && len >= TERN_HDR_LEN + TERN_HS_LEN) {
-					put64(buf + TERN_HDR_LEN, ep->epoch);
-					put32(buf + TERN_HDR_LEN + 16, c->token);
-					put64(buf + TERN_HDR_LEN + 32, c->hs_nonce);
+					fz_put64(buf + TERN_HDR_LEN, ep->epoch);
+					fz_put32(buf + TERN_HDR_LEN + 16, c->token);
+					fz_put64(buf + TERN_HDR_LEN + 32, c->hs_nonce);
 				}
 			}
 		}

@@ -41,7 +41,7 @@ void tern_rtt_sample(struct tern_session *s, uint64_t rtt)
 	s->rto_ns = rto;
 }
 
-uint64_t tern_rto(const struct tern_session *s, uint32_t backoff)
+uint64_t tern_rto_backoff(const struct tern_session *s, uint32_t backoff)
 {
 	uint64_t max = s->ep->rto_max_ns;
 	uint64_t rto = s->rto_ns;

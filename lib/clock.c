@@ -75,25 +75,39 @@ static void clock_init(void)
 #endif
 }
 
-static int clock_ready; /* set (release) once clock_init has run */
+/* How tern_now_ns() reads the time, set (release) once clock_init has run:
+ * one load tells the common case (the TSC) from everything else. */
+enum { CLOCK_UNSET = 0, CLOCK_TSC, CLOCK_MONO };
+static int clock_mode;
+
+/* Not the TSC: set up on first use, or CLOCK_MONOTONIC (out of line, so
+ * the TSC read below needs no stack frame). */
+__attribute__((noinline)) static uint64_t now_other(int mode)
+{
+	if (tern_unlikely(mode == CLOCK_UNSET)) {
+		pthread_once(&clock_once, clock_init);
+		mode = use_tsc ? CLOCK_TSC : CLOCK_MONO;
+		__atomic_store_n(&clock_mode, mode, __ATOMIC_RELEASE);
+		if (mode == CLOCK_TSC)
+			return tern_now_ns();
+	}
+	return mono_ns();
+}
 
 uint64_t tern_now_ns(void)
 {
 	/* The poll loop reads the clock every pass: skip pthread_once's call
 	 * once initialised (an acquire load is a plain load on x86). */
-	if (tern_unlikely(!__atomic_load_n(&clock_ready, __ATOMIC_ACQUIRE))) {
-		pthread_once(&clock_once, clock_init);
-		__atomic_store_n(&clock_ready, 1, __ATOMIC_RELEASE);
-	}
+	int mode = __atomic_load_n(&clock_mode, __ATOMIC_ACQUIRE);
 #if HAVE_TSC
-	if (tern_likely(use_tsc)) {
+	if (tern_likely(mode == CLOCK_TSC)) {
 		/* A core whose TSC trails the calibrating one by a few cycles
 		 * must not wrap around. */
-		int64_t d = (int64_t)(__rdtsc() - tsc_base);
-		if (tern_unlikely(d < 0))
+		uint64_t d = __rdtsc() - tsc_base;
+		if (tern_unlikely((int64_t)d < 0))
 			d = 0;
-		return ns_base + (uint64_t)(((__uint128_t)(uint64_t)d * tsc_mult) >> 32);
+		return ns_base + (uint64_t)(((__uint128_t)d * tsc_mult) >> 32);
 	}
 #endif
-	return mono_ns();
+	return now_other(mode);
 }

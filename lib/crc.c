@@ -17,6 +17,7 @@
 
 static uint32_t crc_table[256];
 static int crc_hw;
+static void crc_choose(void);
 
 __attribute__((constructor)) static void crc_init(void)
 {
@@ -30,6 +31,7 @@ __attribute__((constructor)) static void crc_init(void)
 	__builtin_cpu_init();
 	crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 #endif
+	crc_choose();
 }
 
 static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t len)
@@ -63,32 +65,42 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw_tail(uint64_t c, const 
 
 /* The header with its checksum field (bytes 10-11) taken as zero, then the
  * rest of the covered bytes (a control packet's body). */
-__attribute__((target("sse4.2"))) static uint16_t crc16_hdr_hw(const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static inline uint16_t crc_hdr_hw(const uint8_t *p, size_t len)
 {
-	uint64_t w[4];
-	memcpy(w, p, 32);
+	uint64_t w0, w1, w2, w3;
+	memcpy(&w0, p, 8);
+	memcpy(&w1, p + 8, 8);
+	memcpy(&w2, p + 16, 8);
+	memcpy(&w3, p + 24, 8);
 	uint64_t c = 0xffffffffu;
-	c = __builtin_ia32_crc32di(c, w[0]);
-	c = __builtin_ia32_crc32di(c, w[1] & ~0xffff0000ull); /* bytes 10-11 */
-	c = __builtin_ia32_crc32di(c, w[2]);
-	c = __builtin_ia32_crc32di(c, w[3]);
+	c = __builtin_ia32_crc32di(c, w0);
+	c = __builtin_ia32_crc32di(c, w1 & ~0xffff0000ull); /* bytes 10-11 */
+	c = __builtin_ia32_crc32di(c, w2);
+	c = __builtin_ia32_crc32di(c, w3);
 	if (tern_likely(len == 32))
 		return fold((uint32_t)c);
 	return fold(crc_hw_tail(c, p + 32, len - 32));
+}
+
+__attribute__((target("sse4.2"))) static uint16_t crc16_hdr_hw(const void *pkt, size_t len)
+{
+	return crc_hdr_hw(pkt, len);
+}
+
+__attribute__((target("sse4.2"))) static void seal_hdr_hw(void *pkt)
+{
+	uint16_t c = tern_le16(crc_hdr_hw(pkt, TERN_HDR_LEN));
+	memcpy((uint8_t *)pkt + 10, &c, 2);
 }
 #endif
 
 /*
  * The header check: CRC of the first len bytes (>= 32) of a packet with
  * the checksum field (bytes 10-11) taken as zero, so neither the sender nor
- * the receiver has to copy the header to blank it.
+ * the receiver has to copy the header to blank it. The table's version.
  */
-uint16_t tern_crc16_hdr(const void *pkt, size_t len)
+static uint16_t crc16_hdr_sw(const void *pkt, size_t len)
 {
-#if defined(__x86_64__)
-	if (tern_likely(crc_hw))
-		return crc16_hdr_hw(pkt, len);
-#endif
 	static const uint8_t zero[2];
 	const uint8_t *p = pkt;
 	uint32_t c = crc_sw(0xffffffffu, p, 10);
@@ -96,24 +108,27 @@ uint16_t tern_crc16_hdr(const void *pkt, size_t len)
 	return fold(crc_sw(c, p + 12, len - 12));
 }
 
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static void seal_hdr_hw(uint8_t *p)
+static void seal_hdr_sw(void *pkt)
 {
-	uint16_t c = tern_le16(crc16_hdr_hw(p, TERN_HDR_LEN));
-	memcpy(p + 10, &c, 2);
+	uint16_t c = tern_le16(crc16_hdr_sw(pkt, TERN_HDR_LEN));
+	memcpy((uint8_t *)pkt + 10, &c, 2);
 }
-#endif
 
-void tern_wire_seal_hdr(void *pkt)
+/* Chosen when the library loads (crc_init), or by tern_crc_use_hw(). */
+uint16_t (*tern_crc16_hdr_fn)(const void *pkt, size_t len) = crc16_hdr_sw;
+void (*tern_wire_seal_hdr_fn)(void *pkt) = seal_hdr_sw;
+
+static void crc_choose(void)
 {
 #if defined(__x86_64__)
-	if (tern_likely(crc_hw)) {
-		seal_hdr_hw(pkt);
+	if (crc_hw) {
+		tern_crc16_hdr_fn = crc16_hdr_hw;
+		tern_wire_seal_hdr_fn = seal_hdr_hw;
 		return;
 	}
 #endif
-	uint16_t c = tern_le16(tern_crc16_hdr(pkt, TERN_HDR_LEN));
-	memcpy((uint8_t *)pkt + 10, &c, 2);
+	tern_crc16_hdr_fn = crc16_hdr_sw;
+	tern_wire_seal_hdr_fn = seal_hdr_sw;
 }
 
 uint16_t tern_crc16(const void *buf, size_t len)
@@ -134,5 +149,6 @@ int tern_crc_use_hw(int on)
 #else
 	(void)on;
 #endif
+	crc_choose();
 	return was;
 }

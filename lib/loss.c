@@ -7,7 +7,8 @@
  * the session's RTO until the next valid sample. Defaults come from the
  * driver: ~100 µs floor on DPDK, ~1 ms on kernel UDP (docs/protocol.md).
  *
- * This file only computes; what a call does when its RTO passes (resend
+ * The per-call parts (a sample, the RTO without backoff) are inline in
+ * loss.h. This file only computes; what a call does when its RTO passes (resend
  * what is missing) is call.c's, and when it is looked at is timers.c's.
  * call.c passes the samples of the network alone on to the congestion
  * controller too (cc.c).
@@ -22,26 +23,7 @@ void tern_rto_init(struct tern_session *s)
 	s->rto_ns = 2 * ep->rto_min_ns < ep->rto_max_ns ? 2 * ep->rto_min_ns : ep->rto_max_ns;
 }
 
-void tern_rtt_sample(struct tern_session *s, uint64_t rtt)
-{
-	struct tern_ep *ep = s->ep;
-	if (s->srtt_ns == 0) {
-		s->srtt_ns = rtt;
-		s->rttvar_ns = rtt / 2;
-	} else {
-		uint64_t delta = s->srtt_ns > rtt ? s->srtt_ns - rtt : rtt - s->srtt_ns;
-		s->rttvar_ns = (3 * s->rttvar_ns + delta) / 4;
-		s->srtt_ns = (7 * s->srtt_ns + rtt) / 8;
-	}
-	uint64_t rto = s->srtt_ns + 4 * s->rttvar_ns;
-	if (rto < ep->rto_min_ns)
-		rto = ep->rto_min_ns;
-	if (rto > ep->rto_max_ns)
-		rto = ep->rto_max_ns;
-	s->rto_ns = rto;
-}
-
-uint64_t tern_rto(const struct tern_session *s, uint32_t backoff)
+uint64_t tern_rto_backoff(const struct tern_session *s, uint32_t backoff)
 {
 	uint64_t max = s->ep->rto_max_ns;
 	uint64_t rto = s->rto_ns;

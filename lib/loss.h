@@ -8,10 +8,36 @@
 
 /* The RTO of a fresh session (no sample yet). */
 void tern_rto_init(struct tern_session *s);
-/* A valid RTT sample (a packet sent once, answered: Karn's rule). */
-void tern_rtt_sample(struct tern_session *s, uint64_t rtt_ns);
-/* The RTO of a call that has backed off `backoff` times (doubled each, capped). */
-uint64_t tern_rto(const struct tern_session *s, uint32_t backoff);
+/* A valid RTT sample (a packet sent once, answered: Karn's rule). Inline:
+ * one per call. */
+static inline void tern_rtt_sample(struct tern_session *s, uint64_t rtt)
+{
+	const struct tern_ep *e = s->ep;
+	if (tern_unlikely(s->srtt_ns == 0)) {
+		s->srtt_ns = rtt;
+		s->rttvar_ns = rtt / 2;
+	} else {
+		uint64_t delta = s->srtt_ns > rtt ? s->srtt_ns - rtt : rtt - s->srtt_ns;
+		s->rttvar_ns = (3 * s->rttvar_ns + delta) / 4;
+		s->srtt_ns = (7 * s->srtt_ns + rtt) / 8;
+	}
+	uint64_t rto = s->srtt_ns + 4 * s->rttvar_ns;
+	if (rto < e->rto_min_ns)
+		rto = e->rto_min_ns;
+	if (rto > e->rto_max_ns)
+		rto = e->rto_max_ns;
+	s->rto_ns = rto;
+}
+/* The RTO of a call that has backed off `backoff` times (doubled each,
+ * capped). Inline: every call's timer is set from it; _backoff: the
+ * doubling, out of line. */
+uint64_t tern_rto_backoff(const struct tern_session *s, uint32_t backoff);
+static inline uint64_t tern_rto(const struct tern_session *s, uint32_t backoff)
+{
+	if (tern_likely(backoff == 0))
+		return s->rto_ns < s->ep->rto_max_ns ? s->rto_ns : s->ep->rto_max_ns;
+	return tern_rto_backoff(s, backoff);
+}
 /* An answer came for a call already answered: a retransmission was
  * spurious, the path is slower than the RTO — double it (once per RTO
  * period) until a valid sample comes. */

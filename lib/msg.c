@@ -159,14 +159,6 @@ void tern_msg_unref(struct tern_msg *m)
 	tern_msg_put(m);
 }
 
-void tern_msg_release(struct tern_msg *m)
-{
-	struct tern_ep *ep = m->ep;
-	m->next = ep->pool.free[m->cls];
-	ep->pool.free[m->cls] = m;
-	ep->pool.in_use--;
-}
-
 void tern_msg_free(struct tern_msg *m)
 {
 	if (m != NULL)

@@ -121,14 +121,6 @@ void tern_session_release(struct tern_session *s)
 	free(s);
 }
 
-int tern_session_unhold(struct tern_session *s)
-{
-	if (s->state != SESS_ZOMBIE || s->handlers != 0 || s->pins != 0)
-		return 0;
-	tern_session_release(s);
-	return 1;
-}
-
 int tern_session_report(struct tern_session *s, enum tern_session_event ev, int err)
 {
 	struct tern_ep *ep = s->ep;

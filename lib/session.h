@@ -18,8 +18,15 @@ void tern_session_release(struct tern_session *s);
 /* Tests: called with each session just before its memory is freed. */
 extern void (*tern_session_free_hook)(const struct tern_session *s);
 /* A handler finished or a pin went: release s if it is a zombie nothing
- * holds any more. Returns 1 if s was released (gone). */
-int tern_session_unhold(struct tern_session *s);
+ * holds any more. Returns 1 if s was released (gone). Inline: it runs after
+ * every handler and continuation, and is almost always 0. */
+static inline int tern_session_unhold(struct tern_session *s)
+{
+	if (tern_likely(s->state != SESS_ZOMBIE) || s->handlers != 0 || s->pins != 0)
+		return 0;
+	tern_session_release(s);
+	return 1;
+}
 /* Tear a session down: calls end with err (or are re-issued), event reported. */
 void tern_session_fail(struct tern_session *s, int err, enum tern_session_event ev);
 /* Report ev to the application's session hook. Returns 1 if the hook

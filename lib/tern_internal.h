@@ -115,25 +115,7 @@ struct msg_pool {
 
 int tern_pool_init(struct tern_ep *ep);
 void tern_pool_fini(struct tern_ep *ep);
-/* The last reference went: back to the free list. */
-void tern_msg_release(struct tern_msg *m);
-/* Drop a reference (tern_msg_unref(), inline for the core's data path). */
-static inline void tern_msg_put(struct tern_msg *m)
-{
-	if (--m->refs == 0)
-		tern_msg_release(m);
-}
-/* tern_msg_free(), inline: NULL is a no-op. */
-static inline void tern_msg_drop(struct tern_msg *m)
-{
-	if (m != NULL)
-		tern_msg_put(m);
-}
-/* Take a reference (tern_msg_ref(), inline). */
-static inline void tern_msg_get(struct tern_msg *m)
-{
-	m->refs++;
-}
+/* tern_msg_release / _put / _drop / _get: inline, after struct tern_ep. */
 
 /* ------------------------------------------------------------------ */
 /* sessions and slots                                                 */
@@ -517,6 +499,35 @@ struct tern_ep {
 	struct tern_stats st;
 	struct tern_sec *sec; /* NULL: no keys, plain handshakes */
 };
+
+/* --- msgbuf references (msg.c owns the pools) --- */
+
+/* The last reference went: back to the free list (msg.c's pool; inline,
+ * the core frees a msgbuf or two per call). */
+static inline void tern_msg_release(struct tern_msg *m)
+{
+	struct tern_ep *ep = m->ep;
+	m->next = ep->pool.free[m->cls];
+	ep->pool.free[m->cls] = m;
+	ep->pool.in_use--;
+}
+/* Drop a reference (tern_msg_unref(), inline for the core's data path). */
+static inline void tern_msg_put(struct tern_msg *m)
+{
+	if (--m->refs == 0)
+		tern_msg_release(m);
+}
+/* tern_msg_free(), inline: NULL is a no-op. */
+static inline void tern_msg_drop(struct tern_msg *m)
+{
+	if (m != NULL)
+		tern_msg_put(m);
+}
+/* Take a reference (tern_msg_ref(), inline). */
+static inline void tern_msg_get(struct tern_msg *m)
+{
+	m->refs++;
+}
 
 static inline struct handler *handler_find(struct tern_ep *ep, uint16_t type)
 {

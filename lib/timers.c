@@ -178,7 +178,7 @@ void tern_wheel_arm(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
 	place(w, t);
 }
 
-void tern_wheel_arm_by(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
+void tern_wheel_arm_later(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
 {
 	uint64_t tick = tick_of(w, expiry);
 	if (t->pprev != NULL) {

@@ -116,8 +116,17 @@ void tern_wheel_arm(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
  * or before expiry's tick already, it is left alone (it fires early, and
  * its owner, finding nothing due, arms it again); else as
  * tern_wheel_arm(). For timers pushed later on every event (an RTO after
- * each send): one wheel operation per timeout rather than per event. O(1). */
-void tern_wheel_arm_by(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry);
+ * each send): one wheel operation per timeout rather than per event. O(1).
+ * (tern_wheel_arm_later: the part past the inline test.) */
+void tern_wheel_arm_later(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry);
+static inline void tern_wheel_arm_by(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry)
+{
+	/* Inline, the common case: armed for a tick that starts at or before
+	 * expiry (so at or before expiry's tick). */
+	if (t->pprev != NULL && (int64_t)(expiry - w->base - (t->tick << w->shift)) >= 0)
+		return;
+	tern_wheel_arm_later(w, t, expiry);
+}
 
 /* Disarm t if it is armed (no-op otherwise, also for a timer that fired).
  * O(1). */

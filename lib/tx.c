@@ -78,24 +78,6 @@ __attribute__((noinline)) static void tx_make_room(struct tern_ep *ep)
 	}
 }
 
-/* The next free descriptor (the batch has room), dst copied, its header
- * storage attached and everything else cleared. */
-static inline struct tern_tx *tx_desc(struct tern_ep *ep, const struct tern_addr *dst,
-				      unsigned *idx)
-{
-	unsigned i = ep->ntx++;
-	struct tern_tx *t = &ep->txq[i];
-	t->dst = *dst;
-	t->hdr = ep->txhdr[i];
-	t->payload = NULL;
-	t->len = 0;
-	t->trailer = NULL;
-	t->trailer_len = 0;
-	t->msg = NULL;
-	*idx = i;
-	return t;
-}
-
 /* Give back the last descriptor (its packet could not be built). */
 __attribute__((noinline)) static void tx_undo(struct tern_ep *ep, struct tern_tx *t)
 {
@@ -105,47 +87,18 @@ __attribute__((noinline)) static void tx_undo(struct tern_ep *ep, struct tern_tx
 	ep->st.tx_drops++;
 }
 
-/* A protected session's packet: protect.c seals it into descriptor i. */
-__attribute__((noinline)) static void tx_sealed(struct tern_ep *ep, struct tern_session *s,
-						 const struct tern_hdr *h, struct tern_tx *t,
-						 unsigned i)
+void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		    struct tern_tx *t, unsigned i)
 {
 	if (tern_seal(ep, s, h, t, ep->txhdr[i], ep->txtag[i]) != 0)
 		tx_undo(ep, t); /* lost: retransmitted like any other packet */
 }
 
-/* The batch is full: make room, then queue (out of line, so the common path
- * below calls nothing before its end). */
-__attribute__((noinline)) static void tx_data_full(struct tern_ep *ep, struct tern_session *s,
-						   const struct tern_hdr *h, struct tern_msg *m,
-						   const void *payload, uint32_t len)
+void tern_tx_data_full(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		       struct tern_msg *m, const void *payload, uint32_t len)
 {
 	tx_make_room(ep);
 	tern_tx_data(ep, s, h, m, payload, len);
-}
-
-void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		  struct tern_msg *m, const void *payload, uint32_t len)
-{
-	if (tern_unlikely(ep->ntx == TERN_TX_BATCH)) {
-		tx_data_full(ep, s, h, m, payload, len);
-		return;
-	}
-	unsigned i;
-	struct tern_tx *t = tx_desc(ep, &s->peer, &i);
-	if (len != 0) {
-		t->payload = payload;
-		t->len = len;
-		t->msg = m;
-		tern_msg_get(m);
-	}
-	if (tern_unlikely(s->prot != TERN_PROT_NONE)) {
-		tx_sealed(ep, s, h, t, i);
-		return;
-	}
-	t->hdr_len = TERN_HDR_LEN;
-	tern_wire_put(ep->txhdr[i], h);
-	tern_wire_seal_hdr(ep->txhdr[i]); /* last: a tail call */
 }
 
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
@@ -154,7 +107,7 @@ void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct 
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
 		tx_make_room(ep);
 	unsigned i;
-	struct tern_tx *t = tx_desc(ep, dst, &i);
+	struct tern_tx *t = tern_tx_desc(ep, dst, &i);
 	tern_wire_put(ep->txhdr[i], h);
 	if (body_len > TERN_TX_HDR_MAX - TERN_HDR_LEN)
 		body_len = TERN_TX_HDR_MAX - TERN_HDR_LEN;
@@ -169,7 +122,7 @@ void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pk
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
 		tx_make_room(ep);
 	unsigned i;
-	struct tern_tx *t = tx_desc(ep, dst, &i);
+	struct tern_tx *t = tern_tx_desc(ep, dst, &i);
 	if (len > TERN_TX_HDR_MAX)
 		len = TERN_TX_HDR_MAX;
 	memcpy(ep->txhdr[i], pkt, len);

@@ -8,10 +8,59 @@
 
 /* Hand the batch to the driver (what it cannot take now stays queued). */
 void tern_tx_flush(struct tern_ep *ep);
+/* The next free descriptor (the batch has room), dst copied, its header
+ * storage attached and everything else cleared. */
+static inline struct tern_tx *tern_tx_desc(struct tern_ep *ep, const struct tern_addr *dst,
+					   unsigned *idx)
+{
+	unsigned i = ep->ntx++;
+	struct tern_tx *t = &ep->txq[i];
+	t->dst = *dst;
+	t->hdr = ep->txhdr[i];
+	t->payload = NULL;
+	t->len = 0;
+	t->trailer = NULL;
+	t->trailer_len = 0;
+	t->msg = NULL;
+	*idx = i;
+	return t;
+}
+
+/* The rare cases of tern_tx_data(), out of line: the batch is full (make
+ * room, then queue); a protected session's packet (protect.c seals it into
+ * descriptor i). */
+void tern_tx_data_full(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		       struct tern_msg *m, const void *payload, uint32_t len);
+void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
+		    struct tern_tx *t, unsigned i);
+
 /* Queue a packet of session s: header h, then len bytes of payload from m
- * (sealed if s is protected). */
-void tern_tx_data(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		  struct tern_msg *m, const void *payload, uint32_t len);
+ * (sealed if s is protected). Inline: every data packet goes through it,
+ * and its header is written straight into the descriptor's storage. */
+static inline void tern_tx_data(struct tern_ep *ep, struct tern_session *s,
+				const struct tern_hdr *h, struct tern_msg *m, const void *payload,
+				uint32_t len)
+{
+	if (tern_unlikely(ep->ntx == TERN_TX_BATCH)) {
+		tern_tx_data_full(ep, s, h, m, payload, len);
+		return;
+	}
+	unsigned i;
+	struct tern_tx *t = tern_tx_desc(ep, &s->peer, &i);
+	if (len != 0) {
+		t->payload = payload;
+		t->len = len;
+		t->msg = m;
+		tern_msg_get(m);
+	}
+	if (tern_unlikely(s->prot != TERN_PROT_NONE)) {
+		tern_tx_sealed(ep, s, h, t, i);
+		return;
+	}
+	t->hdr_len = TERN_HDR_LEN;
+	tern_wire_put(ep->txhdr[i], h);
+	tern_wire_seal_hdr(ep->txhdr[i]);
+}
 /* Queue a control packet (header + body of at most TERN_HS_LEN) to dst. */
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
 		  const void *body, uint32_t body_len);

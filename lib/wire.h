@@ -309,9 +309,17 @@ static inline size_t tern_wire_csum_len(unsigned type, unsigned flags, size_t le
 }
 
 /* CRC32C folded to 16 bits (lib/crc.c); _hdr: of a packet, with its csum
- * field (bytes 10-11) taken as zero. */
+ * field (bytes 10-11) taken as zero. The header's versions run through
+ * pointers crc.c sets when the library loads (the CPU's CRC instruction if
+ * it has one, else a table): the choice costs nothing per packet. */
 uint16_t tern_crc16(const void *buf, size_t len);
-uint16_t tern_crc16_hdr(const void *pkt, size_t len);
+extern uint16_t (*tern_crc16_hdr_fn)(const void *pkt, size_t len)
+	__attribute__((visibility("hidden")));
+extern void (*tern_wire_seal_hdr_fn)(void *pkt) __attribute__((visibility("hidden")));
+static inline uint16_t tern_crc16_hdr(const void *pkt, size_t len)
+{
+	return tern_crc16_hdr_fn(pkt, len);
+}
 /* Tests: use the CPU's CRC instruction if it has one (1), or the table (0);
  * returns the previous setting. */
 int tern_crc_use_hw(int on);
@@ -326,7 +334,10 @@ static inline void tern_wire_seal(void *pkt, size_t len)
 
 /* tern_wire_seal() of a packet whose checksum covers the 32-byte header
  * only (REQ, RESP, protected packets, bodiless control packets). */
-void tern_wire_seal_hdr(void *pkt);
+static inline void tern_wire_seal_hdr(void *pkt)
+{
+	tern_wire_seal_hdr_fn(pkt);
+}
 
 /* Does the packet's checksum match? */
 static inline int tern_wire_csum_ok(const void *pkt, size_t len)

@@ -441,25 +441,40 @@ static inline struct loop *resolve(struct loop *l, const struct tern_addr *dst)
 	return resolve_slow(c, dst);
 }
 
-/* Claim the next free slot of p's ring (multi-producer); NULL when full. */
-static inline struct loop_slot *ring_claim(struct loop *p, uint64_t *posp)
+/*
+ * Claim up to want consecutive slots of p's ring (multi-producer) with one
+ * CAS on the tail: the slots from the tail on that are free for this lap.
+ * Returns how many (0: full) and their first position in *posp. Slots free
+ * when looked at stay free until claimed (only their claimer writes seq),
+ * and the CAS fails if anyone claimed from pos meanwhile.
+ */
+static inline unsigned ring_claim(struct loop *p, unsigned want, uint64_t *posp)
 {
 	uint64_t pos = atomic_load_explicit(&p->tail, memory_order_relaxed);
 	for (;;) {
-		struct loop_slot *s = slot_at(p, pos);
-		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-		int64_t dif = (int64_t)(seq - pos);
-		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&p->tail, &pos, pos + 1,
-								  memory_order_relaxed,
-								  memory_order_relaxed)) {
-				*posp = pos;
-				return s;
+		unsigned k = 0;
+		for (; k < want; k++) {
+			uint64_t seq = atomic_load_explicit(&slot_at(p, pos + k)->seq,
+							    memory_order_acquire);
+			if (seq != pos + k)
+				break;
+		}
+		if (k == 0) {
+			int64_t dif = (int64_t)(atomic_load_explicit(&slot_at(p, pos)->seq,
+								     memory_order_acquire) -
+						pos);
+			if (dif < 0)
+				return 0; /* the slot of the previous lap is not consumed yet */
+			if (dif > 0) { /* another producer took it: look again from the tail */
+				pos = atomic_load_explicit(&p->tail, memory_order_relaxed);
+				continue;
 			}
-		} else if (dif < 0) {
-			return NULL; /* the slot of the previous lap is not consumed yet */
-		} else {
-			pos = atomic_load_explicit(&p->tail, memory_order_relaxed);
+			continue; /* freed just now */
+		}
+		if (atomic_compare_exchange_weak_explicit(&p->tail, &pos, pos + k,
+							  memory_order_relaxed, memory_order_relaxed)) {
+			*posp = pos;
+			return k;
 		}
 	}
 }
@@ -478,65 +493,122 @@ static void copy_trunc(uint8_t *dst, uint32_t cap, const struct tern_tx *t)
 	}
 }
 
+/* memcpy() of a part, without a call for a short one (most calls'
+ * payloads): two overlapping copies of 8 or 16 bytes. */
+static inline void copy_part(uint8_t *d, const uint8_t *src, uint32_t len)
+{
+	if (len - 8 > 24) { /* not 8..32 */
+		memcpy(d, src, len);
+	} else if (len >= 16) {
+		memcpy(d, src, 16);
+		memcpy(d + len - 16, src + len - 16, 16);
+	} else {
+		memcpy(d, src, 8);
+		memcpy(d + len - 8, src + len - 8, 8);
+	}
+}
+
+/* Copy descriptor t (len bytes in all, within the receiver's MTU) into
+ * slot s, claimed for position pos, and hand the slot to its owner. */
+static inline void slot_put(const struct loop *l, struct loop_slot *s, uint64_t pos,
+			    const struct tern_tx *t, uint32_t len)
+{
+	uint8_t *d = slot_data(s);
+	if (loop_likely(t->hdr_len == LOOP_INLINE_HDR))
+		memcpy(d, t->hdr, LOOP_INLINE_HDR); /* inline: no call */
+	else
+		memcpy(d, t->hdr, t->hdr_len);
+	if (t->len != 0)
+		copy_part(d + t->hdr_len, t->payload, t->len);
+	if (t->trailer_len != 0)
+		memcpy(d + t->hdr_len + t->len, t->trailer, t->trailer_len);
+	s->len = len;
+	s->flags = 0;
+	s->src = l->base.info.local;
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+}
+
+/* The same for any length: a datagram beyond the receiver's MTU is cut. */
+static void slot_put_any(const struct loop *l, const struct loop *p, struct loop_slot *s,
+			 uint64_t pos, const struct tern_tx *t, uint32_t len)
+{
+	if (len <= p->base.info.mtu) {
+		slot_put(l, s, pos, t, len);
+		return;
+	}
+	copy_trunc(slot_data(s), p->base.info.mtu, t);
+	s->len = p->base.info.mtu;
+	s->flags = TERN_RX_TRUNC;
+	s->src = l->base.info.local;
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+}
+
+static inline uint64_t tx_total(const struct tern_tx *t)
+{
+	/* Summed in 64 bits: three 32-bit lengths cannot wrap it. */
+	return (uint64_t)t->hdr_len + t->len + t->trailer_len;
+}
+
+/*
+ * Send tx[0..n). Descriptors go in runs to one destination (a burst
+ * usually has one peer): the run's destination is resolved once, its slots
+ * are claimed with one CAS, and its owner is kicked once.
+ */
 static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 {
 	struct loop *l = to_loop(drv);
-	struct loop *last = NULL;
 	const uint32_t mtu = l->base.info.mtu;
 	uint64_t pkts = 0, bytes = 0;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < n; i++) {
-		const struct tern_tx *t = &tx[i];
-		struct loop_slot *s;
-		struct loop *p;
-		uint64_t pos;
-
-		/* Summed in 64 bits: three 32-bit lengths cannot wrap it. */
-		uint64_t total = (uint64_t)t->hdr_len + t->len + t->trailer_len;
-		if (loop_unlikely(total > mtu)) {
-			l->base.stats.tx_drop_error++;
+	while (i < n) {
+		/* The run [i, j): one destination; want of them fit our MTU,
+		 * the longest is max bytes, all of them sum bytes. */
+		const struct tern_addr *dst = &tx[i].dst;
+		unsigned j = i, want = 0;
+		uint64_t max = 0, sum = 0;
+		do {
+			uint64_t total = tx_total(&tx[j]);
+			want += total <= mtu;
+			max = total > max ? total : max;
+			sum += total;
+			j++;
+		} while (j < n && addr_same(&tx[j].dst, dst));
+		l->base.stats.tx_drop_error += (j - i) - want;
+		if (loop_unlikely(want == 0)) {
+			i = j;
 			continue;
 		}
-		p = resolve(l, &t->dst);
+		struct loop *p = resolve(l, dst);
 		if (loop_unlikely(p == NULL)) {
-			l->base.stats.tx_drop_noroute++;
+			l->base.stats.tx_drop_noroute += want;
+			i = j;
 			continue;
 		}
-		if (p != last) {
-			if (last != NULL)
-				loop_kick(last);
-			last = p;
-		}
-		s = ring_claim(p, &pos);
-		if (loop_unlikely(s == NULL)) {
-			l->base.stats.tx_drop_full++;
-			continue;
-		}
-		uint32_t len = (uint32_t)total;
-		uint8_t *d = slot_data(s);
-		if (loop_likely(len <= p->base.info.mtu)) {
-			if (loop_likely(t->hdr_len == LOOP_INLINE_HDR))
-				memcpy(d, t->hdr, LOOP_INLINE_HDR); /* inline: no call */
-			else
-				memcpy(d, t->hdr, t->hdr_len);
-			if (t->len != 0)
-				memcpy(d + t->hdr_len, t->payload, t->len);
-			if (t->trailer_len != 0)
-				memcpy(d + t->hdr_len + t->len, t->trailer, t->trailer_len);
-			s->len = len;
-			s->flags = 0;
+		uint64_t pos = 0;
+		unsigned got = ring_claim(p, want, &pos);
+		l->base.stats.tx_drop_full += want - got;
+		pkts += got;
+		if (loop_likely(got == j - i && max <= p->base.info.mtu)) {
+			/* All of them, whole: no check left per packet. */
+			for (; i < j; i++, pos++)
+				slot_put(l, slot_at(p, pos), pos, &tx[i], (uint32_t)tx_total(&tx[i]));
+			bytes += sum;
 		} else {
-			copy_trunc(d, p->base.info.mtu, t);
-			s->len = p->base.info.mtu;
-			s->flags = TERN_RX_TRUNC;
+			for (; got > 0; i++) {
+				const struct tern_tx *t = &tx[i];
+				uint64_t total = tx_total(t);
+				if (total > mtu)
+					continue; /* counted above */
+				slot_put_any(l, p, slot_at(p, pos), pos, t, (uint32_t)total);
+				bytes += total;
+				pos++;
+				got--;
+			}
 		}
-		s->src = l->base.info.local;
-		atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
-		pkts++;
-		bytes += len;
+		i = j;
+		loop_kick(p);
 	}
-	if (last != NULL)
-		loop_kick(last);
 	l->base.stats.tx_pkts += pkts;
 	l->base.stats.tx_bytes += bytes;
 	return n;

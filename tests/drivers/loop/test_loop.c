@@ -422,6 +422,77 @@ static void loop_tx__wildcard(void)
 	ops->close(b);
 }
 
+/* One burst of runs to several destinations: each run claims its slots at
+ * once. Payloads of every short length arrive whole; an oversize packet
+ * inside a run is dropped alone; a run larger than the free slots sends
+ * what fits, in order. */
+static void loop_tx__runs(void)
+{
+	struct tern_drv *a = open_loop(NULL, NULL), *b = open_loop(NULL, "ring=64"),
+			*c = open_loop(NULL, "ring=8");
+	REQUIRE(a != NULL && b != NULL && c != NULL);
+	static uint8_t pl[48][48], big[1500];
+	uint8_t hdr[48][32];
+	struct tern_tx tx[48];
+	struct tern_rx rx[64];
+	/* b gets lengths 0..40 in runs of 5 split by one packet to c each. */
+	unsigned n = 0, to_b = 0;
+	for (uint32_t len = 0; len <= 40; len++) {
+		for (uint32_t k = 0; k < len; k++)
+			pl[n][k] = (uint8_t)(len * 7 + k);
+		memset(hdr[n], (int)len, sizeof(hdr[n]));
+		int c_turn = len % 6 == 5;
+		tx[n] = (struct tern_tx){.dst = c_turn ? c->info.local : b->info.local,
+					 .hdr = hdr[n], .hdr_len = 32,
+					 .payload = len ? pl[n] : NULL, .len = len};
+		to_b += !c_turn;
+		n++;
+	}
+	/* An oversize one in the middle of a run to b. */
+	memmove(tx + 3, tx + 2, (n - 2) * sizeof(tx[0]));
+	tx[2].payload = big;
+	tx[2].len = sizeof(big);
+	n++;
+	CHECK_EQ(a->ops->tx_burst(a, tx, n), n);
+	CHECK_EQ(a->stats.tx_drop_error, 1);
+	CHECK_EQ(a->stats.tx_drop_full, 0);
+	unsigned got = b->ops->rx_burst(b, rx, 64);
+	CHECK_EQ(got, to_b);
+	unsigned k = 0;
+	for (unsigned i = 0; i < n && k < got; i++) {
+		if (i == 2 || !tern_addr_eq(&tx[i].dst, &b->info.local))
+			continue;
+		CHECK_EQ(rx[k].len, 32 + tx[i].len);
+		CHECK(memcmp(rx[k].data, tx[i].hdr, 32) == 0);
+		if (tx[i].len != 0) /* payload NULL: nothing to compare */
+			CHECK(memcmp((uint8_t *)rx[k].data + 32, tx[i].payload, tx[i].len) == 0);
+		k++;
+	}
+	CHECK_EQ(k, to_b);
+	b->ops->rx_done(b, rx, got);
+	CHECK_EQ(drain(c), (n - 1) - to_b);
+	/* A run of 12 into a ring of 8 with 3 taken: the first 5 go. */
+	for (uint64_t i = 0; i < 3; i++)
+		CHECK_EQ(send_tag(a, &c->info.local, i), 1);
+	uint64_t full = a->stats.tx_drop_full;
+	uint8_t th[12][32];
+	for (unsigned i = 0; i < 12; i++) {
+		memset(th[i], 0, 32);
+		th[i][0] = (uint8_t)(100 + i);
+		tx[i] = (struct tern_tx){.dst = c->info.local, .hdr = th[i], .hdr_len = 32};
+	}
+	CHECK_EQ(a->ops->tx_burst(a, tx, 12), 12);
+	CHECK_EQ(a->stats.tx_drop_full, full + 7);
+	got = c->ops->rx_burst(c, rx, 16);
+	CHECK_EQ(got, 8);
+	for (unsigned i = 0; i < got; i++)
+		CHECK_EQ(((uint8_t *)rx[i].data)[0], i < 3 ? i : 100 + (i - 3));
+	c->ops->rx_done(c, rx, got);
+	ops->close(a);
+	ops->close(b);
+	ops->close(c);
+}
+
 /* A peer that closes is noticed through the cache, and a new one reached. */
 static void loop_tx__peer_closed(void)
 {
@@ -628,6 +699,7 @@ int main(void)
 	RUN(loop_tx__ring_full);
 	RUN(loop_tx__unknown_dst);
 	RUN(loop_tx__oversize_and_trunc);
+	RUN(loop_tx__runs);
 	RUN(loop_tx__wildcard);
 	RUN(loop_tx__peer_closed);
 	RUN(loop_close__in_flight);

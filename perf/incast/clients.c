@@ -157,6 +157,7 @@ static int open_eps(const struct inc_opts *o)
 		cfg.rto_min_ns = o->rto_min_ns;
 		cfg.rto_max_ns = o->rto_max_ns;
 		cfg.call_timeout_ns = o->timeout_ns;
+		cfg.cc_target_ns = o->cc_target_ns;
 		if (!o->no_cc)
 			cfg.flags |= TERN_EP_CC;
 		int rc = tern_ep_create(&cfg, &run.eps[i]);

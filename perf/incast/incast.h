@@ -50,6 +50,7 @@ struct inc_opts {
 	uint64_t duration_ns, warmup_ns, timeout_ns;
 	uint64_t rto_min_ns, rto_max_ns; /* clients and server (0: the driver's) */
 	int no_cc;                        /* clients without congestion control (--no-cc) */
+	uint64_t cc_target_ns;            /* clients' cc_target_ns (0: the library's default) */
 	int server_cpu, client_cpu; /* -1: not pinned */
 	bool json, quiet, check;
 	bool one_thread;         /* local: the server polled by the client thread */

@@ -145,10 +145,11 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 		if (!c->sample_valid && i >= c->tx_hi) {
 			c->sample_valid = 1;
 			c->sample_idx = i;
-			c->sample_ns = 0; /* stamped when the poll ends */
-		}
-		if (c->sent_ns == 0) /* the RTO starts when this leaves */
+			c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
 			arm_later(ep, c);
+		} else if (c->sent_ns == 0) { /* the RTO starts when this leaves */
+			arm_later(ep, c);
+		}
 		send_one(ep, s, c, i);
 		c->tx_next = i + 1;
 		if (c->tx_next > c->tx_hi)
@@ -488,6 +489,8 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 		unsigned above = (unsigned)__builtin_popcountll(bits >> off);
 		if (above < 3 && above != c->tx_hi - i - 1)
 			break;
+		if (c->sample_valid && c->sample_idx == i)
+			c->sample_valid = 0; /* Karn: a resent packet gives no sample */
 		send_one(ep, c->s, c, i);
 		c->frtx_mark = i + 1;
 		tern_cc_loss(c->s);
@@ -723,13 +726,17 @@ static void send_ack(struct tern_ep *ep, struct call_slot *c)
 	ep->st.acks_sent++;
 }
 
-/* Does c wait for an answer to something sent? Packets in flight, or the
+/* Does c wait for an answer to something sent? Packets in flight; or the
  * last request packet the callee holds (not resent while holes remain
  * below it, so no credit counts it: its answer, the response, may be lost
- * all the same). */
+ * all the same); or a hole below what it sent: credits count packets, not
+ * which ones, so after a rollback late answers to packets sent before it
+ * take back the credits of the holes resent — inflight reaches 0 while a
+ * hole is still unanswered, and without its RTO the call would wait for
+ * its deadline (incast behind a deep queue). */
 static inline int outstanding(const struct call_slot *c)
 {
-	return c->inflight != 0 || c->last_held;
+	return c->inflight != 0 || c->last_held || c->rx.base < c->tx_next;
 }
 
 /* When c's RTO is due, with the session's RTO as it is now (it may have

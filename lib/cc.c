@@ -6,13 +6,20 @@
  * credits_floor; pacer.c spaces the packets of a window below one packet.
  *
  * The target delay is the lowest RTT the session has seen (the path without
- * queues) plus a queueing allowance: ep->cc_target_ns (RTO floor / 4 by
- * default) for a session at its full window, more for a session whose
- * window is small — base x (1 + min(5, sqrt(max / cwnd) - 1)) — so that
- * when many sessions share a bottleneck (incast: each has a window of a
- * packet or less), the queue they aim at grows with their number instead
- * of every one of them cutting to the floor, and small flows (a victim of
- * short calls) are cut less than big ones (Swift's flow-based scaling).
+ * queues: its handshake's, or a lower data sample) plus a queueing
+ * allowance: ep->cc_target_ns (RTO floor / 4 by default) for a session at
+ * its full window, more for a session whose window is smaller — up to
+ * CC_FS_MAX x base more at the smallest window, in proportion to
+ * 1/sqrt(cwnd) between the full window and the smallest (Swift's
+ * flow-based scaling, over the whole range). So when many sessions share a
+ * bottleneck (incast: each has a window of a packet or less), the queue
+ * they aim at grows with their number instead of every one of them cutting
+ * to the floor; at any queueing delay the larger windows are above their
+ * target and shrink while the smaller are below theirs and grow, which
+ * drives the sessions to equal windows however rarely a paced one samples
+ * (a scaling that stopped at one packet left every paced session with the
+ * same target, and incast at 64-100 senders unfair); and small flows (a
+ * victim of short calls) are cut less than big ones.
  *
  *   sample <= target: grow by one packet per RTT of time, below one
  *                     packet by 1/8 packet per RTT (additive in time, so
@@ -35,7 +42,7 @@
 #include "cc.h"
 
 #define CC_MIN      (TERN_CC_ONE / 32u) /* the smallest window: a packet per 32 RTTs */
-#define CC_FS_MAX   5u                   /* small windows aim at most 6 x base */
+#define CC_FS_MAX   10u                  /* the smallest window aims at base x 11 */
 #define CC_BETA_PCT 80u                  /* decrease per unit of relative excess delay */
 #define CC_MDF_PCT  50u                  /* the largest decrease at once */
 #define CC_AI_SMALL (TERN_CC_ONE / 8u)  /* growth per RTT below one packet */
@@ -111,6 +118,20 @@ void tern_cc_init(struct tern_session *s)
 		tern_timer_init(&cc->timer, TERN_TIMER_PACE);
 }
 
+/* Before any data: the queues the session will build are not in it. */
+void tern_cc_handshake_rtt(struct tern_session *s, uint64_t rtt)
+{
+	struct tern_cc *cc = &s->cc;
+	if (rtt != 0 && (cc->min_rtt_ns == 0 || rtt < cc->min_rtt_ns))
+		cc->min_rtt_ns = rtt;
+}
+
+/* 1/sqrt(w) for a window of w/TERN_CC_ONE packets, in 1/1024. */
+static uint64_t inv_sqrt(uint32_t w)
+{
+	return isqrt((1ull << 30) / w);
+}
+
 /* The delay a session with window cwnd aims at. */
 static uint64_t cc_target(const struct tern_session *s, uint32_t cwnd)
 {
@@ -118,12 +139,11 @@ static uint64_t cc_target(const struct tern_session *s, uint32_t cwnd)
 	uint32_t max = cc_max(s);
 	if (cwnd >= max)
 		return s->cc.min_rtt_ns + base;
-	/* sqrt(max / cwnd), in 1/1024 */
-	uint64_t root = isqrt(((uint64_t)max << 20) / cwnd);
-	uint64_t fs = root > 1024 ? root - 1024 : 0;
-	if (fs > CC_FS_MAX * 1024)
-		fs = CC_FS_MAX * 1024;
-	return s->cc.min_rtt_ns + base + base * fs / 1024;
+	/* 0 at the full window, CC_FS_MAX x base at the smallest */
+	uint64_t lo = inv_sqrt(max), hi = inv_sqrt(CC_MIN);
+	uint64_t r = inv_sqrt(cwnd > CC_MIN ? cwnd : CC_MIN);
+	uint64_t fs = CC_FS_MAX * base * (r - lo) / (hi - lo);
+	return s->cc.min_rtt_ns + base + fs;
 }
 
 void tern_cc_rtt(struct tern_session *s, uint64_t rtt)

@@ -13,6 +13,11 @@
 
 /* A fresh session (or a reconnect): no window limit, nothing learnt. */
 void tern_cc_init(struct tern_session *s);
+/* The handshake's round trip (connect.c): the session's first measure of
+ * the path without queues, taken before it sent any data — a session whose
+ * first data samples already wait behind a full queue (incast: every
+ * sender starts at once) would otherwise take that queue for the path. */
+void tern_cc_handshake_rtt(struct tern_session *s, uint64_t rtt_ns);
 /* A valid RTT sample of s that measures the network alone (call.c: not
  * one that includes the handler's run time): grow the window if
  * the delay is below the target, cut it (at most once per RTT) if above. */

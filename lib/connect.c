@@ -330,6 +330,7 @@ static void connect_sample(struct tern_session *s)
 		ep->cw_srtt_ns = (7 * ep->cw_srtt_ns + rtt) / 8;
 	}
 	tern_rtt_sample(s, rtt);
+	tern_cc_handshake_rtt(s, rtt);
 }
 
 int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out)

@@ -12,6 +12,10 @@
  * the endpoints' counters are read at both ends -> drain: no new calls; the
  * ones in flight end by their deadline (bounded: after timeout + grace the
  * sessions are closed, which cancels what is left, counted as unfinished).
+ * At each end of the window a mark call asks the server what it has
+ * received so far: the packets delivered through the bottleneck in the
+ * window, whatever calls they belong to (calls of 1 MiB at 100 senders take
+ * seconds, so completed calls measure the window's goodput coarsely).
  *
  * In one-thread mode the server endpoint is polled in the same loop, after
  * the clients; every pass ends with inc_tick() (the virtual clock of
@@ -41,6 +45,7 @@ static struct {
 	uint64_t t_start, t_end;
 	bool stopping;
 	uint64_t inflight;
+	unsigned marks; /* mark calls in flight */
 } run;
 
 static void count_failure(struct inc_sender *s, int err)
@@ -120,6 +125,32 @@ static void on_reply(const struct tern_result *r, void *ctx)
 	issue(l);
 }
 
+static void on_mark(const struct tern_result *r, void *ctx)
+{
+	unsigned k = (unsigned)(uintptr_t)ctx;
+	run.marks--;
+	if (r->status == 0 && r->len == INC_MARK_LEN) {
+		memcpy(run.res->mark[k], r->data, INC_MARK_LEN);
+		run.res->marked[k] = true;
+	}
+}
+
+/* Window mark k (0: start, 1: end) on the first sender's session: the
+ * server answers what it has received so far (server.c). */
+static void mark(unsigned k)
+{
+	struct tern_session *sess = run.s[0].sess;
+	struct tern_msg *m;
+	if (sess == NULL || (m = tern_msg_alloc(run.s[0].ep, 8)) == NULL)
+		return;
+	memset(tern_msg_data(m), 0, 8);
+	if (tern_call(sess, INC_MARK_TYPE, m, on_mark, (void *)(uintptr_t)k, run.o->timeout_ns) != 0) {
+		tern_msg_free(m);
+		return;
+	}
+	run.marks++;
+}
+
 static void poll_all(void)
 {
 	for (unsigned i = 0; i < run.neps; i++)
@@ -157,6 +188,7 @@ static int open_eps(const struct inc_opts *o)
 		cfg.rto_min_ns = o->rto_min_ns;
 		cfg.rto_max_ns = o->rto_max_ns;
 		cfg.call_timeout_ns = o->timeout_ns;
+		cfg.cc_target_ns = o->cc_target_ns;
 		if (!o->no_cc)
 			cfg.flags |= TERN_EP_CC;
 		int rc = tern_ep_create(&cfg, &run.eps[i]);
@@ -238,6 +270,7 @@ static void measure(void)
 		if (!started && now >= run.t_start) {
 			snapshot(&tx0, &re0, &rto0);
 			cpu0 = inc_thread_cpu_ns();
+			mark(0);
 			started = true;
 		}
 		if (!run.stopping && (now >= run.t_end || inc_signals != 0)) {
@@ -249,10 +282,11 @@ static void measure(void)
 			r->rto_events -= rto0;
 			if (now > run.t_start && !inc_sim_build) /* CPU time over virtual time: none */
 				r->cpu = (double)(inc_thread_cpu_ns() - cpu0) / (double)(now - run.t_start);
+			mark(1);
 			run.stopping = true;
 			drain_end = now + o->timeout_ns + DRAIN_GRACE_NS;
 		}
-		if (run.stopping && run.inflight == 0)
+		if (run.stopping && run.inflight == 0 && run.marks == 0)
 			break;
 		if (run.stopping && (now >= drain_end || inc_signals > 1)) {
 			cancel_all();

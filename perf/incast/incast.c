@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		"  --warmup S           seconds before the window (0.5)\n"
 		"  --timeout S          per-call deadline (10)\n"
 		"  --no-cc              client endpoints without congestion control (TERN_EP_CC)\n"
+		"  --cc-target-us N     client endpoints' queueing delay target (tern_ep_config\n"
+		"                       .cc_target_ns; default: the library's)\n"
 		"  --rto-min-us N       RTO floor of every endpoint (default: the driver's)\n"
 		"  --rto-max-us N       RTO ceiling of every endpoint (default: the driver's)\n"
 		"  --server-cpu N, --client-cpu N  pin the threads (local: 0 and 1 on 2+ CPUs;\n"
@@ -185,7 +187,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 {
 	enum { O_DRIVER = 256, O_BIND, O_CONNECT, O_CLIENT_IP, O_LINK, O_RATE, O_FAULTS,
 	       O_SERVER_ARGS, O_SENDERS, O_ENDPOINTS, O_SIZE, O_DEPTH, O_VICTIM, O_VICTIM_SIZE,
-	       O_DURATION, O_WARMUP, O_TIMEOUT, O_RTO, O_RTO_MAX, O_NOCC, O_SCPU, O_CCPU, O_JSON, O_QUIET, O_CHECK,
+	       O_DURATION, O_WARMUP, O_TIMEOUT, O_RTO, O_RTO_MAX, O_NOCC, O_CCT, O_SCPU, O_CCPU, O_JSON, O_QUIET, O_CHECK,
 	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_ROW, O_ONE_THREAD, O_SIM_STEP, O_HELP };
 	static const struct option lo[] = {
 		{"driver", 1, 0, O_DRIVER}, {"bind", 1, 0, O_BIND}, {"connect", 1, 0, O_CONNECT},
@@ -196,6 +198,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		{"victim-size", 1, 0, O_VICTIM_SIZE}, {"duration", 1, 0, O_DURATION},
 		{"warmup", 1, 0, O_WARMUP}, {"timeout", 1, 0, O_TIMEOUT},
 		{"rto-min-us", 1, 0, O_RTO}, {"rto-max-us", 1, 0, O_RTO_MAX}, {"no-cc", 0, 0, O_NOCC},
+		{"cc-target-us", 1, 0, O_CCT},
 		{"server-cpu", 1, 0, O_SCPU},
 		{"client-cpu", 1, 0, O_CCPU}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET},
 		{"check", 0, 0, O_CHECK}, {"max-failed", 1, 0, O_MAX_FAILED},
@@ -277,6 +280,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		case O_TIMEOUT: tmo = parse_secs(optarg); break;
 		case O_RTO: o->rto_min_ns = strtoull(optarg, NULL, 10) * 1000; break;
 		case O_NOCC: o->no_cc = 1; break;
+		case O_CCT: o->cc_target_ns = strtoull(optarg, NULL, 10) * 1000; break;
 		case O_RTO_MAX: o->rto_max_ns = strtoull(optarg, NULL, 10) * 1000; break;
 		case O_SCPU: scpu = strtoll(optarg, NULL, 10); break;
 		case O_CCPU: ccpu = strtoll(optarg, NULL, 10); break;

@@ -31,6 +31,8 @@
 #define INC_HDR_LEN    16u    /* request: sender id (u32), magic (u32), seq (u64) */
 #define INC_MAGIC      0x74636e69u
 #define INC_RESP_LEN   8u     /* response: the seq */
+#define INC_MARK_TYPE  8u     /* window mark: the server answers what it received so far */
+#define INC_MARK_LEN   32u    /* its answer: copied_bytes, rx_bytes, rx_pkts, now (u64 each) */
 
 enum inc_mode { INC_LOCAL = 1, INC_SERVER, INC_CLIENT };
 
@@ -50,6 +52,7 @@ struct inc_opts {
 	uint64_t duration_ns, warmup_ns, timeout_ns;
 	uint64_t rto_min_ns, rto_max_ns; /* clients and server (0: the driver's) */
 	int no_cc;                        /* clients without congestion control (--no-cc) */
+	uint64_t cc_target_ns;            /* clients' cc_target_ns (0: the library's default) */
 	int server_cpu, client_cpu; /* -1: not pinned */
 	bool json, quiet, check;
 	bool one_thread;         /* local: the server polled by the client thread */
@@ -88,6 +91,11 @@ struct inc_client_res {
 	uint64_t err_timeout, err_reset, err_other;
 	struct hist bulk, victim;   /* calls issued in the window, completed OK */
 	uint64_t udp_rcvbuf_errors; /* /proc/net/snmp delta over the run (-1: unknown) */
+	/* What the server had received at the window's start and end (mark
+	 * calls, answered by its own counters and clock): request payload
+	 * delivered through the bottleneck whatever calls it belongs to. */
+	uint64_t mark[2][4];        /* copied_bytes, rx_bytes, rx_pkts, server ns */
+	bool marked[2];
 	double cpu;                 /* client thread: CPU time / wall time over the window */
 	bool connected;
 };

@@ -36,6 +36,7 @@ static const char *fmt_ns(uint64_t ns, char *buf, size_t len)
 
 struct summary {
 	double secs, gbps, pct, resend, jain, share_min, share_max;
+	double dgbps, dpct; /* delivered (the server's counters over the window; < 0: unknown) */
 	uint64_t bytes, win_calls;
 	unsigned idle; /* senders without a completed call in the window */
 	double *shares;
@@ -59,6 +60,17 @@ static void summarise(const struct inc_opts *o, const struct inc_sender *s,
 	m->gbps = m->secs > 0 ? (double)m->bytes * 8 / m->secs / 1e9 : 0;
 	m->pct = o->rate != 0 ? m->gbps * 1e9 / (double)o->rate * 100 : 0;
 	m->resend = c->tx_pkts != 0 ? (double)c->retransmits / (double)c->tx_pkts : 0;
+	m->dgbps = m->dpct = -1;
+	if (c->marked[0] && c->marked[1] && c->mark[1][3] > c->mark[0][3] &&
+	    c->mark[1][0] > c->mark[0][0]) {
+		/* Request payload the server received between the marks: what
+		 * it copied into reassembly buffers (first copies only:
+		 * duplicates are dropped before; after an emulated link's
+		 * drops, unlike its driver counters, which are the wire's). */
+		m->dgbps = (double)(c->mark[1][0] - c->mark[0][0]) * 8 /
+			   (double)(c->mark[1][3] - c->mark[0][3]);
+		m->dpct = o->rate != 0 ? m->dgbps * 1e9 / (double)o->rate * 100 : 0;
+	}
 	m->jain = x != NULL ? inc_jain(x, o->senders) : 0;
 	m->share_min = 1, m->share_max = 0;
 	for (unsigned i = 0; i < o->senders && x != NULL; i++) {
@@ -137,8 +149,13 @@ static void print_row(const struct inc_opts *o, const struct inc_client_res *c,
 {
 	char a[32], b[32], d[32], e[32], f[32];
 	const struct hist *h = &c->bulk, *v = &c->victim;
-	printf("| %s | %.3f | %.0f%% | %.1f%% | %.2f | %s / %s / %s | ", o->row, m->gbps, m->pct,
-	       m->resend * 100, m->jain, fmt_ns(hist_quantile(h, 0.5), a, sizeof(a)),
+	printf("| %s | %.3f | %.0f%% | ", o->row, m->gbps, m->pct);
+	if (m->dpct >= 0)
+		printf("%.0f%% | ", m->dpct);
+	else
+		printf("- | ");
+	printf("%.1f%% | %.2f | %s / %s / %s | ", m->resend * 100, m->jain,
+	       fmt_ns(hist_quantile(h, 0.5), a, sizeof(a)),
 	       fmt_ns(hist_quantile(h, 0.99), b, sizeof(b)),
 	       fmt_ns(hist_quantile(h, 0.999), d, sizeof(d)));
 	if (o->victim && v->count != 0)
@@ -176,6 +193,8 @@ void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 		       (unsigned long long)c->calls_ok, (unsigned long long)c->calls_failed,
 		       (unsigned long long)c->err_timeout, (unsigned long long)c->calls_wrong,
 		       (unsigned long long)c->unfinished, c->cpu);
+		if (m.dgbps >= 0)
+			printf("\"delivered_gbps\":%.4f,\"delivered_pct\":%.2f,", m.dgbps, m.dpct);
 		if (c->udp_rcvbuf_errors != UINT64_MAX)
 			printf("\"udp_rcvbuf_errors\":%llu,", (unsigned long long)c->udp_rcvbuf_errors);
 		json_hist("bulk", &c->bulk);
@@ -201,6 +220,10 @@ void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 		       m.pct, (double)o->rate / 1e9);
 	else
 		printf("goodput        %.3f Gbit/s\n", m.gbps);
+	if (m.dgbps >= 0)
+		printf("delivered      %.3f Gbit/s  (%.1f%%): request payload the server received in "
+		       "the window, of calls complete or not\n",
+		       m.dgbps, m.dpct);
 	printf("packets        sent %llu  resent %llu  resend ratio %.1f%%  (%llu RTOs)\n",
 	       (unsigned long long)c->tx_pkts, (unsigned long long)c->retransmits, m.resend * 100,
 	       (unsigned long long)c->rto_events);

@@ -48,8 +48,8 @@ SIM=$(dirname "$BIN")/tern-incast-sim
 
 say() { echo "+ $*" >&2; }
 
-echo "| case | goodput Gbit/s | of ${RATE}bit/s | resent | Jain | bulk p50 / p99 / p99.9 | victim p50 / p99 | failed | client CPU |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| case | goodput Gbit/s | of ${RATE}bit/s | delivered | resent | Jain | bulk p50 / p99 / p99.9 | victim p50 / p99 | failed | client CPU |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for kind in $KINDS; do
 	for size in $SIZES; do
 		for n in $FANINS; do

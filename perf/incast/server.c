@@ -5,7 +5,9 @@
  *
  * It also checks at-most-once execution: every request carries (sender,
  * seq), and a bitmap per sender says which ran; a second run of the same
- * pair is counted in executed_twice. The link's counters come from the line
+ * pair is counted in executed_twice. A mark call (INC_MARK_TYPE) is
+ * answered with the endpoint's receive counters and clock: the clients
+ * send one at each end of their window. The link's counters come from the line
  * the faults driver logs when the endpoint is destroyed.
  */
 #include <errno.h>
@@ -83,6 +85,31 @@ static void on_write(struct tern_req *req, void *ctx)
 	tern_respond(req, m);
 }
 
+/* A window mark: what this endpoint received so far, and when. */
+static void on_mark(struct tern_req *req, void *ctx)
+{
+	struct inc_server *sv = ctx;
+	struct tern_stats st;
+	uint64_t v[4];
+	struct tern_msg *m;
+
+	if (tern_ep_stats(sv->ep, &st) != 0) {
+		tern_respond_error(req, -EINVAL);
+		return;
+	}
+	v[0] = st.copied_bytes; /* request payload placed in reassembly buffers: first copies */
+	v[1] = st.rx_bytes;
+	v[2] = st.rx_pkts;
+	v[3] = tern_now_ns();
+	m = tern_msg_alloc(tern_req_ep(req), INC_MARK_LEN);
+	if (m == NULL) {
+		tern_respond_error(req, -ENOMEM);
+		return;
+	}
+	memcpy(tern_msg_data(m), v, sizeof(v));
+	tern_respond(req, m);
+}
+
 static uint64_t field(const char *msg, const char *key)
 {
 	const char *p = strstr(msg, key);
@@ -140,6 +167,8 @@ int inc_server_create(const struct inc_opts *o, struct inc_server **out, char *a
 		return rc;
 	}
 	rc = tern_handle(sv->ep, INC_REQ_TYPE, on_write, sv, TERN_RRA);
+	if (rc == 0)
+		rc = tern_handle(sv->ep, INC_MARK_TYPE, on_mark, sv, TERN_RRA);
 	if (rc != 0) {
 		tern_ep_destroy(sv->ep);
 		free(sv);

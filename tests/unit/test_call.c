@@ -325,6 +325,35 @@ static void fast_retransmit__three_above_a_hole(void)
 	teardown();
 }
 
+/* Regression (Karn's rule): the packet an RTT sample runs on is resent by
+ * fast retransmit; its answer must give no sample (it measured the time to
+ * find the loss, and fed incast sessions RTTs above any queue's: RTOs of
+ * 100 ms and pacing gaps of 90 ms). */
+static void fast_retransmit__resent_packet_gives_no_sample(void)
+{
+	REQUIRE(client_setup() == 0);
+	struct inj_result r;
+	REQUIRE(call(640, 1, &r, 0) == 0);
+	tern_poll(ep); /* the sample runs on packet 0 */
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 10);
+	inj_clock_advance(100 * US);
+	inj_cr(&peer, 8, 1, 1, 640, 0);
+	inj_cr(&peer, 8, 1, 2, 640, 0);
+	inj_cr(&peer, 8, 1, 3, 640, 0);
+	inj_poll(ep);
+	CHECK(expect_req(8, 0)); /* fast retransmit */
+	uint64_t srtt = peer.s->srtt_ns, rto = peer.s->rto_ns;
+	inj_clock_advance(800 * US); /* within the RTO (1 ms) */
+	inj_cr(&peer, 8, 1, 0, 640, 0);
+	inj_poll(ep);
+	CHECK_EQ(peer.s->srtt_ns, srtt);
+	CHECK_EQ(peer.s->rto_ns, rto);
+	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	teardown();
+}
+
 static void rollback__resends_only_missing(void)
 {
 	REQUIRE(client_setup() == 0);
@@ -759,6 +788,57 @@ static void call_timer__waiting_for_credits_is_not_a_loss(void)
 	inj_poll(ep);
 	CHECK_EQ(b.calls, 1);
 	CHECK_EQ(b.status, 0);
+	teardown();
+}
+
+/* Regression (incast: calls failed at their deadline with nothing lost
+ * for good): credits count packets, not which ones. A window cut to one
+ * packet lets the RTO resend only the hole; late answers to packets sent
+ * before the RTO then take back the hole's credit, the call sends on to
+ * the end of its window, and with nothing "in flight" its RTO stopped —
+ * the hole (its copies lost) waited for the deadline. It must be resent. */
+static void call_timer__hole_after_rollback_keeps_its_rto(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.flags |= TERN_EP_CC;
+	cfg.cc_target_ns = 100 * US;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	struct tern_session *s = peer.s;
+	struct inj_result r;
+	REQUIRE(call(6400, 1, &r, 0) == 0); /* 100 packets */
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 32); /* the credits */
+	/* The controller has cut the window to one packet. */
+	s->cc.cwnd = TERN_CC_ONE;
+	s->credits_floor = s->credits_max - 1;
+	int t;
+	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, 100 * US);
+	CHECK(expect_req(8, 0)); /* the RTO: only the hole, the window allows one */
+	CHECK_EQ(inj_tx_count(d), 0);
+	/* The answers to 1..31 come late; every packet sent from now on is
+	 * answered but 0 (its fast retransmission is lost too). */
+	for (uint32_t i = 1; i < 32; i++)
+		inj_cr(&peer, 8, 1, i, 6400, 0);
+	inj_poll(ep);
+	for (t = 0; t < 200 && inj_tx_count(d) != 0; t++) {
+		const struct inj_pkt *p;
+		while ((p = inj_pop_tx(d)) != NULL)
+			if (p->h.type == TERN_PKT_REQ && p->h.pkt_num != 0)
+				inj_cr(&peer, 8, 1, p->h.pkt_num, 6400, 0);
+		inj_poll(ep);
+	}
+	const struct call_slot *c = &s->cs[0];
+	CHECK_EQ(c->rx.base, 0);
+	CHECK_EQ(c->tx_next, 64); /* the window's end */
+	CHECK_EQ(c->inflight, 0);
+	/* The hole is resent by its RTO, long before the deadline. */
+	for (t = 0; t < 200 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, MS);
+	CHECK(expect_req(8, 0));
+	tern_session_close(s);
+	CHECK_EQ(r.calls, 1);
 	teardown();
 }
 
@@ -1407,6 +1487,7 @@ int main(void)
 	RUN(rollback__resends_only_missing);
 	RUN(rollback__resends_only_the_lost_middle_packet);
 	RUN(fast_retransmit__held_last_reveals_hole);
+	RUN(fast_retransmit__resent_packet_gives_no_sample);
 	RUN(rollback__held_last_resent_when_the_response_is_lost);
 	RUN(call_timer__long_continuation_is_not_a_loss);
 	RUN(call_timer__answers_queued_behind_a_long_callback);
@@ -1414,6 +1495,7 @@ int main(void)
 	RUN(call_timer__lone_call_survives_many_lost_answers);
 	RUN(call_timer__silence_fails_calls_only_through_the_session);
 	RUN(call_timer__waiting_for_credits_is_not_a_loss);
+	RUN(call_timer__hole_after_rollback_keeps_its_rto);
 	RUN(call_timer__per_call_deadline);
 	RUN(call__huge_timeout_does_not_wrap);
 	RUN(send_ack__sent_after_delay_when_idle);

@@ -132,14 +132,49 @@ static void pacer__ends_when_the_window_grows(void)
 	for (int i = 0; i < 40 && s->cc.cwnd < 3 * TERN_CC_ONE; i++) {
 		inj_clock_advance(MS);
 		ep->now = inj_clock();
-		tern_rtt_sample(s, 500 * US); /* under target */
-		tern_cc_rtt(s, 500 * US);
+		tern_rtt_sample(s, 200 * US); /* under target */
+		tern_cc_rtt(s, 200 * US);
 	}
 	CHECK_EQ(s->cc.paced, 0);
 	CHECK_EQ(s->credits_floor, 32 - s->cc.cwnd / TERN_CC_ONE);
 	inj_cr(&peer, 8, 1, 0, 640, 0); /* a credit back: the waiting call resumes */
 	inj_poll(ep);
 	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), s->cc.cwnd / TERN_CC_ONE);
+	teardown();
+}
+
+/* Regression: a packet the pacer's timer lets go while an earlier one is
+ * still unanswered (the call's RTO already running) starts an RTT sample;
+ * it was never stamped with its send time, so paced sessions got a sample
+ * only when another event happened to touch the call — in incast, none for
+ * seconds. Packet 2 leaves while 1 is out; answered 700 µs later, it gives
+ * a sample of 700 µs. */
+static void pacer__paced_packets_give_rtt_samples(void)
+{
+	REQUIRE(setup() == 0);
+	make_paced();
+	struct inj_result r;
+	REQUIRE(call(1280, &r) == 0); /* 20 packets */
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 1); /* 0: the sample runs on it */
+	int t;
+	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, 100 * US);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 1); /* 1 */
+	inj_tick(ep, 500 * US);
+	inj_cr(&peer, 8, 1, 0, 1280, 0); /* 0's sample ends; 1 is out */
+	inj_poll(ep);
+	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, 100 * US);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 1); /* 2: a sample starts on it */
+	for (t = 0; t < 7; t++)
+		inj_tick(ep, 100 * US);
+	inj_cr(&peer, 8, 1, 1, 1280, 0);
+	inj_cr(&peer, 8, 1, 2, 1280, 0);
+	inj_poll(ep);
+	CHECK(s->cc.rtt_ns >= 600 * US && s->cc.rtt_ns <= 800 * US);
+	tern_session_close(s);
+	CHECK_EQ(r.calls, 1);
 	teardown();
 }
 
@@ -180,6 +215,7 @@ int main(void)
 	RUN(pacer__unlimited_session_sends_at_once);
 	RUN(pacer__one_packet_per_gap);
 	RUN(pacer__ends_when_the_window_grows);
+	RUN(pacer__paced_packets_give_rtt_samples);
 	RUN(pacer__last_packet_needs_only_a_credit);
 	return check_exit();
 }

@@ -33,7 +33,6 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
-#include <rte_memcpy.h>
 #include <rte_memory.h>
 #include <rte_prefetch.h>
 #include <rte_udp.h>
@@ -358,16 +357,16 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
 		uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
 		hdr_fill(d, m, &t->dst, mac[i], plen);
-		rte_memcpy(p, t->hdr, t->hdr_len);
+		memcpy(p, t->hdr, t->hdr_len);
 		if (kind[i] == TX_COPY) {
 			p += t->hdr_len;
 			if (t->len != 0) {
-				rte_memcpy(p, t->payload, t->len);
+				memcpy(p, t->payload, t->len);
 				copied += t->len;
 				p += t->len;
 			}
 			if (t->trailer_len != 0)
-				rte_memcpy(p, t->trailer, t->trailer_len);
+				memcpy(p, t->trailer, t->trailer_len);
 			m->data_len = (uint16_t)(DPDK_HDR_LEN + plen);
 		} else {
 			struct rte_mbuf *ext = segs[s++];
@@ -388,8 +387,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			m->nb_segs = 2;
 			if (t->trailer_len != 0) {
 				struct rte_mbuf *tr = segs[s++];
-				rte_memcpy(rte_pktmbuf_mtod(tr, void *), t->trailer,
-					   t->trailer_len);
+				memcpy(rte_pktmbuf_mtod(tr, void *), t->trailer, t->trailer_len);
 				tr->data_len = (uint16_t)t->trailer_len;
 				ext->next = tr;
 				m->nb_segs = 3;

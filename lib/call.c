@@ -443,24 +443,29 @@ static inline void progress(struct tern_ep *ep, struct call_slot *c)
 	arm_later(ep, c);
 }
 
+/* Reception i was the RTT sample's packet. */
+static void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i)
+{
+	struct tern_session *s = c->s;
+	c->sample_valid = 0;
+	if (c->sample_ns != 0 && ep->now > c->sample_ns) {
+		uint64_t rtt = ep->now - c->sample_ns;
+		tern_rtt_sample(s, rtt);
+		/* The congestion window goes by the same samples but response
+		 * packet 0's, which include the handler's run time (a slow or
+		 * deferred handler is no queue). */
+		if (i + 1 != c->req_npkts)
+			tern_cc_rtt(s, rtt);
+	}
+}
+
 /* Record reception i (checked by rx_check): credit back, window forward. */
 static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 {
-	struct tern_session *s = c->s;
 	tern_win_mark(&c->rx, i);
-	tern_credit_return(s, c);
-	if (c->sample_valid && i == c->sample_idx) {
-		c->sample_valid = 0;
-		if (c->sample_ns != 0 && ep->now > c->sample_ns) {
-			uint64_t rtt = ep->now - c->sample_ns;
-			tern_rtt_sample(s, rtt);
-			/* The congestion window goes by the same samples but
-			 * response packet 0's, which include the handler's run
-			 * time (a slow or deferred handler is no queue). */
-			if (i + 1 != c->req_npkts)
-				tern_cc_rtt(s, rtt);
-		}
-	}
+	tern_credit_return(c->s, c);
+	if (c->sample_valid && i == c->sample_idx)
+		rx_sample(ep, c, i);
 	progress(ep, c);
 }
 
@@ -566,13 +571,20 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		tern_rx_drop(ep, TERN_DROP_UNEXPECTED); /* answers something never sent */
 		return;
 	}
+	/* rx_mark() for each new one, its call-wide part (progress) once:
+	 * every packet below tx_hi, so rx_check() is the window's test. */
 	unsigned marked = 0;
 	for (uint32_t i = h->pkt_num - tern_cr_extra(h); i <= h->pkt_num; i++) {
-		if (rx_check(c, i) == 0) {
-			rx_mark(ep, c, i);
-			marked++;
-		}
+		if (tern_win_test(&c->rx, i) != TERN_WIN_NEW)
+			continue;
+		tern_win_mark(&c->rx, i);
+		tern_credit_return(s, c);
+		if (c->sample_valid && i == c->sample_idx)
+			rx_sample(ep, c, i);
+		marked++;
 	}
+	if (marked != 0)
+		progress(ep, c);
 	if (marked == 0) {
 		/* Answers only packets answered already: a resend was spurious
 		 * (the path is slower than the RTO, a deep queue), as for a

@@ -21,8 +21,6 @@
 #include "credits.h"
 #include "tx.h"
 
-#define TERN_CR_RANGE 64u
-
 struct call_slot *tern_credits_next_waiting(struct tern_session *s)
 {
 	while (s->want_tx != 0 && (s->credits > s->credits_floor || tern_pacer_ready(s))) {
@@ -50,23 +48,15 @@ void tern_cr_send(struct tern_ep *ep, struct tern_session *s, const struct serve
 	tern_tx_data(ep, s, &h, NULL, NULL, 0);
 }
 
-void tern_cr_new_packet(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
-			uint32_t p)
+void tern_cr_new_run(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
+		     uint32_t p)
 {
 	if (ep->cfg.flags & TERN_EP_NO_COALESCE_CR) {
 		tern_cr_send(ep, s, ss, p, 0, 0);
 		return;
 	}
-	if (ep->ncr != 0) {
-		struct tern_cr_pend *q = &ep->cr[ep->ncr - 1];
-		if (q->ss == ss && q->req_num == ss->req_num && q->hi + 1 == p &&
-		    q->hi - q->lo + 1 < TERN_CR_RANGE) {
-			q->hi = p;
-			return;
-		}
-		if (ep->ncr == TERN_RX_BURST)
-			tern_cr_burst_end(ep); /* more runs than a burst has packets */
-	}
+	if (ep->ncr == TERN_RX_BURST)
+		tern_cr_burst_end(ep); /* more runs than a burst has packets */
 	struct tern_cr_pend *q = &ep->cr[ep->ncr++];
 	q->s = s;
 	q->ss = ss;

@@ -57,10 +57,29 @@ struct call_slot *tern_credits_next_waiting(struct tern_session *s);
 /* CR for request packet p of ss's call now, and for the `extra` packets just below it. */
 void tern_cr_send(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
 		  uint32_t p, uint32_t extra, uint8_t flags);
+/* tern_cr_new_packet() when p does not extend the burst's last run. */
+void tern_cr_new_run(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
+		     uint32_t p);
+
+#define TERN_CR_RANGE 64u /* packets one CR answers at most (wire.h: status < 64) */
+
 /* CR for a new request packet p: coalesced until the end of the receive
- * burst, or at once with TERN_EP_NO_COALESCE_CR. */
-void tern_cr_new_packet(struct tern_ep *ep, struct tern_session *s, const struct serve_slot *ss,
-			uint32_t p);
+ * burst, or at once with TERN_EP_NO_COALESCE_CR (then nothing is ever
+ * pending). Inline: every request packet but the last comes here, and
+ * nearly all of them just extend the run of the packet before. */
+static inline void tern_cr_new_packet(struct tern_ep *ep, struct tern_session *s,
+				      const struct serve_slot *ss, uint32_t p)
+{
+	if (tern_likely(ep->ncr != 0)) {
+		struct tern_cr_pend *q = &ep->cr[ep->ncr - 1];
+		if (tern_likely(q->ss == ss && q->hi + 1 == p && q->req_num == ss->req_num &&
+				q->hi - q->lo + 1 < TERN_CR_RANGE)) {
+			q->hi = p;
+			return;
+		}
+	}
+	tern_cr_new_run(ep, s, ss, p);
+}
 /* The end of a receive burst: send the coalesced CRs. */
 void tern_cr_burst_end(struct tern_ep *ep);
 /* ss goes away (its session is released): forget its queued CRs. */

@@ -261,16 +261,14 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 	return hd;
 }
 
-/* A request packet for the current call, which is still arriving. */
+/* A request packet for the current call, which is still arriving (its
+ * msg_size and req_type are the call's: new_call took them from this
+ * packet, tern_on_req checked them against the call's). */
 static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
 		    const struct tern_hdr *h, const uint8_t *payload, uint32_t len)
 {
 	uint32_t p = h->pkt_num, n = ss->req_npkts;
 	int last = p == n - 1;
-	if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
-		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
-		return;
-	}
 	enum tern_win w = tern_win_test(&ss->win, p);
 	if (w == TERN_WIN_BEYOND) {
 		tern_rx_drop(ep, TERN_DROP_UNEXPECTED); /* beyond any window the caller may use */

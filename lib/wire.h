@@ -459,15 +459,18 @@ static inline enum tern_wire_err tern_wire_check_data(const struct tern_hdr *h, 
 		if (h->msg_size <= dpp) /* one packet: the common case, no division */
 			return h->pkt_num != 0 ? TERN_WIRE_PKT_BAD
 			       : body == h->msg_size ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
-		if (h->pkt_num >= tern_wire_npkts(h->msg_size, dpp))
-			return TERN_WIRE_PKT_BAD;
+		/* pkt_num < tern_wire_npkts(msg_size, dpp), without its division
+		 * (every packet of a large message comes here) */
 		uint64_t off = (uint64_t)h->pkt_num * dpp;
+		if (off >= h->msg_size)
+			return TERN_WIRE_PKT_BAD;
 		uint64_t want = h->msg_size - off < dpp ? h->msg_size - off : dpp;
 		return body == want ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	}
 	if (body != 0) /* CR, RFR */
 		return TERN_WIRE_LEN_BAD;
-	if (h->pkt_num >= tern_wire_npkts(h->msg_size, dpp))
+	/* pkt_num < tern_wire_npkts(msg_size, dpp) (1 for an empty message) */
+	if (h->pkt_num != 0 && (uint64_t)h->pkt_num * dpp >= h->msg_size)
 		return TERN_WIRE_PKT_BAD;
 	/* CR: tern_cr_extra() packets below pkt_num are answered too */
 	return h->type == TERN_PKT_RFR || (h->status <= h->pkt_num && h->status < 64)

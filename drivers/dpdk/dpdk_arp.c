@@ -93,19 +93,9 @@ void dpdk_arp_learn(uint16_t port, uint32_t ip, const struct rte_ether_addr *mac
 		atomic_store_explicit(&s->mac, mac_pack(mac), memory_order_release);
 }
 
-static inline struct dpdk_nb *nb_slot(struct dpdk_drv *d, uint32_t ip)
+int dpdk_nb_fill(struct dpdk_drv *d, struct dpdk_nb *n, uint32_t ip,
+		 uint8_t mac[RTE_ETHER_ADDR_LEN])
 {
-	uint32_t h = ip * 0x9e3779b1u;
-	return &d->nb[(h >> 24) & (DPDK_NB - 1)];
-}
-
-int dpdk_nb_lookup(struct dpdk_drv *d, uint32_t ip, uint8_t mac[RTE_ETHER_ADDR_LEN])
-{
-	struct dpdk_nb *n = nb_slot(d, ip);
-	if (likely(n->ip == ip && ip != 0)) {
-		memcpy(mac, n->mac, RTE_ETHER_ADDR_LEN);
-		return 1;
-	}
 	struct rte_ether_addr m;
 	if (!dpdk_arp_lookup(d->port_id, ip, &m))
 		return 0;
@@ -115,11 +105,9 @@ int dpdk_nb_lookup(struct dpdk_drv *d, uint32_t ip, uint8_t mac[RTE_ETHER_ADDR_L
 	return 1;
 }
 
-void dpdk_nb_learn(struct dpdk_drv *d, uint32_t ip, const uint8_t mac[RTE_ETHER_ADDR_LEN])
+void dpdk_nb_store(struct dpdk_drv *d, struct dpdk_nb *n, uint32_t ip,
+		   const uint8_t mac[RTE_ETHER_ADDR_LEN])
 {
-	struct dpdk_nb *n = nb_slot(d, ip);
-	if (likely(n->ip == ip && memcmp(n->mac, mac, RTE_ETHER_ADDR_LEN) == 0))
-		return;
 	n->ip = ip;
 	memcpy(n->mac, mac, RTE_ETHER_ADDR_LEN);
 	struct rte_ether_addr m;

@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -119,11 +120,38 @@ const char *dpdk_vdev_first(void);
 
 /* dpdk_arp.c: the process-wide neighbour table, keyed by (port, IPv4), and
  * each instance's direct-mapped cache in front of it. */
+/* The cache slot of ip. */
+static inline struct dpdk_nb *dpdk_nb_slot(struct dpdk_drv *d, uint32_t ip)
+{
+	uint32_t h = ip * 0x9e3779b1u;
+	return &d->nb[(h >> 24) & (DPDK_NB - 1)];
+}
+/* Cache misses of the two below (out of line: the table). */
+int dpdk_nb_fill(struct dpdk_drv *d, struct dpdk_nb *n, uint32_t ip,
+		 uint8_t mac[RTE_ETHER_ADDR_LEN]);
+void dpdk_nb_store(struct dpdk_drv *d, struct dpdk_nb *n, uint32_t ip,
+		   const uint8_t mac[RTE_ETHER_ADDR_LEN]);
 /* The MAC of ip into mac: from the cache, else the table (filling the
- * cache). 1 if known. */
-int dpdk_nb_lookup(struct dpdk_drv *d, uint32_t ip, uint8_t mac[RTE_ETHER_ADDR_LEN]);
-/* A frame from ip came from mac: remember it (cache and table) if new. */
-void dpdk_nb_learn(struct dpdk_drv *d, uint32_t ip, const uint8_t mac[RTE_ETHER_ADDR_LEN]);
+ * cache). 1 if known. Inline: every packet sent asks. */
+static inline int dpdk_nb_lookup(struct dpdk_drv *d, uint32_t ip, uint8_t mac[RTE_ETHER_ADDR_LEN])
+{
+	struct dpdk_nb *n = dpdk_nb_slot(d, ip);
+	if (__builtin_expect(n->ip == ip && ip != 0, 1)) {
+		memcpy(mac, n->mac, RTE_ETHER_ADDR_LEN);
+		return 1;
+	}
+	return dpdk_nb_fill(d, n, ip, mac);
+}
+/* A frame from ip came from mac: remember it (cache and table) if new.
+ * Inline: every packet received tells. */
+static inline void dpdk_nb_learn(struct dpdk_drv *d, uint32_t ip,
+				 const uint8_t mac[RTE_ETHER_ADDR_LEN])
+{
+	struct dpdk_nb *n = dpdk_nb_slot(d, ip);
+	if (__builtin_expect(n->ip == ip && memcmp(n->mac, mac, RTE_ETHER_ADDR_LEN) == 0, 1))
+		return;
+	dpdk_nb_store(d, n, ip, mac);
+}
 int dpdk_arp_lookup(uint16_t port, uint32_t ip, struct rte_ether_addr *mac);
 void dpdk_arp_learn(uint16_t port, uint32_t ip, const struct rte_ether_addr *mac);
 /* 1 if an ARP request for ip may go out now (rate limit), 0 if not. */

@@ -343,6 +343,25 @@ static void wire_check_data__pkt_num_range(void)
 	}
 }
 
+/* The range checks multiply instead of dividing: the same verdict as
+ * pkt_num < tern_wire_npkts(msg_size, dpp) for every small case. */
+static void wire_check_data__pkt_num_matches_npkts(void)
+{
+	for (uint32_t dpp = 1; dpp <= 40; dpp++) {
+		for (uint32_t size = 0; size <= 200; size++) {
+			uint32_t n = tern_wire_npkts(size, dpp);
+			for (uint32_t p = 0; p <= n + 2; p++) {
+				uint64_t off = (uint64_t)p * dpp;
+				size_t body = off < size ? (size - off < dpp ? size - off : dpp) : 0;
+				enum tern_wire_err want = p < n ? TERN_WIRE_OK : TERN_WIRE_PKT_BAD;
+				CHECK_EQ(data(TERN_PKT_REQ, p, size, body, dpp), want);
+				CHECK_EQ(data(TERN_PKT_CR, p, size, 0, dpp), want);
+				CHECK_EQ(data(TERN_PKT_RFR, p, size, 0, dpp), want);
+			}
+		}
+	}
+}
+
 static void wire_check_data__lengths(void)
 {
 	const uint8_t types[] = {TERN_PKT_REQ, TERN_PKT_RESP};
@@ -466,6 +485,7 @@ int main(void)
 	RUN(wire_check__secure_handshake_lengths);
 	RUN(wire_npkts__edges);
 	RUN(wire_check_data__pkt_num_range);
+	RUN(wire_check_data__pkt_num_matches_npkts);
 	RUN(wire_check_data__lengths);
 	RUN(wire_check_data__error_resp);
 	RUN(wire_check_error__status);

@@ -120,7 +120,6 @@ struct udp_mmsg {
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} tx_sa[UDP_MMSG_VEC];
-	uint32_t tx_idx[UDP_MMSG_VEC]; /* which tern_tx each tx[] entry is */
 };
 
 /* Which io_uring setup we got (the kernel may refuse the best one). */

@@ -167,10 +167,12 @@ void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n)
 /* --- transmit ---------------------------------------------------------- */
 
 /*
- * Fill the send vector from tx[*i..n): up to UDP_MMSG_VEC valid datagrams,
- * each gathered straight from the descriptor's three parts; invalid ones
- * and unreachable families are consumed and counted on the way. Returns
- * how many entries were filled; *i is past the last descriptor looked at.
+ * Fill the send vector from tx[*i..n): up to UDP_MMSG_VEC consecutive
+ * sendable descriptors, each gathered straight from its three parts.
+ * Unsendable ones (invalid, unreachable family) are consumed and counted
+ * only at the front, so that the vector is always tx[*i - k .. *i) and a
+ * full socket buffer leaves every descriptor after the last one sent
+ * untouched and uncounted. Returns k; *i is past the vector.
  */
 static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n, unsigned *i)
 {
@@ -180,14 +182,16 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 
 	for (; *i < n && k < UDP_MMSG_VEC; (*i)++) {
 		const struct tern_tx *t = &tx[*i];
-		if (udp_unlikely(!tern_tx_valid(t, u->base.info.mtu))) {
-			st->tx_drop_error++;
-			continue;
-		}
 		struct msghdr *h = &mm->tx[k].msg_hdr;
-		h->msg_namelen = udp_sa_dst(u, &mm->tx_sa[k], &t->dst);
+		bool valid = tern_tx_valid(t, u->base.info.mtu);
+		h->msg_namelen = valid ? udp_sa_dst(u, &mm->tx_sa[k], &t->dst) : 0;
 		if (udp_unlikely(h->msg_namelen == 0)) {
-			st->tx_drop_noroute++;
+			if (k != 0)
+				break; /* the next call's front */
+			if (valid)
+				st->tx_drop_noroute++;
+			else
+				st->tx_drop_error++;
 			continue;
 		}
 		struct iovec *v = mm->tx_iov[k];
@@ -208,7 +212,7 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 		h->msg_control = NULL;
 		h->msg_controllen = 0;
 		h->msg_flags = 0;
-		mm->tx_idx[k++] = *i;
+		k++;
 	}
 	return k;
 }
@@ -239,7 +243,7 @@ unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
 			int err = r < 0 ? errno : EAGAIN;
 			/* Socket buffer full: this one and the rest are not taken, uncounted. */
 			if (err == EAGAIN || err == EWOULDBLOCK)
-				return mm->tx_idx[off];
+				return i - k + off;
 			if (++tries < MMSG_RETRIES &&
 			    (err == EINTR || (u->errq_on && udp_icmp_pending(err)))) {
 				/* A pending ICMP error (udp.h) refused it unsent: once more. */

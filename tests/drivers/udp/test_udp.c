@@ -435,7 +435,11 @@ static void tx_burst__unreach_taken_mid_burst(void)
 	ops->close(b);
 }
 
-/* 100 datagrams in one tx_burst: more than one sendmmsg vector (32). */
+/*
+ * 100 datagrams in one tx_burst: more than one sendmmsg vector (32), with
+ * an invalid descriptor (#40) and an unreachable family (#70) among them:
+ * consumed and counted, the rest sent.
+ */
 static void tx_burst__more_than_vector(void)
 {
 	struct tern_drv *a = NULL, *b = NULL;
@@ -455,12 +459,19 @@ static void tx_burst__more_than_vector(void)
 	struct tern_addr dst = b->info.local;
 	for (unsigned i = 0; i < 100; i++)
 		plan_tx(&p, i, &dst, &tx[i]);
+	uint64_t skipped = (uint64_t)tx[40].hdr_len + tx[40].len + tx[40].trailer_len +
+			   tx[70].hdr_len + tx[70].len + tx[70].trailer_len;
+	tx[40].hdr_len = TERN_TX_HDR_MAX + 1;
+	tx[70].dst = addr_of("[::1]:9");
 	CHECK_EQ(ops->tx_burst(a, tx, 100), 100);
 	settle(a);
-	CHECK_EQ(a->stats.tx_pkts, 100);
-	CHECK_EQ(a->stats.tx_bytes, p.bytes_expected);
-	POLL_UNTIL(b, &c, c.got == 100);
-	CHECK_EQ(c.got, 100);
+	CHECK_EQ(a->stats.tx_pkts, 98);
+	CHECK_EQ(a->stats.tx_drop_error, 1);
+	CHECK_EQ(a->stats.tx_drop_noroute, 1);
+	CHECK_EQ(a->stats.tx_bytes, p.bytes_expected - skipped);
+	POLL_UNTIL(b, &c, c.got == 98);
+	CHECK_EQ(c.got, 98);
+	CHECK(!c.seen[40] && !c.seen[70]);
 	CHECK_EQ(c.bad + c.dup, 0);
 	ops->close(a);
 	ops->close(b);

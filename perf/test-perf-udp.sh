@@ -5,7 +5,7 @@
 # then the server stopped with SIGTERM. Passes if the client reports
 # count 2000 and errors 0 and both processes exit 0. Every step is bounded
 # by timeout(1); the server also exits by itself after --duration.
-# DRIVER_ARGS (e.g. mode=mmsg) go to both ends' --driver-args.
+# DRIVER_ARGS (e.g. mode=uring) go to both ends' --driver-args.
 # Exit 77 (meson: skipped) when libtern was built without the udp driver.
 set -u
 perf=${1:?usage: test-perf-udp.sh path/to/tern-perf [driver-args]}

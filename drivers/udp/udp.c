@@ -1,9 +1,10 @@
 /*
  * udp.c — the udp driver's control path: open, close, wait, activation.
  *
- * Kernel UDP sockets driven by io_uring (liburing >= 2.3; Linux >= 6.0 for
- * buffer rings and multishot recvmsg, 6.1 for the best ring setup), or, with
- * mode=mmsg, by plain recvmmsg/sendmmsg syscalls on a non-blocking socket.
+ * Kernel UDP sockets driven by plain recvmmsg/sendmmsg syscalls on a
+ * non-blocking socket (mode=mmsg, the default), or by io_uring (mode=uring;
+ * liburing >= 2.3; Linux >= 6.0 for buffer rings and multishot recvmsg, 6.1
+ * for the best ring setup).
  * One socket and one ring per instance; the fast path is in udp_rxtx.c
  * (io_uring) and udp_mmsg.c (mmsg), the shared state in udp.h.
  *
@@ -22,7 +23,9 @@
  * (logged) rather than free memory the kernel may still write.
  *
  * Driver arguments ("k=v,k=v", unknown keys are -EINVAL):
- *   mode=uring|mmsg  how the socket is driven (default uring).
+ *   mode=mmsg|uring  how the socket is driven (default mmsg: at 1 call
+ *              outstanding over loopback its p50 was ~0.7x uring's, at 32
+ *              and for 1 MiB calls it did as well or better, docs/performance.md).
  *              uring: io_uring as above; per message and side one
  *              io_uring_enter runs the receive's task work and one submits
  *              the send (and reaps it).
@@ -446,7 +449,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		.sndbuf = UDP_SOCKBUF_DEFAULT,
 		.recverr = 1,
 		.mode = -1,
-		.io = UDP_IO_URING,
+		.io = UDP_IO_MMSG, /* measured best: docs/performance.md, "udp: io_uring or plain syscalls" */
 	};
 	struct tern_addr bind_to;
 	struct udp_drv *u;

@@ -2,9 +2,10 @@
  * udp.h — private state of the udp driver, shared by udp.c (control path)
  * and udp_rxtx.c (fast path). Nothing here leaves drivers/udp/.
  *
- * Two ways to drive the socket (mode=, udp.c): io_uring (the default,
- * udp_rxtx.c) or plain non-blocking recvmmsg/sendmmsg, busy-polled
- * (udp_mmsg.c). What follows is the io_uring mode unless said otherwise.
+ * Two ways to drive the socket (mode=, udp.c): plain non-blocking
+ * recvmmsg/sendmmsg, busy-polled (mmsg, the default, udp_mmsg.c), or
+ * io_uring (udp_rxtx.c). What follows is the io_uring mode unless said
+ * otherwise.
  *
  * One instance = one UDP socket + one io_uring, used by one thread (the
  * endpoint's owner). Receive: ONE multishot recvmsg over a provided-buffer

@@ -1,7 +1,7 @@
 /*
  * udp_rxtx.c — the udp driver's fast path: rx_burst, rx_done, tx_burst
- * (io_uring mode; each hands over to udp_mmsg.c in mode=mmsg), and the
- * error-queue reading both modes share.
+ * (mode=uring; each hands over to udp_mmsg.c in mode=mmsg, the default),
+ * and the error-queue reading both modes share.
  *
  * Costs per call, by design:
  *   rx_burst  no syscall when idle (the ring's TASKRUN flag, or a CQE already

@@ -12,7 +12,7 @@
 # test does not depend on the first ARP exchange.
 #
 # Usage: netns.sh path/to/test_udp [--mode MODE] (the driver mode of both
-# ends: uring, the default, or mmsg). Needs root and iproute2; exits 77
+# ends: mmsg, the default, or uring). Needs root and iproute2; exits 77
 # (skip) without them. Namespaces and links are removed on exit.
 set -u
 

@@ -12,7 +12,7 @@
  *                                             (driver args), then stop the server
  *   test_udp --bench                          a few measurements (not a test)
  * netns.sh runs the two netns modes in two network namespaces. A leading
- * "--mode MODE" (uring, mmsg) runs any of them with the driver in that mode
+ * "--mode MODE" (mmsg, uring) runs any of them with the driver in that mode
  * (meson registers the cases once per mode); cases that only mean something
  * in one mode run only there.
  *
@@ -49,6 +49,7 @@ static void open__defaults(void)
 	CHECK(d->info.local.port != 0);
 	CHECK(d->info.rto_min_ns > 0 && d->info.rto_min_ns <= d->info.rto_max_ns);
 	CHECK(d->info.scan_ns > 0);
+	CHECK_EQ(udp_of(d)->io, mode_mmsg() ? UDP_IO_MMSG : UDP_IO_URING);
 	ops->close(d);
 	/* Closed without ever polling: nothing to reap, nothing leaked. */
 	CHECK_EQ(drv_shim_refs, 0);

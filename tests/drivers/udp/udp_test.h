@@ -20,12 +20,12 @@ extern char fake_msg_storage;
 
 /*
  * The driver mode under test (test_udp --mode MODE): NULL = the default
- * (io_uring), else drv_open() puts "mode=MODE" before the case's arguments.
+ * (mmsg), else drv_open() puts "mode=MODE" before the case's arguments.
  */
 extern const char *test_mode;
 static inline bool mode_mmsg(void)
 {
-	return test_mode != NULL && test_mode[0] == 'm';
+	return test_mode == NULL || test_mode[0] == 'm';
 }
 
 /* Driver log lines at WARN (close that could not reap, leaks): cases assert none. */

@@ -33,6 +33,30 @@ int app_stopping(void)
 	return stop != 0;
 }
 
+int app_parse(struct app *a, int argc, char **argv, const struct option *opts,
+	      void (*usage)(FILE *f))
+{
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((rc = app_option(a, c, optarg)) != 0) {
+			if (rc < 0)
+				return 2;
+			continue;
+		}
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		usage(stderr);
+		return 2;
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
 void app_log(void *ctx, int level, const char *msg)
 {
 	if (level <= TERN_LOG_WARN)

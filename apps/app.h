@@ -31,6 +31,7 @@
 
 #include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tern.h"
 
@@ -87,6 +88,13 @@ void app_init(struct app *a, const char *prog, const char *bind);
  * the APP_OPT_* options and is applied; 0: not one; -1: a bad value (said on
  * stderr; exit 2). */
 int app_option(struct app *a, int c, const char *arg);
+
+/* The whole command line of a program whose options are the APP_OPT_* ones
+ * plus --help ('h') and no operands: -1 to go on; else the exit status
+ * (0 after printing usage to stdout for --help; 2 after a bad option or
+ * operand, with usage on stderr). */
+int app_parse(struct app *a, int argc, char **argv, const struct option *opts,
+	      void (*usage)(FILE *f));
 
 /* Log hook: the library's errors and warnings on stderr, "PROG: msg". */
 void app_log(void *ctx, int level, const char *msg);

@@ -96,7 +96,7 @@ int tern_rx_unprotect(struct tern_ep *ep, struct tern_session *s, struct tern_rx
 	struct rekey_pick pick;
 	struct tern_aead *key = s->rx_aead;
 	if (tern_unlikely(epoch != s->rx_epoch)) {
-		if (tern_rekey_rx_pick(ep, s, epoch, &pick) != 0) {
+		if (tern_rekey_rx_pick(s, epoch, &pick) != 0) {
 			tern_rx_drop(ep, TERN_DROP_REPLAY); /* an epoch whose key is gone */
 			return -1;
 		}

@@ -126,8 +126,7 @@ int tern_rekey_tx(struct tern_ep *ep, struct tern_session *s)
 	return 0;
 }
 
-int tern_rekey_rx_pick(struct tern_ep *ep, struct tern_session *s, unsigned epoch,
-		       struct rekey_pick *p)
+int tern_rekey_rx_pick(struct tern_session *s, unsigned epoch, struct rekey_pick *p)
 {
 	struct tern_rekey *rk = s->rk;
 	unsigned d = (epoch - s->rx_epoch) % TERN_EPOCHS;
@@ -173,7 +172,6 @@ int tern_rekey_rx_pick(struct tern_ep *ep, struct tern_session *s, unsigned epoc
 		p->aead = NULL;
 		return -1;
 	}
-	(void)ep;
 	return 0;
 }
 

@@ -44,7 +44,7 @@ void tern_rekey_free(struct tern_session *s);
  * sent; the next one tries again). */
 int tern_rekey_tx(struct tern_ep *ep, struct tern_session *s);
 
-/* Which key opens a packet of wire epoch `epoch` whose counter is ctr. */
+/* Which key opens a packet of wire epoch `epoch`. */
 struct rekey_pick {
 	struct tern_aead *aead; /* the key to open with */
 	uint8_t ahead;          /* epochs past the current one (0: current or previous) */
@@ -53,8 +53,7 @@ struct rekey_pick {
 };
 /* 0 with p filled; -1 when no key applies (an epoch older than the previous
  * one, too far ahead, or no memory): the caller drops the packet. */
-int tern_rekey_rx_pick(struct tern_ep *ep, struct tern_session *s, unsigned epoch,
-		       struct rekey_pick *p);
+int tern_rekey_rx_pick(struct tern_session *s, unsigned epoch, struct rekey_pick *p);
 /* The packet p was picked for has been opened (ok 1) or refused (ok 0).
  * A packet of a later epoch that opened makes that epoch the current one
  * (the current key becomes the previous one); ctr is its counter. Every

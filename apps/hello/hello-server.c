@@ -56,22 +56,9 @@ int main(int argc, char **argv)
 	};
 	struct app app;
 	app_init(&app, "hello-server", "0.0.0.0:31870");
-	int c, rc;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((rc = app_option(&app, c, optarg)) != 0) {
-			if (rc < 0)
-				return 2;
-			continue;
-		}
-		switch (c) {
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	int rc = app_parse(&app, argc, argv, opts, usage);
+	if (rc >= 0)
+		return rc;
 
 	struct tern_ep *ep;
 	if (app_ep_create(&app, &ep) != 0)

@@ -5,8 +5,8 @@
  * non-blocking socket (mode=mmsg, the default), or by io_uring (mode=uring;
  * liburing >= 2.3; Linux >= 6.0 for buffer rings and multishot recvmsg, 6.1
  * for the best ring setup).
- * One socket and one ring per instance; the fast path is in udp_rxtx.c
- * (io_uring) and udp_mmsg.c (mmsg), the shared state in udp.h.
+ * One socket (and in uring mode one ring) per instance; the fast path is in
+ * udp_mmsg.c (mmsg) and udp_rxtx.c (io_uring), the shared state in udp.h.
  *
  * Ring setup, best first (the kernel may refuse a flag; "uring=" forces one):
  *   defer  SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG: completion work runs
@@ -109,7 +109,7 @@ static int parse_arg(const char *k, const char *v, void *ctx)
 		else if (strcmp(v, "mmsg") == 0)
 			a->io = UDP_IO_MMSG;
 		else {
-			tern_drv_log(&a->tmp, TERN_LOG_ERR, "udp: bad value \"%s\" for mode (uring, mmsg)", v);
+			tern_drv_log(&a->tmp, TERN_LOG_ERR, "udp: bad value \"%s\" for mode (mmsg, uring)", v);
 			return -EINVAL;
 		}
 		return 0;

@@ -124,7 +124,8 @@ enum tern_session_state {
 struct tern_ep_config {
 	const char *driver;      /**< "udp" (default), "dpdk", "loop" */
 	const char *bind;        /**< local "ip:port"; port 0 = ephemeral (udp default 0.0.0.0:0) */
-	const char *driver_args; /**< driver "k=v,..." (udp: mtu=; dpdk: port=, mtu=, queues=,
+	const char *driver_args; /**< driver "k=v,..." (udp: mtu=, mode=mmsg|uring, ...: see
+				      docs/drivers.md; dpdk: port=, mtu=, queues=,
 				      memif_wait=S: a net_memif client waits up to S s for its
 				      server, default 10) */
 	const char *eal;         /**< dpdk: EAL arguments, e.g. "-l 1 --no-pci --vdev=net_ring0" */

@@ -1,13 +1,15 @@
 #!/bin/sh
-# test-perf-udp.sh TERN_PERF — tern-perf end to end over kernel UDP on
+# test-perf-udp.sh TERN_PERF [DRIVER_ARGS] — tern-perf end to end over kernel UDP on
 # 127.0.0.1: a server in the background on an ephemeral port (read back from
 # its "listening on" line), a client making 2000 verified calls with --json,
 # then the server stopped with SIGTERM. Passes if the client reports
 # count 2000 and errors 0 and both processes exit 0. Every step is bounded
 # by timeout(1); the server also exits by itself after --duration.
+# DRIVER_ARGS (e.g. mode=uring) go to both ends' --driver-args.
 # Exit 77 (meson: skipped) when libtern was built without the udp driver.
 set -u
-perf=${1:?usage: test-perf-udp.sh path/to/tern-perf}
+perf=${1:?usage: test-perf-udp.sh path/to/tern-perf [driver-args]}
+dargs=${2:-}
 
 case ",$("$perf" drivers)," in
 *,udp,*) ;;
@@ -34,6 +36,7 @@ fail() {
 
 # --busy-poll 0: the server sleeps in the driver and leaves the CPU to the client.
 timeout 60 "$perf" server --driver udp --bind 127.0.0.1:0 --busy-poll 0 --duration 45 \
+	${dargs:+--driver-args "$dargs"} \
 	>"$tmp/server.out" 2>"$tmp/server.err" &
 srv=$!
 
@@ -50,6 +53,7 @@ done
 case "$addr" in 127.0.0.1:*) ;; *) fail "unexpected server address '$addr'" ;; esac
 
 timeout 30 "$perf" client --driver udp --connect "$addr" --count 2000 --concurrency 4 \
+	${dargs:+--driver-args "$dargs"} \
 	--verify --json >"$tmp/client.json" 2>"$tmp/client.err"
 rc=$?
 [ $rc -eq 0 ] || fail "client exited with $rc"

@@ -1,10 +1,12 @@
 /*
  * udp.c — the udp driver's control path: open, close, wait, activation.
  *
- * Kernel UDP sockets driven by io_uring (liburing >= 2.3; Linux >= 6.0 for
- * buffer rings and multishot recvmsg, 6.1 for the best ring setup). One
- * socket and one ring per instance; the fast path is in udp_rxtx.c and the
- * shared state in udp.h.
+ * Kernel UDP sockets driven by plain recvmmsg/sendmmsg syscalls on a
+ * non-blocking socket (mode=mmsg, the default), or by io_uring (mode=uring;
+ * liburing >= 2.3; Linux >= 6.0 for buffer rings and multishot recvmsg, 6.1
+ * for the best ring setup).
+ * One socket (and in uring mode one ring) per instance; the fast path is in
+ * udp_mmsg.c (mmsg) and udp_rxtx.c (io_uring), the shared state in udp.h.
  *
  * Ring setup, best first (the kernel may refuse a flag; "uring=" forces one):
  *   defer  SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG: completion work runs
@@ -21,6 +23,21 @@
  * (logged) rather than free memory the kernel may still write.
  *
  * Driver arguments ("k=v,k=v", unknown keys are -EINVAL):
+ *   mode=mmsg|uring  how the socket is driven (default mmsg: at 1 call
+ *              outstanding over loopback its p50 was ~0.7x uring's, at 32
+ *              and for 1 MiB calls it did as well or better, docs/performance.md).
+ *              uring: io_uring as above; per message and side one
+ *              io_uring_enter runs the receive's task work and one submits
+ *              the send (and reaps it).
+ *              mmsg: no ring; rx_burst is one recvmmsg(MSG_DONTWAIT) of up
+ *              to 32 datagrams (an idle busy poll is one -EAGAIN syscall),
+ *              tx_burst one sendmmsg per 32, wait() a ppoll; the kernel
+ *              copies every datagram before sendmmsg returns, so nothing is
+ *              held after tx_burst (tx_ring= and copy= do not apply, no
+ *              msgbuf reference is taken, tx_copied_bytes stays 0). Closed
+ *              ports are reported as in uring mode (recverr=). Per message
+ *              and side: one recvmmsg and one sendmmsg, what a busy-polled
+ *              socket loop (sockperf) makes. docs/performance.md compares them.
  *   mtu=N      largest tern packet = UDP payload (default cfg->mtu, else 1472:
  *              a 1500-byte Ethernet MTU; max 65507)
  *   rcvbuf=N, sndbuf=N  socket buffers in bytes, suffix k/m allowed (default
@@ -64,6 +81,7 @@ struct udp_args {
 	uint32_t rcvbuf, sndbuf;
 	uint32_t recverr;
 	int mode; /* -1 = auto, else enum udp_ring_mode */
+	int io;   /* enum udp_io */
 	struct tern_drv tmp; /* for logging before the instance exists */
 };
 
@@ -85,6 +103,17 @@ static int parse_arg(const char *k, const char *v, void *ctx)
 		return tern_arg_u32(&a->tmp, k, v, 0, UDP_COPY_MAX, TERN_ARG_KMG, &a->copy_max);
 	else if (strcmp(k, "recverr") == 0)
 		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->recverr);
+	else if (strcmp(k, "mode") == 0) {
+		if (strcmp(v, "uring") == 0)
+			a->io = UDP_IO_URING;
+		else if (strcmp(v, "mmsg") == 0)
+			a->io = UDP_IO_MMSG;
+		else {
+			tern_drv_log(&a->tmp, TERN_LOG_ERR, "udp: bad value \"%s\" for mode (mmsg, uring)", v);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	else if (strcmp(k, "uring") == 0) {
 		static const char *const names[] = {"defer", "coop", "plain"};
 		rc = 0;
@@ -233,6 +262,7 @@ static int alloc_rx(struct udp_drv *u, uint32_t nbuf, uint32_t mtu)
 	memset(&u->rx_mh, 0, sizeof(u->rx_mh));
 	u->rx_mh.msg_namelen = namelen;
 	u->rx_mh.msg_controllen = prefix - head;
+	u->prefix = prefix;
 	u->nbuf = nbuf;
 	u->buf_len = prefix + mtu; /* a datagram longer than mtu arrives with MSG_TRUNC */
 	u->buf_stride = (u->buf_len + 63u) & ~63u;
@@ -243,6 +273,19 @@ static int alloc_rx(struct udp_drv *u, uint32_t nbuf, uint32_t mtu)
 	if (u->rx_mem == MAP_FAILED) {
 		u->rx_mem = NULL;
 		return -ENOMEM;
+	}
+	if (u->io == UDP_IO_MMSG) {
+		/* No buffer ring: the free buffers wait on a stack. */
+		u->rx_free = calloc(nbuf, sizeof(*u->rx_free));
+		if (u->rx_free == NULL) {
+			munmap(u->rx_mem, u->rx_mem_len);
+			u->rx_mem = NULL;
+			return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < nbuf; i++)
+			u->rx_free[i] = nbuf - 1 - i; /* pop order 0, 1, 2...: warm buffers first */
+		u->rx_nfree = nbuf;
+		return 0;
 	}
 	u->br_len = ((size_t)nbuf * sizeof(struct io_uring_buf) + 4095u) & ~(size_t)4095u;
 	u->br = mmap(NULL, u->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -257,8 +300,10 @@ static int alloc_rx(struct udp_drv *u, uint32_t nbuf, uint32_t mtu)
 
 static void free_rx(struct udp_drv *u)
 {
-	munmap(u->br, u->br_len);
+	if (u->br != NULL)
+		munmap(u->br, u->br_len);
 	munmap(u->rx_mem, u->rx_mem_len);
+	free(u->rx_free);
 }
 
 /* Transmit contexts and their free list; the constant msghdr fields set once. */
@@ -320,6 +365,79 @@ static int ring_init(struct udp_drv *u, int want, uint32_t sq, uint32_t cq)
 	return rc;
 }
 
+/* mmsg mode: the syscall vectors; everything else was set up by the caller. */
+static int open_mmsg(struct udp_drv *u)
+{
+	void *p;
+	if (posix_memalign(&p, 64, sizeof(struct udp_mmsg)) != 0)
+		return -ENOMEM;
+	u->mm = p;
+	memset(u->mm, 0, sizeof(*u->mm));
+	for (unsigned i = 0; i < UDP_MMSG_VEC; i++) {
+		u->mm->rx[i].msg_hdr.msg_iov = &u->mm->rx_iov[i];
+		u->mm->rx[i].msg_hdr.msg_iovlen = 1;
+	}
+	u->state = UDP_ACTIVE; /* nothing to activate */
+	return 0;
+}
+
+/* io_uring mode: transmit contexts, stash, the ring, its buffer ring and fixed file. */
+static int open_ring(struct udp_drv *u, const struct udp_args *a)
+{
+	int rc;
+
+	rc = alloc_tx(u, a->tx_ring);
+	if (rc != 0)
+		return rc;
+	u->stash = calloc(u->nbuf, sizeof(*u->stash));
+	if (u->stash == NULL) {
+		rc = -ENOMEM;
+		goto err_tx;
+	}
+	/* SQ: one burst of sends plus the receive and error-queue re-arms and close's cancel. */
+	rc = ring_init(u, a->mode, pow2_ceil(a->tx_ring + 3), pow2_ceil(u->nbuf + a->tx_ring + 8));
+	if (rc != 0) {
+		tern_drv_log(&u->base, TERN_LOG_ERR, "udp: io_uring setup: %s", strerror(-rc));
+		goto err_stash;
+	}
+
+	struct io_uring_buf_reg reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uintptr_t)u->br;
+	reg.ring_entries = u->nbuf;
+	reg.bgid = UDP_BGID;
+	rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	if (rc != 0) {
+		tern_drv_log(&u->base, TERN_LOG_ERR, "udp: register buffer ring: %s", strerror(-rc));
+		goto err_ring;
+	}
+	io_uring_buf_ring_init(u->br);
+	for (uint32_t i = 0; i < u->nbuf; i++)
+		io_uring_buf_ring_add(u->br, u->rx_mem + (size_t)i * u->buf_stride, u->buf_len,
+				      (unsigned short)i, io_uring_buf_ring_mask(u->nbuf), (int)i);
+	u->br_pending = u->nbuf;
+	udp_br_flush(u);
+
+	/* A fixed file saves the fd lookup and refcount per SQE; optional. */
+	if (io_uring_register_files(&u->ring, &u->fd, 1) == 0) {
+		u->sqe_fd = 0;
+		u->sqe_flags = IOSQE_FIXED_FILE;
+	} else {
+		u->sqe_fd = u->fd;
+		u->sqe_flags = 0;
+	}
+	return 0;
+
+err_ring:
+	io_uring_queue_exit(&u->ring);
+err_stash:
+	free(u->stash);
+	u->stash = NULL;
+err_tx:
+	free_tx(u);
+	return rc;
+}
+
 static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 {
 	struct udp_args a = {
@@ -331,6 +449,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		.sndbuf = UDP_SOCKBUF_DEFAULT,
 		.recverr = 1,
 		.mode = -1,
+		.io = UDP_IO_MMSG, /* measured best: docs/performance.md, "udp: io_uring or plain syscalls" */
 	};
 	struct tern_addr bind_to;
 	struct udp_drv *u;
@@ -375,6 +494,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	u->base.log = cfg->log;
 	u->base.log_ctx = cfg->log_ctx;
 	u->copy_max = a.copy_max;
+	u->io = (uint8_t)a.io;
 	u->fd = -1;
 
 	rc = open_socket(u, &bind_to, &a);
@@ -387,50 +507,13 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	rc = alloc_rx(u, pow2_ceil(a.rx_ring), a.mtu);
 	if (rc != 0)
 		goto err_socket;
-	rc = alloc_tx(u, a.tx_ring);
-	if (rc != 0)
-		goto err_rx;
-	u->stash = calloc(u->nbuf, sizeof(*u->stash));
-	if (u->stash == NULL) {
-		rc = -ENOMEM;
-		goto err_tx;
-	}
 	if (u->errq_on && (u->errq = calloc(1, sizeof(*u->errq))) == NULL) {
 		rc = -ENOMEM;
-		goto err_stash;
+		goto err_rx;
 	}
-	/* SQ: one burst of sends plus the receive and error-queue re-arms and close's cancel. */
-	rc = ring_init(u, a.mode, pow2_ceil(a.tx_ring + 3), pow2_ceil(u->nbuf + a.tx_ring + 8));
-	if (rc != 0) {
-		tern_drv_log(&u->base, TERN_LOG_ERR, "udp: io_uring setup: %s", strerror(-rc));
-		goto err_stash;
-	}
-
-	struct io_uring_buf_reg reg;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uintptr_t)u->br;
-	reg.ring_entries = u->nbuf;
-	reg.bgid = UDP_BGID;
-	rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
-	if (rc != 0) {
-		tern_drv_log(&u->base, TERN_LOG_ERR, "udp: register buffer ring: %s", strerror(-rc));
-		goto err_ring;
-	}
-	io_uring_buf_ring_init(u->br);
-	for (uint32_t i = 0; i < u->nbuf; i++)
-		io_uring_buf_ring_add(u->br, u->rx_mem + (size_t)i * u->buf_stride, u->buf_len,
-				      (unsigned short)i, io_uring_buf_ring_mask(u->nbuf), (int)i);
-	u->br_pending = u->nbuf;
-	udp_br_flush(u);
-
-	/* A fixed file saves the fd lookup and refcount per SQE; optional. */
-	if (io_uring_register_files(&u->ring, &u->fd, 1) == 0) {
-		u->sqe_fd = 0;
-		u->sqe_flags = IOSQE_FIXED_FILE;
-	} else {
-		u->sqe_fd = u->fd;
-		u->sqe_flags = 0;
-	}
+	rc = u->io == UDP_IO_MMSG ? open_mmsg(u) : open_ring(u, &a);
+	if (rc != 0)
+		goto err_errq;
 
 	u->base.info.mtu = a.mtu;
 	u->base.info.caps = TERN_DRV_CAP_MULTISEG | TERN_DRV_CAP_WAIT | TERN_DRV_CAP_ZC_TX;
@@ -440,20 +523,16 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	u->base.info.scan_ns = 100000ull;
 
 	char s[64];
-	tern_drv_log(&u->base, TERN_LOG_DEBUG, "udp: %s mtu %u rx %u tx %u ring %s%s",
+	tern_drv_log(&u->base, TERN_LOG_DEBUG, "udp: %s mtu %u rx %u tx %u %s%s",
 		     tern_addr_str(&u->base.info.local, s, sizeof(s)), a.mtu, u->nbuf, u->ntx,
-		     u->mode == UDP_RING_DEFER ? "defer" : u->mode == UDP_RING_COOP ? "coop" : "plain",
+		     u->io == UDP_IO_MMSG ? "mmsg" :
+		     u->mode == UDP_RING_DEFER ? "ring defer" : u->mode == UDP_RING_COOP ? "ring coop" : "ring plain",
 		     u->sqe_flags != 0 ? " fixed-file" : "");
 	*out = &u->base;
 	return 0;
 
-err_ring:
-	io_uring_queue_exit(&u->ring);
-err_stash:
+err_errq:
 	free(u->errq);
-	free(u->stash);
-err_tx:
-	free_tx(u);
 err_rx:
 	free_rx(u);
 err_socket:
@@ -505,6 +584,8 @@ static int udp_wait(struct tern_drv *drv, uint64_t timeout_ns)
 	struct __kernel_timespec ts;
 	int rc;
 
+	if (u->io == UDP_IO_MMSG)
+		return udp_mmsg_wait(u, timeout_ns);
 	if (u->state != UDP_ACTIVE && (rc = udp_activate(u)) != 0)
 		return rc;
 	if (u->stash_head != u->stash_tail || u->errq_ready || io_uring_cq_ready(&u->ring) != 0)
@@ -579,6 +660,15 @@ static void udp_close(struct tern_drv *drv)
 
 	if (drv == NULL)
 		return;
+	if (u->io == UDP_IO_MMSG) {
+		/* The kernel holds nothing of ours between calls. */
+		close(u->fd);
+		free(u->errq);
+		free(u->mm);
+		free_rx(u);
+		free(u);
+		return;
+	}
 	if (u->state == UDP_ACTIVE) {
 		if (gettid() != u->owner_tid)
 			tern_drv_log(&u->base, TERN_LOG_WARN,

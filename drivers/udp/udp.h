@@ -2,6 +2,11 @@
  * udp.h — private state of the udp driver, shared by udp.c (control path)
  * and udp_rxtx.c (fast path). Nothing here leaves drivers/udp/.
  *
+ * Two ways to drive the socket (mode=, udp.c): plain non-blocking
+ * recvmmsg/sendmmsg, busy-polled (mmsg, the default, udp_mmsg.c), or
+ * io_uring (udp_rxtx.c). What follows is the io_uring mode unless said
+ * otherwise.
+ *
  * One instance = one UDP socket + one io_uring, used by one thread (the
  * endpoint's owner). Receive: ONE multishot recvmsg over a provided-buffer
  * ring; each buffer holds io_uring_recvmsg_out, the source sockaddr, a small
@@ -20,15 +25,20 @@
  * Buffer ownership: a receive buffer is, at any time, in exactly one place:
  * posted in the buffer ring (kernel), in a CQE or the stash, or lent to the
  * core (between rx_burst and rx_done). A transmit context is either free or
- * in flight (its SQE submitted, its CQE not yet reaped).
+ * in flight (its SQE submitted, its CQE not yet reaped). In mmsg mode a
+ * receive buffer is free (on rx_free) or lent to the core; the kernel holds
+ * nothing between calls, and nothing is held after tx_burst returns.
  */
 #ifndef TERN_DRV_UDP_H
 #define TERN_DRV_UDP_H
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -50,6 +60,7 @@
 #define UDP_SOCKBUF_DEFAULT (4u << 20) /* SO_RCVBUF / SO_SNDBUF: bursts fit */
 #define UDP_COPY_MAX      256u   /* payloads up to this are copied, not referenced */
 #define UDP_BGID          0      /* our only buffer group */
+#define UDP_MMSG_VEC      32u    /* mmsg mode: datagrams per recvmmsg / sendmmsg */
 
 /* user_data tags: the CQE's origin. TX carries the context index. */
 #define UDP_UD_RX     1ull
@@ -94,6 +105,24 @@ struct udp_stash {
 	int32_t res;
 };
 
+/* How the socket is driven (mode=). */
+enum udp_io {
+	UDP_IO_URING = 0, /* io_uring: multishot recvmsg, sendmsg SQEs (udp_rxtx.c) */
+	UDP_IO_MMSG = 1,  /* non-blocking recvmmsg / sendmmsg syscalls (udp_mmsg.c) */
+};
+
+/* mmsg mode: the syscall vectors (UDP_MMSG_VEC entries each), allocated at open. */
+struct udp_mmsg {
+	struct mmsghdr rx[UDP_MMSG_VEC];
+	struct iovec rx_iov[UDP_MMSG_VEC];
+	struct mmsghdr tx[UDP_MMSG_VEC];
+	struct iovec tx_iov[UDP_MMSG_VEC][3];
+	union {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} tx_sa[UDP_MMSG_VEC];
+};
+
 /* Which io_uring setup we got (the kernel may refuse the best one). */
 enum udp_ring_mode {
 	UDP_RING_DEFER, /* SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG: work runs when we enter */
@@ -119,6 +148,7 @@ struct udp_drv {
 	int sqe_fd;        /* fd as SQEs name it: 0 when registered as fixed file */
 	uint8_t sqe_flags; /* IOSQE_FIXED_FILE or 0 */
 	uint8_t mode;      /* enum udp_ring_mode */
+	uint8_t io;        /* enum udp_io */
 	int8_t state;      /* enum udp_state */
 	bool rx_armed;     /* a multishot recvmsg is queued or running */
 	bool cancel_pending; /* close() waits for its cancel-all CQE */
@@ -139,6 +169,7 @@ struct udp_drv {
 	uint32_t nbuf;    /* power of two */
 	uint32_t buf_stride;
 	uint32_t buf_len; /* what the kernel may fill: prefix + mtu */
+	uint32_t prefix;  /* payload offset in a buffer (name and control before it) */
 	uint32_t br_pending; /* buffers added to the ring, not yet published */
 	uint32_t rx_kbufs;   /* buffers published and not yet consumed by the kernel */
 	uint32_t ovfl_seen;  /* last SO_RXQ_OVFL drop counter seen */
@@ -146,12 +177,15 @@ struct udp_drv {
 	struct udp_stash *stash; /* nbuf entries: a buffer is stashed at most once */
 	uint32_t stash_head, stash_tail;
 	struct udp_errq *errq;   /* NULL unless errq_on */
+	uint32_t *rx_free;       /* mmsg mode: stack of free buffer ids */
+	uint32_t rx_nfree;
 
 	/* transmit */
 	struct udp_txc *txc;
 	uint32_t *tx_free; /* stack of free context indices */
 	uint32_t ntx, tx_nfree;
 	uint32_t copy_max;
+	struct udp_mmsg *mm; /* mmsg mode only */
 };
 
 static inline struct udp_drv *udp_of(struct tern_drv *drv)
@@ -173,6 +207,95 @@ void udp_arm_rx(struct udp_drv *u);
 void udp_arm_errq(struct udp_drv *u);
 /* Publish buffers added since the last call. */
 void udp_br_flush(struct udp_drv *u);
+
+/* The error queue (udp_rxtx.c), shared by both modes: read what is queued,
+ * the first port unreachable into rx[0] (lent until rx_done); 1 if so. */
+unsigned udp_errq_fill(struct udp_drv *u, struct tern_rx *rx);
+/* One control message of a received datagram: the kernel's drop counter
+ * (SO_RXQ_OVFL) into rx_drop_nomem; anything else is ignored. */
+void udp_rx_cmsg(struct udp_drv *u, const struct cmsghdr *c);
+
+/* An address of namelen bytes, v4-mapped IPv6 reported as IPv4 (replies go back as such). */
+static inline int udp_sa_addr(const void *name, uint32_t namelen, struct tern_addr *a)
+{
+	const struct sockaddr *sa = name;
+	memset(a, 0, sizeof(*a));
+	if (sa->sa_family == AF_INET && namelen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = name;
+		a->family = AF_INET;
+		a->port = ntohs(sin->sin_port);
+		memcpy(a->ip, &sin->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && namelen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *sin6 = name;
+		a->port = ntohs(sin6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			a->family = AF_INET;
+			memcpy(a->ip, &sin6->sin6_addr.s6_addr[12], 4);
+		} else {
+			a->family = AF_INET6;
+			memcpy(a->ip, &sin6->sin6_addr, 16);
+		}
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+/*
+ * Destination a as the socket's family wants it, into sa (a sockaddr_in6's
+ * room); its length, or 0 if the socket cannot reach it (an IPv6 peer on an
+ * IPv4 socket, or an IPv4 peer on an IPv6 socket not bound to [::]).
+ */
+static inline socklen_t udp_sa_dst(const struct udp_drv *u, void *sa, const struct tern_addr *a)
+{
+	if (u->family == AF_INET) {
+		struct sockaddr_in *sin = sa;
+		if (udp_unlikely(a->family != AF_INET))
+			return 0;
+		memset(sin, 0, sizeof(*sin));
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(a->port);
+		memcpy(&sin->sin_addr, a->ip, 4);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = sa;
+	memset(sin6, 0, sizeof(*sin6));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(a->port);
+	if (a->family == AF_INET6) {
+		memcpy(&sin6->sin6_addr, a->ip, 16);
+	} else if (a->family == AF_INET && u->dual_stack) {
+		sin6->sin6_addr.s6_addr[10] = 0xff; /* ::ffff:a.b.c.d */
+		sin6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sin6->sin6_addr.s6_addr[12], a->ip, 4);
+	} else {
+		return 0;
+	}
+	return sizeof(*sin6);
+}
+
+/*
+ * With IP_RECVERR, an ICMP error also sets the socket's pending error, and
+ * the next send or receive reports it instead of working (whichever peer it
+ * goes to) until the error has been taken. Such a datagram was not sent.
+ */
+static inline bool udp_icmp_pending(int err)
+{
+	switch (err) {
+	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENONET:
+	case EPROTO: case ENOPROTOOPT: case EOPNOTSUPP: case EMSGSIZE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* udp_mmsg.c: the mmsg mode's fast path and wait */
+unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n);
+void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n);
+unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n);
+int udp_mmsg_wait(struct udp_drv *u, uint64_t timeout_ns);
 
 /* udp.c */
 int udp_activate(struct udp_drv *u);

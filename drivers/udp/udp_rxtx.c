@@ -1,5 +1,7 @@
 /*
- * udp_rxtx.c — the udp driver's fast path: rx_burst, rx_done, tx_burst.
+ * udp_rxtx.c — the udp driver's fast path: rx_burst, rx_done, tx_burst
+ * (mode=uring; each hands over to udp_mmsg.c in mode=mmsg, the default),
+ * and the error-queue reading both modes share.
  *
  * Costs per call, by design:
  *   rx_burst  no syscall when idle (the ring's TASKRUN flag, or a CQE already
@@ -99,52 +101,29 @@ void udp_arm_rx(struct udp_drv *u)
  * (SO_RXQ_OVFL): datagrams the socket refused because its queue was full,
  * which happens when the buffer ring has been dry for a while.
  */
+void udp_rx_cmsg(struct udp_drv *u, const struct cmsghdr *c)
+{
+	if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
+		uint32_t drops;
+		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+		u->base.stats.rx_drop_nomem += (uint32_t)(drops - u->ovfl_seen);
+		u->ovfl_seen = drops;
+	}
+}
+
 static void rx_ovfl(struct udp_drv *u, struct io_uring_recvmsg_out *o)
 {
 	struct cmsghdr *c;
 	for (c = io_uring_recvmsg_cmsg_firsthdr(o, &u->rx_mh); c != NULL;
-	     c = io_uring_recvmsg_cmsg_nexthdr(o, &u->rx_mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
-			uint32_t drops;
-			memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-			u->base.stats.rx_drop_nomem += (uint32_t)(drops - u->ovfl_seen);
-			u->ovfl_seen = drops;
-		}
-	}
-}
-
-/* An address of namelen bytes, v4-mapped IPv6 reported as IPv4 (replies go back as such). */
-static inline int sa_addr(const void *name, uint32_t namelen, struct tern_addr *a)
-{
-	const struct sockaddr *sa = name;
-	memset(a, 0, sizeof(*a));
-	if (sa->sa_family == AF_INET && namelen >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *sin = name;
-		a->family = AF_INET;
-		a->port = ntohs(sin->sin_port);
-		memcpy(a->ip, &sin->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6 && namelen >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *sin6 = name;
-		a->port = ntohs(sin6->sin6_port);
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			a->family = AF_INET;
-			memcpy(a->ip, &sin6->sin6_addr.s6_addr[12], 4);
-		} else {
-			a->family = AF_INET6;
-			memcpy(a->ip, &sin6->sin6_addr, 16);
-		}
-		return 0;
-	}
-	return -EAFNOSUPPORT;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, &u->rx_mh, c))
+		udp_rx_cmsg(u, c);
 }
 
 /* The source address of a received datagram. */
 static inline int rx_src(const struct io_uring_recvmsg_out *o, const void *name, struct tern_addr *a)
 {
-	return sa_addr(name, o->namelen, a);
+	return udp_sa_addr(name, o->namelen, a);
 }
 
 /*
@@ -278,7 +257,7 @@ static bool errq_refused(struct udp_errq *e)
  * The poll is re-armed once the entry is back; if errors remain it fires
  * again at once.
  */
-static unsigned errq_fill(struct udp_drv *u, struct tern_rx *rx)
+unsigned udp_errq_fill(struct udp_drv *u, struct tern_rx *rx)
 {
 	struct udp_errq *e = u->errq;
 	u->errq_ready = false;
@@ -294,7 +273,7 @@ static unsigned errq_fill(struct udp_drv *u, struct tern_rx *rx)
 		}
 		if (r < 0)
 			return 0;
-		if (!errq_refused(e) || sa_addr(&e->name, e->mh.msg_namelen, &rx->src) != 0)
+		if (!errq_refused(e) || udp_sa_addr(&e->name, e->mh.msg_namelen, &rx->src) != 0)
 			continue;
 		rx->data = e->quote;
 		rx->len = (size_t)r <= sizeof(e->quote) ? (uint32_t)r : sizeof(e->quote);
@@ -308,29 +287,13 @@ static unsigned errq_fill(struct udp_drv *u, struct tern_rx *rx)
 
 /* --- transmit completions ------------------------------------------ */
 
-/*
- * With IP_RECVERR, an ICMP error also sets the socket's pending error, and
- * the next send reports it instead of sending (whichever peer it goes to)
- * until the error queue has been read. Such a datagram was not sent: once
- * more, now.
- */
-static inline bool icmp_pending(int32_t res)
-{
-	switch (-res) {
-	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENONET:
-	case EPROTO: case ENOPROTOOPT: case EOPNOTSUPP: case EMSGSIZE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static inline void tx_done(struct udp_drv *u, uint32_t idx, int32_t res)
 {
 	if (udp_unlikely(idx >= u->ntx))
 		return;
 	struct udp_txc *c = &u->txc[idx];
-	if (udp_unlikely(res < 0) && u->errq_on && icmp_pending(res)) {
+	if (udp_unlikely(res < 0) && u->errq_on && udp_icmp_pending(-res)) {
+		/* The socket's pending ICMP error (udp.h), not this datagram's: once more, now. */
 		ssize_t r = sendmsg(u->fd, &c->mh, MSG_DONTWAIT);
 		res = r >= 0 ? (int32_t)r : -errno;
 	}
@@ -418,6 +381,8 @@ unsigned udp_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 	struct udp_drv *u = udp_of(drv);
 	unsigned got = 0;
 
+	if (u->io == UDP_IO_MMSG)
+		return udp_mmsg_rx_burst(u, rx, n);
 	if (udp_unlikely(u->state != UDP_ACTIVE) && udp_activate(u) != 0)
 		return 0;
 	/* Older completions first: those tx_burst reaped. */
@@ -431,7 +396,7 @@ unsigned udp_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 		got += reap(u, rx + got, n - got, false);
 	}
 	if (udp_unlikely(u->errq_ready) && got < n)
-		got += errq_fill(u, &rx[got]);
+		got += udp_errq_fill(u, &rx[got]);
 	udp_br_flush(u); /* buffers of dropped datagrams */
 	if (udp_unlikely(!u->rx_armed) && u->rx_kbufs != 0)
 		udp_arm_rx(u);
@@ -443,6 +408,10 @@ unsigned udp_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 void udp_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 {
 	struct udp_drv *u = udp_of(drv);
+	if (u->io == UDP_IO_MMSG) {
+		udp_mmsg_rx_done(u, rx, n);
+		return;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (udp_unlikely(rx[i].flags & TERN_RX_UNREACH)) {
 			u->errq_lent = false; /* the error-queue buffer: re-armed below */
@@ -459,35 +428,6 @@ void udp_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 }
 
 /* --- transmit ---------------------------------------------------------- */
-
-/* Destination as the socket's family wants it; false if it cannot reach it. */
-static inline bool tx_dst(const struct udp_drv *u, struct udp_txc *c, const struct tern_addr *a)
-{
-	if (u->family == AF_INET) {
-		if (udp_unlikely(a->family != AF_INET))
-			return false;
-		memset(&c->sa.sin, 0, sizeof(c->sa.sin));
-		c->sa.sin.sin_family = AF_INET;
-		c->sa.sin.sin_port = htons(a->port);
-		memcpy(&c->sa.sin.sin_addr, a->ip, 4);
-		c->mh.msg_namelen = sizeof(c->sa.sin);
-		return true;
-	}
-	memset(&c->sa.sin6, 0, sizeof(c->sa.sin6));
-	c->sa.sin6.sin6_family = AF_INET6;
-	c->sa.sin6.sin6_port = htons(a->port);
-	if (a->family == AF_INET6) {
-		memcpy(&c->sa.sin6.sin6_addr, a->ip, 16);
-	} else if (a->family == AF_INET && u->dual_stack) {
-		c->sa.sin6.sin6_addr.s6_addr[10] = 0xff; /* ::ffff:a.b.c.d */
-		c->sa.sin6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&c->sa.sin6.sin6_addr.s6_addr[12], a->ip, 4);
-	} else {
-		return false;
-	}
-	c->mh.msg_namelen = sizeof(c->sa.sin6);
-	return true;
-}
 
 /* One datagram by a plain sendmsg, using c's address but not its slot. */
 static void send_now(struct udp_drv *u, struct udp_txc *c, const struct tern_tx *t, uint64_t total)
@@ -516,6 +456,8 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 	struct tern_drv_stats *st = &u->base.stats;
 	unsigned i, queued = 0;
 
+	if (u->io == UDP_IO_MMSG)
+		return udp_mmsg_tx_burst(u, tx, n);
 	if (udp_unlikely(u->state != UDP_ACTIVE) && udp_activate(u) != 0) {
 		st->tx_drop_error += n; /* the ring cannot be enabled: nothing will go out */
 		return n;
@@ -534,7 +476,8 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 			st->tx_drop_error++;
 			continue;
 		}
-		if (udp_unlikely(!tx_dst(u, c, &t->dst))) {
+		c->mh.msg_namelen = udp_sa_dst(u, &c->sa, &t->dst);
+		if (udp_unlikely(c->mh.msg_namelen == 0)) {
 			st->tx_drop_noroute++;
 			continue;
 		}

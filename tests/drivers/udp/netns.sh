@@ -11,11 +11,14 @@
 # fragments on the wire). Lost datagrams are resent by the client, so the
 # test does not depend on the first ARP exchange.
 #
-# Usage: netns.sh path/to/test_udp. Needs root and iproute2; exits 77
+# Usage: netns.sh path/to/test_udp [--mode MODE] (the driver mode of both
+# ends: mmsg, the default, or uring). Needs root and iproute2; exits 77
 # (skip) without them. Namespaces and links are removed on exit.
 set -u
 
-BIN=${1:?usage: netns.sh path/to/test_udp}
+BIN=${1:?usage: netns.sh path/to/test_udp [--mode MODE]}
+shift
+MODE_ARGS="$*" # "" or "--mode MODE": words, split on purpose below
 NS_A=tern-udp-a
 NS_B=tern-udp-b
 
@@ -67,12 +70,12 @@ ip -n "$NS_B" link set tern-vb up
 set +e
 
 # Each program bounds its own run time; timeout(1) is the backstop.
-ip netns exec "$NS_B" timeout 90 "$BIN" --netns-server 10.77.0.2:7777 80 &
+ip netns exec "$NS_B" timeout 90 "$BIN" $MODE_ARGS --netns-server 10.77.0.2:7777 80 &
 SRV=$!
 
 rc=0
-ip netns exec "$NS_A" timeout 40 "$BIN" --netns-client 10.77.0.1:0 10.77.0.2:7777 2000 - || rc=1
-ip netns exec "$NS_A" timeout 40 "$BIN" --netns-client 10.77.0.1:0 10.77.0.2:7777 300 mtu=8972 quit || rc=1
+ip netns exec "$NS_A" timeout 40 "$BIN" $MODE_ARGS --netns-client 10.77.0.1:0 10.77.0.2:7777 2000 - || rc=1
+ip netns exec "$NS_A" timeout 40 "$BIN" $MODE_ARGS --netns-client 10.77.0.1:0 10.77.0.2:7777 300 mtu=8972 quit || rc=1
 
 wait "$SRV"
 src=$?

@@ -18,6 +18,16 @@ extern const struct tern_drv_ops tern_drv_udp;
 extern char fake_msg_storage;
 #define FAKE_MSG ((struct tern_msg *)(void *)&fake_msg_storage)
 
+/*
+ * The driver mode under test (test_udp --mode MODE): NULL = the default
+ * (mmsg), else drv_open() puts "mode=MODE" before the case's arguments.
+ */
+extern const char *test_mode;
+static inline bool mode_mmsg(void)
+{
+	return test_mode == NULL || test_mode[0] == 'm';
+}
+
 /* Driver log lines at WARN (close that could not reap, leaks): cases assert none. */
 extern int warnings;
 

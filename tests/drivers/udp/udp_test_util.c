@@ -45,13 +45,23 @@ static void test_log(void *ctx, int level, const char *msg)
 		fprintf(stderr, "  log(%d): %s\n", level, msg);
 }
 
+const char *test_mode;
+
 int drv_open(const char *bind, const char *args, uint32_t busy_poll, uint32_t mtu,
 	     struct tern_drv **out)
 {
 	struct tern_drv_config cfg;
+	char all[256];
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.bind = bind;
 	cfg.args = args;
+	if (test_mode != NULL) {
+		int len = snprintf(all, sizeof(all), "mode=%s%s%s", test_mode, args != NULL ? "," : "",
+				   args != NULL ? args : "");
+		if (len < 0 || (size_t)len >= sizeof(all))
+			return -E2BIG;
+		cfg.args = all;
+	}
 	cfg.busy_poll = busy_poll;
 	cfg.mtu = mtu;
 	cfg.log = test_log;

@@ -1,0 +1,279 @@
+/*
+ * udp_mmsg.c — the udp driver's plain-socket fast path (mode=mmsg):
+ * rx_burst, rx_done, tx_burst and wait on a non-blocking socket, no ring.
+ *
+ * Costs per call, by design:
+ *   rx_burst  one recvmmsg(MSG_DONTWAIT) of up to UDP_MMSG_VEC datagrams,
+ *             another only if that one came back full; an idle poll is one
+ *             syscall answering -EAGAIN (what a busy-polling recvfrom loop,
+ *             sockperf's, pays too)
+ *   rx_done   no syscall: buffer ids back on a stack
+ *   tx_burst  one sendmmsg per UDP_MMSG_VEC datagrams; the kernel has
+ *             copied every datagram when it returns, so nothing is held:
+ *             no msgbuf reference, no transmit context, no user-space copy
+ *             (tx_copied_bytes stays 0; copy= and tx_ring= do not apply)
+ *   wait      one ppoll
+ * Where io_uring needs one io_uring_enter to run the receive's task work
+ * and one to submit the send, this mode makes the two syscalls a
+ * busy-polled socket makes (recvmmsg, sendmmsg) and skips io_uring's
+ * per-operation machinery (task work, CQEs, buffer ring).
+ *
+ * Receive buffers are udp.c's (rx_ring= of them, same layout as the ring
+ * mode: name, control, then the payload on a cache line); free ones wait on
+ * u->rx_free, each lent one is in exactly one rx entry until rx_done.
+ *
+ * Closed ports (recverr=1): an ICMP error both queues an entry on the
+ * socket's error queue and sets the socket's pending error, which the next
+ * recvmmsg or sendmmsg takes instead of working (udp.h). Either seeing it,
+ * or wait()'s poll seeing POLLERR, sets errq_ready; rx_burst then reads the
+ * error queue (udp_errq_fill, shared with the ring mode) until it is empty,
+ * one TERN_RX_UNREACH entry per port unreachable. A receive that took the
+ * error is made again at once; a send that did is made again once (the
+ * datagram was not sent). Counters are those of udp_rxtx.c.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "udp.h"
+
+/* Syscall retries after a pending ICMP error or a signal, per call. */
+#define MMSG_RETRIES 4
+
+/* --- receive --------------------------------------------------------- */
+
+static inline uint8_t *buf_of(const struct udp_drv *u, uint32_t bid)
+{
+	return u->rx_mem + (size_t)bid * u->buf_stride;
+}
+
+/* Point rx vector entry i at buffer bid: name, control and payload areas. */
+static inline void rx_slot(struct udp_drv *u, unsigned i, uint32_t bid)
+{
+	struct mmsghdr *m = &u->mm->rx[i];
+	uint8_t *b = buf_of(u, bid);
+	m->msg_hdr.msg_name = b + sizeof(struct io_uring_recvmsg_out);
+	m->msg_hdr.msg_namelen = u->rx_mh.msg_namelen;
+	m->msg_hdr.msg_control = b + sizeof(struct io_uring_recvmsg_out) + u->rx_mh.msg_namelen;
+	m->msg_hdr.msg_controllen = u->rx_mh.msg_controllen;
+	m->msg_hdr.msg_flags = 0;
+	u->mm->rx_iov[i].iov_base = b + u->prefix;
+	u->mm->rx_iov[i].iov_len = u->base.info.mtu;
+}
+
+/* Turn received vector entry i (buffer bid) into rx; 0 if it was dropped. */
+static inline unsigned rx_fill(struct udp_drv *u, unsigned i, uint32_t bid, struct tern_rx *rx)
+{
+	struct mmsghdr *m = &u->mm->rx[i];
+	struct msghdr *h = &m->msg_hdr;
+	if (udp_unlikely(h->msg_controllen != 0)) {
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c))
+			udp_rx_cmsg(u, c);
+	}
+	if (udp_unlikely(h->msg_flags & MSG_TRUNC)) {
+		u->base.stats.rx_drop_trunc++;
+		return 0;
+	}
+	if (udp_unlikely(udp_sa_addr(h->msg_name, h->msg_namelen, &rx->src) != 0)) {
+		u->base.stats.rx_drop_frame++;
+		return 0;
+	}
+	rx->data = u->mm->rx_iov[i].iov_base;
+	rx->len = m->msg_len;
+	rx->flags = 0;
+	rx->priv = (void *)(uintptr_t)bid;
+	u->base.stats.rx_pkts++;
+	u->base.stats.rx_bytes += m->msg_len;
+	return 1;
+}
+
+/* A receive failed with err: whether to try again now. */
+static bool rx_error(struct udp_drv *u, int err)
+{
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return false;
+	if (err == EINTR)
+		return true;
+	if (u->errq_on && udp_icmp_pending(err)) {
+		u->errq_ready = true; /* the error queue has it; datagrams still wait */
+		return true;
+	}
+	if (!u->warned) {
+		u->warned = true;
+		tern_drv_log(&u->base, TERN_LOG_ERR, "udp: recvmmsg: %s", strerror(err));
+	}
+	return false;
+}
+
+unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n)
+{
+	unsigned got = 0, tries = 0;
+
+	while (got < n) {
+		unsigned k = n - got;
+		if (k > UDP_MMSG_VEC)
+			k = UDP_MMSG_VEC;
+		if (k > u->rx_nfree)
+			k = u->rx_nfree; /* the core holds the rest: the datagrams wait in the socket */
+		if (k == 0)
+			break;
+		/* The top k free buffers; popped once the kernel has filled them. */
+		uint32_t bids[UDP_MMSG_VEC];
+		for (unsigned i = 0; i < k; i++) {
+			bids[i] = u->rx_free[u->rx_nfree - 1 - i];
+			rx_slot(u, i, bids[i]);
+		}
+		int r = recvmmsg(u->fd, u->mm->rx, k, MSG_DONTWAIT, NULL);
+		if (udp_unlikely(r < 0)) {
+			if (rx_error(u, errno) && ++tries < MMSG_RETRIES)
+				continue;
+			break;
+		}
+		u->rx_nfree -= (unsigned)r;
+		for (unsigned i = 0; i < (unsigned)r; i++) {
+			if (rx_fill(u, i, bids[i], &rx[got]) != 0)
+				got++;
+			else
+				u->rx_free[u->rx_nfree++] = bids[i]; /* dropped: free again */
+		}
+		if ((unsigned)r < k)
+			break; /* the socket is empty */
+	}
+	if (udp_unlikely(u->errq_ready) && got < n && !u->errq_lent && u->errq != NULL) {
+		unsigned e = udp_errq_fill(u, &rx[got]);
+		/* More may be queued (one pending error stands for many): look again next time. */
+		u->errq_ready = e != 0;
+		got += e;
+	}
+	return got;
+}
+
+void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (udp_unlikely(rx[i].flags & TERN_RX_UNREACH)) {
+			u->errq_lent = false;
+			continue;
+		}
+		uint32_t bid = (uint32_t)(uintptr_t)rx[i].priv;
+		/* A buffer returned twice or never lent would break the stack. */
+		if (udp_unlikely(bid >= u->nbuf || u->rx_nfree >= u->nbuf))
+			continue;
+		u->rx_free[u->rx_nfree++] = bid;
+	}
+}
+
+/* --- transmit ---------------------------------------------------------- */
+
+/*
+ * Fill the send vector from tx[*i..n): up to UDP_MMSG_VEC consecutive
+ * sendable descriptors, each gathered straight from its three parts.
+ * Unsendable ones (invalid, unreachable family) are consumed and counted
+ * only at the front, so that the vector is always tx[*i - k .. *i) and a
+ * full socket buffer leaves every descriptor after the last one sent
+ * untouched and uncounted. Returns k; *i is past the vector.
+ */
+static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n, unsigned *i)
+{
+	struct udp_mmsg *mm = u->mm;
+	struct tern_drv_stats *st = &u->base.stats;
+	unsigned k = 0;
+
+	for (; *i < n && k < UDP_MMSG_VEC; (*i)++) {
+		const struct tern_tx *t = &tx[*i];
+		struct msghdr *h = &mm->tx[k].msg_hdr;
+		bool valid = tern_tx_valid(t, u->base.info.mtu);
+		h->msg_namelen = valid ? udp_sa_dst(u, &mm->tx_sa[k], &t->dst) : 0;
+		if (udp_unlikely(h->msg_namelen == 0)) {
+			if (k != 0)
+				break; /* the next call's front */
+			if (valid)
+				st->tx_drop_noroute++;
+			else
+				st->tx_drop_error++;
+			continue;
+		}
+		struct iovec *v = mm->tx_iov[k];
+		unsigned nv = 1;
+		v[0].iov_base = (void *)(uintptr_t)t->hdr;
+		v[0].iov_len = t->hdr_len;
+		if (t->len != 0) {
+			v[nv].iov_base = (void *)(uintptr_t)t->payload;
+			v[nv++].iov_len = t->len;
+		}
+		if (t->trailer_len != 0) {
+			v[nv].iov_base = (void *)(uintptr_t)t->trailer;
+			v[nv++].iov_len = t->trailer_len;
+		}
+		h->msg_name = &mm->tx_sa[k];
+		h->msg_iov = v;
+		h->msg_iovlen = nv;
+		h->msg_control = NULL;
+		h->msg_controllen = 0;
+		h->msg_flags = 0;
+		k++;
+	}
+	return k;
+}
+
+unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
+{
+	struct udp_mmsg *mm = u->mm;
+	struct tern_drv_stats *st = &u->base.stats;
+	unsigned i = 0, tries = 0;
+
+	while (i < n) {
+		unsigned k = tx_fill(u, tx, n, &i), off = 0;
+		while (off < k) {
+			int r = sendmmsg(u->fd, mm->tx + off, k - off, MSG_DONTWAIT);
+			if (udp_likely(r > 0)) {
+				/* Short: the next one met a full socket buffer or an
+				 * error, which the kernel does not report after the
+				 * first datagram. It may have been a pending ICMP error
+				 * (udp.h), taken and lost: look at the error queue. */
+				if (udp_unlikely((unsigned)r < k - off) && u->errq_on)
+					u->errq_ready = true;
+				for (unsigned j = off; j < off + (unsigned)r; j++)
+					st->tx_bytes += mm->tx[j].msg_len;
+				st->tx_pkts += (unsigned)r;
+				off += (unsigned)r;
+				continue;
+			}
+			int err = r < 0 ? errno : EAGAIN;
+			/* Socket buffer full: this one and the rest are not taken, uncounted. */
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return i - k + off;
+			if (++tries < MMSG_RETRIES &&
+			    (err == EINTR || (u->errq_on && udp_icmp_pending(err)))) {
+				/* A pending ICMP error (udp.h) refused it unsent: once more. */
+				if (err != EINTR)
+					u->errq_ready = true;
+				continue;
+			}
+			st->tx_drop_error++; /* the kernel refused this datagram: consumed, lost */
+			off++;
+		}
+	}
+	return n;
+}
+
+/* --- wait -------------------------------------------------------------- */
+
+int udp_mmsg_wait(struct udp_drv *u, uint64_t timeout_ns)
+{
+	struct pollfd pf = {.fd = u->fd, .events = POLLIN};
+	struct timespec ts = {
+		.tv_sec = (time_t)(timeout_ns / 1000000000ull),
+		.tv_nsec = (long)(timeout_ns % 1000000000ull),
+	};
+	if (u->errq_ready)
+		return 0;
+	int r = ppoll(&pf, 1, &ts, NULL);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* An error queued (or pending) on the socket: rx_burst reads it. */
+	if (r > 0 && (pf.revents & POLLERR) && u->errq_on)
+		u->errq_ready = true;
+	return 0;
+}

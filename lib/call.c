@@ -459,13 +459,20 @@ static void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 	}
 }
 
-/* Record reception i (checked by rx_check): credit back, window forward. */
-static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
+/* Take reception i (new, inside the window): into the window, its credit
+ * back, its RTT sample if it carries the one running. */
+static inline void rx_take(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 {
 	tern_win_mark(&c->rx, i);
 	tern_credit_return(c->s, c);
 	if (c->sample_valid && i == c->sample_idx)
 		rx_sample(ep, c, i);
+}
+
+/* Record reception i (checked by rx_check): credit back, window forward. */
+static void rx_mark(struct tern_ep *ep, struct call_slot *c, uint32_t i)
+{
+	rx_take(ep, c, i);
 	progress(ep, c);
 }
 
@@ -577,10 +584,7 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 	for (uint32_t i = h->pkt_num - tern_cr_extra(h); i <= h->pkt_num; i++) {
 		if (tern_win_test(&c->rx, i) != TERN_WIN_NEW)
 			continue;
-		tern_win_mark(&c->rx, i);
-		tern_credit_return(s, c);
-		if (c->sample_valid && i == c->sample_idx)
-			rx_sample(ep, c, i);
+		rx_take(ep, c, i);
 		marked++;
 	}
 	if (marked != 0)

@@ -321,14 +321,7 @@ static void connect_sample(struct tern_session *s)
 	if (s->hs_sent_ns == 0 || ep->now < s->hs_sent_ns)
 		return;
 	uint64_t rtt = ep->now - s->hs_sent_ns;
-	if (ep->cw_srtt_ns == 0) {
-		ep->cw_srtt_ns = rtt;
-		ep->cw_rttvar_ns = rtt / 2;
-	} else {
-		uint64_t d = ep->cw_srtt_ns > rtt ? ep->cw_srtt_ns - rtt : rtt - ep->cw_srtt_ns;
-		ep->cw_rttvar_ns = (3 * ep->cw_rttvar_ns + d) / 4;
-		ep->cw_srtt_ns = (7 * ep->cw_srtt_ns + rtt) / 8;
-	}
+	tern_rtt_ewma(&ep->cw_srtt_ns, &ep->cw_rttvar_ns, rtt);
 	tern_rtt_sample(s, rtt);
 	tern_cc_handshake_rtt(s, rtt);
 }

@@ -8,19 +8,25 @@
 
 /* The RTO of a fresh session (no sample yet). */
 void tern_rto_init(struct tern_session *s);
+/* RFC 6298's smoothed RTT and variation, fed one sample (the first sets
+ * them). Used for sessions and for the endpoint's connect estimate. */
+static inline void tern_rtt_ewma(uint64_t *srtt, uint64_t *rttvar, uint64_t rtt)
+{
+	if (tern_unlikely(*srtt == 0)) {
+		*srtt = rtt;
+		*rttvar = rtt / 2;
+	} else {
+		uint64_t delta = *srtt > rtt ? *srtt - rtt : rtt - *srtt;
+		*rttvar = (3 * *rttvar + delta) / 4;
+		*srtt = (7 * *srtt + rtt) / 8;
+	}
+}
 /* A valid RTT sample (a packet sent once, answered: Karn's rule). Inline:
  * one per call. */
 static inline void tern_rtt_sample(struct tern_session *s, uint64_t rtt)
 {
 	const struct tern_ep *e = s->ep;
-	if (tern_unlikely(s->srtt_ns == 0)) {
-		s->srtt_ns = rtt;
-		s->rttvar_ns = rtt / 2;
-	} else {
-		uint64_t delta = s->srtt_ns > rtt ? s->srtt_ns - rtt : rtt - s->srtt_ns;
-		s->rttvar_ns = (3 * s->rttvar_ns + delta) / 4;
-		s->srtt_ns = (7 * s->srtt_ns + rtt) / 8;
-	}
+	tern_rtt_ewma(&s->srtt_ns, &s->rttvar_ns, rtt);
 	uint64_t rto = s->srtt_ns + 4 * s->rttvar_ns;
 	if (rto < e->rto_min_ns)
 		rto = e->rto_min_ns;

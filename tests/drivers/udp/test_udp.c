@@ -451,12 +451,7 @@ static void tx_burst__more_than_vector(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &b) == 0);
 	REQUIRE(plan_init(&p, 100, 1472) == 0);
-	c.count = p.count;
-	c.mtu = p.mtu;
-	c.src = a->info.local;
-	c.seen = calloc(p.count, 1);
-	c.scratch = malloc(p.mtu);
-	REQUIRE(c.seen != NULL && c.scratch != NULL);
+	REQUIRE(rxc_init(&c, &p, &a->info.local) == 0);
 	struct tern_addr dst = b->info.local;
 	for (unsigned i = 0; i < 100; i++)
 		plan_tx(&p, i, &dst, &tx[i]);
@@ -499,12 +494,7 @@ static void rx_burst__more_than_vector(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
 	REQUIRE(drv_open("127.0.0.1:0", "rx_ring=64", 0, 0, &b) == 0);
 	REQUIRE(plan_init(&p, 300, 1472) == 0);
-	c.count = p.count;
-	c.mtu = p.mtu;
-	c.src = a->info.local;
-	c.seen = calloc(p.count, 1);
-	c.scratch = malloc(p.mtu);
-	REQUIRE(c.seen != NULL && c.scratch != NULL);
+	REQUIRE(rxc_init(&c, &p, &a->info.local) == 0);
 	struct tern_addr dst = b->info.local;
 	for (unsigned s = 0; s < 300; s += BURST) {
 		unsigned k = 300 - s < BURST ? 300 - s : BURST;
@@ -612,12 +602,7 @@ static void rx_done__out_of_order(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
 	REQUIRE(drv_open("127.0.0.1:0", "rx_ring=8", 0, 0, &b) == 0);
 	REQUIRE(plan_init(&p, rounds * 8, 1472) == 0);
-	c.count = p.count;
-	c.mtu = p.mtu;
-	c.src = a->info.local;
-	c.seen = calloc(p.count, 1);
-	c.scratch = malloc(p.mtu);
-	REQUIRE(c.seen != NULL && c.scratch != NULL);
+	REQUIRE(rxc_init(&c, &p, &a->info.local) == 0);
 	struct tern_addr dst = b->info.local;
 	uint64_t dl = now_ns() + 10000000000ull;
 	for (uint32_t r = 0; r < rounds && now_ns() < dl; r++) {
@@ -663,11 +648,7 @@ static void rx_burst__ring_overrun(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
 	REQUIRE(drv_open("127.0.0.1:0", "rx_ring=16,rcvbuf=64k", 0, 0, &b) == 0);
 	REQUIRE(plan_init(&p, total + 8, 1472) == 0);
-	c.count = p.count;
-	c.mtu = p.mtu;
-	c.seen = calloc(p.count, 1);
-	c.scratch = malloc(p.mtu);
-	REQUIRE(c.seen != NULL && c.scratch != NULL);
+	REQUIRE(rxc_init(&c, &p, NULL) == 0);
 	struct tern_addr dst = b->info.local;
 	uint32_t sent = 0;
 	uint64_t dl = now_ns() + 10000000000ull;

@@ -71,6 +71,9 @@ struct rx_check {
 	struct tern_addr src; /* expected source */
 };
 
+/* A checker for plan p's datagrams, from src (NULL: any source). 0, or -1
+ * without memory. */
+int rxc_init(struct rx_check *c, const struct tx_plan *p, const struct tern_addr *src);
 void rxc_one(struct rx_check *c, const struct tern_rx *r);
 /* Receive what is there (one rx_burst), check it, give the buffers back. */
 unsigned rxc_poll(struct tern_drv *d, struct rx_check *c);

@@ -239,6 +239,18 @@ uint32_t exchange(struct tern_drv *a, struct tern_drv *b, struct tx_plan *p, boo
 	return c->got;
 }
 
+int rxc_init(struct rx_check *c, const struct tx_plan *p, const struct tern_addr *src)
+{
+	memset(c, 0, sizeof(*c));
+	c->count = p->count;
+	c->mtu = p->mtu;
+	if (src != NULL)
+		c->src = *src;
+	c->seen = calloc(p->count, 1);
+	c->scratch = malloc(p->mtu);
+	return c->seen != NULL && c->scratch != NULL ? 0 : -1;
+}
+
 void rxc_free(struct rx_check *c)
 {
 	free(c->seen);

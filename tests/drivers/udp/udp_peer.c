@@ -138,8 +138,8 @@ int udp_netns_client(const char *bind, const char *to, unsigned count, const cha
 		ops->tx_burst(d, &q, 1);
 	}
 	settle(d);
-	fprintf(stderr, "client: mtu %u, %u/%u verified, %u bad, %u resent, %llu rx\n", p.mtu, c.got, count,
-		c.bad, resent, (unsigned long long)d->stats.rx_pkts);
+	fprintf(stderr, "client: mtu %u, %u/%u verified, %u bad, %u resent, %u port unreachable, %llu rx\n",
+		p.mtu, c.got, count, c.bad, resent, c.unreach, (unsigned long long)d->stats.rx_pkts);
 	ops->close(d);
 	rc = c.got == count && c.bad == 0 && drv_shim_refs == 0 ? 0 : 1;
 	rxc_free(&c);

@@ -65,6 +65,7 @@ void plan_tx(const struct tx_plan *p, uint32_t seq, struct tern_addr *dst, struc
 /* Receiver side: each seq seen once, with the right bytes. */
 struct rx_check {
 	uint32_t count, got, bad, dup, misaligned;
+	uint32_t unreach; /* port unreachable notices (TERN_RX_UNREACH): not datagrams */
 	uint8_t *seen;
 	uint8_t *scratch;
 	uint32_t mtu;

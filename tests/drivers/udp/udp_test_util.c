@@ -159,6 +159,12 @@ void plan_tx(const struct tx_plan *p, uint32_t seq, struct tern_addr *dst, struc
 void rxc_one(struct rx_check *c, const struct tern_rx *r)
 {
 	uint32_t seq;
+	if (r->flags & TERN_RX_UNREACH) {
+		/* A datagram sent before the peer's socket existed came back as
+		 * a port unreachable quoting its first bytes: not an echo. */
+		c->unreach++;
+		return;
+	}
 	if (r->len < 4) {
 		c->bad++;
 		return;

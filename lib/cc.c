@@ -26,8 +26,13 @@
  *                     equal for every session: fair shares)
  *   sample >  target: at most once per RTT, multiply by
  *                     1 - 0.8 x (rtt - target) / rtt, at least 0.5
- *   loss (an RTO, a fast retransmit): at most once per RTO, halve, but
- *                     not below one packet (only delay paces a session)
+ *   loss (an RTO, a fast retransmit), with the latest sample above
+ *                     target, older than an RTO, or none yet: at most
+ *                     once per RTT, halve, but not below one packet
+ *                     (only delay paces a session)
+ *   loss with a sample within target in the last RTO: nothing — random
+ *                     loss or reordering, not a queue (a queue that
+ *                     drops delays first)
  *
  * bounded to [1/32 packet, the session's credits]. A window of w >= 1
  * packets lets w packets be in flight (credits_floor = credits - w); below
@@ -110,7 +115,7 @@ void tern_cc_init(struct tern_session *s)
 	cc->cwnd = TERN_MAX_CREDITS * TERN_CC_ONE; /* cc_apply() bounds it by the credits */
 	cc->paced = 0;
 	cc->min_rtt_ns = 0;
-	cc->rtt_ns = 0;
+	cc->rtt_ns = cc->rtt_at_ns = 0;
 	cc->cut_ns = cc->grow_ns = 0;
 	cc->gap_ns = cc->next_ns = 0;
 	s->credits_floor = 0;
@@ -154,6 +159,7 @@ void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 	if (cc->min_rtt_ns == 0 || rtt < cc->min_rtt_ns)
 		cc->min_rtt_ns = rtt;
 	cc->rtt_ns = rtt;
+	cc->rtt_at_ns = s->ep->now;
 	uint32_t max = cc_max(s);
 	if (cc->cwnd > max)
 		cc->cwnd = max; /* the credits were settled at the handshake */
@@ -193,15 +199,25 @@ void tern_cc_loss(struct tern_session *s)
 	struct tern_cc *cc = &s->cc;
 	if (s->ep->cc_target_ns == 0)
 		return;
-	uint64_t now = s->ep->now;
-	/* Once per RTO: losses of a burst are one event, and while the RTO
-	 * runs ahead of the samples (none come from resent packets), the
-	 * RTO is the better measure of the round trip. */
-	uint64_t period = s->rto_ns > cc_rtt(s) ? s->rto_ns : cc_rtt(s);
-	if (cc->cut_ns != 0 && now - cc->cut_ns < period)
-		return;
 	if (cc->cwnd > cc_max(s))
 		cc->cwnd = cc_max(s);
+	/* Congestion or a random loss? The delay tells: a queue that
+	 * overflows was long first. With the session's latest sample within
+	 * its target the path has no queue to speak of, and the loss is the
+	 * link's (or a reordering fast retransmit took for one): no cut —
+	 * cutting there only throttles bulk calls on a lossy path while
+	 * nothing is congested. A sample older than an RTO (or none yet)
+	 * says nothing of the queue now — under a deep full queue Karn's
+	 * rule and the queue keep samples away for RTOs, and the last one
+	 * may have passed before it filled: then the loss is congestion. */
+	uint64_t now = s->ep->now;
+	int fresh = cc->rtt_at_ns != 0 && now - cc->rtt_at_ns <= s->rto_ns;
+	if (fresh && cc->rtt_ns <= cc_target(s, cc->cwnd))
+		return;
+	/* With a queue: halve, at most once per RTT (the losses of a burst
+	 * are one event; a delay cut in the same RTT counts as it). */
+	if (cc->cut_ns != 0 && now - cc->cut_ns < cc_rtt(s))
+		return;
 	/* Not below a packet: losses come in storms while the RTO is short of
 	 * a deep queue (before samples tell it), and a window cut below a
 	 * packet would be paced by an RTT no sample has measured. The delay

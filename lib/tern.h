@@ -86,10 +86,13 @@ struct tern_req;
 #define TERN_EP_NO_COALESCE_CR 0x4u
 /** Congestion control (lib/cc.c): each session's packets in flight follow a
  *  delay-based window, paced below one packet (see cc_target_ns). For many
- *  senders through one bottleneck (incast). Off by default for now: on
- *  paths with random loss and reordering but no queue (the faults driver's
- *  loss=, reorder=) its loss and delay signals throttle bulk calls (the
- *  blkstore fault tests time out with it). */
+ *  senders through one bottleneck (incast). A loss cuts the window only
+ *  when the delay says there is a queue (a recent sample above target, or
+ *  none for an RTO). Off by default for now: where RTT samples carry host
+ *  delay far above the target (loop under CPU contention: a 50 us target)
+ *  and random loss stalls calls past an RTO without samples, windows are
+ *  still cut and seldom grow back (the blkstore fault tests time out with
+ *  it when the test suite runs two at once). */
 #define TERN_EP_CC 0x8u
 
 /* ------------------------------------------------------------------ */

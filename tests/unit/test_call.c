@@ -17,6 +17,14 @@
 
 /* --- responses -------------------------------------------------------------------- */
 
+/* Let virtual time pass in steps of step_ns until something is sent (at
+ * most 100 steps): the silence before an RTO. */
+static void tick_until_tx(uint64_t step_ns)
+{
+	for (int t = 0; t < 100 && inj_tx_count(d) == 0; t++)
+		inj_tick(ep, step_ns);
+}
+
 static void on_resp__packet0_acknowledges_the_request(void)
 {
 	REQUIRE(client_setup() == 0);
@@ -367,9 +375,7 @@ static void rollback__resends_only_missing(void)
 	inj_poll(ep);
 	CHECK_EQ(inj_tx_count(d), 0);
 	/* Silence until the RTO: then 5, 7, 8, 9 again, and nothing else. */
-	int t;
-	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
-		inj_tick(ep, MS);
+	tick_until_tx(MS);
 	CHECK(expect_req(8, 5));
 	CHECK(expect_req(8, 7));
 	CHECK(expect_req(8, 8));
@@ -403,9 +409,7 @@ static void rollback__resends_only_the_lost_middle_packet(void)
 	CHECK_EQ(inj_tx_count(d), 0);
 	CHECK(peer.s->cs[0].last_held);
 	/* That copy is lost too: silence until the RTO. */
-	int t;
-	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
-		inj_tick(ep, MS);
+	tick_until_tx(MS);
 	CHECK(expect_req(8, 3));
 	CHECK_EQ(inj_tx_count(d), 0);
 	CHECK_EQ(stats().retransmits, 2);
@@ -466,9 +470,7 @@ static void rollback__held_last_resent_when_the_response_is_lost(void)
 	inj_cr(&peer, 8, 1, 2, 192, 0); /* held */
 	inj_poll(ep);
 	CHECK_EQ(inj_tx_count(d), 0); /* two holes below it: not enough to tell */
-	int t;
-	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
-		inj_tick(ep, MS);
+	tick_until_tx(MS);
 	CHECK(expect_req(8, 0)); /* the RTO: the holes, not the last */
 	CHECK(expect_req(8, 1));
 	CHECK_EQ(inj_tx_count(d), 0);
@@ -476,8 +478,7 @@ static void rollback__held_last_resent_when_the_response_is_lost(void)
 	inj_cr(&peer, 8, 1, 1, 192, 0);
 	inj_poll(ep);
 	CHECK_EQ(inj_tx_count(d), 0);
-	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
-		inj_tick(ep, MS);
+	tick_until_tx(MS);
 	CHECK(expect_req(8, 2));
 	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
 	inj_poll(ep);
@@ -812,9 +813,7 @@ static void call_timer__hole_after_rollback_keeps_its_rto(void)
 	/* The controller has cut the window to one packet. */
 	s->cc.cwnd = TERN_CC_ONE;
 	s->credits_floor = s->credits_max - 1;
-	int t;
-	for (t = 0; t < 100 && inj_tx_count(d) == 0; t++)
-		inj_tick(ep, 100 * US);
+	tick_until_tx(100 * US);
 	CHECK(expect_req(8, 0)); /* the RTO: only the hole, the window allows one */
 	CHECK_EQ(inj_tx_count(d), 0);
 	/* The answers to 1..31 come late; every packet sent from now on is
@@ -822,7 +821,7 @@ static void call_timer__hole_after_rollback_keeps_its_rto(void)
 	for (uint32_t i = 1; i < 32; i++)
 		inj_cr(&peer, 8, 1, i, 6400, 0);
 	inj_poll(ep);
-	for (t = 0; t < 200 && inj_tx_count(d) != 0; t++) {
+	for (int t = 0; t < 200 && inj_tx_count(d) != 0; t++) {
 		const struct inj_pkt *p;
 		while ((p = inj_pop_tx(d)) != NULL)
 			if (p->h.type == TERN_PKT_REQ && p->h.pkt_num != 0)
@@ -834,7 +833,7 @@ static void call_timer__hole_after_rollback_keeps_its_rto(void)
 	CHECK_EQ(c->tx_next, 64); /* the window's end */
 	CHECK_EQ(c->inflight, 0);
 	/* The hole is resent by its RTO, long before the deadline. */
-	for (t = 0; t < 200 && inj_tx_count(d) == 0; t++)
+	for (int t = 0; t < 200 && inj_tx_count(d) == 0; t++)
 		inj_tick(ep, MS);
 	CHECK(expect_req(8, 0));
 	tern_session_close(s);

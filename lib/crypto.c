@@ -184,29 +184,67 @@ void tern_x25519_key_free(struct tern_x25519_key *k)
 	free(k);
 }
 
-int tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32], uint8_t out[32])
+struct tern_x25519_pub {
+	EVP_PKEY *pkey;
+};
+
+int tern_x25519_pub_new(struct tern_x25519_pub **out, const uint8_t pub[32])
 {
-	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
+	if (out == NULL || pub == NULL)
+		return -EINVAL;
+	struct tern_x25519_pub *p = malloc(sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
+	if (p->pkey == NULL) {
+		free(p);
+		return -ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void tern_x25519_pub_free(struct tern_x25519_pub *p)
+{
+	if (p == NULL)
+		return;
+	EVP_PKEY_free(p->pkey);
+	free(p);
+}
+
+int tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+			   uint8_t out[32])
+{
 	size_t n = 32;
-	int rc = -ENOMEM;
-	if (peer != NULL) {
-		rc = -EINVAL;
-		/* The peer is not "validated" by OpenSSL (for X25519 that is a
-		 * length check, at the cost of a context per call): a low-order
-		 * key gives an all-zero result, which OpenSSL refuses and which is
-		 * checked again here, in constant time, so the rule does not rest
-		 * on one provider's behaviour. */
-		if (EVP_PKEY_derive_set_peer_ex(k->ctx, peer, 0) == 1 &&
-		    EVP_PKEY_derive(k->ctx, out, &n) == 1 && n == 32) {
-			uint8_t acc = 0;
-			for (int i = 0; i < 32; i++)
-				acc |= out[i];
-			rc = acc != 0 ? 0 : -EINVAL;
-		}
+	int rc = -EINVAL;
+	/* The peer is not "validated" by OpenSSL (for X25519 that is a length
+	 * check, at the cost of a context per call): a low-order key gives an
+	 * all-zero result, which OpenSSL refuses and which is checked again
+	 * here, in constant time, so the rule does not rest on one provider's
+	 * behaviour. The context keeps a reference to p's key until the next
+	 * DH or its free (reference-counted: p may be freed before). */
+	if (EVP_PKEY_derive_set_peer_ex(k->ctx, p->pkey, 0) == 1 &&
+	    EVP_PKEY_derive(k->ctx, out, &n) == 1 && n == 32) {
+		uint8_t acc = 0;
+		for (int i = 0; i < 32; i++)
+			acc |= out[i];
+		rc = acc != 0 ? 0 : -EINVAL;
 	}
 	if (rc != 0)
 		tern_wipe(out, 32);
-	EVP_PKEY_free(peer); /* the context keeps a reference until the next DH: a public key */
+	return rc;
+}
+
+int tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32], uint8_t out[32])
+{
+	struct tern_x25519_pub *p;
+	int rc = tern_x25519_pub_new(&p, pub);
+	if (rc != 0) {
+		tern_wipe(out, 32);
+		return rc;
+	}
+	rc = tern_x25519_key_dh_pub(k, p, out);
+	tern_x25519_pub_free(p);
 	return rc;
 }
 

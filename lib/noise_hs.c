@@ -132,6 +132,7 @@ void noise_hs_wipe(struct noise_hs *hs)
 {
 	if (!hs->e_borrowed)
 		tern_x25519_key_free(hs->e);
+	tern_x25519_pub_free(hs->re_key);
 	tern_wipe(hs, sizeof(*hs));
 }
 
@@ -139,6 +140,7 @@ void noise_hs_borrow(struct noise_hs *dst, const struct noise_hs *src)
 {
 	memcpy(dst, src, sizeof(*dst));
 	dst->e_borrowed = 1;
+	dst->re_key = NULL;
 }
 
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, const void *prologue,
@@ -232,7 +234,14 @@ static int dh_token(struct noise_hs *hs, uint8_t t)
 		return -EINVAL;
 	pub = remote_e ? hs->re : hs->rs;
 	uint8_t dh[32];
-	int rc = tern_x25519_key_dh(priv, pub, dh);
+	int rc;
+	if (remote_e) { /* re takes part in two DH (es and ee, or ee and se): imported once */
+		rc = hs->re_key == NULL ? tern_x25519_pub_new(&hs->re_key, pub) : 0;
+		if (rc == 0)
+			rc = tern_x25519_key_dh_pub(priv, hs->re_key, dh);
+	} else {
+		rc = tern_x25519_key_dh(priv, pub, dh);
+	}
 	if (rc == 0)
 		mix_key(hs, dh, 32);
 	tern_wipe(dh, sizeof(dh));

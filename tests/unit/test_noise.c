@@ -1290,6 +1290,16 @@ int __wrap_tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub
 	dh_calls++;
 	return __real_tern_x25519_key_dh(k, pub, out);
 }
+int __real_tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+				  uint8_t out[32]);
+int __wrap_tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+				  uint8_t out[32]);
+int __wrap_tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+				  uint8_t out[32])
+{
+	dh_calls++;
+	return __real_tern_x25519_key_dh_pub(k, p, out);
+}
 
 /*
  * Finding 8 (issue 10), the part a test can hold: the static-static DH is

@@ -459,21 +459,34 @@ static void refuse_early(struct tern_ep *ep, const struct tern_rx *rx, const str
 
 struct rs_ctx {
 	struct tern_ep *ep;
-	struct tern_peer *peer;
+	struct tern_peer *peer; /* the key's entry, if it has one yet */
 	int not_allowed;
+	uint8_t ss[32];         /* an open server's DH with a key it has no entry for */
 };
 
-/* The client's static key, before any DH with it: listed? its ss. */
+/*
+ * The client's static key, before any DH with it: listed? its ss, from the
+ * key's entry (computed there once). A key not yet known to an open server
+ * gets its ss computed here and an entry only once the handshake has
+ * authenticated (tern_noise_accept): until then it is a claim.
+ */
 static int on_rs(struct noise_hs *y, void *arg)
 {
 	struct rs_ctx *x = arg;
-	struct tern_peer *p = tern_peer_get(x->ep, y->rs);
-	if (p == NULL) {
+	struct tern_sec *sec = x->ep->sec;
+	struct tern_peer *p = tern_peer_find(x->ep, y->rs);
+	if (p == NULL && !sec->peers.open) {
 		x->not_allowed = 1;
 		return -EACCES;
 	}
-	if (tern_peer_ss(x->ep->sec, p) != 0)
-		return -EACCES; /* a low-order key */
+	if (p == NULL) {
+		if (tern_x25519_key_dh(sec->s_key, y->rs, x->ss) != 0)
+			return -EACCES; /* a low-order key */
+		noise_hs_set_ss(y, x->ss);
+		return 0;
+	}
+	if (tern_peer_ss(sec, p) != 0)
+		return -EACCES;
 	noise_hs_set_ss(y, p->ss);
 	x->peer = p;
 	return 0;
@@ -582,6 +595,13 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		tern_noise_refuse(ep, rx, h, EPROTO);
 		goto out;
 	}
+	/* An open server's new key: its holder has proved it, so it is
+	 * remembered now, with the ss computed for this handshake. */
+	if (st && x.peer == NULL && (x.peer = tern_peer_get(ep, y->rs)) != NULL &&
+	    !x.peer->has_ss) {
+		memcpy(x.peer->ss, x.ss, 32);
+		x.peer->has_ss = 1;
+	}
 	/* Remembered only once it is accepted: a refused CONNECT replayed gets
 	 * the same refusal again, and leaves no state. */
 	tern_hs_replay_add(sec, x.peer, y->re, sx.timestamp);
@@ -596,10 +616,12 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	if (st)
 		memcpy(res->client_static, y->rs, 32);
 	tern_wipe(pt, sizeof(pt));
+	tern_wipe(x.ss, sizeof(x.ss));
 	return;
 out:
 	noise_hs_wipe(y);
 	tern_wipe(pt, sizeof(pt));
+	tern_wipe(x.ss, sizeof(x.ss));
 }
 
 /*

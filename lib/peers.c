@@ -27,7 +27,10 @@
  *     ring could be replayed within the window. Reaching that needs more
  *     than TERN_REPLAY_RING accepted handshakes within the window and more
  *     distinct keys than the set holds; at such a server anyone may open
- *     sessions under keys of their own anyway.
+ *     sessions under keys of their own anyway. A key gets an entry only
+ *     once a handshake under it has authenticated (its sender holds the
+ *     private key): a CONNECT that only names a key costs that one DH
+ *     (uncached) and takes nothing.
  *   - NNpsk0 (no static key) has no floor: a forgotten CONNECT could be
  *     replayed until its timestamp leaves the window. What it protects: a
  *     captured CONNECT is refused while it is among the last
@@ -124,11 +127,9 @@ void tern_peers_fini(struct tern_sec *sec)
 	pp->idx = NULL;
 }
 
-/*
- * The entry of client key k: NULL if the server has an allow-list and k is
- * not on it; without one, k's cache entry (made now if it has none).
- */
-struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
+/* The entry of client key k if there is one (allow-list: k listed; open
+ * server: k in the cache), else NULL; nothing changes. */
+struct tern_peer *tern_peer_find(struct tern_ep *ep, const uint8_t key[32])
 {
 	struct tern_peers *pp = &ep->sec->peers;
 	uint64_t h = keyed_hash(pp, key);
@@ -141,13 +142,34 @@ struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
 				return &pp->p[v - 1];
 		}
 	}
+	struct tern_peer *set = &pp->p[(h & (TERN_PEER_SETS - 1)) * TERN_PEER_WAYS];
+	for (uint32_t w = 0; w < TERN_PEER_WAYS; w++)
+		if (set[w].in_use && CRYPTO_memcmp(set[w].key, key, 32) == 0)
+			return &set[w];
+	return NULL;
+}
+
+/*
+ * The entry of client key k: NULL if the server has an allow-list and k is
+ * not on it; without one, k's cache entry (made now if it has none). An
+ * open server calls it only for a key whose holder has just completed a
+ * handshake (noise.c): a CONNECT that merely names a key, which anyone who
+ * knows the server's public key can send, must not take an entry (and with
+ * it another key's floor and precomputed DH).
+ */
+struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
+{
+	struct tern_peers *pp = &ep->sec->peers;
+	struct tern_peer *found = tern_peer_find(ep, key);
+	if (found != NULL || !pp->open) {
+		if (found != NULL && pp->open)
+			found->used = ep->now;
+		return found;
+	}
+	uint64_t h = keyed_hash(pp, key);
 	struct tern_peer *set = &pp->p[(h & (TERN_PEER_SETS - 1)) * TERN_PEER_WAYS], *victim = set;
 	for (uint32_t w = 0; w < TERN_PEER_WAYS; w++) {
 		struct tern_peer *p = &set[w];
-		if (p->in_use && CRYPTO_memcmp(p->key, key, 32) == 0) {
-			p->used = ep->now;
-			return p;
-		}
 		if (!p->in_use ? victim->in_use : victim->in_use && p->used < victim->used)
 			victim = p;
 	}

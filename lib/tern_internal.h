@@ -577,6 +577,7 @@ void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struc
 /* peers.c: client keys (allow-list or a bounded cache) and replay memory */
 int tern_peers_init(struct tern_ep *ep, const char *allow_file);
 void tern_peers_fini(struct tern_sec *sec);
+struct tern_peer *tern_peer_find(struct tern_ep *ep, const uint8_t key[32]);
 struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32]);
 int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p);
 int tern_hs_replay_check(const struct tern_sec *sec, const struct tern_peer *p,

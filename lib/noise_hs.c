@@ -190,6 +190,11 @@ void noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[32])
 	hs->has_ss = 1;
 }
 
+void noise_hs_set_rs_key(struct noise_hs *hs, const struct tern_x25519_pub *p)
+{
+	hs->rs_key = p;
+}
+
 int noise_hs_set_ephemeral(struct noise_hs *hs, const uint8_t e_priv[32])
 {
 	if (hs->e != NULL && !hs->e_borrowed)
@@ -239,6 +244,8 @@ static int dh_token(struct noise_hs *hs, uint8_t t)
 		rc = hs->re_key == NULL ? tern_x25519_pub_new(&hs->re_key, pub) : 0;
 		if (rc == 0)
 			rc = tern_x25519_key_dh_pub(priv, hs->re_key, dh);
+	} else if (hs->rs_key != NULL) {
+		rc = tern_x25519_key_dh_pub(priv, hs->rs_key, dh);
 	} else {
 		rc = tern_x25519_key_dh(priv, pub, dh);
 	}

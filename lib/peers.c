@@ -117,6 +117,9 @@ int tern_peers_init(struct tern_ep *ep, const char *allow_file)
 void tern_peers_fini(struct tern_sec *sec)
 {
 	struct tern_peers *pp = &sec->peers;
+	uint32_t n = pp->open ? TERN_PEER_SETS * TERN_PEER_WAYS : pp->n;
+	for (uint32_t i = 0; pp->p != NULL && i < n; i++)
+		tern_x25519_pub_free(pp->p[i].pub);
 	if (pp->p != NULL) {
 		tern_wipe(pp->p, (size_t)(pp->open ? TERN_PEER_SETS * TERN_PEER_WAYS : pp->n) *
 					 sizeof(*pp->p)); /* the precomputed DH outputs */
@@ -175,6 +178,7 @@ struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
 	}
 	/* The least recently used key of the set is forgotten, floor and all. */
 	uint32_t gen = victim->gen + 1;
+	tern_x25519_pub_free(victim->pub);
 	tern_wipe(victim, sizeof(*victim));
 	memcpy(victim->key, key, 32);
 	victim->in_use = 1;
@@ -183,15 +187,31 @@ struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
 	return victim;
 }
 
-/* DH(server static, p->key) into p->ss, once. */
+/* DH(server static, p->key) into p->ss, and p->key imported (the
+ * handshake's se uses it too), once. */
 int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p)
 {
 	if (p->has_ss)
 		return 0;
-	if (tern_x25519_key_dh(sec->s_key, p->key, p->ss) != 0)
+	struct tern_x25519_pub *pub;
+	int rc = tern_x25519_pub_new(&pub, p->key);
+	if (rc != 0)
+		return rc;
+	if (tern_x25519_key_dh_pub(sec->s_key, pub, p->ss) != 0) {
+		tern_x25519_pub_free(pub);
 		return -EACCES;
-	p->has_ss = 1;
+	}
+	tern_peer_keep(p, pub, p->ss);
 	return 0;
+}
+
+/* p's ss and imported key, computed elsewhere (p takes pub). */
+void tern_peer_keep(struct tern_peer *p, struct tern_x25519_pub *pub, const uint8_t ss[32])
+{
+	tern_x25519_pub_free(p->pub);
+	p->pub = pub;
+	memmove(p->ss, ss, 32);
+	p->has_ss = 1;
 }
 
 /* --- accepted handshakes ------------------------------------------------------ */

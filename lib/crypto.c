@@ -8,7 +8,8 @@
  *   SHA-256, HMAC-SHA256       libgcrypt 1.10  (handshake; HKDF is Noise's, on HMAC)
  *   ChaCha20-Poly1305          OpenSSL 3.0 EVP (AEAD where the CPU lacks AES-NI;
  *                                               the handshake's AEAD)
- *   X25519, random, base64     OpenSSL 3.0
+ *   X25519 DH, random, base64  OpenSSL 3.0
+ *   X25519 public keys         nettle 3.8 (hogweed: curve25519_mul_g)
  *
  * Why (perf/micro/providers.c: `TERN_PROVIDERS_SIZES=32,64,1440
  * tern-providers 15`, tern's packet shape: 40 bytes of AAD, one context per
@@ -46,13 +47,33 @@
  *   nettle 3.8         55.0   24.8
  *   libgcrypt 1.10    137.2  134.6
  *
+ * and again for finding 8 of issue 10 (`TERN_PROVIDERS_ONLY=x25519
+ * tern-providers 9`, 9 interleaved rounds, medians, the machine shared
+ * with a load average of 15 on 2 cores):
+ *
+ *   OpenSSL DH: peer imported and validated, context per DH    34.6
+ *               peer imported and validated, context reused    33.5
+ *               peer imported once, context per key (tern)     28.8
+ *   public key: OpenSSL import of the private key              31.3
+ *               nettle curve25519_mul_g alone                   23.7
+ *               nettle, then both halves into OpenSSL (tern)    26.9
+ *   libsodium DH 33.5, public key 30.6; nettle DH 53.8
+ *
  *   SHA-256 of 64 B: libgcrypt 104 ns, libsodium 404, OpenSSL 417.
  *   Noise HKDF (3 HMAC): libgcrypt 1.16 us, libsodium 2.46, OpenSSL 2.83.
  *
- * So hashing moves to libgcrypt; X25519 stays on OpenSSL with the key
- * imported once (libsodium is no faster; nettle's fixed-base is, but its
- * DH is slower); ChaCha20-Poly1305 stays on OpenSSL for its bulk speed
- * (tern_cipher_local picks it only where AES-NI is missing).
+ * So hashing moves to libgcrypt; X25519's DH stays on OpenSSL with the key
+ * imported once, its derive context made once per key and a peer's key
+ * imported once per peer (tern_x25519_pub: the import and OpenSSL's
+ * validation of it, a length check for X25519, cost ~5 us a DH); public
+ * keys come from nettle's fixed-base multiplication, handed to OpenSSL
+ * with the private key so its import does not compute them again
+ * (libsodium is no faster at either; nettle's DH is slower);
+ * ChaCha20-Poly1305 stays on OpenSSL for its bulk speed (tern_cipher_local
+ * picks it only where AES-NI is missing). SHA-256 goes through
+ * gcry_md_hash_buffers (no handle: 0.12 us for 64 B, 0.2 with one) and
+ * the HKDF keeps one keyed HMAC handle for its outputs (1.0 us, 1.27 with
+ * a handle per HMAC).
  *
  * Neither provider can check a tag before decrypting (GCM and Poly1305 are
  * computed in the same pass), so tern_aead_open decrypts, checks, and

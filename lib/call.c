@@ -578,18 +578,13 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		tern_rx_drop(ep, TERN_DROP_UNEXPECTED); /* answers something never sent */
 		return;
 	}
-	/* rx_mark() for each new one, its call-wide part (progress) once:
-	 * every packet below tx_hi, so rx_check() is the window's test. */
-	unsigned marked = 0;
-	for (uint32_t i = h->pkt_num - tern_cr_extra(h); i <= h->pkt_num; i++) {
-		if (tern_win_test(&c->rx, i) != TERN_WIN_NEW)
-			continue;
-		rx_take(ep, c, i);
-		marked++;
-	}
-	if (marked != 0)
-		progress(ep, c);
-	if (marked == 0) {
+	/* rx_take() for each new one, as one word operation on the window
+	 * (a coalesced CR answers up to 64 packets): every packet below
+	 * tx_hi, so the window's test is rx_check()'s. Then the call-wide
+	 * part (progress) once. */
+	uint32_t base = c->rx.base;
+	uint64_t fresh = tern_win_mark_range(&c->rx, h->pkt_num - tern_cr_extra(h), h->pkt_num);
+	if (fresh == 0) {
 		/* Answers only packets answered already: a resend was spurious
 		 * (the path is slower than the RTO, a deep queue), as for a
 		 * whole call answered twice (slot_of). */
@@ -597,6 +592,11 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 		tern_rto_spurious(s, ep->now);
 		return;
 	}
+	tern_credits_return_n(s, c, (uint32_t)__builtin_popcountll(fresh));
+	if (c->sample_valid && c->sample_idx >= base && c->sample_idx - base < TERN_WINDOW &&
+	    ((fresh >> (c->sample_idx - base)) & 1))
+		rx_sample(ep, c, c->sample_idx);
+	progress(ep, c);
 	after_rx(ep, c);
 }
 

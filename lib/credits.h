@@ -39,6 +39,15 @@ static inline void tern_credit_return(struct tern_session *s, struct call_slot *
 	}
 }
 
+/* n packets of c were answered at once (a coalesced CR): their credits. */
+static inline void tern_credits_return_n(struct tern_session *s, struct call_slot *c, uint32_t n)
+{
+	if (n > c->inflight)
+		n = c->inflight;
+	c->inflight -= n;
+	s->credits += n;
+}
+
 /* Every credit c holds comes back (rollback, completion); c no longer waits. */
 static inline void tern_credits_release(struct tern_session *s, struct call_slot *c)
 {

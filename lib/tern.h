@@ -143,7 +143,8 @@ struct tern_ep_config {
 				      taken per session in use (~3.4 KiB with 8 slots), plus 18
 				      bytes per id */
 	uint32_t slots;          /**< calls in flight per session, power of two (default 8, max 64) */
-	uint32_t credits;        /**< packets in flight per session and direction (default 32, max 64) */
+	uint32_t credits;        /**< packets in flight per session and direction (default 32, max 256;
+				      one call never has more than 64: its window) */
 	uint32_t max_msg_size;   /**< largest message accepted (default 8 MiB) */
 	uint32_t mtu;            /**< largest packet (default: the driver's) */
 	uint32_t backlog_limit;  /**< calls queued per session beyond the slots (default 4096) */

@@ -52,7 +52,7 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 #define TERN_RX_BURST   32u
 #define TERN_TX_BATCH   64u
 #define TERN_MAX_SLOTS  64u  /* slot masks are uint64_t */
-#define TERN_MAX_CREDITS 64u
+#define TERN_MAX_CREDITS 256u /* the wire has 16 bits; a call's own window is TERN_WINDOW */
 #define TERN_POST_CAP   1024u
 
 /* Timer kinds (struct tern_timer.kind): ep.c routes each to its owner. */

@@ -52,10 +52,9 @@ static inline int tern_win_has(const struct tern_window *w, uint32_t i)
 	return t == TERN_WIN_OLD || t == TERN_WIN_SEEN;
 }
 
-/* Record index i, which tern_win_test() found TERN_WIN_NEW. */
-static inline void tern_win_mark(struct tern_window *w, uint32_t i)
+/* Take the bitmap bits (relative to base) and slide base over its prefix. */
+static inline void tern_win_slide(struct tern_window *w, uint64_t bits)
 {
-	uint64_t bits = w->bits | (1ull << (i - w->base));
 	if (bits == ~0ull) { /* all 64 arrived */
 		w->base += TERN_WINDOW;
 		w->bits = 0;
@@ -64,6 +63,36 @@ static inline void tern_win_mark(struct tern_window *w, uint32_t i)
 	unsigned k = (unsigned)__builtin_ctzll(~bits); /* < 64: bits has a zero */
 	w->base += k;
 	w->bits = bits >> k;
+}
+
+/* Record index i, which tern_win_test() found TERN_WIN_NEW. */
+static inline void tern_win_mark(struct tern_window *w, uint32_t i)
+{
+	tern_win_slide(w, w->bits | (1ull << (i - w->base)));
+}
+
+/* Record every index of lo..hi (lo <= hi) that tern_win_test() finds
+ * TERN_WIN_NEW now, all at once: the state is what marking them one by one
+ * leaves. Old and seen indexes are left alone, and so is anything beyond
+ * the window as it is now (one by one, an index the window slid over on
+ * the way would be marked too; a sender has nothing out there). Returns
+ * the bitmap of the indexes recorded, relative to the base before the call
+ * (0: none), so the caller can count them and ask about one of them. */
+static inline uint64_t tern_win_mark_range(struct tern_window *w, uint32_t lo, uint32_t hi)
+{
+	if (hi < w->base)
+		return 0;
+	uint32_t off = lo > w->base ? lo - w->base : 0;
+	uint32_t top = hi - w->base; /* the highest offset asked for */
+	if (off >= TERN_WINDOW)
+		return 0;
+	if (top >= TERN_WINDOW)
+		top = TERN_WINDOW - 1;
+	uint64_t range = (~0ull >> (TERN_WINDOW - 1 - (top - off))) << off;
+	uint64_t fresh = range & ~w->bits;
+	if (fresh != 0)
+		tern_win_slide(w, w->bits | fresh);
+	return fresh;
 }
 
 #endif /* TERN_WINDOW_H */

@@ -67,7 +67,7 @@ static const struct {
 	{H_ANY, "  --slots N             calls in flight per session, power of two (default 8)"},
 	{H_ANY, "  --max-sessions N      sessions the endpoint holds at once, 1..65535 (default 256,"},
 	{H_ANY, "                        or the client's --sessions if more)"},
-	{H_ANY, "  --credits N           packets in flight per session and direction, 1..64 (default 32;"},
+	{H_ANY, "  --credits N           packets in flight per session and direction, 1..256 (default 32;"},
 	{H_ANY, "                        a session gets the smaller of both sides' values)"},
 	{H_ANY, "  --rto-min-us N        RTO floor in microseconds (default: the driver's; e.g. under"},
 	{H_ANY, "                        valgrind, where everything runs ~50x slower)"},
@@ -397,8 +397,8 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 			return bad(name, arg, "1..1G");
 		break;
 	case O_CREDITS:
-		if (parse_u32(arg, false, 1, 64, &o->credits) != 0)
-			return bad(name, arg, "1..64");
+		if (parse_u32(arg, false, 1, 256, &o->credits) != 0)
+			return bad(name, arg, "1..256");
 		break;
 	case O_COALESCE_CR:
 		o->coalesce_cr = 1;

@@ -18,8 +18,9 @@
  * IP:PORT, --eal "ARGS", --driver-args K=V,..., --faults SPEC, --busy-poll,
  * --timeout-ms N (per call and for connecting; default 10000), --pb (Read
  * and Write through the protobuf methods), --rto-min-us N, --slots N and
- * --credits N (calls and packets in flight per session; default 64, tern's
- * maximum), --json; and --peer-key FILE, --key FILE, --psk FILE,
+ * --credits N (calls and packets in flight per session; default 64, the
+ * slots' maximum; credits go to 256, a session gets the smaller of both
+ * sides'), --json; and --peer-key FILE, --key FILE, --psk FILE,
  * --protection LEVEL for authenticated and protected sessions
  * (apps/app.h, docs/security.md).
  *
@@ -609,8 +610,8 @@ int main(int argc, char **argv)
 			g.app.cfg.slots = (uint32_t)v;
 			break;
 		case 'C':
-			if (num_arg("--credits", optarg, &v) != 0 || v == 0 || v > 64) {
-				fprintf(stderr, "blkstore-cli: --credits: 1..64\n");
+			if (num_arg("--credits", optarg, &v) != 0 || v == 0 || v > 256) {
+				fprintf(stderr, "blkstore-cli: --credits: 1..256\n");
 				return 2;
 			}
 			g.app.cfg.credits = (uint32_t)v;

@@ -148,6 +148,37 @@ static void credit_return__range_cr(void)
 	teardown();
 }
 
+/* A session's credits may be more than one call's window (64 packets past
+ * its first unanswered one): two calls of 100 packets keep 128 in flight,
+ * 64 each; a CR for a whole word of the window (0..63) returns 64 credits
+ * at once, the call slides its window by 64 and sends the rest. */
+static void credit_take__session_credits_beyond_one_calls_window(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.credits = 128;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	CHECK_EQ(peer.s->credits, 128);
+	struct inj_result r[2];
+	REQUIRE(call(100 * 64, 1, &r[0], 0) == 0);
+	REQUIRE(call(100 * 64, 2, &r[1], 0) == 0);
+	tern_poll(ep);
+	for (uint32_t i = 0; i < 64; i++)
+		CHECK(expect_req(8, i));
+	for (uint32_t i = 0; i < 64; i++)
+		CHECK(expect_req(9, i));
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(peer.s->credits, 0);
+	inj_cr_range(&peer, 8, 1, 63, 63, 100 * 64, 0); /* 0..63 */
+	inj_poll(ep);
+	for (uint32_t i = 64; i < 100; i++)
+		CHECK(expect_req(8, i));
+	CHECK_EQ(inj_tx_count(d), 0); /* 9 is still at the edge of its window */
+	CHECK_EQ(peer.s->credits, 64 - 36);
+	CHECK_EQ(stats().retransmits, 0);
+	teardown();
+}
+
 static void credits_next_waiting__shared_by_the_calls_of_a_session(void)
 {
 	struct tern_ep_config cfg;
@@ -254,6 +285,7 @@ int main(void)
 {
 	RUN(credit_take__window_of_four);
 	RUN(credit_return__range_cr);
+	RUN(credit_take__session_credits_beyond_one_calls_window);
 	RUN(credits_next_waiting__shared_by_the_calls_of_a_session);
 	RUN(cr_new_packet__coalesce_per_run);
 	return check_exit();

@@ -47,7 +47,7 @@ static void ep_create__config_validation(void)
 		case 1: c.slots = 3; break;
 		case 2: c.slots = 128; break;
 		case 3: c.credits = 0; break;
-		case 4: c.credits = 65; break;
+		case 4: c.credits = TERN_MAX_CREDITS + 1; break;
 		case 5: c.max_sessions = 0; break;
 		case 6: c.max_sessions = 65536; break; /* ids end at 65534 */
 		case 7: c.max_msg_size = 0; break;
@@ -75,7 +75,7 @@ static void ep_create__config_validation(void)
 	/* The edges that are valid. */
 	struct tern_ep_config c = base;
 	c.slots = 64;
-	c.credits = 64;
+	c.credits = TERN_MAX_CREDITS;
 	c.max_sessions = 65535; /* as tern.h says: at most 65535 */
 	c.mtu = TERN_HDR_LEN + 64;
 	c.rto_min_ns = c.rto_max_ns = 5 * MS;

@@ -41,6 +41,46 @@ static void win_mark__slides_over_the_arrived_prefix(void)
 	CHECK_EQ(tern_win_test(&w, 67 + 64), TERN_WIN_BEYOND);
 }
 
+/* Marking a range at once leaves what marking its new indexes one by one
+ * leaves, and returns exactly those (relative to the old base): from each
+ * bitmap pattern below, ranges that start below the base, inside the
+ * window or past it. Indexes beyond the window as it was are left alone
+ * (one by one, an index the window slid over would be marked too: a
+ * caller never has such, it sends nothing beyond its window). */
+static void win_mark_range__as_marking_one_by_one(void)
+{
+	static const uint64_t pats[] = {0, 1, 0x5, 0xff00, 0x8000000000000000ull,
+					0x7ffffffffffffffeull, 0xaaaaaaaaaaaaaaaaull};
+	for (unsigned p = 0; p < sizeof(pats) / sizeof(pats[0]); p++) {
+		for (uint32_t lo = 90; lo < 100 + 70; lo += 3) {
+			for (uint32_t hi = lo; hi < lo + 70; hi += 5) {
+				struct tern_window a = {.base = 100, .bits = pats[p]};
+				if (a.bits & 1)
+					tern_win_slide(&a, a.bits); /* bit 0 is never set at rest */
+				struct tern_window b = a;
+				uint64_t want = 0;
+				for (uint32_t i = lo; i <= hi && i < a.base + TERN_WINDOW; i++) {
+					if (tern_win_test(&b, i) != TERN_WIN_NEW)
+						continue;
+					want |= 1ull << (i - a.base);
+					tern_win_mark(&b, i);
+				}
+				uint64_t got = tern_win_mark_range(&a, lo, hi);
+				CHECK_EQ(got, want);
+				CHECK_EQ(a.base, b.base);
+				CHECK_EQ(a.bits, b.bits);
+			}
+		}
+	}
+	/* The whole word: the base moves by 64. */
+	struct tern_window w;
+	tern_win_reset(&w);
+	CHECK_EQ(tern_win_mark_range(&w, 0, 63), ~0ull);
+	CHECK_EQ(w.base, 64);
+	CHECK_EQ(w.bits, 0);
+	CHECK_EQ(tern_win_mark_range(&w, 0, 63), 0); /* all old */
+}
+
 /* --- caller ----------------------------------------------------------------------- */
 
 /* The per-call window is 64 receptions wide, whatever the credits. */
@@ -145,6 +185,7 @@ static void win_mark__callee_fills_then_slides_by_64(void)
 int main(void)
 {
 	RUN(win_mark__slides_over_the_arrived_prefix);
+	RUN(win_mark_range__as_marking_one_by_one);
 	RUN(win_mark__caller_64_wide_and_slides);
 	RUN(win_test__callee_beyond_window_dropped);
 	RUN(win_mark__callee_fills_then_slides_by_64);

@@ -86,6 +86,8 @@ struct tern_rx {
  * the memory is no longer read — from a later driver call on the owner
  * thread. A driver that copies the payload counts the copied bytes in
  * stats.tx_copied_bytes. hdr and trailer are always copied (not counted).
+ * The exception: a TERN_TX_LENT descriptor (below) is already in the
+ * driver's own buffer, which nothing copies.
  */
 #define TERN_TX_HDR_MAX     256u
 #define TERN_TX_TRAILER_MAX 32u
@@ -95,10 +97,27 @@ struct tern_tx {
 	const void *payload;
 	const void *trailer;
 	struct tern_msg *msg; /* owner of payload, or NULL */
+	union {
+		struct {
+			uint32_t len;
+			uint16_t trailer_len;
+			uint16_t flags; /* TERN_TX_* */
+		};
+		uint64_t lens; /* the three at once: the core clears them in one store */
+	};
 	uint32_t hdr_len;
-	uint32_t len;
-	uint32_t trailer_len;
+	void *lent;           /* with TERN_TX_LENT: the tx_lend handle; else not read */
 };
+
+/*
+ * The packet already sits in a buffer this driver lent (tx_lend): hdr,
+ * payload and trailer follow each other in it, from the address tx_lend
+ * returned, and msg is NULL. The driver sends that buffer as it is (no
+ * copy) and takes it back when it consumes the descriptor, sent or
+ * dropped; a descriptor it leaves unconsumed (tx_burst) stays the core's,
+ * lent buffer included, to offer again or to give back with tx_unlend.
+ */
+#define TERN_TX_LENT 0x1u
 
 /*
  * Whether a driver may send t in a datagram of at most mtu bytes: hdr and
@@ -206,6 +225,21 @@ struct tern_drv_ops {
 	 * batch). Also reaps earlier completions.
 	 */
 	unsigned (*tx_burst)(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
+	/*
+	 * Optional (both or neither; NULL = the core builds descriptors from
+	 * its own memory, as for every driver). tx_lend lends a buffer of at
+	 * least len bytes (len <= info.mtu) that the driver can send without
+	 * copying, for the core to write a whole tern packet into (a sealed
+	 * packet: header, counter, ciphertext, tag, written once, straight
+	 * into the driver's memory). It returns the buffer and sets *handle,
+	 * or returns NULL (none free now: the core falls back to its own
+	 * memory). The buffer comes back exactly once: in a TERN_TX_LENT
+	 * descriptor that tx_burst consumes, or by tx_unlend(handle) when the
+	 * core will not send it (its packet could not be sealed, the batch was
+	 * dropped, the endpoint is being destroyed — always before close).
+	 */
+	void *(*tx_lend)(struct tern_drv *drv, uint32_t len, void **handle);
+	void (*tx_unlend)(struct tern_drv *drv, void *handle);
 };
 
 /* The common part every driver instance starts with. */
@@ -289,7 +323,8 @@ int tern_arg_u32(const struct tern_drv *log, const char *key, const char *v, uin
 /* NULL if the name is unknown or not built. */
 const struct tern_drv_ops *tern_drv_find(const char *name);
 /* Add a driver (built-in ones at load time; tests' injection driver at run
- * time). 0, -EINVAL (incomplete ops) or -ENOSPC. */
+ * time). 0, -EINVAL (incomplete ops, or only one of tx_lend and
+ * tx_unlend) or -ENOSPC. */
 int tern_drv_register(const struct tern_drv_ops *ops);
 int tern_drv_register_builtin(const struct tern_drv_ops *ops);
 #define TERN_DRIVER_REGISTER(ops)                                              \

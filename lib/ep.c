@@ -201,10 +201,7 @@ static void destroy_flush(struct tern_ep *ep)
 		if (n != 0)
 			ep->ops->rx_done(ep->drv, ep->rx, n);
 	}
-	for (unsigned i = 0; i < ep->ntx; i++)
-		if (ep->txq[i].msg != NULL)
-			tern_msg_put(ep->txq[i].msg);
-	ep->ntx = 0;
+	tern_tx_discard(ep); /* what the driver would not take: before close */
 }
 
 void tern_ep_destroy(struct tern_ep *ep)

@@ -6,12 +6,12 @@
  * Sending: every packet of a protected session (requests, responses, CRs,
  * RFRs, ACKs, PING/PONG, DISCONNECT) takes the session's next counter — a
  * retransmission is a new packet with a fresh counter — and is sealed when
- * tx.c queues it, into the descriptor tx.c built (tern_seal). This file
- * only seals and opens; the batch is tx.c's. integrity: the tag
- * authenticates header, counter and payload, and the payload is still sent
- * in place from its msgbuf (zero copy). privacy: the payload is encrypted
- * into a fresh msgbuf that the descriptor owns; header and counter are
- * authenticated.
+ * tx.c queues it, into the places tx.c chose (tern_seal). This file only
+ * seals and opens; the batch and its buffers are tx.c's. integrity: the
+ * tag authenticates header, counter and payload, and the payload is still
+ * sent in place from its msgbuf (zero copy). privacy: the payload is
+ * encrypted where tx.c says (straight into a buffer the driver lent, or a
+ * fresh msgbuf); header and counter are authenticated.
  *
  * Receiving: a packet of a protected session must carry the flag, a
  * counter the replay window has not seen and is not too old for, and a
@@ -34,8 +34,8 @@
 
 /* --- sending ------------------------------------------------------------------ */
 
-int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *hin,
-	      struct tern_tx *t, uint8_t *hb, uint8_t *tag)
+int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *hin, uint8_t *hb,
+	      const void *payload, uint32_t len, void *ct, uint8_t *tag)
 {
 	/* The key turns over (rekey.c), or at 2^60 packets nothing more is
 	 * sent: a nonce is never reused. */
@@ -51,25 +51,13 @@ int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr 
 	tern_wire_put(hb, &h);
 	tern_wire_seal(hb, TERN_HDR_LEN);
 	memcpy(hb + TERN_HDR_LEN, &le, 8);
-	t->hdr_len = TERN_HDR_LEN + TERN_PROT_CTR_LEN;
-	t->trailer = tag;
-	t->trailer_len = TERN_PROT_TAG_LEN;
-	if (s->prot == TERN_PROT_INTEGRITY || t->len == 0) {
-		/* The payload goes out as it is; the tag covers all of it. */
-		return tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, t->payload, t->len, NULL, 0,
-				      NULL, tag);
-	}
-	/* privacy: ciphertext into a msgbuf the descriptor alone owns. */
-	struct tern_msg *c = tern_msg_alloc(ep, t->len);
-	if (c == NULL)
-		return -ENOMEM;
-	int rc = tern_aead_seal(s->tx_aead, ctr, hb, t->hdr_len, NULL, 0, t->payload, t->len,
-				c->data, tag);
-	tern_msg_put(t->msg); /* the plaintext's reference */
-	t->payload = c->data;
-	t->msg = c; /* the flush drops the only reference */
-	ep->st.copied_bytes += t->len;
-	return rc;
+	if (s->prot == TERN_PROT_INTEGRITY || len == 0) /* the tag covers the payload as it is */
+		return tern_aead_seal(s->tx_aead, ctr, hb, TERN_HDR_LEN + TERN_PROT_CTR_LEN, payload,
+				      len, NULL, 0, NULL, tag);
+	if (tern_unlikely(ct == NULL))
+		return -EINVAL; /* never the payload in clear on a private session */
+	return tern_aead_seal(s->tx_aead, ctr, hb, TERN_HDR_LEN + TERN_PROT_CTR_LEN, NULL, 0, payload,
+			      len, ct, tag);
 }
 
 /* --- receiving ------------------------------------------------------------------ */

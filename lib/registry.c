@@ -23,7 +23,8 @@ static int reg_add(const struct tern_drv_ops *ops, int builtin)
 {
 	int rc = -ENOSPC;
 	if (ops == NULL || ops->name == NULL || ops->open == NULL || ops->close == NULL ||
-	    ops->rx_burst == NULL || ops->rx_done == NULL || ops->tx_burst == NULL)
+	    ops->rx_burst == NULL || ops->rx_done == NULL || ops->tx_burst == NULL ||
+	    (ops->tx_lend == NULL) != (ops->tx_unlend == NULL))
 		return -EINVAL;
 	pthread_mutex_lock(&reg_lock);
 	for (unsigned i = 0; i < REG_MAX; i++) {

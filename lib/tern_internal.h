@@ -600,11 +600,14 @@ int tern_cookie_gate(struct tern_ep *ep, const struct tern_rx *rx, const struct 
 int tern_cookie_under_load(const struct tern_ep *ep);
 void tern_cookie_mac2(struct tern_ep *ep, const struct tern_addr *to, uint8_t *pkt);
 void tern_on_cookie(struct tern_ep *ep, const struct tern_rx *rx, const struct tern_hdr *h);
-/* Seal packet h of s into descriptor t (tx.c built it; its payload is set):
- * header, counter and flags into hb, the tag into tag; privacy: the payload
- * encrypted into a msgbuf t then owns. 0, or -errno (t is then to be undone). */
-int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-	      struct tern_tx *t, uint8_t *hb, uint8_t *tag);
+/* Seal packet h of s (tx.c chose where it goes): header with its flag and
+ * the next counter into hb (TERN_HDR_LEN + TERN_PROT_CTR_LEN bytes), the
+ * tag into tag; the len bytes of payload authenticated as they are
+ * (integrity, or len 0), or at privacy encrypted into ct (len bytes, apart
+ * from payload; NULL is -EINVAL). 0, or -errno (the packet is then not to
+ * be sent). */
+int tern_seal(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h, uint8_t *hb,
+	      const void *payload, uint32_t len, void *ct, uint8_t *tag);
 /* Verify (and decrypt) a protected packet: in place, or (privacy) into dest
  * if not NULL (an unfilled place in a reassembly buffer: zeroed if the tag
  * is bad); 0, or -1 (dropped, counted). */

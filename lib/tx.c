@@ -18,9 +18,13 @@
  * refuses a full batch outright does the batch drop it, counted in
  * tern_stats.tx_drops.
  *
- * Protected sessions: protect.c seals the packet into the descriptor's
- * header, trailer (tag) and payload storage; this file does everything
- * else. This file must not know keys or counters.
+ * Protected sessions: protect.c seals the packet into the places this
+ * file chose — the descriptor's header and tag storage, and at privacy a
+ * buffer the driver lent (driver.h, tx_lend) or a fresh msgbuf for the
+ * ciphertext; this file does everything else, and gives every lent buffer
+ * back exactly once: through the driver when it consumes the descriptor,
+ * else tx_unlend (a seal failed, a batch was dropped, the endpoint is
+ * destroyed). This file must not know keys or counters.
  */
 #include <string.h>
 
@@ -33,6 +37,23 @@ static void tx_release(struct tern_ep *ep, unsigned from, unsigned to)
 			tern_msg_put(ep->txq[i].msg);
 }
 
+/* Give back what descriptor t holds without sending it: its msgbuf
+ * reference, or the buffer the driver lent. */
+static void tx_discard_one(struct tern_ep *ep, struct tern_tx *t)
+{
+	if (t->flags & TERN_TX_LENT)
+		ep->ops->tx_unlend(ep->drv, t->lent);
+	else if (t->msg != NULL)
+		tern_msg_put(t->msg);
+}
+
+void tern_tx_discard(struct tern_ep *ep)
+{
+	for (unsigned i = 0; i < ep->ntx; i++)
+		tx_discard_one(ep, &ep->txq[i]);
+	ep->ntx = 0;
+}
+
 /* Move descriptors [k, n) to the front, with the header and tag bytes they
  * point at (rare: the driver's queue was full). */
 static void tx_keep_tail(struct tern_ep *ep, unsigned k, unsigned n)
@@ -40,6 +61,8 @@ static void tx_keep_tail(struct tern_ep *ep, unsigned k, unsigned n)
 	for (unsigned i = k; i < n; i++) {
 		struct tern_tx *t = &ep->txq[i - k];
 		*t = ep->txq[i];
+		if (t->flags & TERN_TX_LENT)
+			continue; /* its bytes are in the lent buffer, which stays put */
 		memcpy(ep->txhdr[i - k], ep->txhdr[i], t->hdr_len);
 		t->hdr = ep->txhdr[i - k];
 		if (t->trailer_len != 0) {
@@ -72,26 +95,68 @@ __attribute__((noinline)) static void tx_make_room(struct tern_ep *ep)
 	if (ep->ntx == TERN_TX_BATCH) {
 		/* The driver took nothing of a full batch: lost, like packets on a
 		 * congested wire. */
-		tx_release(ep, 0, TERN_TX_BATCH);
+		tern_tx_discard(ep);
 		ep->st.tx_drops += TERN_TX_BATCH;
-		ep->ntx = 0;
 	}
 }
 
 /* Give back the last descriptor (its packet could not be built). */
 __attribute__((noinline)) static void tx_undo(struct tern_ep *ep, struct tern_tx *t)
 {
-	if (t->msg != NULL)
-		tern_msg_put(t->msg);
+	tx_discard_one(ep, t);
 	ep->ntx--;
 	ep->st.tx_drops++;
 }
 
+/*
+ * A protected session's packet: protect.c seals it into places chosen
+ * here. Privacy makes new bytes (the ciphertext): they go straight into a
+ * buffer the driver lends, when it lends one, so header, counter,
+ * ciphertext and tag are written once and sent from there without a
+ * copy; else into a fresh msgbuf the descriptor owns (copied by the
+ * driver, like any payload). Either way the plaintext's reference goes.
+ */
 void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		    struct tern_tx *t, unsigned i)
 {
-	if (tern_seal(ep, s, h, t, ep->txhdr[i], ep->txtag[i]) != 0)
-		tx_undo(ep, t); /* lost: retransmitted like any other packet */
+	uint8_t *hb = ep->txhdr[i], *tag = ep->txtag[i];
+	uint8_t *ct = NULL;
+	struct tern_msg *plain = t->msg;
+	const uint32_t hlen = TERN_HDR_LEN + TERN_PROT_CTR_LEN;
+	if (s->prot == TERN_PROT_PRIVACY && t->len != 0) {
+		void *lent;
+		uint8_t *b = ep->ops->tx_lend != NULL
+				 ? ep->ops->tx_lend(ep->drv, hlen + t->len + TERN_PROT_TAG_LEN, &lent)
+				 : NULL;
+		if (b != NULL) {
+			hb = b;
+			ct = b + hlen;
+			tag = ct + t->len;
+			t->flags = TERN_TX_LENT;
+			t->lent = lent;
+			t->msg = NULL;
+		} else {
+			struct tern_msg *c = tern_msg_alloc(ep, t->len);
+			if (c == NULL) {
+				tx_undo(ep, t); /* lost: retransmitted like any other packet */
+				return;
+			}
+			ct = c->data;
+			t->msg = c; /* the flush drops the only reference */
+			ep->st.copied_bytes += t->len;
+		}
+	}
+	int rc = tern_seal(ep, s, h, hb, t->payload, t->len, ct, tag);
+	if (ct != NULL) {
+		tern_msg_put(plain);
+		t->payload = ct;
+	}
+	t->hdr = hb;
+	t->hdr_len = hlen;
+	t->trailer = tag;
+	t->trailer_len = TERN_PROT_TAG_LEN;
+	if (rc != 0)
+		tx_undo(ep, t);
 }
 
 void tern_tx_data_full(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,

@@ -8,6 +8,9 @@
 
 /* Hand the batch to the driver (what it cannot take now stays queued). */
 void tern_tx_flush(struct tern_ep *ep);
+/* Empty the batch without sending it: msgbuf references and lent buffers
+ * given back (the batch was refused, or the endpoint is being destroyed). */
+void tern_tx_discard(struct tern_ep *ep);
 /* The next free descriptor (the batch has room), dst copied, its header
  * storage attached and everything else cleared. */
 static inline struct tern_tx *tern_tx_desc(struct tern_ep *ep, const struct tern_addr *dst,
@@ -18,10 +21,9 @@ static inline struct tern_tx *tern_tx_desc(struct tern_ep *ep, const struct tern
 	t->dst = *dst;
 	t->hdr = ep->txhdr[i];
 	t->payload = NULL;
-	t->len = 0;
 	t->trailer = NULL;
-	t->trailer_len = 0;
 	t->msg = NULL;
+	t->lens = 0; /* len, trailer_len, flags */
 	*idx = i;
 	return t;
 }

@@ -498,8 +498,11 @@ static int port_setup(struct dpdk_drv *d, uint16_t pid, const struct dpdk_args *
 	uint32_t room = RTE_ALIGN_CEIL(DPDK_HDR_LEN + mtu + RTE_ETHER_CRC_LEN, 64);
 	if (room < RTE_MBUF_DEFAULT_DATAROOM)
 		room = RTE_MBUF_DEFAULT_DATAROOM;
-	/* rx ring + tx ring + bursts in hand + caches, rounded to 2^k - 1 (mempool's optimum). */
-	uint32_t nmb = rte_align32pow2(nrx + ntx + 4 * DPDK_BURST + 2 * POOL_CACHE) - 1;
+	/* rx ring + tx ring + bursts in hand + mbufs lent to the core (tx_lend:
+	 * at most a transmit batch, 64) + caches, rounded to 2^k - 1
+	 * (mempool's optimum). */
+	uint32_t nmb =
+	    rte_align32pow2(nrx + ntx + 4 * DPDK_BURST + DPDK_LENT + 2 * POOL_CACHE) - 1;
 	unsigned gen = name_gen++;
 
 	for (uint32_t q = 0; q < nq; q++) {
@@ -619,6 +622,8 @@ const struct tern_drv_ops tern_drv_dpdk = {
 	.rx_burst = dpdk_rx_burst,
 	.rx_done = dpdk_rx_done,
 	.tx_burst = dpdk_tx_burst,
+	.tx_lend = dpdk_tx_lend,
+	.tx_unlend = dpdk_tx_unlend,
 };
 TERN_DRIVER_REGISTER(tern_drv_dpdk)
 

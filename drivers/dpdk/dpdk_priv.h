@@ -34,6 +34,7 @@ struct rte_flow;
 #define DPDK_MIN_FRAME 60u              /* Ethernet minimum without FCS: pad ARP to it */
 
 #define DPDK_BURST      32u  /* mbufs per rte_eth_rx/tx_burst call */
+#define DPDK_LENT       64u  /* mbufs the core holds through tx_lend (its batch) */
 #define DPDK_MAX_QUEUES 64u  /* queue pairs per port we manage (busy bitmap) */
 #define DPDK_DEF_MTU    1472u /* tern packet in a 1500-byte IP MTU: 1500 - 20 - 8 */
 #define DPDK_DEF_PORT   31850u /* UDP port when bind asks for 0 (+ queue), as eRPC */
@@ -167,6 +168,8 @@ struct rte_mbuf *dpdk_arp_input(struct dpdk_drv *d, const uint8_t *h, uint32_t l
 unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 void dpdk_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n);
 unsigned dpdk_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n);
+void *dpdk_tx_lend(struct tern_drv *drv, uint32_t len, void **handle);
+void dpdk_tx_unlend(struct tern_drv *drv, void *handle);
 /* Release the msgs of freed extbufs (tern_msg_unref); owner thread only. */
 void dpdk_zc_reap(struct dpdk_drv *d);
 /* Prepare d->tmpl and d->ip_sum from the local addresses. */

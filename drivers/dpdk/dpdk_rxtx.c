@@ -19,6 +19,12 @@
  * callback only enqueues the msg on the owner's MP/SC ring; the owner drops
  * the references in its next rx_burst/tx_burst (dpdk_zc_reap).
  *
+ * A sealed packet needs no copy at all: the core wrote it into an mbuf
+ * this driver lent (dpdk_tx_lend, driver.h's tx_lend) and tx_burst only
+ * puts the 42-byte header in front of it. A lent mbuf is freed here when
+ * its descriptor is consumed (sent: by the PMD; dropped: here); one the
+ * device queue did not take stays with its descriptor, the core's.
+ *
  * Costs paid per burst, not per packet: one mbuf bulk allocation, one
  * rte_eth_tx_burst, one bulk free. No lock, no allocation outside mempools,
  * no log.
@@ -293,14 +299,46 @@ void dpdk_zc_reap(struct dpdk_drv *d)
 	} while (nb == DPDK_BURST);
 }
 
-enum tx_kind { TX_ERROR, TX_NOROUTE, TX_COPY, TX_ZC };
+/* ------------------------------------------------------- lent TX buffers */
 
-/* Count the descriptors of tx[0..ret) dropped here (consumed, not sent). */
-static void count_drops(struct tern_drv_stats *st, const uint8_t *kind, unsigned ret)
+/*
+ * tx_lend: an mbuf of our pool, its data pointer past the room for the
+ * Ethernet/IPv4/UDP header, so the core writes the tern packet where it
+ * will be sent from; tx_chunk only puts the 42 bytes in front (TX_LENT).
+ * The pool has room for a full batch of them (dpdk.c).
+ */
+void *dpdk_tx_lend(struct tern_drv *drv, uint32_t len, void **handle)
+{
+	struct dpdk_drv *d = dpdk_of(drv);
+	if (unlikely(len > d->mtu))
+		return NULL;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(d->mp);
+	if (unlikely(m == NULL))
+		return NULL;
+	*handle = m;
+	return rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
+}
+
+void dpdk_tx_unlend(struct tern_drv *drv, void *handle)
+{
+	(void)drv;
+	rte_pktmbuf_free(handle);
+}
+
+enum tx_kind { TX_ERROR, TX_NOROUTE, TX_COPY, TX_ZC, TX_LENT };
+
+/* Settle the descriptors of tx[0..ret) dropped here (consumed, not sent):
+ * count them, and free the buffers lent for them (consumed: ours again). */
+static void count_drops(struct tern_drv_stats *st, const struct tern_tx *tx, const uint8_t *kind,
+			unsigned ret)
 {
 	for (unsigned i = 0; i < ret; i++) {
+		if (kind[i] > TX_NOROUTE)
+			continue;
 		st->tx_drop_error += kind[i] == TX_ERROR;
 		st->tx_drop_noroute += kind[i] == TX_NOROUTE;
+		if (tx[i].flags & TERN_TX_LENT)
+			rte_pktmbuf_free(tx[i].lent);
 	}
 }
 
@@ -320,7 +358,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	/* at most 3 segments per packet, plus one ARP request per packet */
 	struct rte_mbuf *segs[DPDK_BURST * 4], *pkts[DPDK_BURST * 2];
 	uint8_t idx[DPDK_BURST];
-	unsigned nseg = 0, narp = 0, nzc = 0, first = k, ndrop = 0;
+	unsigned nseg = 0, narp = 0, nzc = 0, nlent = 0, first = k, ndrop = 0;
 	uint64_t now = 0;
 	struct tern_drv_stats *st = &d->base.stats;
 
@@ -344,7 +382,10 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		}
 		if (first == k)
 			first = i;
-		if (d->zc_threshold != 0 && t->len >= d->zc_threshold && t->msg != NULL &&
+		if (t->flags & TERN_TX_LENT) {
+			kind[i] = TX_LENT; /* already in its mbuf */
+			nlent++;
+		} else if (d->zc_threshold != 0 && t->len >= d->zc_threshold && t->msg != NULL &&
 		    d->zc_inflight + nzc < d->zc_max && zc_iova(d, t->payload, t->len, &iova[i])) {
 			kind[i] = TX_ZC;
 			nzc++;
@@ -354,13 +395,13 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			nseg++;
 		}
 	}
-	if (nseg + narp == 0) {
-		count_drops(st, kind, k);
+	if (nseg + narp + nlent == 0) {
+		count_drops(st, tx, kind, k);
 		return k;
 	}
-	if (unlikely(rte_pktmbuf_alloc_bulk(d->mp, segs, nseg + narp) != 0)) {
+	if (nseg + narp != 0 && unlikely(rte_pktmbuf_alloc_bulk(d->mp, segs, nseg + narp) != 0)) {
 		/* The pool ran dry: as good as a full queue. */
-		count_drops(st, kind, first);
+		count_drops(st, tx, kind, first);
 		return first;
 	}
 
@@ -370,8 +411,19 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		struct tern_tx *t = &tx[i];
 		if (kind[i] < TX_COPY)
 			continue;
-		struct rte_mbuf *m = segs[s++];
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
+		struct rte_mbuf *m;
+		if (kind[i] == TX_LENT) {
+			m = t->lent;
+			hdr_fill(d, m, &t->dst, mac[i], plen);
+			m->data_len = (uint16_t)(DPDK_HDR_LEN + plen);
+			m->pkt_len = DPDK_HDR_LEN + plen;
+			bytes += plen;
+			idx[np] = (uint8_t)i;
+			pkts[np++] = m;
+			continue;
+		}
+		m = segs[s++];
 		uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
 		hdr_fill(d, m, &t->dst, mac[i], plen);
 		memcpy(p, t->hdr, t->hdr_len);
@@ -436,15 +488,21 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	st->arp_tx += sent > ndata ? sent - ndata : 0;
 	st->tx_copied_bytes += copied;
 	if (unlikely(sent < np)) {
-		/* Extbufs among these release their msgs through zc_free_cb. */
-		rte_pktmbuf_free_bulk(pkts + sent, np - sent);
+		/* Extbufs among these release their msgs through zc_free_cb. A
+		 * lent mbuf left behind is not ours: its descriptor goes back to
+		 * the core unconsumed, lent buffer and all (driver.h). */
+		unsigned nfree = 0;
+		for (unsigned j = sent; j < np; j++)
+			if (j >= ndata || kind[idx[j]] != TX_LENT)
+				pkts[sent + nfree++] = pkts[j];
+		rte_pktmbuf_free_bulk(pkts + sent, nfree);
 		if (sent < ndata) {
-			count_drops(st, kind, idx[sent]);
+			count_drops(st, tx, kind, idx[sent]);
 			return idx[sent];
 		}
 	}
 	if (unlikely(ndrop != 0))
-		count_drops(st, kind, k);
+		count_drops(st, tx, kind, k);
 	return k;
 }
 

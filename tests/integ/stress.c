@@ -51,6 +51,8 @@ struct opts {
 	uint64_t rto_max_us;
 	uint64_t session_timeout_ms;
 	uint32_t credits;
+	const char *psk;     /* a pre-shared key file: sessions are authenticated */
+	uint32_t protection; /* TERN_PROT_*: asked (client) and the least accepted (server) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -392,6 +394,8 @@ static int make_ep(const struct opts *o, const char *bind, struct tern_ep **ep, 
 	}
 	if (o->credits != 0)
 		cfg.credits = o->credits;
+	cfg.psk_file = o->psk;
+	cfg.protection = o->protection;
 	cfg.call_timeout_ns = o->timeout_ms * 1000000ull;
 	cfg.busy_poll = o->block ? 0 : 1;
 	if (o->auto_reconnect)
@@ -693,7 +697,8 @@ static void usage(FILE *f)
 		   "  [--concurrency N] [--seed S] [--timeout-ms MS] [--deadline-s S] [--mtu N]\n"
 		   "  [--rto-min-us US] [--rto-max-us US] [--session-timeout-ms MS] [--credits N] [--exit-when-idle]\n"
 		   "  [--allow-errors] [--quiet] [--client-bind A] [--client-driver-args KV]\n"
-		   "  [--reconnect [--expect-reset] | --auto-reconnect] [--stats] [--block]\n");
+		   "  [--reconnect [--expect-reset] | --auto-reconnect] [--stats] [--block]\n"
+		   "  [--psk FILE [--protection none|integrity|privacy]]\n");
 }
 
 int main(int argc, char **argv)
@@ -711,7 +716,8 @@ int main(int argc, char **argv)
 		{"mtu", 1, 0, 'M'}, {"rto-min-us", 1, 0, 'r'}, {"session-timeout-ms", 1, 0, 'S'},
 		{"credits", 1, 0, 'R'}, {"client-bind", 1, 0, 'B'}, {"client-driver-args", 1, 0, 'A'},
 		{"reconnect", 0, 0, 'K'}, {"auto-reconnect", 0, 0, 'U'}, {"expect-reset", 0, 0, 'X'},
-		{"stats", 0, 0, 'T'}, {"block", 0, 0, 'Y'}, {"rto-max-us", 1, 0, 'Z'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+		{"stats", 0, 0, 'T'}, {"block", 0, 0, 'Y'}, {"rto-max-us", 1, 0, 'Z'}, {"psk", 1, 0, 'P'},
+		{"protection", 1, 0, 'L'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
 	};
 	if (argc < 2) {
 		usage(stderr);
@@ -749,6 +755,19 @@ int main(int argc, char **argv)
 		case 'Y': o.block = 1; break;
 		case 'Z': o.rto_max_us = strtoull(optarg, NULL, 0); break;
 		case 'A': o.client_dargs = optarg; break;
+		case 'P': o.psk = optarg; break;
+		case 'L':
+			if (strcmp(optarg, "none") == 0)
+				o.protection = TERN_PROT_NONE;
+			else if (strcmp(optarg, "integrity") == 0)
+				o.protection = TERN_PROT_INTEGRITY;
+			else if (strcmp(optarg, "privacy") == 0)
+				o.protection = TERN_PROT_PRIVACY;
+			else {
+				usage(stderr);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -60,8 +60,21 @@ struct inj {
 	unsigned tx_bad;
 	int tx_limit;
 	int mem_fail_after;
+	int lend_left;        /* tx_lend: buffers still to lend (-1: any number; 0: none) */
+	struct lent_buf *lent; /* lent and not back yet */
+	struct inj_lend_stats ls;
 	struct inj_pkt cur; /* last popped */
 };
+
+/* A buffer tx_lend gave out: malloc'd, exactly the length asked for. */
+struct lent_buf {
+	struct lent_buf *next;
+	uint32_t len;
+	uint8_t *data;
+};
+
+/* Lent buffers still out when an instance closed, over every instance. */
+static unsigned lent_leaked;
 
 static int inj_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 {
@@ -97,6 +110,13 @@ static void free_list(struct inj_node *n)
 static void inj_close(struct tern_drv *drv)
 {
 	struct inj *d = (struct inj *)drv;
+	while (d->lent != NULL) { /* the core must have given every one back */
+		struct lent_buf *b = d->lent;
+		d->lent = b->next;
+		free(b->data);
+		free(b);
+		lent_leaked++;
+	}
 	free_list(d->rx_head);
 	free_list(d->tx_head);
 	free(d->cur.data);
@@ -157,6 +177,58 @@ static void inj_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 	}
 }
 
+/* Take back the lent buffer of handle h: 0, or -1 if it is not out (given
+ * back twice, or never lent). */
+static int lend_back(struct inj *d, void *h)
+{
+	for (struct lent_buf **pp = &d->lent; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == h) {
+			struct lent_buf *b = *pp;
+			*pp = b->next;
+			free(b->data);
+			free(b);
+			return 0;
+		}
+	}
+	d->ls.bad++;
+	return -1;
+}
+
+static void *inj_tx_lend(struct tern_drv *drv, uint32_t len, void **handle)
+{
+	struct inj *d = (struct inj *)drv;
+	if (d->lend_left == 0 || len > d->base.info.mtu)
+		return NULL;
+	if (d->lend_left > 0)
+		d->lend_left--;
+	struct lent_buf *b = calloc(1, sizeof(*b));
+	b->data = malloc(len);
+	b->len = len;
+	b->next = d->lent;
+	d->lent = b;
+	d->ls.lent++;
+	*handle = b;
+	return b->data;
+}
+
+static void inj_tx_unlend(struct tern_drv *drv, void *handle)
+{
+	struct inj *d = (struct inj *)drv;
+	if (lend_back(d, handle) == 0)
+		d->ls.unlent++;
+}
+
+/* A consumed lent descriptor: its packet must fill the front of the buffer,
+ * hdr, payload and trailer in a row, and fit it. */
+static int lent_ok(const struct tern_tx *t)
+{
+	const struct lent_buf *b = t->lent;
+	const uint8_t *p = t->hdr;
+	return p == b->data && (const uint8_t *)t->payload == p + t->hdr_len &&
+	       (const uint8_t *)t->trailer == p + t->hdr_len + t->len && t->msg == NULL &&
+	       t->hdr_len + t->len + t->trailer_len <= b->len;
+}
+
 static unsigned inj_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 {
 	struct inj *d = (struct inj *)drv;
@@ -180,6 +252,12 @@ static unsigned inj_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned 
 		if (tern_wire_check(e->data, len, UINT32_MAX, &h) != TERN_WIRE_OK ||
 		    !tern_wire_csum_ok(e->data, len))
 			d->tx_bad++;
+		if (t->flags & TERN_TX_LENT) {
+			if (!lent_ok(t))
+				d->tx_bad++;
+			if (lend_back(d, t->lent) == 0)
+				d->ls.sent++;
+		}
 		if (d->tx_tail != NULL)
 			d->tx_tail->next = e;
 		else
@@ -201,6 +279,8 @@ static const struct tern_drv_ops inj_ops = {
 	.rx_burst = inj_rx_burst,
 	.rx_done = inj_rx_done,
 	.tx_burst = inj_tx_burst,
+	.tx_lend = inj_tx_lend,
+	.tx_unlend = inj_tx_unlend,
 };
 
 int inj_register(void)
@@ -315,6 +395,24 @@ void inj_tx_limit(struct inj *d, int n)
 void inj_mem_fail_after(struct inj *d, int n)
 {
 	d->mem_fail_after = n;
+}
+
+void inj_tx_lend_allow(struct inj *d, int n)
+{
+	d->lend_left = n;
+}
+
+struct inj_lend_stats inj_lend_stats(const struct inj *d)
+{
+	struct inj_lend_stats s = d->ls;
+	for (const struct lent_buf *b = d->lent; b != NULL; b = b->next)
+		s.out++;
+	return s;
+}
+
+unsigned inj_lent_leaked(void)
+{
+	return lent_leaked;
 }
 
 /* --- the peer ---------------------------------------------------------------- */

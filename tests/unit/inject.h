@@ -87,6 +87,26 @@ void inj_tx_limit(struct inj *d, int n);
 /* Msgbuf regions come from the driver (mmap): fail after n more (-1: never). */
 void inj_mem_fail_after(struct inj *d, int n);
 
+/*
+ * Lent transmit buffers (driver.h's tx_lend): the driver lends at most n
+ * more (-1: any number; 0, the default: none, so the core seals into its
+ * own memory). Each is malloc'd, exactly as long as asked, and tracked
+ * until it comes back: in a consumed TERN_TX_LENT descriptor (whose packet
+ * must fill the front of its buffer, else tx_bad), or by tx_unlend. A
+ * buffer given back twice, or never lent, counts in bad; one still out at
+ * close counts in inj_lent_leaked() (every instance, ever).
+ */
+struct inj_lend_stats {
+	unsigned lent;   /* lent so far */
+	unsigned sent;   /* back in a descriptor tx_burst consumed */
+	unsigned unlent; /* back through tx_unlend */
+	unsigned bad;    /* given back twice, or never lent */
+	unsigned out;    /* lent and not back */
+};
+void inj_tx_lend_allow(struct inj *d, int n);
+struct inj_lend_stats inj_lend_stats(const struct inj *d);
+unsigned inj_lent_leaked(void);
+
 /* --- the remote peer -------------------------------------------------------- */
 
 struct inj_peer {

@@ -2,7 +2,8 @@
  * test_registry.c — lib/registry.c, the driver registry: an endpoint over a
  * driver nobody registered (alone or under the faults decorator) fails with
  * -ENOENT; lookups, the list of names, and registration (idempotent for
- * the same ops, checked).
+ * the same ops, checked: a driver lends transmit buffers with both ops or
+ * neither).
  */
 #include "check.h"
 #include "inject.h"
@@ -38,6 +39,12 @@ static void drv_register__idempotent_and_checked(void)
 	CHECK_EQ(tern_drv_register(NULL), -EINVAL);
 	struct tern_drv_ops bad = {.name = "bad"};
 	CHECK_EQ(tern_drv_register(&bad), -EINVAL);
+	/* tx_lend and tx_unlend come together or not at all. */
+	struct tern_drv_ops half = *tern_drv_find(INJ_DRIVER);
+	half.name = "half";
+	half.tx_unlend = NULL;
+	CHECK_EQ(tern_drv_register(&half), -EINVAL);
+	CHECK(tern_drv_find("half") == NULL);
 }
 
 int main(void)

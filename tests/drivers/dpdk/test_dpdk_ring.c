@@ -263,6 +263,91 @@ static void tx__errors(void)
 	CHECK_EQ(ops->tx_burst(ra, tx, 0), 0);
 }
 
+static void sum_in_use(struct rte_mempool *mp, void *arg)
+{
+	*(unsigned *)arg += rte_mempool_in_use_count(mp);
+}
+
+/* mbufs taken from every pool of this process (caches count as free). */
+static unsigned mbufs_in_use(void)
+{
+	unsigned n = 0;
+	rte_mempool_walk(sum_in_use, &n);
+	return n;
+}
+
+/* A lent descriptor for the packet at b: hdr 40, payload len, tag 16, in a row. */
+static struct tern_tx lent_tx(struct tern_addr dst, uint8_t *b, uint32_t len, void *h)
+{
+	return (struct tern_tx){.dst = dst, .hdr = b, .hdr_len = 40, .payload = b + 40, .len = len,
+				.trailer = b + 40 + len, .trailer_len = 16, .flags = TERN_TX_LENT,
+				.lent = h};
+}
+
+/* Lent mbufs (tx_lend): the packet written into one leaves in that very
+ * mbuf, nothing copied; each comes back exactly once: sent, dropped (bad
+ * size, no route), left to the caller by a full queue and sent later, or
+ * given back (tx_unlend). */
+static void tx__lent_buffers(void)
+{
+	REQUIRE(ra != NULL && rb != NULL);
+	struct tern_addr dst = addr("10.2.0.2:6001"), nowhere = addr("10.2.0.99:6001");
+	unsigned used = mbufs_in_use();
+	void *h[5], *hx = NULL;
+	uint8_t *b[5];
+	for (int i = 0; i < 5; i++) {
+		b[i] = ops->tx_lend(ra, 40 + 300 + 16, &h[i]);
+		REQUIRE(b[i] != NULL);
+		for (unsigned j = 0; j < 356; j++)
+			b[i][j] = (uint8_t)(i + j * 7);
+	}
+	CHECK(ops->tx_lend(ra, ra->info.mtu + 1, &hx) == NULL);
+	CHECK_EQ(mbufs_in_use(), used + 5);
+
+	uint64_t copied = ra->stats.tx_copied_bytes, err = ra->stats.tx_drop_error,
+		 noroute = ra->stats.tx_drop_noroute;
+	struct tern_tx tx[3] = {lent_tx(dst, b[0], 300, h[0]), lent_tx(nowhere, b[1], 300, h[1]),
+				lent_tx(dst, b[2], 300, h[2])};
+	tx[2].len = ra->info.mtu; /* too big with its header and tag */
+	CHECK_EQ(ops->tx_burst(ra, tx, 3), 3);
+	CHECK_EQ(ra->stats.tx_drop_error - err, 1);
+	CHECK_EQ(ra->stats.tx_drop_noroute - noroute, 1);
+	CHECK_EQ(ra->stats.tx_copied_bytes, copied);
+	struct rte_mbuf *m = NULL, *arp = NULL;
+	REQUIRE(rte_ring_dequeue(ring_ab, (void **)&m) == 0);
+	CHECK(m == h[0]); /* the lent mbuf itself, one segment */
+	CHECK_EQ(m->nb_segs, 1);
+	CHECK_EQ(rte_pktmbuf_pkt_len(m), 42 + 356);
+	uint8_t want[356];
+	for (unsigned j = 0; j < 356; j++)
+		want[j] = (uint8_t)(j * 7);
+	CHECK(memcmp(rte_pktmbuf_mtod_offset(m, uint8_t *, 42), want, 356) == 0);
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, 14);
+	CHECK_EQ(rte_ipv4_cksum(ip), 0);
+	rte_pktmbuf_free(m);
+	if (rte_ring_dequeue(ring_ab, (void **)&arp) == 0) /* who has 10.2.0.99? */
+		rte_pktmbuf_free(arp);
+
+	/* A full queue: the descriptor is left, its mbuf still the caller's. */
+	void *fill[4096];
+	unsigned nfill = 0;
+	while (nfill < 4096 && rte_ring_enqueue(ring_ab, &fill[nfill]) == 0)
+		nfill++;
+	struct tern_tx t3 = lent_tx(dst, b[3], 300, h[3]);
+	CHECK_EQ(ops->tx_burst(ra, &t3, 1), 0);
+	CHECK_EQ(mbufs_in_use(), used + 2); /* b[3] and b[4] */
+	void *junk;
+	while (nfill-- > 0)
+		REQUIRE(rte_ring_dequeue(ring_ab, &junk) == 0);
+	CHECK_EQ(ops->tx_burst(ra, &t3, 1), 1);
+	REQUIRE(rte_ring_dequeue(ring_ab, (void **)&m) == 0);
+	CHECK(m == h[3]);
+	rte_pktmbuf_free(m);
+
+	ops->tx_unlend(ra, h[4]);
+	CHECK_EQ(mbufs_in_use(), used);
+}
+
 static void rx__malformed(void)
 {
 	REQUIRE(ra != NULL && rb != NULL);
@@ -416,6 +501,7 @@ int mode_ring(void)
 	RUN(ring__echo);
 	RUN(tx__frame_format);
 	RUN(tx__errors);
+	RUN(tx__lent_buffers);
 	RUN(rx__malformed);
 	RUN(ring__zero_copy);
 	RUN(ring__jumbo);

@@ -126,7 +126,7 @@ int tern_ep_create(const struct tern_ep_config *cfg, struct tern_ep **out)
 	if (ep->rto_max_ns < ep->rto_min_ns)
 		ep->rto_max_ns = ep->rto_min_ns;
 	ep->ack_delay_ns = cfg->ack_delay_ns ? cfg->ack_delay_ns : 4 * ep->rto_min_ns;
-	ep->cc_target_ns = !(cfg->flags & TERN_EP_CC) ? 0
+	ep->cc_target_ns = (cfg->flags & TERN_EP_NO_CC) ? 0
 			   : cfg->cc_target_ns ? cfg->cc_target_ns : ep->rto_min_ns / 4;
 	ep->keepalive_ns = cfg->keepalive_ns;
 	ep->idle_timeout_ns = cfg->idle_timeout_ns ? cfg->idle_timeout_ns

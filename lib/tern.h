@@ -84,16 +84,18 @@ struct tern_req;
  *  (fewer packets for large requests: docs/performance.md). Callers always
  *  accept both forms. */
 #define TERN_EP_NO_COALESCE_CR 0x4u
-/** Congestion control (lib/cc.c): each session's packets in flight follow a
- *  delay-based window, paced below one packet (see cc_target_ns). For many
- *  senders through one bottleneck (incast). A loss cuts the window only
- *  when the delay says there is a queue (a recent sample above target, or
- *  none for an RTO). Off by default for now: where RTT samples carry host
- *  delay far above the target (loop under CPU contention: a 50 us target)
- *  and random loss stalls calls past an RTO without samples, windows are
- *  still cut and seldom grow back (the blkstore fault tests time out with
- *  it when the test suite runs two at once). */
+/** Accepted and ignored: congestion control is on by default (it was
+ *  opt-in before; see TERN_EP_NO_CC). */
 #define TERN_EP_CC 0x8u
+/** Turn congestion control off. By default (lib/cc.c) each session's
+ *  packets in flight follow a delay-based window, paced below one packet
+ *  but never slower than a packet per RTO (see cc_target_ns): incast
+ *  protection for many senders through one bottleneck. The delay is the
+ *  lower of a session's last two RTT samples (one late packet is no
+ *  queue); a loss cuts the window only when the delay says there is a
+ *  queue (above target, or losses for 4 RTOs with no sample). An
+ *  uncongested session pays one comparison per call. */
+#define TERN_EP_NO_CC 0x10u
 
 /* ------------------------------------------------------------------ */
 /** @name Protection levels (struct tern_ep_config.protection) */
@@ -172,7 +174,8 @@ struct tern_ep_config {
 	uint64_t cc_target_ns;       /**< congestion control (lib/cc.c): the queueing delay a
 					  session aims at, above the lowest RTT it has seen;
 					  sessions with few packets in flight aim up to 6 x
-					  higher (default RTO floor / 4; only with TERN_EP_CC) */
+					  higher (default RTO floor / 4; unused with
+					  TERN_EP_NO_CC) */
 
 	/* Security (see docs/security.md). Files are read by tern_ep_create(). */
 	const char *key_file;      /**< this endpoint's static X25519 private key (tern-keygen NAME

@@ -189,8 +189,8 @@ static int open_eps(const struct inc_opts *o)
 		cfg.rto_max_ns = o->rto_max_ns;
 		cfg.call_timeout_ns = o->timeout_ns;
 		cfg.cc_target_ns = o->cc_target_ns;
-		if (!o->no_cc)
-			cfg.flags |= TERN_EP_CC;
+		if (o->no_cc)
+			cfg.flags |= TERN_EP_NO_CC;
 		int rc = tern_ep_create(&cfg, &run.eps[i]);
 		if (rc != 0) {
 			fprintf(stderr, "tern-incast: client endpoint %u: %s\n", i, strerror(-rc));

@@ -61,7 +61,7 @@ static void usage(FILE *f)
 		"  --duration S         measured seconds (5; server: lifetime, 0 = until a signal)\n"
 		"  --warmup S           seconds before the window (0.5)\n"
 		"  --timeout S          per-call deadline (10)\n"
-		"  --no-cc              client endpoints without congestion control (TERN_EP_CC)\n"
+		"  --no-cc              client endpoints without congestion control (TERN_EP_NO_CC)\n"
 		"  --cc-target-us N     client endpoints' queueing delay target (tern_ep_config\n"
 		"                       .cc_target_ns; default: the library's)\n"
 		"  --rto-min-us N       RTO floor of every endpoint (default: the driver's)\n"

@@ -51,7 +51,7 @@
 
 /* --- the one way a call ends ------------------------------------------------ */
 
-static void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t type, int status,
+static inline void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t type, int status,
 		     const void *data, size_t len)
 {
 	struct tern_result r = {.status = status, .req_type = type, .data = data, .len = len};
@@ -80,7 +80,7 @@ static void queued_fail(struct tern_ep *ep, struct tern_msg *req, int err)
 
 /* --- transmission ------------------------------------------------------------ */
 
-static void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, uint32_t i)
+static inline void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, uint32_t i)
 {
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_REQ);
@@ -444,7 +444,7 @@ static inline void progress(struct tern_ep *ep, struct call_slot *c)
 }
 
 /* Reception i was the RTT sample's packet. */
-static void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i)
+static inline void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 {
 	struct tern_session *s = c->s;
 	c->sample_valid = 0;
@@ -509,7 +509,7 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
-static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
+static inline struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
 				 const struct tern_hdr *h)
 {
 	struct call_slot *c = &s->cs[h->req_num & s->req_slot_mask];
@@ -757,7 +757,7 @@ static inline int outstanding(const struct call_slot *c)
 
 /* When c's RTO is due, with the session's RTO as it is now (it may have
  * grown since the call sent, from other calls' samples); 0: not running. */
-static uint64_t rto_at(const struct call_slot *c)
+static inline uint64_t rto_at(const struct call_slot *c)
 {
 	if (c->sent_ns == 0 || !outstanding(c))
 		return 0; /* nothing outstanding (or waiting for credits): no loss to find */

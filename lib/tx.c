@@ -87,10 +87,11 @@ __attribute__((noinline)) static void tx_undo(struct tern_ep *ep, struct tern_tx
 	ep->st.tx_drops++;
 }
 
-void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		    struct tern_tx *t, unsigned i)
+void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, struct tern_tx *t, unsigned i)
 {
-	if (tern_seal(ep, s, h, t, ep->txhdr[i], ep->txtag[i]) != 0)
+	struct tern_hdr h; /* as tern_tx_data() wrote it */
+	tern_wire_get(ep->txhdr[i], &h);
+	if (tern_seal(ep, s, &h, t, ep->txhdr[i], ep->txtag[i]) != 0)
 		tx_undo(ep, t); /* lost: retransmitted like any other packet */
 }
 

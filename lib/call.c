@@ -175,7 +175,9 @@ void tern_calls_kick(struct tern_session *s)
 
 static uint64_t slots_free(const struct tern_session *s)
 {
-	uint64_t all = s->nslots == 64 ? ~0ull : (1ull << s->nslots) - 1;
+	/* (1 << nslots) - 1 without the branch for 64 slots: nslots is 1..64,
+	 * and 2 << 63 is 0 in 64 bits. */
+	uint64_t all = (2ull << (s->nslots - 1)) - 1;
 	return ~s->cs_busy & all;
 }
 

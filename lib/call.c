@@ -643,6 +643,22 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 			return;
 		}
 		uint32_t m = tern_wire_npkts(h->msg_size, s->dpp);
+		if (m == 1 && n == 1) {
+			/* One packet each way (most calls): the call ends here,
+			 * so of rx_mark() only the RTT sample is left to do. Its
+			 * credit, its window and a stall are what
+			 * tern_call_complete() releases, the timer is set by it,
+			 * and call_start() resets the RTO's clock. */
+			c->last_held = 0;
+			if (c->sample_valid && c->sample_idx == 0)
+				rx_sample(ep, c, 0);
+			c->resp_size = h->msg_size;
+			c->resp_npkts = 1;
+			c->total = 1;
+			ep->st.zc_rx++;
+			tern_call_complete(c, 0, payload, len);
+			return;
+		}
 		if (m > 1) {
 			c->resp = tern_msg_alloc(ep, h->msg_size);
 			if (c->resp == NULL) {

@@ -121,6 +121,28 @@ static inline void arm_later(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
+/* Send transmission i (new, inside the window) if the credits allow;
+ * 0 if it must wait for them (tern_credit_take() noted it). */
+static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+			   uint32_t i)
+{
+	if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
+		return 0;
+	if (!c->sample_valid && i >= c->tx_hi) {
+		c->sample_valid = 1;
+		c->sample_idx = i;
+		c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
+		arm_later(ep, c);
+	} else if (c->sent_ns == 0) { /* the RTO starts when this leaves */
+		arm_later(ep, c);
+	}
+	send_one(ep, s, c, i);
+	c->tx_next = i + 1;
+	if (c->tx_next > c->tx_hi)
+		c->tx_hi = c->tx_next;
+	return 1;
+}
+
 /* Send what the window and the credits allow. */
 static void call_kick(struct tern_ep *ep, struct call_slot *c)
 {
@@ -140,20 +162,8 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
-		if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
+		if (!kick_one(ep, s, c, i))
 			return; /* tern_credits_next_waiting() resumes it */
-		if (!c->sample_valid && i >= c->tx_hi) {
-			c->sample_valid = 1;
-			c->sample_idx = i;
-			c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
-			arm_later(ep, c);
-		} else if (c->sent_ns == 0) { /* the RTO starts when this leaves */
-			arm_later(ep, c);
-		}
-		send_one(ep, s, c, i);
-		c->tx_next = i + 1;
-		if (c->tx_next > c->tx_hi)
-			c->tx_hi = c->tx_next;
 	}
 	s->want_tx &= ~(1ull << c->idx);
 	if (tern_unlikely(c->oneway) && oneway_sent(c) && !c->done_queued) {
@@ -215,6 +225,13 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->ctx = ctx;
 	s->cs_busy |= 1ull << c->idx;
 	arm_later(ep, c); /* the deadline, if nothing is sent yet */
+	if (c->total == 1 && !oneway) {
+		/* One packet (most calls): call_kick()'s first turn, without
+		 * the window's test (it is empty) or a loop. */
+		if (kick_one(ep, s, c, 0))
+			s->want_tx &= ~(1ull << c->idx);
+		return;
+	}
 	call_kick(ep, c);
 }
 

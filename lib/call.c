@@ -191,7 +191,7 @@ static uint64_t slots_free(const struct tern_session *s)
 	return ~s->cs_busy & all;
 }
 
-static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
 		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
 		       uint64_t deadline, int oneway, int idempotent)
 {

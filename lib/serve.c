@@ -40,8 +40,12 @@
 #include "tx.h"
 #include "window.h"
 
-static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-			  uint32_t j)
+/* Response packet j of ss's answer. Inline everywhere (also where it is
+ * rare): finish() sends every response's packet 0 through it, and a call
+ * from there costs more than the packet's header. */
+__attribute__((always_inline)) static inline void send_resp_pkt(struct tern_ep *ep,
+								 struct tern_session *s,
+								 struct serve_slot *ss, uint32_t j)
 {
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_RESP);
@@ -123,8 +127,9 @@ static void handler_done(struct tern_ep *ep, struct tern_session *s, struct serv
 
 /* Finish a request: cache resp (or the error status: an errno, or with
  * flags TERN_WF_STATUS a status code, resp its message or NULL) and send
- * packet 0. */
-static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+ * packet 0. Inline into the three tern_respond*() calls: every answer
+ * passes here. */
+__attribute__((always_inline)) static inline int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
 		  struct tern_msg *resp, int status, uint8_t flags)
 {
 	int rc = 0;

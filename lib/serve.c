@@ -71,7 +71,7 @@ __attribute__((always_inline)) static inline void send_resp_pkt(struct tern_ep *
 	tern_tx_data(ep, s, &h, m, m->data + off, len);
 }
 
-static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
+static inline void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
 {
 	if (ss->resp != NULL) {
 		tern_msg_drop(ss->resp);

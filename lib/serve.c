@@ -116,7 +116,7 @@ static void answer_error(struct tern_ep *ep, struct tern_session *s, struct serv
 }
 
 /* The handler no longer holds ss's request. */
-static void handler_done(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
+static inline void handler_done(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
 {
 	s->handlers--;
 	ep->running--;

@@ -832,11 +832,16 @@ static int turn_coming(const struct tern_ep *ep, const struct call_slot *c, uint
 	return now - ep->rack_at_ns < (rto > waited / 4 ? rto : waited / 4);
 }
 
+/* The earlier of rto (rto_at(c); 0: not running) and c's deadline. */
+static inline uint64_t rto_or_deadline(const struct call_slot *c, uint64_t rto)
+{
+	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+}
+
 /* The timer's next time for an active call: its RTO or its deadline. */
 static uint64_t active_at(const struct call_slot *c)
 {
-	uint64_t rto = rto_at(c);
-	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+	return rto_or_deadline(c, rto_at(c));
 }
 
 void tern_calls_arm(struct tern_ep *ep, uint64_t now)
@@ -895,7 +900,7 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		 * the RTO grew), or nothing outstanding. */
 		if (c->arm_queued)
 			return; /* tern_calls_arm() sets it when this poll ends */
-		tern_wheel_arm(&ep->wheel, &c->timer, active_at(c));
+		tern_wheel_arm(&ep->wheel, &c->timer, rto_or_deadline(c, due));
 		return;
 	}
 	uint64_t rto = tern_rto(s, c->backoff);

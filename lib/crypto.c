@@ -8,7 +8,8 @@
  *   SHA-256, HMAC-SHA256       libgcrypt 1.10  (handshake; HKDF is Noise's, on HMAC)
  *   ChaCha20-Poly1305          OpenSSL 3.0 EVP (AEAD where the CPU lacks AES-NI;
  *                                               the handshake's AEAD)
- *   X25519, random, base64     OpenSSL 3.0
+ *   X25519 DH, random, base64  OpenSSL 3.0
+ *   X25519 public keys         nettle 3.8 (hogweed: curve25519_mul_g)
  *
  * Why (perf/micro/providers.c: `TERN_PROVIDERS_SIZES=32,64,1440
  * tern-providers 15`, tern's packet shape: 40 bytes of AAD, one context per
@@ -46,13 +47,33 @@
  *   nettle 3.8         55.0   24.8
  *   libgcrypt 1.10    137.2  134.6
  *
+ * and again for finding 8 of issue 10 (`TERN_PROVIDERS_ONLY=x25519
+ * tern-providers 9`, 9 interleaved rounds, medians, the machine shared
+ * with a load average of 15 on 2 cores):
+ *
+ *   OpenSSL DH: peer imported and validated, context per DH    34.6
+ *               peer imported and validated, context reused    33.5
+ *               peer imported once, context per key (tern)     28.8
+ *   public key: OpenSSL import of the private key              31.3
+ *               nettle curve25519_mul_g alone                   23.7
+ *               nettle, then both halves into OpenSSL (tern)    26.9
+ *   libsodium DH 33.5, public key 30.6; nettle DH 53.8
+ *
  *   SHA-256 of 64 B: libgcrypt 104 ns, libsodium 404, OpenSSL 417.
  *   Noise HKDF (3 HMAC): libgcrypt 1.16 us, libsodium 2.46, OpenSSL 2.83.
  *
- * So hashing moves to libgcrypt; X25519 stays on OpenSSL with the key
- * imported once (libsodium is no faster; nettle's fixed-base is, but its
- * DH is slower); ChaCha20-Poly1305 stays on OpenSSL for its bulk speed
- * (tern_cipher_local picks it only where AES-NI is missing).
+ * So hashing moves to libgcrypt; X25519's DH stays on OpenSSL with the key
+ * imported once, its derive context made once per key and a peer's key
+ * imported once per peer (tern_x25519_pub: the import and OpenSSL's
+ * validation of it, a length check for X25519, cost ~5 us a DH); public
+ * keys come from nettle's fixed-base multiplication, handed to OpenSSL
+ * with the private key so its import does not compute them again
+ * (libsodium is no faster at either; nettle's DH is slower);
+ * ChaCha20-Poly1305 stays on OpenSSL for its bulk speed (tern_cipher_local
+ * picks it only where AES-NI is missing). SHA-256 goes through
+ * gcry_md_hash_buffers (no handle: 0.12 us for 64 B, 0.2 with one) and
+ * the HKDF keeps one keyed HMAC handle for its outputs (1.0 us, 1.27 with
+ * a handle per HMAC).
  *
  * Neither provider can check a tag before decrypting (GCM and Poly1305 are
  * computed in the same pass), so tern_aead_open decrypts, checks, and
@@ -69,6 +90,8 @@
 #include <unistd.h>
 
 #include <gcrypt.h>
+#include <nettle/curve25519.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -118,9 +141,17 @@ static int gcrypt_ready(void)
 /* --- X25519 ------------------------------------------------------------------- */
 
 struct tern_x25519_key {
-	EVP_PKEY *pkey; /* OpenSSL keeps the private key in secure heap, cleared on free */
+	EVP_PKEY *pkey;     /* OpenSSL keeps the private key in secure heap, cleared on free */
+	EVP_PKEY_CTX *ctx;  /* its derive context, made and initialised once */
 };
 
+/*
+ * Import priv into OpenSSL with its public key computed by nettle's
+ * fixed-base multiplication (curve25519_mul_g: clamps as RFC 7748 does,
+ * side-channel silent, ~25 us) and handed to OpenSSL with it, so the
+ * import does not compute it again on OpenSSL's slower fixed-base path
+ * (~31 us; see the table above). Only the DH itself then runs in OpenSSL.
+ */
 int tern_x25519_key_new(struct tern_x25519_key **out, const uint8_t priv[32], uint8_t pub[32])
 {
 	if (out == NULL || priv == NULL)
@@ -128,13 +159,29 @@ int tern_x25519_key_new(struct tern_x25519_key **out, const uint8_t priv[32], ui
 	struct tern_x25519_key *k = malloc(sizeof(*k));
 	if (k == NULL)
 		return -ENOMEM;
-	k->pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
-	size_t n = 32;
-	if (k->pkey == NULL ||
-	    (pub != NULL && (EVP_PKEY_get_raw_public_key(k->pkey, pub, &n) != 1 || n != 32))) {
+	uint8_t p[32];
+	curve25519_mul_g(p, priv);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)(uintptr_t)priv,
+						  32),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, p, 32),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+	k->pkey = NULL;
+	k->ctx = NULL;
+	int ok = c != NULL && EVP_PKEY_fromdata_init(c) == 1 &&
+		 EVP_PKEY_fromdata(c, &k->pkey, EVP_PKEY_KEYPAIR, params) == 1;
+	EVP_PKEY_CTX_free(c);
+	/* The derive context is made here once: per DH it would cost ~2 us
+	 * (a method fetch by name) on top of the ~30 us multiplication. */
+	if (!ok || (k->ctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(k->ctx) != 1) {
 		tern_x25519_key_free(k);
 		return -ENOMEM;
 	}
+	if (pub != NULL)
+		memcpy(pub, p, 32);
 	*out = k;
 	return 0;
 }
@@ -153,35 +200,72 @@ void tern_x25519_key_free(struct tern_x25519_key *k)
 {
 	if (k == NULL)
 		return;
+	EVP_PKEY_CTX_free(k->ctx);
 	EVP_PKEY_free(k->pkey);
 	free(k);
 }
 
-int tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32], uint8_t out[32])
+struct tern_x25519_pub {
+	EVP_PKEY *pkey;
+};
+
+int tern_x25519_pub_new(struct tern_x25519_pub **out, const uint8_t pub[32])
 {
-	/* A derive context per call keeps the key immutable (any thread may
-	 * use it); making one costs ~0.5 us against the 34 us of the DH. */
-	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
-	EVP_PKEY_CTX *c = peer != NULL ? EVP_PKEY_CTX_new(k->pkey, NULL) : NULL;
+	if (out == NULL || pub == NULL)
+		return -EINVAL;
+	struct tern_x25519_pub *p = malloc(sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, 32);
+	if (p->pkey == NULL) {
+		free(p);
+		return -ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void tern_x25519_pub_free(struct tern_x25519_pub *p)
+{
+	if (p == NULL)
+		return;
+	EVP_PKEY_free(p->pkey);
+	free(p);
+}
+
+int tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+			   uint8_t out[32])
+{
 	size_t n = 32;
-	int rc = -ENOMEM;
-	if (c != NULL) {
-		rc = -EINVAL;
-		/* OpenSSL refuses an all-zero result (a low-order peer key);
-		 * checked again here, in constant time, so the rule does not
-		 * rest on one provider's behaviour. */
-		if (EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, peer) == 1 &&
-		    EVP_PKEY_derive(c, out, &n) == 1 && n == 32) {
-			uint8_t acc = 0;
-			for (int i = 0; i < 32; i++)
-				acc |= out[i];
-			rc = acc != 0 ? 0 : -EINVAL;
-		}
+	int rc = -EINVAL;
+	/* The peer is not "validated" by OpenSSL (for X25519 that is a length
+	 * check, at the cost of a context per call): a low-order key gives an
+	 * all-zero result, which OpenSSL refuses and which is checked again
+	 * here, in constant time, so the rule does not rest on one provider's
+	 * behaviour. The context keeps a reference to p's key until the next
+	 * DH or its free (reference-counted: p may be freed before). */
+	if (EVP_PKEY_derive_set_peer_ex(k->ctx, p->pkey, 0) == 1 &&
+	    EVP_PKEY_derive(k->ctx, out, &n) == 1 && n == 32) {
+		uint8_t acc = 0;
+		for (int i = 0; i < 32; i++)
+			acc |= out[i];
+		rc = acc != 0 ? 0 : -EINVAL;
 	}
 	if (rc != 0)
 		tern_wipe(out, 32);
-	EVP_PKEY_CTX_free(c);
-	EVP_PKEY_free(peer);
+	return rc;
+}
+
+int tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub[32], uint8_t out[32])
+{
+	struct tern_x25519_pub *p;
+	int rc = tern_x25519_pub_new(&p, pub);
+	if (rc != 0) {
+		tern_wipe(out, 32);
+		return rc;
+	}
+	rc = tern_x25519_key_dh_pub(k, p, out);
+	tern_x25519_pub_free(p);
 	return rc;
 }
 
@@ -217,16 +301,28 @@ int tern_x25519(uint8_t out[32], const uint8_t priv[32], const uint8_t pub[32])
 
 /* --- hashing --------------------------------------------------------------------- */
 
-/* SHA-256 (hmac 0) or HMAC-SHA256 of a || b through a libgcrypt handle,
- * whose state (key pads included) gcry_md_close wipes. */
-static void sha256_md(uint8_t out[32], int hmac, const uint8_t *key, size_t klen, const void *a,
-		      size_t alen, const void *b, size_t blen)
+/* An HMAC-SHA256 handle keyed with key (libgcrypt keeps the keyed state, so
+ * gcry_md_reset returns to it: several MACs under one key pay for one open
+ * and one key setup), or NULL. gcry_md_close wipes it, key pads included. */
+static gcry_md_hd_t hmac_open(const uint8_t *key, size_t klen)
 {
 	gcry_md_hd_t h = NULL;
+	if (gcrypt_ready() != 0 || gcry_md_open(&h, GCRY_MD_SHA256, GCRY_MD_FLAG_HMAC) != 0)
+		return NULL;
+	if (gcry_md_setkey(h, key, klen) != 0) {
+		gcry_md_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* The MAC of a || b (b may be NULL) under h's key into out (zeros if h is
+ * NULL: see crypto.h), and h back to its keyed state. */
+static void hmac_put(gcry_md_hd_t h, uint8_t out[32], const void *a, size_t alen, const void *b,
+		     size_t blen)
+{
 	const unsigned char *d = NULL;
-	if (gcrypt_ready() == 0 &&
-	    gcry_md_open(&h, GCRY_MD_SHA256, hmac ? GCRY_MD_FLAG_HMAC : 0) == 0 &&
-	    (!hmac || gcry_md_setkey(h, key, klen) == 0)) {
+	if (h != NULL) {
 		gcry_md_write(h, a, alen);
 		if (b != NULL)
 			gcry_md_write(h, b, blen);
@@ -235,30 +331,43 @@ static void sha256_md(uint8_t out[32], int hmac, const uint8_t *key, size_t klen
 	if (d != NULL)
 		memcpy(out, d, 32);
 	else
-		memset(out, 0, 32); /* see crypto.h: no session can be keyed then */
-	gcry_md_close(h);
+		memset(out, 0, 32);
+	if (h != NULL)
+		gcry_md_reset(h);
 }
 
+/* SHA-256 in one call on the caller's stack: no handle to allocate. */
 void tern_sha256(uint8_t out[32], const void *a, size_t alen, const void *b, size_t blen)
 {
-	sha256_md(out, 0, NULL, 0, a, alen, b, blen);
+	gcry_buffer_t iov[2] = {
+		{.size = alen, .len = alen, .data = (void *)(uintptr_t)a},
+		{.size = blen, .len = blen, .data = (void *)(uintptr_t)b},
+	};
+	if (gcrypt_ready() != 0 ||
+	    gcry_md_hash_buffers(GCRY_MD_SHA256, 0, out, iov, b != NULL ? 2 : 1) != 0)
+		memset(out, 0, 32); /* see crypto.h: no session can be keyed then */
 }
 
 void tern_hmac(uint8_t out[32], const uint8_t *key, size_t klen, const void *a, size_t alen,
 	       const void *b, size_t blen)
 {
-	sha256_md(out, 1, key, klen, a, alen, b, blen);
+	gcry_md_hd_t h = hmac_open(key, klen);
+	hmac_put(h, out, a, alen, b, blen);
+	gcry_md_close(h);
 }
 
+/* Two handles rather than one per HMAC: the outputs share the key temp. */
 void tern_hkdf(const uint8_t ck[32], const void *ikm, size_t ilen, uint8_t out1[32],
 	       uint8_t out2[32], uint8_t *out3)
 {
 	uint8_t temp[32], one = 1, two = 2, three = 3;
 	tern_hmac(temp, ck, 32, ikm, ilen, NULL, 0); /* ck is not read after this: outputs may alias it */
-	tern_hmac(out1, temp, 32, &one, 1, NULL, 0);
-	tern_hmac(out2, temp, 32, out1, 32, &two, 1);
+	gcry_md_hd_t h = hmac_open(temp, sizeof(temp));
+	hmac_put(h, out1, &one, 1, NULL, 0);
+	hmac_put(h, out2, out1, 32, &two, 1);
 	if (out3 != NULL)
-		tern_hmac(out3, temp, 32, out2, 32, &three, 1);
+		hmac_put(h, out3, out2, 32, &three, 1);
+	gcry_md_close(h);
 	tern_wipe(temp, sizeof(temp));
 }
 

@@ -201,9 +201,12 @@ int tern_sec_init(struct tern_ep *ep, const struct tern_ep_config *cfg)
 			 "protection needs keys (key_file, peer_key_file or psk_file)");
 		return -EINVAL;
 	}
-	/* The client's static-static DH with the pinned server key, once. */
+	/* The client's static-static DH with the pinned server key, once; the
+	 * key imported once too (each handshake's es uses it). */
 	if (sec->have_peer) {
-		if (tern_x25519_key_dh(sec->s_key, sec->peer_pub, sec->ss_peer) != 0) {
+		if ((rc = tern_x25519_pub_new(&sec->peer_key, sec->peer_pub)) != 0)
+			return rc;
+		if (tern_x25519_key_dh_pub(sec->s_key, sec->peer_key, sec->ss_peer) != 0) {
 			tern_log(ep, TERN_LOG_ERR, "peer key %s is not a usable X25519 key",
 				 cfg->peer_key_file);
 			return -EINVAL;
@@ -222,6 +225,7 @@ void tern_sec_fini(struct tern_ep *ep)
 	tern_peers_fini(sec);
 	tern_cookie_fini(sec);
 	tern_x25519_key_free(sec->s_key);
+	tern_x25519_pub_free(sec->peer_key);
 	tern_wipe(sec, sizeof(*sec));
 	free(sec);
 	ep->sec = NULL;
@@ -343,8 +347,10 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 				st ? sec->s_key : NULL, st ? sec->s_pub : NULL,
 				st ? sec->peer_pub : NULL, ps ? sec->psk : NULL)) != 0)
 		return rc;
-	if (st)
+	if (st) {
 		noise_hs_set_ss(&c->hs, sec->ss_peer);
+		noise_hs_set_rs_key(&c->hs, sec->peer_key);
+	}
 	uint8_t pt[TERN_SHS_PT_LEN];
 	struct tern_wire_sx sx = {.timestamp = realtime_ns(),
 				  .protection = (uint8_t)sec->protection,
@@ -353,6 +359,7 @@ int tern_noise_connect(struct tern_session *s, const struct tern_wire_hs *hs)
 	payload_put(pt, hs, &sx);
 	size_t n;
 	rc = noise_hs_write(&c->hs, pt, sizeof(pt), b + TERN_SHS_OFF_MSG, TERN_SHS_MSG1_LEN, &n);
+	c->hs.rs_key = NULL; /* es was its only use */
 	tern_wipe(pt, sizeof(pt));
 	if (rc != 0)
 		return rc;
@@ -459,22 +466,41 @@ static void refuse_early(struct tern_ep *ep, const struct tern_rx *rx, const str
 
 struct rs_ctx {
 	struct tern_ep *ep;
-	struct tern_peer *peer;
+	struct tern_peer *peer; /* the key's entry, if it has one yet */
 	int not_allowed;
+	uint8_t ss[32];         /* an open server's DH with a key it has no entry for */
+	struct tern_x25519_pub *pub; /* and the key imported (for se) */
 };
 
-/* The client's static key, before any DH with it: listed? its ss. */
+/*
+ * The client's static key, before any DH with it: listed? its ss, from the
+ * key's entry (computed there once). A key not yet known to an open server
+ * gets its ss computed here and an entry only once the handshake has
+ * authenticated (tern_noise_accept): until then it is a claim.
+ */
 static int on_rs(struct noise_hs *y, void *arg)
 {
 	struct rs_ctx *x = arg;
-	struct tern_peer *p = tern_peer_get(x->ep, y->rs);
-	if (p == NULL) {
+	struct tern_sec *sec = x->ep->sec;
+	struct tern_peer *p = tern_peer_find(x->ep, y->rs);
+	if (p == NULL && !sec->peers.open) {
 		x->not_allowed = 1;
 		return -EACCES;
 	}
-	if (tern_peer_ss(x->ep->sec, p) != 0)
-		return -EACCES; /* a low-order key */
+	if (p == NULL) {
+		int rc = tern_x25519_pub_new(&x->pub, y->rs);
+		if (rc != 0)
+			return rc;
+		if (tern_x25519_key_dh_pub(sec->s_key, x->pub, x->ss) != 0)
+			return -EACCES; /* a low-order key */
+		noise_hs_set_ss(y, x->ss);
+		noise_hs_set_rs_key(y, x->pub);
+		return 0;
+	}
+	if (tern_peer_ss(sec, p) != 0)
+		return -EACCES;
 	noise_hs_set_ss(y, p->ss);
+	noise_hs_set_rs_key(y, p->pub); /* the entry outlives the state (tern_noise_answer) */
 	x->peer = p;
 	return 0;
 }
@@ -582,6 +608,13 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 		tern_noise_refuse(ep, rx, h, EPROTO);
 		goto out;
 	}
+	/* An open server's new key: its holder has proved it, so it is
+	 * remembered now, with the ss and import of this handshake (the entry
+	 * takes the import, which the state still uses for se). */
+	if (st && x.peer == NULL && (x.peer = tern_peer_get(ep, y->rs)) != NULL) {
+		tern_peer_keep(x.peer, x.pub, x.ss);
+		x.pub = NULL;
+	}
 	/* Remembered only once it is accepted: a refused CONNECT replayed gets
 	 * the same refusal again, and leaves no state. */
 	tern_hs_replay_add(sec, x.peer, y->re, sx.timestamp);
@@ -596,10 +629,13 @@ void tern_noise_accept(struct tern_ep *ep, const struct tern_rx *rx, const struc
 	if (st)
 		memcpy(res->client_static, y->rs, 32);
 	tern_wipe(pt, sizeof(pt));
+	tern_wipe(x.ss, sizeof(x.ss));
 	return;
 out:
 	noise_hs_wipe(y);
+	tern_x25519_pub_free(x.pub); /* after the state that refers to it */
 	tern_wipe(pt, sizeof(pt));
+	tern_wipe(x.ss, sizeof(x.ss));
 }
 
 /*

@@ -132,6 +132,7 @@ void noise_hs_wipe(struct noise_hs *hs)
 {
 	if (!hs->e_borrowed)
 		tern_x25519_key_free(hs->e);
+	tern_x25519_pub_free(hs->re_key);
 	tern_wipe(hs, sizeof(*hs));
 }
 
@@ -139,6 +140,7 @@ void noise_hs_borrow(struct noise_hs *dst, const struct noise_hs *src)
 {
 	memcpy(dst, src, sizeof(*dst));
 	dst->e_borrowed = 1;
+	dst->re_key = NULL;
 }
 
 int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, const void *prologue,
@@ -188,6 +190,11 @@ void noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[32])
 	hs->has_ss = 1;
 }
 
+void noise_hs_set_rs_key(struct noise_hs *hs, const struct tern_x25519_pub *p)
+{
+	hs->rs_key = p;
+}
+
 int noise_hs_set_ephemeral(struct noise_hs *hs, const uint8_t e_priv[32])
 {
 	if (hs->e != NULL && !hs->e_borrowed)
@@ -232,7 +239,16 @@ static int dh_token(struct noise_hs *hs, uint8_t t)
 		return -EINVAL;
 	pub = remote_e ? hs->re : hs->rs;
 	uint8_t dh[32];
-	int rc = tern_x25519_key_dh(priv, pub, dh);
+	int rc;
+	if (remote_e) { /* re takes part in two DH (es and ee, or ee and se): imported once */
+		rc = hs->re_key == NULL ? tern_x25519_pub_new(&hs->re_key, pub) : 0;
+		if (rc == 0)
+			rc = tern_x25519_key_dh_pub(priv, hs->re_key, dh);
+	} else if (hs->rs_key != NULL) {
+		rc = tern_x25519_key_dh_pub(priv, hs->rs_key, dh);
+	} else {
+		rc = tern_x25519_key_dh(priv, pub, dh);
+	}
 	if (rc == 0)
 		mix_key(hs, dh, 32);
 	tern_wipe(dh, sizeof(dh));

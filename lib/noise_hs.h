@@ -44,6 +44,7 @@ struct noise_hs;
 typedef int (*noise_rs_fn)(struct noise_hs *hs, void *ctx);
 
 struct tern_x25519_key;
+struct tern_x25519_pub;
 struct noise_hs {
 	uint8_t ck[32], h[32]; /* SymmetricState */
 	uint8_t k[32];         /* CipherState: k (if has_k) and n */
@@ -56,6 +57,8 @@ struct noise_hs {
 	uint8_t e_borrowed; /* a copy (noise_hs_borrow): e belongs to another state */
 	const struct tern_x25519_key *s; /* local static key (the caller's), or NULL */
 	struct tern_x25519_key *e;       /* local ephemeral key, once made */
+	struct tern_x25519_pub *re_key;  /* re imported (for two DH), once used; never borrowed */
+	const struct tern_x25519_pub *rs_key; /* rs imported by the caller (noise_hs_set_rs_key) */
 	uint8_t s_pub[32], e_pub[32];
 	uint8_t rs[32], re[32];
 	uint8_t psk[32];
@@ -81,10 +84,15 @@ int noise_hs_init(struct noise_hs *hs, enum noise_pattern p, int initiator, cons
 		  const uint8_t *rs, const uint8_t *psk);
 /* dst = a copy of src that uses src's ephemeral key without owning it (to
  * try a message on a copy, keeping src for the next one); src must outlive
- * dst; wipe dst as usual. */
+ * dst; wipe dst as usual. (src's imported re, if any, is not shared: dst
+ * imports its own when it needs one.) */
 void noise_hs_borrow(struct noise_hs *dst, const struct noise_hs *src);
 /* A precomputed DH(s, rs) for the "ss" token (the initiator knows rs at init). */
 void noise_hs_set_ss(struct noise_hs *hs, const uint8_t ss[32]);
+/* rs imported once by the caller (tern_x25519_pub of the same key, kept
+ * alive until the state's last DH with rs: es for an initiator, se for a
+ * responder), so that DH skips the import. */
+void noise_hs_set_rs_key(struct noise_hs *hs, const struct tern_x25519_pub *p);
 /* Use this ephemeral private key instead of a random one (tests: vectors). */
 int noise_hs_set_ephemeral(struct noise_hs *hs, const uint8_t e_priv[32]);
 

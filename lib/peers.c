@@ -27,7 +27,10 @@
  *     ring could be replayed within the window. Reaching that needs more
  *     than TERN_REPLAY_RING accepted handshakes within the window and more
  *     distinct keys than the set holds; at such a server anyone may open
- *     sessions under keys of their own anyway.
+ *     sessions under keys of their own anyway. A key gets an entry only
+ *     once a handshake under it has authenticated (its sender holds the
+ *     private key): a CONNECT that only names a key costs that one DH
+ *     (uncached) and takes nothing.
  *   - NNpsk0 (no static key) has no floor: a forgotten CONNECT could be
  *     replayed until its timestamp leaves the window. What it protects: a
  *     captured CONNECT is refused while it is among the last
@@ -114,6 +117,9 @@ int tern_peers_init(struct tern_ep *ep, const char *allow_file)
 void tern_peers_fini(struct tern_sec *sec)
 {
 	struct tern_peers *pp = &sec->peers;
+	uint32_t n = pp->open ? TERN_PEER_SETS * TERN_PEER_WAYS : pp->n;
+	for (uint32_t i = 0; pp->p != NULL && i < n; i++)
+		tern_x25519_pub_free(pp->p[i].pub);
 	if (pp->p != NULL) {
 		tern_wipe(pp->p, (size_t)(pp->open ? TERN_PEER_SETS * TERN_PEER_WAYS : pp->n) *
 					 sizeof(*pp->p)); /* the precomputed DH outputs */
@@ -124,11 +130,9 @@ void tern_peers_fini(struct tern_sec *sec)
 	pp->idx = NULL;
 }
 
-/*
- * The entry of client key k: NULL if the server has an allow-list and k is
- * not on it; without one, k's cache entry (made now if it has none).
- */
-struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
+/* The entry of client key k if there is one (allow-list: k listed; open
+ * server: k in the cache), else NULL; nothing changes. */
+struct tern_peer *tern_peer_find(struct tern_ep *ep, const uint8_t key[32])
 {
 	struct tern_peers *pp = &ep->sec->peers;
 	uint64_t h = keyed_hash(pp, key);
@@ -141,18 +145,40 @@ struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
 				return &pp->p[v - 1];
 		}
 	}
+	struct tern_peer *set = &pp->p[(h & (TERN_PEER_SETS - 1)) * TERN_PEER_WAYS];
+	for (uint32_t w = 0; w < TERN_PEER_WAYS; w++)
+		if (set[w].in_use && CRYPTO_memcmp(set[w].key, key, 32) == 0)
+			return &set[w];
+	return NULL;
+}
+
+/*
+ * The entry of client key k: NULL if the server has an allow-list and k is
+ * not on it; without one, k's cache entry (made now if it has none). An
+ * open server calls it only for a key whose holder has just completed a
+ * handshake (noise.c): a CONNECT that merely names a key, which anyone who
+ * knows the server's public key can send, must not take an entry (and with
+ * it another key's floor and precomputed DH).
+ */
+struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
+{
+	struct tern_peers *pp = &ep->sec->peers;
+	struct tern_peer *found = tern_peer_find(ep, key);
+	if (found != NULL || !pp->open) {
+		if (found != NULL && pp->open)
+			found->used = ep->now;
+		return found;
+	}
+	uint64_t h = keyed_hash(pp, key);
 	struct tern_peer *set = &pp->p[(h & (TERN_PEER_SETS - 1)) * TERN_PEER_WAYS], *victim = set;
 	for (uint32_t w = 0; w < TERN_PEER_WAYS; w++) {
 		struct tern_peer *p = &set[w];
-		if (p->in_use && CRYPTO_memcmp(p->key, key, 32) == 0) {
-			p->used = ep->now;
-			return p;
-		}
 		if (!p->in_use ? victim->in_use : victim->in_use && p->used < victim->used)
 			victim = p;
 	}
 	/* The least recently used key of the set is forgotten, floor and all. */
 	uint32_t gen = victim->gen + 1;
+	tern_x25519_pub_free(victim->pub);
 	tern_wipe(victim, sizeof(*victim));
 	memcpy(victim->key, key, 32);
 	victim->in_use = 1;
@@ -161,15 +187,31 @@ struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32])
 	return victim;
 }
 
-/* DH(server static, p->key) into p->ss, once. */
+/* DH(server static, p->key) into p->ss, and p->key imported (the
+ * handshake's se uses it too), once. */
 int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p)
 {
 	if (p->has_ss)
 		return 0;
-	if (tern_x25519_key_dh(sec->s_key, p->key, p->ss) != 0)
+	struct tern_x25519_pub *pub;
+	int rc = tern_x25519_pub_new(&pub, p->key);
+	if (rc != 0)
+		return rc;
+	if (tern_x25519_key_dh_pub(sec->s_key, pub, p->ss) != 0) {
+		tern_x25519_pub_free(pub);
 		return -EACCES;
-	p->has_ss = 1;
+	}
+	tern_peer_keep(p, pub, p->ss);
 	return 0;
+}
+
+/* p's ss and imported key, computed elsewhere (p takes pub). */
+void tern_peer_keep(struct tern_peer *p, struct tern_x25519_pub *pub, const uint8_t ss[32])
+{
+	tern_x25519_pub_free(p->pub);
+	p->pub = pub;
+	memmove(p->ss, ss, 32);
+	p->has_ss = 1;
 }
 
 /* --- accepted handshakes ------------------------------------------------------ */

@@ -209,6 +209,7 @@ struct serve_slot {
 /* --- security (crypto.c, noise_hs.c, noise.c, peers.c, cookie.c, protect.c, rekey.c) --- */
 
 struct tern_aead;
+struct tern_x25519_pub;
 /* A client's handshake in progress: the Noise state after message 1 and the
  * CONNECT as sent (retransmitted as is, but for mac2 once a cookie came). */
 struct hs_client {
@@ -232,6 +233,7 @@ struct replay_win {
 struct tern_peer {
 	uint8_t key[32];
 	uint8_t ss[32];   /* DH(server static, key), once has_ss */
+	struct tern_x25519_pub *pub; /* key imported (for se), once has_ss */
 	uint64_t floor;   /* wall-clock ns: this key's CONNECTs stamped at or below are refused */
 	uint64_t used;    /* ep->now of its last handshake (eviction order, open server) */
 	uint32_t gen;     /* bumped when the slot is given to another key */
@@ -300,6 +302,7 @@ struct tern_sec {
 	struct tern_x25519_key *s_key; /* the static private key, imported once */
 	uint8_t s_pub[32], peer_pub[32], psk[32];
 	uint8_t ss_peer[32]; /* client: DH(s, peer_pub), precomputed */
+	struct tern_x25519_pub *peer_key; /* client: peer_pub imported (for es) */
 	/* SHA256("mac1----" || k) and SHA256("cookie--" || k) for k = our own
 	 * public key (server), the pinned one (client), the PSK (NNpsk0) */
 	uint8_t mac1_key[3][32], cookie_key[3][32];
@@ -577,8 +580,10 @@ void tern_noise_refuse(struct tern_ep *ep, const struct tern_rx *rx, const struc
 /* peers.c: client keys (allow-list or a bounded cache) and replay memory */
 int tern_peers_init(struct tern_ep *ep, const char *allow_file);
 void tern_peers_fini(struct tern_sec *sec);
+struct tern_peer *tern_peer_find(struct tern_ep *ep, const uint8_t key[32]);
 struct tern_peer *tern_peer_get(struct tern_ep *ep, const uint8_t key[32]);
 int tern_peer_ss(struct tern_sec *sec, struct tern_peer *p);
+void tern_peer_keep(struct tern_peer *p, struct tern_x25519_pub *pub, const uint8_t ss[32]);
 int tern_hs_replay_check(const struct tern_sec *sec, const struct tern_peer *p,
 			 const uint8_t e[32], uint64_t ts, uint64_t now);
 void tern_hs_replay_add(struct tern_sec *sec, const struct tern_peer *p, const uint8_t e[32],

@@ -12,6 +12,8 @@
  *                                  machine's other work is not counted);
  *                                  prints the median, min and max per op
  *   TERN_PROVIDERS_SIZES=32,64,1440  the AEAD payload sizes (default 32,1440)
+ *   TERN_PROVIDERS_ONLY=x25519     time only the benchmarks whose names start
+ *                                  so (all are still cross-checked)
  *   tern-providers count NAME N    run benchmark NAME N times and nothing else
  *                                  (for instruction counts: callgrind twice with
  *                                  two N, the difference over the N difference)
@@ -291,6 +293,18 @@ static int x_evp_prepared_ctx(uint8_t out[32])
 	return rc;
 }
 
+/* tern's shape (lib/crypto.c): the key's derive context made once, the
+ * peer imported once for its DH (tern_x25519_pub) and not validated again */
+static EVP_PKEY *x_peer_pkey;
+static int x_evp_key_ctx_peer_once(uint8_t out[32])
+{
+	size_t n = 32;
+	return EVP_PKEY_derive_set_peer_ex(x_pctx, x_peer_pkey, 0) == 1 &&
+			       EVP_PKEY_derive(x_pctx, out, &n) == 1
+		       ? 0
+		       : -1;
+}
+
 static int x_sodium(uint8_t out[32])
 {
 	return crypto_scalarmult_curve25519(out, x_priv, x_peer);
@@ -334,6 +348,49 @@ static int kp_nettle(uint8_t out[32])
 {
 	curve25519_mul_g(out, x_priv);
 	return 0;
+}
+
+/* A prepared key (an EVP_PKEY usable for DH, as tern_x25519_key) made from a
+ * private key whose public key is computed elsewhere: given both, OpenSSL's
+ * import does not compute the public key again. */
+static EVP_PKEY *evp_from_pair(EVP_PKEY_CTX *c, uint8_t pub[32])
+{
+	EVP_PKEY *k = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, x_priv, 32),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub, 32),
+		OSSL_PARAM_construct_end(),
+	};
+	if (c == NULL || EVP_PKEY_fromdata_init(c) != 1 ||
+	    EVP_PKEY_fromdata(c, &k, EVP_PKEY_KEYPAIR, params) != 1)
+		return NULL;
+	return k;
+}
+
+/* the public key by nettle's fixed-base, both into OpenSSL (a context per key) */
+static int kp_nettle_evp(uint8_t out[32])
+{
+	curve25519_mul_g(out, x_priv);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+	EVP_PKEY *k = evp_from_pair(c, out);
+	EVP_PKEY_CTX_free(c);
+	size_t n = 32;
+	int rc = k != NULL && EVP_PKEY_get_raw_public_key(k, out, &n) == 1 ? 0 : -1;
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* the same from an EVP_PKEY_CTX made by id (no fetch by name) */
+static int kp_nettle_evp_id(uint8_t out[32])
+{
+	curve25519_mul_g(out, x_priv);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+	EVP_PKEY *k = evp_from_pair(c, out);
+	EVP_PKEY_CTX_free(c);
+	size_t n = 32;
+	int rc = k != NULL && EVP_PKEY_get_raw_public_key(k, out, &n) == 1 ? 0 : -1;
+	EVP_PKEY_free(k);
+	return rc;
 }
 
 /* ---- HKDF (Noise's, two outputs: three HMAC-SHA256) ----------------------- */
@@ -590,6 +647,9 @@ static void setup_all(void)
 	x_pctx = x_pkey != NULL ? EVP_PKEY_CTX_new(x_pkey, NULL) : NULL;
 	if (x_pctx == NULL || EVP_PKEY_derive_init(x_pctx) != 1)
 		die("EVP X25519 setup");
+	x_peer_pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, x_peer, 32);
+	if (x_peer_pkey == NULL)
+		die("EVP X25519 peer");
 	h_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 
 	for (enum aead_kind c = GCM; c <= CHACHA; c++)
@@ -600,6 +660,7 @@ static void setup_all(void)
 	add_fn("x25519/dh/openssl-import", "dh", x_evp_import, 1e-3);
 	add_fn("x25519/dh/openssl-prepared", "dh", x_evp_prepared, 1e-3);
 	add_fn("x25519/dh/openssl-prepared-ctx", "dh", x_evp_prepared_ctx, 1e-3);
+	add_fn("x25519/dh/openssl-key-ctx-peer-once", "dh", x_evp_key_ctx_peer_once, 1e-3);
 	add_fn("x25519/dh/gcrypt", "dh", x_gcrypt, 1e-3);
 	add_fn("x25519/dh/nettle", "dh", x_nettle, 1e-3);
 	add_fn("x25519/dh/sodium", "dh", x_sodium, 1e-3);
@@ -607,6 +668,8 @@ static void setup_all(void)
 	add_fn("x25519/pub/gcrypt", "pub", kp_gcrypt, 1e-3);
 	add_fn("x25519/pub/nettle", "pub", kp_nettle, 1e-3);
 	add_fn("x25519/pub/sodium", "pub", kp_sodium, 1e-3);
+	add_fn("x25519/pub/nettle+openssl-key", "pub", kp_nettle_evp, 1e-3);
+	add_fn("x25519/pub/nettle+openssl-key-id", "pub", kp_nettle_evp_id, 1e-3);
 	add_fn("hkdf2/openssl-evp_mac", "hkdf", hkdf_evp_mac, 1);
 	add_fn("hkdf2/openssl-HMAC", "hkdf", hkdf_oneshot, 1);
 	add_fn("hkdf2/gcrypt", "hkdf", hkdf_gcrypt, 1);
@@ -705,6 +768,14 @@ int main(int argc, char **argv)
 	int rounds = argc > 1 ? atoi(argv[1]) : 7;
 	if (rounds < 1 || rounds > 99)
 		rounds = 7;
+	const char *only = getenv("TERN_PROVIDERS_ONLY");
+	if (only != NULL) {
+		int k = 0;
+		for (int i = 0; i < nbench; i++)
+			if (strncmp(benches[i].name, only, strlen(only)) == 0)
+				benches[k++] = benches[i];
+		nbench = k;
+	}
 	static double res[160][99];
 	long iters[160];
 	for (int i = 0; i < nbench; i++) { /* ~20 ms per round */

@@ -450,6 +450,72 @@ static void x25519_key__generate_agrees(void)
 	CHECK_EQ(tern_x25519_key_new(NULL, priv, NULL), -EINVAL);
 }
 
+/* The public key a key is made with (nettle's fixed-base) is the one its
+ * private key (held by OpenSSL) makes: DH with the base point gives it back. */
+static void x25519_key__public_key_matches_private(void)
+{
+	static const uint8_t nine[32] = {9};
+	for (int i = 0; i < 8; i++) {
+		struct tern_x25519_key *k;
+		uint8_t pub[32], back[32], priv[32], pub2[32];
+		REQUIRE(tern_x25519_key_generate(&k, pub) == 0);
+		CHECK_EQ(tern_x25519_key_dh(k, nine, back), 0);
+		CHECK(memcmp(pub, back, 32) == 0);
+		tern_x25519_key_free(k);
+		REQUIRE(tern_random(priv, 32) == 0);
+		REQUIRE(tern_x25519_key_new(&k, priv, pub2) == 0);
+		CHECK_EQ(tern_x25519_key_dh(k, nine, back), 0);
+		CHECK(memcmp(pub2, back, 32) == 0);
+		tern_x25519_key_free(k);
+		tern_wipe(priv, sizeof(priv));
+	}
+}
+
+/* An imported public key serves several keys and several DH, each as
+ * tern_x25519_key_dh would; a key's DH after another peer's uses the new
+ * one (its derive context is reused); low-order keys are refused. */
+static void x25519_pub__reused_agrees(void)
+{
+	struct tern_x25519_key *a, *b, *c;
+	uint8_t apub[32], bpub[32], cpub[32], want[32], got[32];
+	REQUIRE(tern_x25519_key_generate(&a, apub) == 0);
+	REQUIRE(tern_x25519_key_generate(&b, bpub) == 0);
+	REQUIRE(tern_x25519_key_generate(&c, cpub) == 0);
+	struct tern_x25519_pub *pc, *pb;
+	REQUIRE(tern_x25519_pub_new(&pc, cpub) == 0);
+	REQUIRE(tern_x25519_pub_new(&pb, bpub) == 0);
+	for (int round = 0; round < 2; round++) {
+		CHECK_EQ(tern_x25519_key_dh(c, apub, want), 0);
+		CHECK_EQ(tern_x25519_key_dh_pub(a, pc, got), 0);
+		CHECK(memcmp(want, got, 32) == 0);
+		CHECK_EQ(tern_x25519_key_dh(c, bpub, want), 0);
+		CHECK_EQ(tern_x25519_key_dh_pub(b, pc, got), 0);
+		CHECK(memcmp(want, got, 32) == 0);
+		CHECK_EQ(tern_x25519_key_dh(b, apub, want), 0);
+		CHECK_EQ(tern_x25519_key_dh_pub(a, pb, got), 0); /* a: another peer now */
+		CHECK(memcmp(want, got, 32) == 0);
+	}
+	tern_x25519_pub_free(pb); /* a's context may still refer to it */
+	CHECK_EQ(tern_x25519_key_dh(c, apub, want), 0);
+	CHECK_EQ(tern_x25519_key_dh_pub(a, pc, got), 0);
+	CHECK(memcmp(want, got, 32) == 0);
+	static const uint8_t one[32] = {1};
+	struct tern_x25519_pub *low;
+	REQUIRE(tern_x25519_pub_new(&low, one) == 0);
+	memset(got, 0xa5, 32);
+	CHECK_EQ(tern_x25519_key_dh_pub(a, low, got), -EINVAL);
+	CHECK(all_zero(got, 32));
+	CHECK_EQ(tern_x25519_key_dh_pub(a, pc, got), 0); /* and the key still works */
+	CHECK(memcmp(want, got, 32) == 0);
+	tern_x25519_pub_free(low);
+	tern_x25519_pub_free(pc);
+	tern_x25519_pub_free(NULL);
+	CHECK_EQ(tern_x25519_pub_new(NULL, apub), -EINVAL);
+	tern_x25519_key_free(a);
+	tern_x25519_key_free(b);
+	tern_x25519_key_free(c);
+}
+
 /* --- hashing ------------------------------------------------------------------- */
 
 static void sha256__fips180_examples(void)
@@ -721,6 +787,8 @@ int main(void)
 	RUN(x25519__rfc7748_6_1);
 	RUN(x25519__low_order_refused);
 	RUN(x25519_key__generate_agrees);
+	RUN(x25519_key__public_key_matches_private);
+	RUN(x25519_pub__reused_agrees);
 	RUN(sha256__fips180_examples);
 	RUN(hmac__rfc4231);
 	RUN(hkdf__rfc5869_case3);

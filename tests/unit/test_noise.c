@@ -1290,6 +1290,16 @@ int __wrap_tern_x25519_key_dh(const struct tern_x25519_key *k, const uint8_t pub
 	dh_calls++;
 	return __real_tern_x25519_key_dh(k, pub, out);
 }
+int __real_tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+				  uint8_t out[32]);
+int __wrap_tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+				  uint8_t out[32]);
+int __wrap_tern_x25519_key_dh_pub(const struct tern_x25519_key *k, const struct tern_x25519_pub *p,
+				  uint8_t out[32])
+{
+	dh_calls++;
+	return __real_tern_x25519_key_dh_pub(k, p, out);
+}
 
 /*
  * Finding 8 (issue 10), the part a test can hold: the static-static DH is
@@ -1330,6 +1340,71 @@ static void accept__static_dh_once_per_key(void)
 	down();
 }
 
+/* The entries an open server's peer cache holds. */
+static unsigned peer_entries(const struct tern_ep *ep)
+{
+	const struct tern_peers *pp = &ep->sec->peers;
+	unsigned n = 0;
+	for (uint32_t i = 0; i < pp->n; i++)
+		n += pp->p[i].in_use;
+	return n;
+}
+
+/*
+ * A server without an allow-list gives a client key an entry in its
+ * bounded cache (the key's floor and precomputed ss) only once a handshake
+ * under that key has authenticated. A CONNECT naming a key its sender does
+ * not hold (anyone who knows the server's public key can encrypt any
+ * static key) takes no entry, so it cannot push honest keys out; before,
+ * the entry was made as the key was read.
+ */
+static void accept__unproven_key_takes_no_peer_entry(void)
+{
+	struct sp_sec ss = sec_of(sp_keys.srv_key, NULL, NULL, NULL, 0);
+	struct sp_sec cs = sec_of(sp_keys.cli_key, sp_keys.srv_pub, NULL, NULL, TERN_PROT_PRIVACY);
+	REQUIRE(up(&ss, &cs) == 0);
+	REQUIRE(srv->sec->peers.open);
+	uint8_t own[32];
+	memcpy(own, cli->sec->s_pub, 32);
+	/* The client claims other_pub but computes ss with its own key. */
+	memcpy(cli->sec->s_pub, sp_keys.other_pub_raw, 32);
+	struct tern_session *s;
+	struct sp_pkt c, k;
+	REQUIRE(tern_connect(cli, SP_SRV_ADDR, &s) == 0);
+	tern_poll(cli);
+	REQUIRE(sp_take(cli, TERN_PKT_CONNECT, &c) == 0);
+	sp_inject(srv, &c, sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(sp_stats(srv).hs_ok, 0);
+	CHECK_EQ(peer_entries(srv), 0);
+	CHECK(tern_peer_find(srv, sp_keys.other_pub_raw) == NULL);
+	CHECK_EQ(replay_entries(srv), 0);
+	REQUIRE(sp_take(srv, TERN_PKT_CONNECT_OK, &k) == 0);
+	CHECK_EQ(k.h.status, EACCES); /* its payload does not authenticate */
+	tern_session_close(s);
+	sp_settle(cli, srv);
+	/* The key it holds: an entry, with the ss this handshake computed. */
+	memcpy(cli->sec->s_pub, own, 32);
+	REQUIRE(tern_connect(cli, SP_SRV_ADDR, &s) == 0);
+	tern_poll(cli);
+	REQUIRE(sp_take(cli, TERN_PKT_CONNECT, &c) == 0);
+	sp_inject(srv, &c, sp_addr(cli));
+	inj_poll(srv);
+	CHECK_EQ(sp_stats(srv).hs_ok, 1);
+	CHECK_EQ(peer_entries(srv), 1);
+	struct tern_peer *p = tern_peer_find(srv, own);
+	REQUIRE(p != NULL);
+	CHECK_EQ(p->has_ss, 1);
+	CHECK(memcmp(p->ss, cli->sec->ss_peer, 32) == 0); /* DH(s_srv, s_cli) = DH(s_cli, s_srv) */
+	REQUIRE(sp_take(srv, TERN_PKT_CONNECT_OK, &k) == 0);
+	sp_inject(cli, &k, sp_addr(srv));
+	inj_poll(cli);
+	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTED);
+	tern_session_close(s);
+	sp_settle(cli, srv);
+	down();
+}
+
 int main(void)
 {
 	if (sp_keys_init() != 0) {
@@ -1352,6 +1427,7 @@ int main(void)
 	RUN(handshake__stale_answer_installs_no_keys);
 	RUN(handshake__connect_is_noise);
 	RUN(accept__static_dh_once_per_key);
+	RUN(accept__unproven_key_takes_no_peer_entry);
 	RUN(replay__lost_connect_retransmitted_after_later_ones);
 	RUN(replay__nnpsk0_captured_connect);
 	RUN(replay__one_client_cannot_lock_out_others);

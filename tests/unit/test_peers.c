@@ -122,6 +122,37 @@ static void peers__open_cache_evicts_least_recent(void)
 	tern_ep_destroy(srv);
 }
 
+/* tern_peer_find only looks: an open server's unknown key gets no entry
+ * and a known one keeps its place in the eviction order; with an
+ * allow-list it finds exactly the listed keys. */
+static void peers__find_changes_nothing(void)
+{
+	struct sp_sec ss = {.key = sp_keys.srv_key};
+	struct tern_ep *srv = sp_ep(&ss, SP_SRV_ADDR);
+	REQUIRE(srv != NULL);
+	uint8_t k[32];
+	random_key(k);
+	CHECK(tern_peer_find(srv, k) == NULL);
+	CHECK(tern_peer_find(srv, k) == NULL); /* still none made */
+	inj_clock_advance(SEC);
+	inj_poll(srv);
+	struct tern_peer *p = tern_peer_get(srv, k);
+	REQUIRE(p != NULL);
+	uint64_t used = p->used;
+	inj_clock_advance(SEC);
+	inj_poll(srv);
+	CHECK(tern_peer_find(srv, k) == p);
+	CHECK_EQ(p->used, used);
+	tern_ep_destroy(srv);
+	struct sp_sec as = {.key = sp_keys.srv_key, .allow = sp_keys.allow};
+	srv = sp_ep(&as, SP_SRV_ADDR);
+	REQUIRE(srv != NULL);
+	CHECK(tern_peer_find(srv, sp_keys.cli_pub_raw) == tern_peer_get(srv, sp_keys.cli_pub_raw));
+	CHECK(tern_peer_find(srv, sp_keys.cli_pub_raw) != NULL);
+	CHECK(tern_peer_find(srv, sp_keys.other_pub_raw) == NULL);
+	tern_ep_destroy(srv);
+}
+
 static void peers__static_dh_once(void)
 {
 	struct sp_sec ss = {.key = sp_keys.srv_key, .allow = sp_keys.allow};
@@ -265,6 +296,7 @@ int main(void)
 	}
 	RUN(peers__allow_list_lookup);
 	RUN(peers__open_cache_evicts_least_recent);
+	RUN(peers__find_changes_nothing);
 	RUN(peers__static_dh_once);
 	RUN(replay__window_floor_and_seen);
 	RUN(replay__ring_raises_only_its_own_key_floor);

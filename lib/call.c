@@ -51,7 +51,7 @@
 
 /* --- the one way a call ends ------------------------------------------------ */
 
-static void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t type, int status,
+static inline void call_end(struct tern_ep *ep, tern_cont_fn cont, void *ctx, uint16_t type, int status,
 		     const void *data, size_t len)
 {
 	struct tern_result r = {.status = status, .req_type = type, .data = data, .len = len};
@@ -80,7 +80,7 @@ static void queued_fail(struct tern_ep *ep, struct tern_msg *req, int err)
 
 /* --- transmission ------------------------------------------------------------ */
 
-static void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, uint32_t i)
+static inline void send_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, uint32_t i)
 {
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_REQ);
@@ -121,6 +121,28 @@ static inline void arm_later(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
+/* Send transmission i (new, inside the window) if the credits allow;
+ * 0 if it must wait for them (tern_credit_take() noted it). */
+static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+			   uint32_t i)
+{
+	if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
+		return 0;
+	if (!c->sample_valid && i >= c->tx_hi) {
+		c->sample_valid = 1;
+		c->sample_idx = i;
+		c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
+		arm_later(ep, c);
+	} else if (c->sent_ns == 0) { /* the RTO starts when this leaves */
+		arm_later(ep, c);
+	}
+	send_one(ep, s, c, i);
+	c->tx_next = i + 1;
+	if (c->tx_next > c->tx_hi)
+		c->tx_hi = c->tx_next;
+	return 1;
+}
+
 /* Send what the window and the credits allow. */
 static void call_kick(struct tern_ep *ep, struct call_slot *c)
 {
@@ -140,20 +162,8 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
-		if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
+		if (!kick_one(ep, s, c, i))
 			return; /* tern_credits_next_waiting() resumes it */
-		if (!c->sample_valid && i >= c->tx_hi) {
-			c->sample_valid = 1;
-			c->sample_idx = i;
-			c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
-			arm_later(ep, c);
-		} else if (c->sent_ns == 0) { /* the RTO starts when this leaves */
-			arm_later(ep, c);
-		}
-		send_one(ep, s, c, i);
-		c->tx_next = i + 1;
-		if (c->tx_next > c->tx_hi)
-			c->tx_hi = c->tx_next;
 	}
 	s->want_tx &= ~(1ull << c->idx);
 	if (tern_unlikely(c->oneway) && oneway_sent(c) && !c->done_queued) {
@@ -175,11 +185,13 @@ void tern_calls_kick(struct tern_session *s)
 
 static uint64_t slots_free(const struct tern_session *s)
 {
-	uint64_t all = s->nslots == 64 ? ~0ull : (1ull << s->nslots) - 1;
+	/* (1 << nslots) - 1 without the branch for 64 slots: nslots is 1..64,
+	 * and 2 << 63 is 0 in 64 bits. */
+	uint64_t all = (2ull << (s->nslots - 1)) - 1;
 	return ~s->cs_busy & all;
 }
 
-static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
 		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
 		       uint64_t deadline, int oneway, int idempotent)
 {
@@ -213,6 +225,13 @@ static void call_start(struct tern_ep *ep, struct tern_session *s, struct call_s
 	c->ctx = ctx;
 	s->cs_busy |= 1ull << c->idx;
 	arm_later(ep, c); /* the deadline, if nothing is sent yet */
+	if (c->total == 1 && !oneway) {
+		/* One packet (most calls): call_kick()'s first turn, without
+		 * the window's test (it is empty) or a loop. */
+		if (kick_one(ep, s, c, 0))
+			s->want_tx &= ~(1ull << c->idx);
+		return;
+	}
 	call_kick(ep, c);
 }
 
@@ -444,7 +463,7 @@ static inline void progress(struct tern_ep *ep, struct call_slot *c)
 }
 
 /* Reception i was the RTT sample's packet. */
-static void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i)
+static inline void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i)
 {
 	struct tern_session *s = c->s;
 	c->sample_valid = 0;
@@ -509,7 +528,7 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
-static struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
+static inline struct call_slot *slot_of(struct tern_ep *ep, struct tern_session *s,
 				 const struct tern_hdr *h)
 {
 	struct call_slot *c = &s->cs[h->req_num & s->req_slot_mask];
@@ -641,6 +660,22 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 			return;
 		}
 		uint32_t m = tern_wire_npkts(h->msg_size, s->dpp);
+		if (m == 1 && n == 1) {
+			/* One packet each way (most calls): the call ends here,
+			 * so of rx_mark() only the RTT sample is left to do. Its
+			 * credit, its window and a stall are what
+			 * tern_call_complete() releases, the timer is set by it,
+			 * and call_start() resets the RTO's clock. */
+			c->last_held = 0;
+			if (c->sample_valid && c->sample_idx == 0)
+				rx_sample(ep, c, 0);
+			c->resp_size = h->msg_size;
+			c->resp_npkts = 1;
+			c->total = 1;
+			ep->st.zc_rx++;
+			tern_call_complete(c, 0, payload, len);
+			return;
+		}
 		if (m > 1) {
 			c->resp = tern_msg_alloc(ep, h->msg_size);
 			if (c->resp == NULL) {
@@ -757,7 +792,7 @@ static inline int outstanding(const struct call_slot *c)
 
 /* When c's RTO is due, with the session's RTO as it is now (it may have
  * grown since the call sent, from other calls' samples); 0: not running. */
-static uint64_t rto_at(const struct call_slot *c)
+static inline uint64_t rto_at(const struct call_slot *c)
 {
 	if (c->sent_ns == 0 || !outstanding(c))
 		return 0; /* nothing outstanding (or waiting for credits): no loss to find */
@@ -797,11 +832,16 @@ static int turn_coming(const struct tern_ep *ep, const struct call_slot *c, uint
 	return now - ep->rack_at_ns < (rto > waited / 4 ? rto : waited / 4);
 }
 
+/* The earlier of rto (rto_at(c); 0: not running) and c's deadline. */
+static inline uint64_t rto_or_deadline(const struct call_slot *c, uint64_t rto)
+{
+	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+}
+
 /* The timer's next time for an active call: its RTO or its deadline. */
 static uint64_t active_at(const struct call_slot *c)
 {
-	uint64_t rto = rto_at(c);
-	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
+	return rto_or_deadline(c, rto_at(c));
 }
 
 void tern_calls_arm(struct tern_ep *ep, uint64_t now)
@@ -860,7 +900,7 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		 * the RTO grew), or nothing outstanding. */
 		if (c->arm_queued)
 			return; /* tern_calls_arm() sets it when this poll ends */
-		tern_wheel_arm(&ep->wheel, &c->timer, active_at(c));
+		tern_wheel_arm(&ep->wheel, &c->timer, rto_or_deadline(c, due));
 		return;
 	}
 	uint64_t rto = tern_rto(s, c->backoff);

@@ -40,8 +40,12 @@
 #include "tx.h"
 #include "window.h"
 
-static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-			  uint32_t j)
+/* Response packet j of ss's answer. Inline everywhere (also where it is
+ * rare): finish() sends every response's packet 0 through it, and a call
+ * from there costs more than the packet's header. */
+__attribute__((always_inline)) static inline void send_resp_pkt(struct tern_ep *ep,
+								 struct tern_session *s,
+								 struct serve_slot *ss, uint32_t j)
 {
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_RESP);
@@ -67,7 +71,7 @@ static void send_resp_pkt(struct tern_ep *ep, struct tern_session *s, struct ser
 	tern_tx_data(ep, s, &h, m, m->data + off, len);
 }
 
-static void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
+static inline void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
 {
 	if (ss->resp != NULL) {
 		tern_msg_drop(ss->resp);
@@ -112,7 +116,7 @@ static void answer_error(struct tern_ep *ep, struct tern_session *s, struct serv
 }
 
 /* The handler no longer holds ss's request. */
-static void handler_done(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
+static inline void handler_done(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss)
 {
 	s->handlers--;
 	ep->running--;
@@ -123,8 +127,9 @@ static void handler_done(struct tern_ep *ep, struct tern_session *s, struct serv
 
 /* Finish a request: cache resp (or the error status: an errno, or with
  * flags TERN_WF_STATUS a status code, resp its message or NULL) and send
- * packet 0. */
-static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
+ * packet 0. Inline into the three tern_respond*() calls: every answer
+ * passes here. */
+__attribute__((always_inline)) static inline int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
 		  struct tern_msg *resp, int status, uint8_t flags)
 {
 	int rc = 0;
@@ -161,9 +166,14 @@ static int finish(struct tern_ep *ep, struct tern_session *s, struct serve_slot 
 	return rc;
 }
 
-/* Run the handler hd (NULL: look it up) of ss's request (data, len). */
-static void run_handler(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-			const struct handler *hd, const uint8_t *data, uint32_t len, int in_place)
+/* Run the handler hd (NULL: look it up) of ss's request (data, len).
+ * Inline into its four callers: every request runs through it. */
+__attribute__((always_inline)) static inline void run_handler(struct tern_ep *ep,
+							       struct tern_session *s,
+							       struct serve_slot *ss,
+							       const struct handler *hd,
+							       const uint8_t *data, uint32_t len,
+							       int in_place)
 {
 	if (hd == NULL)
 		hd = handler_find(ep, ss->req_type);

@@ -125,6 +125,15 @@ static bool advance(struct tern_wheel *w, uint64_t target)
 	*list = NULL;
 	w->tick = at;
 	w->visits++;
+	if (l == 0 && t != NULL && w->due == NULL) {
+		/* A level-0 slot holds one tick, this one: its whole list is
+		 * due as it is (no place() per timer). */
+		w->due = t;
+		t->pprev = &w->due;
+		for (; t != NULL; t = t->next)
+			t->where = TERN_WHEEL_DUE;
+		return true;
+	}
 	while (t != NULL) {
 		struct tern_timer *next = t->next;
 		place(w, t); /* due if level 0, else a level lower (or due) */

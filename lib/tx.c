@@ -116,9 +116,10 @@ __attribute__((noinline)) static void tx_undo(struct tern_ep *ep, struct tern_tx
  * copy; else into a fresh msgbuf the descriptor owns (copied by the
  * driver, like any payload). Either way the plaintext's reference goes.
  */
-void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		    struct tern_tx *t, unsigned i)
+void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, struct tern_tx *t, unsigned i)
 {
+	struct tern_hdr h; /* as tern_tx_data() wrote it */
+	tern_wire_get(ep->txhdr[i], &h);
 	uint8_t *hb = ep->txhdr[i], *tag = ep->txtag[i];
 	uint8_t *ct = NULL;
 	struct tern_msg *plain = t->msg;
@@ -146,7 +147,7 @@ void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct ter
 			ep->st.copied_bytes += t->len;
 		}
 	}
-	int rc = tern_seal(ep, s, h, hb, t->payload, t->len, ct, tag);
+	int rc = tern_seal(ep, s, &h, hb, t->payload, t->len, ct, tag);
 	if (ct != NULL) {
 		tern_msg_put(plain);
 		t->payload = ct;

@@ -29,16 +29,17 @@ static inline struct tern_tx *tern_tx_desc(struct tern_ep *ep, const struct tern
 }
 
 /* The rare cases of tern_tx_data(), out of line: the batch is full (make
- * room, then queue); a protected session's packet (protect.c seals it into
- * descriptor i). */
+ * room, then queue); a protected session's packet (protect.c seals the
+ * header written in descriptor i's storage, and the payload). */
 void tern_tx_data_full(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
 		       struct tern_msg *m, const void *payload, uint32_t len);
-void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		    struct tern_tx *t, unsigned i);
+void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, struct tern_tx *t, unsigned i);
 
 /* Queue a packet of session s: header h, then len bytes of payload from m
- * (sealed if s is protected). Inline: every data packet goes through it,
- * and its header is written straight into the descriptor's storage. */
+ * (sealed if s is protected). Inline: every data packet goes through it.
+ * The header goes straight into the descriptor's storage before anything
+ * else looks at it (h does not escape: the compiler writes its fields
+ * there directly), and each descriptor field is written once. */
 static inline void tern_tx_data(struct tern_ep *ep, struct tern_session *s,
 				const struct tern_hdr *h, struct tern_msg *m, const void *payload,
 				uint32_t len)
@@ -47,20 +48,26 @@ static inline void tern_tx_data(struct tern_ep *ep, struct tern_session *s,
 		tern_tx_data_full(ep, s, h, m, payload, len);
 		return;
 	}
-	unsigned i;
-	struct tern_tx *t = tern_tx_desc(ep, &s->peer, &i);
+	unsigned i = ep->ntx++;
+	struct tern_tx *t = &ep->txq[i];
+	tern_wire_put(ep->txhdr[i], h);
+	t->dst = s->peer;
+	t->hdr = ep->txhdr[i];
+	t->hdr_len = TERN_HDR_LEN;
+	t->trailer = NULL;
+	t->lens = len; /* len; trailer_len and flags 0 */
 	if (len != 0) {
 		t->payload = payload;
-		t->len = len;
 		t->msg = m;
 		tern_msg_get(m);
+	} else {
+		t->payload = NULL;
+		t->msg = NULL;
 	}
 	if (tern_unlikely(s->prot != TERN_PROT_NONE)) {
-		tern_tx_sealed(ep, s, h, t, i);
+		tern_tx_sealed(ep, s, t, i);
 		return;
 	}
-	t->hdr_len = TERN_HDR_LEN;
-	tern_wire_put(ep->txhdr[i], h);
 	tern_wire_seal_hdr(ep->txhdr[i]);
 }
 /* Queue a control packet (header + body of at most TERN_HS_LEN) to dst. */

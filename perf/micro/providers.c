@@ -367,11 +367,10 @@ static EVP_PKEY *evp_from_pair(EVP_PKEY_CTX *c, uint8_t pub[32])
 	return k;
 }
 
-/* the public key by nettle's fixed-base, both into OpenSSL (a context per key) */
-static int kp_nettle_evp(uint8_t out[32])
+/* the public key by nettle's fixed-base, both into OpenSSL through context c */
+static int kp_nettle_into(EVP_PKEY_CTX *c, uint8_t out[32])
 {
 	curve25519_mul_g(out, x_priv);
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
 	EVP_PKEY *k = evp_from_pair(c, out);
 	EVP_PKEY_CTX_free(c);
 	size_t n = 32;
@@ -380,17 +379,16 @@ static int kp_nettle_evp(uint8_t out[32])
 	return rc;
 }
 
+/* ... with a context per key fetched by name */
+static int kp_nettle_evp(uint8_t out[32])
+{
+	return kp_nettle_into(EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL), out);
+}
+
 /* the same from an EVP_PKEY_CTX made by id (no fetch by name) */
 static int kp_nettle_evp_id(uint8_t out[32])
 {
-	curve25519_mul_g(out, x_priv);
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
-	EVP_PKEY *k = evp_from_pair(c, out);
-	EVP_PKEY_CTX_free(c);
-	size_t n = 32;
-	int rc = k != NULL && EVP_PKEY_get_raw_public_key(k, out, &n) == 1 ? 0 : -1;
-	EVP_PKEY_free(k);
-	return rc;
+	return kp_nettle_into(EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL), out);
 }
 
 /* ---- HKDF (Noise's, two outputs: three HMAC-SHA256) ----------------------- */

@@ -21,31 +21,20 @@
  * same target, and incast at 64-100 senders unfair); and small flows (a
  * victim of short calls) are cut less than big ones.
  *
- * The delay a rule reads is the lower of the session's last two samples:
- * one packet held back alone (reordered, a poll loop preempted, a faults
- * driver's reorder=) reads high without a queue; a queue delays both.
- *
- *   delay <= target:  grow by one packet per RTT of time, below one
+ *   sample <= target: grow by one packet per RTT of time, below one
  *                     packet by 1/8 packet per RTT (additive in time, so
  *                     equal for every session: fair shares)
- *   delay >  target:  at most once per RTT, multiply by
- *                     1 - 0.8 x (delay - target) / delay, at least 0.5
- *   loss (an RTO, a fast retransmit), with the delay above target, or
- *                     losses for 4 RTOs with no sample since the latest
- *                     (or none yet): at most once per RTT, halve, but not
- *                     below one packet (only delay paces a session)
- *   loss with a delay within target in the last RTO: nothing — random
+ *   sample >  target: at most once per RTT, multiply by
+ *                     1 - 0.8 x (rtt - target) / rtt, at least 0.5
+ *   loss (an RTO, a fast retransmit), with the latest sample above
+ *                     target, older than an RTO, or none yet: at most
+ *                     once per RTT, halve, but not below one packet
+ *                     (only delay paces a session)
+ *   loss with a sample within target in the last RTO: nothing — random
  *                     loss or reordering, not a queue (a queue that
  *                     drops delays first)
- *   loss without a sample in the last RTO, for less than 4 RTOs:
- *                     nothing yet — an idle session's first loss, or a
- *                     call stalled by a random loss (Karn's rule keeps
- *                     its resent packets from sampling), is no queue
  *
- * bounded to [the floor, the session's credits]; the floor is a packet per
- * 32 RTTs, but never slower than a packet per RTO (rtt / rto packets): a
- * path that loses every packet gives that much without congestion
- * control. A window of w >= 1
+ * bounded to [1/32 packet, the session's credits]. A window of w >= 1
  * packets lets w packets be in flight (credits_floor = credits - w); below
  * one packet the session is paced (pacer.c): one packet per rtt / window.
  *
@@ -53,7 +42,7 @@
  * under target costs one comparison per sample and nothing per packet —
  * credits_floor is 0, so credits.h's check is the one it always made (eRPC
  * skips its rate limiter for uncongested sessions the same way). Without
- * TERN_EP_CC (ep->cc_target_ns 0) nothing here acts.
+ * TERN_EP_CC (the default for now) nothing here acts.
  */
 #include "cc.h"
 
@@ -61,7 +50,6 @@
 #define CC_FS_MAX   10u                  /* the smallest window aims at base x 11 */
 #define CC_BETA_PCT 80u                  /* decrease per unit of relative excess delay */
 #define CC_MDF_PCT  50u                  /* the largest decrease at once */
-#define CC_QUIET    4u                   /* RTOs of losses without a sample: a queue */
 #define CC_AI_SMALL (TERN_CC_ONE / 8u)  /* growth per RTT below one packet */
 
 static uint64_t isqrt(uint64_t v)
@@ -94,21 +82,6 @@ static uint64_t cc_rtt(const struct tern_session *s)
 	return s->cc.rtt_ns != 0 ? s->cc.rtt_ns : s->rto_ns;
 }
 
-/* The smallest window: a packet per 32 RTTs, but never slower than a packet
- * per RTO — what a path that loses every packet would give the session
- * without congestion control (its calls resend one packet per RTO). Under
- * host delay (a poll loop preempted) samples read far above any target and
- * cut windows to the floor: a window of a packet per 32 RTTs there made a
- * 1 MiB call outlast its 10 s deadline. */
-static uint32_t cc_floor(const struct tern_session *s)
-{
-	uint64_t rtt = cc_rtt(s), rto = s->rto_ns;
-	if (rto <= rtt)
-		return TERN_CC_ONE;
-	uint64_t w = (rtt * TERN_CC_ONE + rto - 1) / rto; /* up: gap_ns <= rto */
-	return w > CC_MIN ? (uint32_t)w : CC_MIN;
-}
-
 /* The window takes effect: credits_floor, and pacing below one packet. */
 static void cc_apply(struct tern_session *s)
 {
@@ -120,9 +93,8 @@ static void cc_apply(struct tern_session *s)
 		s->credits_floor = 0;
 		return;
 	}
-	uint32_t lo = cc_floor(s);
-	if (cc->cwnd < lo)
-		cc->cwnd = lo;
+	if (cc->cwnd < CC_MIN)
+		cc->cwnd = CC_MIN;
 	if (cc->cwnd >= TERN_CC_ONE) {
 		cc->paced = 0;
 		s->credits_floor = s->credits_max - cc->cwnd / TERN_CC_ONE;
@@ -143,7 +115,7 @@ void tern_cc_init(struct tern_session *s)
 	cc->cwnd = TERN_MAX_CREDITS * TERN_CC_ONE; /* cc_apply() bounds it by the credits */
 	cc->paced = 0;
 	cc->min_rtt_ns = 0;
-	cc->rtt_ns = cc->rtt_prev_ns = cc->rtt_at_ns = cc->quiet_ns = 0;
+	cc->rtt_ns = cc->rtt_at_ns = 0;
 	cc->cut_ns = cc->grow_ns = 0;
 	cc->gap_ns = cc->next_ns = 0;
 	s->credits_floor = 0;
@@ -179,13 +151,6 @@ static uint64_t cc_target(const struct tern_session *s, uint32_t cwnd)
 	return s->cc.min_rtt_ns + base + fs;
 }
 
-/* The queueing signal: the lower of the last two samples — one packet held
- * back (reordered, a poll late) reads high alone, a queue delays both. */
-static uint64_t cc_delay(const struct tern_cc *cc)
-{
-	return cc->rtt_prev_ns != 0 && cc->rtt_prev_ns < cc->rtt_ns ? cc->rtt_prev_ns : cc->rtt_ns;
-}
-
 void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 {
 	struct tern_cc *cc = &s->cc;
@@ -193,7 +158,6 @@ void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 		return; /* no TERN_EP_CC */
 	if (cc->min_rtt_ns == 0 || rtt < cc->min_rtt_ns)
 		cc->min_rtt_ns = rtt;
-	cc->rtt_prev_ns = cc->rtt_ns;
 	cc->rtt_ns = rtt;
 	cc->rtt_at_ns = s->ep->now;
 	uint32_t max = cc_max(s);
@@ -203,8 +167,7 @@ void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 		return; /* uncongested, at line rate: nothing to do */
 	uint64_t now = s->ep->now;
 	uint64_t target = cc_target(s, cc->cwnd);
-	uint64_t d = cc_delay(cc);
-	if (d <= target) {
+	if (rtt <= target) {
 		if (cc->cwnd >= max)
 			return;
 		/* Additive in time: every session gains the same per RTT
@@ -221,8 +184,8 @@ void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 	} else {
 		if (cc->cut_ns != 0 && now - cc->cut_ns < rtt)
 			return;
-		uint64_t excess = d - target;
-		uint64_t cut = CC_BETA_PCT * excess / d; /* percent */
+		uint64_t excess = rtt - target;
+		uint64_t cut = CC_BETA_PCT * excess / rtt; /* percent */
 		if (cut > CC_MDF_PCT)
 			cut = CC_MDF_PCT;
 		cc->cwnd = (uint32_t)((uint64_t)cc->cwnd * (100 - cut) / 100);
@@ -249,16 +212,8 @@ void tern_cc_loss(struct tern_session *s)
 	 * may have passed before it filled: then the loss is congestion. */
 	uint64_t now = s->ep->now;
 	int fresh = cc->rtt_at_ns != 0 && now - cc->rtt_at_ns <= s->rto_ns;
-	if (fresh && cc_delay(cc) <= cc_target(s, cc->cwnd))
+	if (fresh && cc->rtt_ns <= cc_target(s, cc->cwnd))
 		return;
-	if (!fresh) {
-		if (cc->quiet_ns <= cc->rtt_at_ns || cc->quiet_ns == 0) {
-			cc->quiet_ns = now; /* the first loss since the sample */
-			return;
-		}
-		if (now - cc->quiet_ns < CC_QUIET * s->rto_ns)
-			return;
-	}
 	/* With a queue: halve, at most once per RTT (the losses of a burst
 	 * are one event; a delay cut in the same RTT counts as it). */
 	if (cc->cut_ns != 0 && now - cc->cut_ns < cc_rtt(s))

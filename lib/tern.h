@@ -85,16 +85,14 @@ struct tern_req;
  *  accept both forms. */
 #define TERN_EP_NO_COALESCE_CR 0x4u
 /** Congestion control (lib/cc.c): each session's packets in flight follow a
- *  delay-based window, paced below one packet but never slower than a
- *  packet per RTO (see cc_target_ns). For many senders through one
- *  bottleneck (incast). The delay is the lower of a session's last two RTT
- *  samples (one late packet is no queue); a loss cuts the window only when
- *  the delay says there is a queue (above target, or losses for 4 RTOs with
- *  no sample). An uncongested session pays one comparison per call. Off by
- *  default for now: where RTT samples carry host scheduling delay for
- *  milliseconds in a row (udp and memif test processes under CPU
- *  contention) windows are still cut, and the fault-injection tests over
- *  udp time out with it on when the test suite runs beside other work. */
+ *  delay-based window, paced below one packet (see cc_target_ns). For many
+ *  senders through one bottleneck (incast). A loss cuts the window only
+ *  when the delay says there is a queue (a recent sample above target, or
+ *  none for an RTO). Off by default for now: where RTT samples carry host
+ *  delay far above the target (loop under CPU contention: a 50 us target)
+ *  and random loss stalls calls past an RTO without samples, windows are
+ *  still cut and seldom grow back (the blkstore fault tests time out with
+ *  it when the test suite runs two at once). */
 #define TERN_EP_CC 0x8u
 
 /* ------------------------------------------------------------------ */

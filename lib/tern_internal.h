@@ -335,9 +335,7 @@ struct tern_cc {
 	uint8_t paced;        /* cwnd < one packet: the pacer spaces packets */
 	uint64_t min_rtt_ns;  /* the lowest RTT sample: the path without queues */
 	uint64_t rtt_ns;      /* the latest sample */
-	uint64_t rtt_prev_ns; /* the one before */
 	uint64_t rtt_at_ns;   /* when it came (0: none yet) */
-	uint64_t quiet_ns;    /* the first loss since it (if after rtt_at_ns) */
 	uint64_t cut_ns;      /* last decrease: at most one per RTT */
 	uint64_t grow_ns;     /* last increase: growth is per RTT of time */
 	uint64_t gap_ns;      /* paced: time between packets */

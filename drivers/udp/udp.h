@@ -291,6 +291,21 @@ static inline bool udp_icmp_pending(int err)
 	}
 }
 
+/* A datagram accepted, in either mode: rx describes len bytes at data in
+ * receive buffer bid (rx_done gives it back), and the receive counters
+ * count it. Returns 1, the entries filled. */
+static inline unsigned udp_rx_accept(struct udp_drv *u, struct tern_rx *rx, void *data,
+				     uint32_t len, uint32_t bid)
+{
+	rx->data = data;
+	rx->len = len;
+	rx->flags = 0;
+	rx->priv = (void *)(uintptr_t)bid;
+	u->base.stats.rx_pkts++;
+	u->base.stats.rx_bytes += len;
+	return 1;
+}
+
 /* udp_mmsg.c: the mmsg mode's fast path and wait */
 unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n);
 void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n);

@@ -79,13 +79,7 @@ static inline unsigned rx_fill(struct udp_drv *u, unsigned i, uint32_t bid, stru
 		u->base.stats.rx_drop_frame++;
 		return 0;
 	}
-	rx->data = u->mm->rx_iov[i].iov_base;
-	rx->len = m->msg_len;
-	rx->flags = 0;
-	rx->priv = (void *)(uintptr_t)bid;
-	u->base.stats.rx_pkts++;
-	u->base.stats.rx_bytes += m->msg_len;
-	return 1;
+	return udp_rx_accept(u, rx, u->mm->rx_iov[i].iov_base, m->msg_len, bid);
 }
 
 /* A receive failed with err: whether to try again now. */

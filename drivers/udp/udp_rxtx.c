@@ -145,13 +145,7 @@ static int rx_fill(struct udp_drv *u, uint32_t bid, int32_t res, struct tern_rx 
 	if (udp_unlikely(o->payloadlen > io_uring_recvmsg_payload_length(o, res, &u->rx_mh)) ||
 	    udp_unlikely(rx_src(o, io_uring_recvmsg_name(o), &rx->src) != 0))
 		goto drop_frame;
-	rx->data = io_uring_recvmsg_payload(o, &u->rx_mh);
-	rx->len = o->payloadlen;
-	rx->flags = 0;
-	rx->priv = (void *)(uintptr_t)bid;
-	u->base.stats.rx_pkts++;
-	u->base.stats.rx_bytes += o->payloadlen;
-	return 1;
+	return udp_rx_accept(u, rx, io_uring_recvmsg_payload(o, &u->rx_mh), o->payloadlen, bid);
 
 drop_frame:
 	u->base.stats.rx_drop_frame++;

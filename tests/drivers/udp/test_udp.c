@@ -333,6 +333,20 @@ static int await_unreach(struct tern_drv *d, struct tern_rx *out, uint8_t *quote
 	return await_unreach_how(d, out, quote, cap, ms, false);
 }
 
+/* Pump a's sends (its completions, a resend) and b's receives until b has
+ * received a datagram: at most 2000 rounds of at most 1 ms each. */
+static void pump_until_rx(struct tern_drv *a, struct tern_drv *b)
+{
+	for (int it = 0; it < 2000 && b->stats.rx_pkts == 0; it++) {
+		ops->tx_burst(a, NULL, 0);
+		struct tern_rx rx[BURST];
+		unsigned n = ops->rx_burst(b, rx, BURST);
+		ops->rx_done(b, rx, n);
+		if (n == 0)
+			ops->wait(b, 1000000);
+	}
+}
+
 /*
  * recverr=1 (the default): a datagram to a closed port comes back as a
  * TERN_RX_UNREACH entry naming that address and quoting the datagram; a
@@ -371,15 +385,7 @@ static void rx_burst__port_unreachable_reported(void)
 	tb.dst = b->info.local;
 	CHECK_EQ(ops->tx_burst(a, &tb, 1), 1);
 	settle(a);
-	uint64_t end = now_ns() + 2000000000ull;
-	while (b->stats.rx_pkts == 0 && now_ns() < end) {
-		ops->tx_burst(a, NULL, 0); /* reaps a's completions (the resend) */
-		struct tern_rx rx[BURST];
-		unsigned n = ops->rx_burst(b, rx, BURST);
-		ops->rx_done(b, rx, n);
-		if (n == 0)
-			ops->wait(b, 1000000);
-	}
+	pump_until_rx(a, b);
 	CHECK_EQ(b->stats.rx_pkts, 1);
 	CHECK_EQ(a->stats.tx_drop_error, 0);
 	CHECK(await_unreach(a, &got, quote, sizeof(quote), 2000));
@@ -418,13 +424,7 @@ static void tx_burst__unreach_taken_mid_burst(void)
 	};
 	CHECK_EQ(ops->tx_burst(a, t, 2), 2);
 	settle(a);
-	uint64_t end = now_ns() + 2000000000ull;
-	while (b->stats.rx_pkts == 0 && now_ns() < end) {
-		ops->tx_burst(a, NULL, 0);
-		struct tern_rx rx[BURST];
-		unsigned n = ops->rx_burst(b, rx, BURST);
-		ops->rx_done(b, rx, n);
-	}
+	pump_until_rx(a, b);
 	CHECK_EQ(b->stats.rx_pkts, 1);
 	CHECK_EQ(a->stats.tx_pkts, 2);
 	CHECK_EQ(a->stats.tx_drop_error, 0);

@@ -290,6 +290,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
+		s->rx_req_bytes += len;
 		run_handler(ep, s, ss, NULL, payload, len, 1);
 		return;
 	}
@@ -306,6 +307,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		ep->st.copied_bytes += len;
 	}
 	tern_win_mark(&ss->win, p);
+	s->rx_req_bytes += len;
 	if (!last)
 		tern_cr_new_packet(ep, s, ss, p);
 	else if (ss->win.base != n)
@@ -339,6 +341,7 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 		if (tern_likely(ss->req_npkts == 1)) {
 			/* One packet (pkt_num 0, checked): run it from the receive
 			 * buffer at once. */
+			s->rx_req_bytes += len;
 			run_handler(ep, s, ss, hd, payload, len, 1);
 			return;
 		}

@@ -191,6 +191,32 @@ static uint64_t slots_free(const struct tern_session *s)
 	return ~s->cs_busy & all;
 }
 
+/*
+ * call_start()'s one-packet request (most calls): call_kick()'s first turn,
+ * without the window's test (it is empty) or a loop, and kick_one() and
+ * send_one() with what a slot just started says written rather than tested:
+ * no RTT sample taken yet, nothing sent before (not a retransmission), the
+ * slot queued to be armed already, the whole message in packet 0, and not
+ * one-way.
+ */
+static inline void start_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+			     struct tern_msg *req, uint16_t type)
+{
+	if (!tern_credit_take(s, c, 1))
+		return; /* it waits for credits: tern_credits_next_waiting() resumes it */
+	c->sample_valid = 1;
+	c->sample_idx = 0;
+	c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_REQ);
+	h.req_type = type;
+	h.req_num = c->req_num;
+	h.msg_size = req->len;
+	tern_tx_data(ep, s, &h, req, req->data, req->len);
+	c->tx_next = c->tx_hi = 1;
+	s->want_tx &= ~(1ull << c->idx);
+}
+
 static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
 		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
 		       uint64_t deadline, int oneway, int idempotent)
@@ -226,10 +252,7 @@ static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct
 	s->cs_busy |= 1ull << c->idx;
 	arm_later(ep, c); /* the deadline, if nothing is sent yet */
 	if (c->total == 1 && !oneway) {
-		/* One packet (most calls): call_kick()'s first turn, without
-		 * the window's test (it is empty) or a loop. */
-		if (kick_one(ep, s, c, 0))
-			s->want_tx &= ~(1ull << c->idx);
+		start_one(ep, s, c, req, type);
 		return;
 	}
 	call_kick(ep, c);
@@ -359,7 +382,11 @@ int tern_send(struct tern_session *s, uint16_t req_type, struct tern_msg *req, t
 
 /* --- completion ------------------------------------------------------------------ */
 
-void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len)
+/* tern_call_complete(), inline where a call ends with an answer of one
+ * packet (most calls): there status is the constant 0, and the tests of it
+ * fold away. */
+__attribute__((always_inline)) static inline void complete(struct call_slot *c, int status,
+							    const void *data, size_t len)
 {
 	struct tern_session *s = c->s;
 	struct tern_ep *ep = s->ep;
@@ -403,6 +430,11 @@ void tern_call_complete(struct call_slot *c, int status, const void *data, size_
 		return; /* closed in the continuation: s and c are gone */
 	if (s->state == SESS_CONNECTED && !s->tearing && !tern_backlog_empty(s))
 		tern_calls_start(s);
+}
+
+void tern_call_complete(struct call_slot *c, int status, const void *data, size_t len)
+{
+	complete(c, status, data, len);
 }
 
 void tern_done_drain(struct tern_ep *ep)
@@ -673,7 +705,7 @@ void tern_on_resp(struct tern_ep *ep, struct tern_session *s, const struct tern_
 			c->resp_npkts = 1;
 			c->total = 1;
 			ep->st.zc_rx++;
-			tern_call_complete(c, 0, payload, len);
+			complete(c, 0, payload, len);
 			return;
 		}
 		if (m > 1) {

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "credits.h"
+#include "prefetch.h"
 #include "serve.h"
 #include "session.h"
 #include "status.h"
@@ -274,22 +275,6 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 /* A request packet for the current call, which is still arriving (its
  * msg_size and req_type are the call's: new_call took them from this
  * packet, tern_on_req checked them against the call's). */
-/*
- * A large request's packets arrive mostly in order: while one is copied into
- * the receive buffer, the lines of the one two packets on are fetched for
- * writing. The buffer is megabytes written once per call (4 x 1 MiB in
- * perf/compare's bulk suite), and the copy otherwise stalls on its stores
- * (perf annotate); dpdk-bulk's receiver copies nothing.
- */
-#define RX_PREFETCH_MIN 512u
-
-static inline void prefetch_dest(const uint8_t *p, uint32_t len)
-{
-	for (uint32_t o = 0; o < len; o += 64)
-		__builtin_prefetch(p + o, 1, 3);
-	__builtin_prefetch(p + len - 1, 1, 3);
-}
-
 static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
 		    const struct tern_hdr *h, const uint8_t *payload, uint32_t len)
 {
@@ -321,10 +306,14 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		memcpy(dst, payload, len);
 		ep->st.copied_bytes += len;
 	}
-	if (p + 2 < n && len >= RX_PREFETCH_MIN) {
+	/* A large request's packets arrive in order almost always: fetch the
+	 * receive-buffer lines of the one two ahead for writing (prefetch.h).
+	 * The copy stalled on its stores (perf annotate), where dpdk-bulk's
+	 * receiver writes nothing beyond the mbuf. */
+	if (p + 2 < n && len >= TERN_PREFETCH_MIN) {
 		size_t off = (size_t)(p + 2) * s->dpp;
 		size_t left = ss->req_size - off; /* > 0: p + 2 < n */
-		prefetch_dest(ss->req_buf->data + off, left < s->dpp ? (uint32_t)left : s->dpp);
+		tern_prefetch_range(ss->req_buf->data + off, left < s->dpp ? (uint32_t)left : s->dpp, 1);
 	}
 	tern_win_mark(&ss->win, p);
 	if (!last)

@@ -44,6 +44,7 @@
 #include <rte_udp.h>
 
 #include "dpdk_priv.h"
+#include "prefetch.h"
 
 /* The tern header without body or counter (wire.h's TERN_HDR_LEN; the
  * driver API only promises hdr_len >= 32). */
@@ -347,27 +348,16 @@ static void count_drops(struct tern_drv_stats *st, const struct tern_tx *tx, con
 }
 
 /*
- * Payloads this large are prefetched two packets ahead of their copy. A
- * bulk call's source is the caller's msgbuf, read once, megabytes of it in
- * flight (4 x 1 MiB in perf/compare's bulk suite): the copy otherwise
- * stalls on its loads (perf annotate: most of its samples on the loads of
- * the source), where dpdk-bulk's sender has nothing to read. Small payloads
- * are not worth the instructions.
+ * A large payload (prefetch.h) is prefetched two packets ahead of its copy:
+ * a bulk call's source is the caller's msgbuf, read once, megabytes of it
+ * in flight (4 x 1 MiB in perf/compare's bulk suite), and the copy stalled
+ * on its loads (perf annotate: most of its samples on the loads of the
+ * source), where dpdk-bulk's sender has nothing to read.
  */
-#define TX_PREFETCH_MIN 512u
-
-static inline void prefetch_payload(const struct tern_tx *t)
-{
-	const uint8_t *p = t->payload;
-	for (uint32_t o = 0; o < t->len; o += RTE_CACHE_LINE_SIZE)
-		rte_prefetch0(p + o);
-	rte_prefetch0(p + t->len - 1); /* the last line, when p is not aligned */
-}
-
 /* tx[j] is a packet whose payload tx_chunk will copy, and a large one. */
 static inline int copy_ahead(const struct tern_tx *tx, const uint8_t *kind, unsigned j, unsigned k)
 {
-	return j < k && kind[j] == TX_COPY && tx[j].len >= TX_PREFETCH_MIN;
+	return j < k && kind[j] == TX_COPY && tx[j].len >= TERN_PREFETCH_MIN;
 }
 
 /*
@@ -437,11 +427,11 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	uint64_t copied = 0, bytes = 0;
 	for (unsigned j = 0; j < 2; j++)
 		if (copy_ahead(tx, kind, j, k))
-			prefetch_payload(&tx[j]);
+			tern_prefetch_range(tx[j].payload, tx[j].len, 0);
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
 		if (copy_ahead(tx, kind, i + 2, k))
-			prefetch_payload(&tx[i + 2]);
+			tern_prefetch_range(tx[i + 2].payload, tx[i + 2].len, 0);
 		if (kind[i] < TX_COPY)
 			continue;
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;

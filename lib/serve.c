@@ -291,6 +291,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		return;
 	}
 	if (n == 1) { /* one packet: the handler reads the receive buffer itself */
+		s->rx_req_bytes += len;
 		run_handler(ep, s, ss, NULL, payload, len, 1);
 		return;
 	}
@@ -316,6 +317,7 @@ static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slo
 		tern_prefetch_range(ss->req_buf->data + off, left < s->dpp ? (uint32_t)left : s->dpp, 1);
 	}
 	tern_win_mark(&ss->win, p);
+	s->rx_req_bytes += len;
 	if (!last)
 		tern_cr_new_packet(ep, s, ss, p);
 	else if (ss->win.base != n)
@@ -349,6 +351,7 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 		if (tern_likely(ss->req_npkts == 1)) {
 			/* One packet (pkt_num 0, checked): run it from the receive
 			 * buffer at once. */
+			s->rx_req_bytes += len;
 			run_handler(ep, s, ss, hd, payload, len, 1);
 			return;
 		}

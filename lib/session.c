@@ -444,6 +444,11 @@ char *tern_session_peer(const struct tern_session *s, char *buf, size_t len)
 	return tern_addr_str(&s->peer, buf, len);
 }
 
+uint64_t tern_session_rx_bytes(const struct tern_session *s)
+{
+	return s != NULL ? s->rx_req_bytes : 0;
+}
+
 int tern_session_protection(const struct tern_session *s)
 {
 	return s != NULL ? s->prot : -EINVAL;

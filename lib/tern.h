@@ -332,6 +332,16 @@ struct tern_ep *tern_session_ep(const struct tern_session *s);
 char *tern_session_peer(const struct tern_session *s, char *buf, size_t len);
 
 /**
+ * Request payload bytes this side received on the session as the callee:
+ * each packet of a request counted once, when it is taken into its call
+ * (duplicates, packets of refused calls and packets dropped for want of
+ * memory are not counted), whether or not the call completes. What a
+ * network measurement calls bytes delivered to the receiver.
+ * @return the count (0 for NULL). Owner thread of the session's endpoint.
+ */
+uint64_t tern_session_rx_bytes(const struct tern_session *s);
+
+/**
  * Close a session: its queued and in-flight calls end with -ECANCELED (their
  * continuations run in here), a DISCONNECT is sent, and the handle is freed.
  * Any session handle may be closed, including a failed one, and server-side

@@ -391,6 +391,7 @@ struct tern_session {
 	struct tern_msg *bl_head, *bl_tail; /* backlog (backlog.c): queued calls' requests */
 	uint32_t bl_len;
 	uint32_t handlers; /* serve slots in SRV_RUNNING: requests a handler holds */
+	uint64_t rx_req_bytes; /* request payload taken in, first copies (serve.c) */
 	uint32_t pins;     /* callbacks running that must not see the session freed */
 	struct tern_session *unext, *uprev; /* used-sessions list (teardown, destroy) */
 	/* security */

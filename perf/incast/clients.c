@@ -12,10 +12,13 @@
  * the endpoints' counters are read at both ends -> drain: no new calls; the
  * ones in flight end by their deadline (bounded: after timeout + grace the
  * sessions are closed, which cancels what is left, counted as unfinished).
- * At each end of the window a mark call asks the server what it has
- * received so far: the packets delivered through the bottleneck in the
- * window, whatever calls they belong to (calls of 1 MiB at 100 senders take
- * seconds, so completed calls measure the window's goodput coarsely).
+ * Before the warmup each sender names its session to the server with a
+ * hello call; at each end of the window a mark call (on the victim's
+ * session, or the first sender's) asks the server how many request bytes
+ * each sender's session has received so far: what each got through the
+ * bottleneck in the window, whatever calls the bytes belong to (calls of
+ * 1 MiB at 100 senders take seconds, so completed calls measure a 5 s
+ * window's goodput and shares coarsely).
  *
  * In one-thread mode the server endpoint is polled in the same loop, after
  * the clients; every pass ends with inc_tick() (the virtual clock of
@@ -45,7 +48,7 @@ static struct {
 	uint64_t t_start, t_end;
 	bool stopping;
 	uint64_t inflight;
-	unsigned marks; /* mark calls in flight */
+	unsigned marks; /* mark and hello calls in flight */
 } run;
 
 static void count_failure(struct inc_sender *s, int err)
@@ -63,6 +66,7 @@ static void count_failure(struct inc_sender *s, int err)
 }
 
 static void on_reply(const struct tern_result *r, void *ctx);
+static void poll_all(void);
 
 /* The lane's next call, unless the run is stopping. A call tern refuses
  * retires the lane (no busy retry) and counts as failed, unless the session
@@ -125,30 +129,85 @@ static void on_reply(const struct tern_result *r, void *ctx)
 	issue(l);
 }
 
+/* The server's answer to mark k: its clock, then each sender's bytes. */
 static void on_mark(const struct tern_result *r, void *ctx)
 {
 	unsigned k = (unsigned)(uintptr_t)ctx;
+	uint64_t v[2];
 	run.marks--;
-	if (r->status == 0 && r->len == INC_MARK_LEN) {
-		memcpy(run.res->mark[k], r->data, INC_MARK_LEN);
-		run.res->marked[k] = true;
-	}
+	if (r->status != 0 || r->len != INC_MARK_HDR + (size_t)run.ns * 8)
+		return;
+	memcpy(v, r->data, sizeof(v));
+	if (v[1] != run.ns)
+		return;
+	run.res->mark_ns[k] = v[0];
+	for (unsigned i = 0; i < run.ns; i++)
+		memcpy(&run.s[i].rx_mark[k], (const uint8_t *)r->data + INC_MARK_HDR + i * 8, 8);
+	run.res->marked[k] = true;
 }
 
-/* Window mark k (0: start, 1: end) on the first sender's session: the
- * server answers what it has received so far (server.c). */
+/* The session the marks go on: the victim's (an endpoint of its own, no
+ * bulk call ahead of them), else the last sender's. */
+static struct inc_sender *control(void)
+{
+	return &run.s[run.ns - 1];
+}
+
+/* Window mark k (0: start, 1: end): the server answers what each sender's
+ * session has received so far (server.c). */
 static void mark(unsigned k)
 {
-	struct tern_session *sess = run.s[0].sess;
+	struct inc_sender *c = control();
+	uint64_t n = run.ns;
 	struct tern_msg *m;
-	if (sess == NULL || (m = tern_msg_alloc(run.s[0].ep, 8)) == NULL)
+	if (c->sess == NULL || (m = tern_msg_alloc(c->ep, INC_MARK_REQ_LEN)) == NULL)
 		return;
-	memset(tern_msg_data(m), 0, 8);
-	if (tern_call(sess, INC_MARK_TYPE, m, on_mark, (void *)(uintptr_t)k, run.o->timeout_ns) != 0) {
+	memcpy(tern_msg_data(m), &n, 8);
+	if (tern_call(c->sess, INC_MARK_TYPE, m, on_mark, (void *)(uintptr_t)k, run.o->timeout_ns) != 0) {
 		tern_msg_free(m);
 		return;
 	}
 	run.marks++;
+}
+
+static void on_hello(const struct tern_result *r, void *ctx)
+{
+	struct inc_sender *s = ctx;
+	run.marks--;
+	s->hello_ok = r->status == 0 && r->len == INC_RESP_LEN;
+}
+
+/* Every sender names its session to the server (bounded). */
+static int hello_all(void)
+{
+	uint32_t magic = INC_MAGIC;
+	uint64_t seq = 0, end;
+	for (unsigned i = 0; i < run.ns; i++) {
+		struct inc_sender *s = &run.s[i];
+		struct tern_msg *m = tern_msg_alloc(s->ep, INC_HDR_LEN);
+		if (m == NULL)
+			return -ENOMEM;
+		uint8_t *d = tern_msg_data(m);
+		memcpy(d, &s->id, 4);
+		memcpy(d + 4, &magic, 4);
+		memcpy(d + 8, &seq, 8);
+		int rc = tern_call(s->sess, INC_HELLO_TYPE, m, on_hello, s, run.o->timeout_ns);
+		if (rc != 0) {
+			tern_msg_free(m);
+			return rc;
+		}
+		run.marks++;
+	}
+	end = tern_now_ns() + run.o->timeout_ns + DRAIN_GRACE_NS;
+	while (run.marks != 0 && tern_now_ns() < end && inc_signals == 0)
+		poll_all();
+	for (unsigned i = 0; i < run.ns; i++) {
+		if (!run.s[i].hello_ok) {
+			fprintf(stderr, "tern-incast: sender %u: no answer to its hello\n", i);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
 }
 
 static void poll_all(void)
@@ -334,12 +393,13 @@ int inc_clients_run(const struct inc_opts *o, const char *server, struct tern_ep
 			goto out;
 		for (unsigned k = 0; k < o->depth; k++)
 			s->lanes[k].s = s;
+		s->rx_mark[0] = s->rx_mark[1] = UINT64_MAX;
 	}
 	if ((rc = open_eps(o)) != 0)
 		goto out;
 	for (unsigned i = 0; i < run.ns; i++)
 		run.s[i].ep = run.s[i].victim ? run.eps[o->endpoints] : run.eps[i % o->endpoints];
-	if ((rc = connect_all(server)) != 0)
+	if ((rc = connect_all(server)) != 0 || (rc = hello_all()) != 0)
 		goto out;
 	res->connected = true;
 	measure();

@@ -78,7 +78,10 @@ static void usage(FILE *f)
 		"                       wrong; and the bounds below hold:\n"
 		"  --max-failed N       at most N calls failed\n"
 		"  --max-resend R       resent packets at most R of those sent (0.05 = 5%%)\n"
-		"  --min-jain J         Jain's fairness index of the window at least J\n",
+		"  --min-jain J         Jain's fairness index over the request bytes each sender\n"
+		"                       got to the server in the window at least J\n"
+		"  --min-goodput F      request bytes the server received in the window at least\n"
+		"                       F of the bottleneck (--rate, or the link's rate) (0.85)\n",
 		INC_MAX_SENDERS);
 }
 
@@ -188,7 +191,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 	enum { O_DRIVER = 256, O_BIND, O_CONNECT, O_CLIENT_IP, O_LINK, O_RATE, O_FAULTS,
 	       O_SERVER_ARGS, O_SENDERS, O_ENDPOINTS, O_SIZE, O_DEPTH, O_VICTIM, O_VICTIM_SIZE,
 	       O_DURATION, O_WARMUP, O_TIMEOUT, O_RTO, O_RTO_MAX, O_NOCC, O_CCT, O_SCPU, O_CCPU, O_JSON, O_QUIET, O_CHECK,
-	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_ROW, O_ONE_THREAD, O_SIM_STEP, O_HELP };
+	       O_MAX_FAILED, O_MAX_RESEND, O_MIN_JAIN, O_MIN_GOODPUT, O_ROW, O_ONE_THREAD, O_SIM_STEP, O_HELP };
 	static const struct option lo[] = {
 		{"driver", 1, 0, O_DRIVER}, {"bind", 1, 0, O_BIND}, {"connect", 1, 0, O_CONNECT},
 		{"client-ip", 1, 0, O_CLIENT_IP}, {"link", 1, 0, O_LINK}, {"rate", 1, 0, O_RATE},
@@ -203,6 +206,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		{"client-cpu", 1, 0, O_CCPU}, {"json", 0, 0, O_JSON}, {"quiet", 0, 0, O_QUIET},
 		{"check", 0, 0, O_CHECK}, {"max-failed", 1, 0, O_MAX_FAILED},
 		{"max-resend", 1, 0, O_MAX_RESEND}, {"min-jain", 1, 0, O_MIN_JAIN},
+		{"min-goodput", 1, 0, O_MIN_GOODPUT},
 		{"row", 1, 0, O_ROW}, {"one-thread", 0, 0, O_ONE_THREAD},
 		{"sim-step-ns", 1, 0, O_SIM_STEP}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0},
 	};
@@ -237,6 +241,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 	o->max_failed = -1;
 	o->max_resend = -1;
 	o->min_jain = -1;
+	o->min_goodput = -1;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -298,6 +303,7 @@ static int parse_opts(int argc, char **argv, struct inc_opts *o)
 		case O_MAX_FAILED: o->max_failed = strtoll(optarg, NULL, 10); break;
 		case O_MAX_RESEND: o->max_resend = parse_secs(optarg); break;
 		case O_MIN_JAIN: o->min_jain = parse_secs(optarg); break;
+		case O_MIN_GOODPUT: o->min_goodput = parse_secs(optarg); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: goto bad;
 		}

@@ -32,7 +32,12 @@
 #define INC_MAGIC      0x74636e69u
 #define INC_RESP_LEN   8u     /* response: the seq */
 #define INC_MARK_TYPE  8u     /* window mark: the server answers what it received so far */
-#define INC_MARK_LEN   32u    /* its answer: copied_bytes, rx_bytes, rx_pkts, now (u64 each) */
+#define INC_MARK_REQ_LEN 8u   /* mark request: how many senders (u64, the victim included) */
+#define INC_MARK_HDR   16u    /* its answer: the server's clock, the count n (u64 each), then */
+			      /* n x u64: request bytes received from each sender (UINT64_MAX: */
+			      /* no session known for it) */
+#define INC_HELLO_TYPE 9u     /* before the run: the request header (seq 0) names the */
+			      /* session's sender to the server */
 
 enum inc_mode { INC_LOCAL = 1, INC_SERVER, INC_CLIENT };
 
@@ -59,7 +64,7 @@ struct inc_opts {
 	const char *row;         /* print one markdown table row with this label */
 	/* --check bounds beyond the invariants (negative: none) */
 	int64_t max_failed;
-	double max_resend, min_jain;
+	double max_resend, min_jain, min_goodput;
 };
 
 /* One call in flight. */
@@ -80,6 +85,12 @@ struct inc_sender {
 	struct inc_lane *lanes;  /* depth of them */
 	uint64_t ok, failed, wrong;
 	uint64_t win_calls, win_bytes; /* completed OK inside the window */
+	/* Request bytes the server had received from this sender at the
+	 * window's start and end (tern_session_rx_bytes(), read by the mark
+	 * calls): what was delivered through the bottleneck, of calls complete
+	 * or not; resent copies not counted. UINT64_MAX: unknown. */
+	uint64_t rx_mark[2];
+	bool hello_ok;
 	int first_err;
 };
 
@@ -91,10 +102,9 @@ struct inc_client_res {
 	uint64_t err_timeout, err_reset, err_other;
 	struct hist bulk, victim;   /* calls issued in the window, completed OK */
 	uint64_t udp_rcvbuf_errors; /* /proc/net/snmp delta over the run (-1: unknown) */
-	/* What the server had received at the window's start and end (mark
-	 * calls, answered by its own counters and clock): request payload
-	 * delivered through the bottleneck whatever calls it belongs to. */
-	uint64_t mark[2][4];        /* copied_bytes, rx_bytes, rx_pkts, server ns */
+	/* The server's clock at the window's start and end (when it answered
+	 * the mark calls; the senders' rx_mark[] were read then). */
+	uint64_t mark_ns[2];
 	bool marked[2];
 	double cpu;                 /* client thread: CPU time / wall time over the window */
 	bool connected;

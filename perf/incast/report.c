@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "incast.h"
 
@@ -34,50 +35,78 @@ static const char *fmt_ns(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Two measures of the window. The headline is a network measurement:
+ * request bytes the server received from each sender between the two marks
+ * (first copies, of calls complete or not), over the server's clock between
+ * them; Jain's index over those per-sender bytes. The second counts the
+ * calls that completed in the window (request bytes of whole calls), which
+ * a call that takes seconds quantises: kept so that nothing is hidden.
+ */
 struct summary {
-	double secs, gbps, pct, resend, jain, share_min, share_max;
-	double dgbps, dpct; /* delivered (the server's counters over the window; < 0: unknown) */
-	uint64_t bytes, win_calls;
-	unsigned idle; /* senders without a completed call in the window */
-	double *shares;
+	/* delivered (headline); valid false: the marks did not come back */
+	bool valid;
+	double dsecs, gbps, pct, jain, share_min, share_max;
+	uint64_t bytes;
+	unsigned idle;  /* senders that got nothing through in the window */
+	double *shares; /* per sender, of the delivered bytes */
+	/* completed calls */
+	double secs, cgbps, cpct, cjain;
+	uint64_t cbytes, win_calls;
+	unsigned cidle; /* senders without a completed call in the window */
+	double resend;
 };
+
+/* min and max of x[0..n) as shares of their sum; x becomes the shares. */
+static void to_shares(double *x, unsigned n, double sum, double *lo, double *hi)
+{
+	*lo = 1, *hi = 0;
+	for (unsigned i = 0; i < n; i++) {
+		x[i] = sum > 0 ? x[i] / sum : 0;
+		*lo = x[i] < *lo ? x[i] : *lo;
+		*hi = x[i] > *hi ? x[i] : *hi;
+	}
+}
 
 static void summarise(const struct inc_opts *o, const struct inc_sender *s,
 		      const struct inc_client_res *c, struct summary *m)
 {
-	double *x = calloc(o->senders, sizeof(*x));
-	m->shares = x;
-	m->secs = (double)(c->t_end - c->t_start) / 1e9;
-	m->bytes = m->win_calls = 0;
-	m->idle = 0;
-	for (unsigned i = 0; i < o->senders; i++) {
-		m->bytes += s[i].win_bytes;
-		m->win_calls += s[i].win_calls;
-		m->idle += s[i].win_calls == 0;
-		if (x != NULL)
-			x[i] = (double)s[i].win_bytes;
-	}
-	m->gbps = m->secs > 0 ? (double)m->bytes * 8 / m->secs / 1e9 : 0;
-	m->pct = o->rate != 0 ? m->gbps * 1e9 / (double)o->rate * 100 : 0;
+	double *x = calloc(o->senders, sizeof(*x)), *y = calloc(o->senders, sizeof(*y));
+	memset(m, 0, sizeof(*m));
 	m->resend = c->tx_pkts != 0 ? (double)c->retransmits / (double)c->tx_pkts : 0;
-	m->dgbps = m->dpct = -1;
-	if (c->marked[0] && c->marked[1] && c->mark[1][3] > c->mark[0][3] &&
-	    c->mark[1][0] > c->mark[0][0]) {
-		/* Request payload the server received between the marks: what
-		 * it copied into reassembly buffers (first copies only:
-		 * duplicates are dropped before; after an emulated link's
-		 * drops, unlike its driver counters, which are the wire's). */
-		m->dgbps = (double)(c->mark[1][0] - c->mark[0][0]) * 8 /
-			   (double)(c->mark[1][3] - c->mark[0][3]);
-		m->dpct = o->rate != 0 ? m->dgbps * 1e9 / (double)o->rate * 100 : 0;
+	/* completed calls */
+	m->secs = (double)(c->t_end - c->t_start) / 1e9;
+	for (unsigned i = 0; i < o->senders; i++) {
+		m->cbytes += s[i].win_bytes;
+		m->win_calls += s[i].win_calls;
+		m->cidle += s[i].win_calls == 0;
+		if (y != NULL)
+			y[i] = (double)s[i].win_bytes;
 	}
-	m->jain = x != NULL ? inc_jain(x, o->senders) : 0;
-	m->share_min = 1, m->share_max = 0;
-	for (unsigned i = 0; i < o->senders && x != NULL; i++) {
-		x[i] = m->bytes != 0 ? x[i] / (double)m->bytes : 0;
-		m->share_min = x[i] < m->share_min ? x[i] : m->share_min;
-		m->share_max = x[i] > m->share_max ? x[i] : m->share_max;
+	m->cgbps = m->secs > 0 ? (double)m->cbytes * 8 / m->secs / 1e9 : 0;
+	m->cpct = o->rate != 0 ? m->cgbps * 1e9 / (double)o->rate * 100 : 0;
+	m->cjain = y != NULL ? inc_jain(y, o->senders) : 0;
+	free(y);
+	/* delivered */
+	m->shares = x;
+	m->valid = x != NULL && c->marked[0] && c->marked[1] && c->mark_ns[1] > c->mark_ns[0];
+	for (unsigned i = 0; i < o->senders && m->valid; i++) {
+		const uint64_t *r = s[i].rx_mark;
+		if (r[0] == UINT64_MAX || r[1] == UINT64_MAX || r[1] < r[0]) {
+			m->valid = false; /* a sender's session unknown to the server */
+			break;
+		}
+		x[i] = (double)(r[1] - r[0]);
+		m->bytes += r[1] - r[0];
+		m->idle += r[1] == r[0];
 	}
+	if (!m->valid)
+		return;
+	m->dsecs = (double)(c->mark_ns[1] - c->mark_ns[0]) / 1e9;
+	m->gbps = (double)m->bytes * 8 / m->dsecs / 1e9;
+	m->pct = o->rate != 0 ? m->gbps * 1e9 / (double)o->rate * 100 : 0;
+	m->jain = inc_jain(x, o->senders);
+	to_shares(x, o->senders, (double)m->bytes, &m->share_min, &m->share_max);
 }
 
 static void print_hist(const char *name, const struct hist *h)
@@ -149,12 +178,11 @@ static void print_row(const struct inc_opts *o, const struct inc_client_res *c,
 {
 	char a[32], b[32], d[32], e[32], f[32];
 	const struct hist *h = &c->bulk, *v = &c->victim;
-	printf("| %s | %.3f | %.0f%% | ", o->row, m->gbps, m->pct);
-	if (m->dpct >= 0)
-		printf("%.0f%% | ", m->dpct);
+	if (m->valid)
+		printf("| %s | %.3f | %.0f%% | %.2f | ", o->row, m->gbps, m->pct, m->jain);
 	else
-		printf("- | ");
-	printf("%.1f%% | %.2f | %s / %s / %s | ", m->resend * 100, m->jain,
+		printf("| %s | - | - | - | ", o->row);
+	printf("%.1f%% | %.0f%% / %.2f | %s / %s / %s | ", m->resend * 100, m->cpct, m->cjain,
 	       fmt_ns(hist_quantile(h, 0.5), a, sizeof(a)),
 	       fmt_ns(hist_quantile(h, 0.99), b, sizeof(b)),
 	       fmt_ns(hist_quantile(h, 0.999), d, sizeof(d)));
@@ -181,27 +209,30 @@ void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 	}
 	if (o->json) {
 		printf("{\"senders\":%u,\"endpoints\":%u,\"size\":%u,\"depth\":%u,\"driver\":\"%s\","
-		       "\"link\":\"%s\",\"rate_bps\":%llu,\"window_s\":%.3f,\"goodput_gbps\":%.4f,"
-		       "\"goodput_pct\":%.2f,\"tx_pkts\":%llu,\"retransmits\":%llu,\"rto_events\":%llu,"
-		       "\"resend_ratio\":%.4f,\"jain\":%.4f,\"idle_senders\":%u,\"calls_ok\":%llu,"
+		       "\"link\":\"%s\",\"rate_bps\":%llu,\"window_s\":%.3f,",
+		       o->senders, o->endpoints, o->size, o->depth, o->driver,
+		       o->link != NULL ? o->link : "", (unsigned long long)o->rate, m.secs);
+		if (m.valid)
+			printf("\"server_window_s\":%.3f,\"goodput_gbps\":%.4f,\"goodput_pct\":%.2f,"
+			       "\"jain\":%.4f,\"idle_senders\":%u,",
+			       m.dsecs, m.gbps, m.pct, m.jain, m.idle);
+		printf("\"calls_goodput_gbps\":%.4f,\"calls_goodput_pct\":%.2f,\"calls_jain\":%.4f,"
+		       "\"calls_idle_senders\":%u,\"tx_pkts\":%llu,\"retransmits\":%llu,"
+		       "\"rto_events\":%llu,\"resend_ratio\":%.4f,\"calls_ok\":%llu,"
 		       "\"calls_failed\":%llu,\"timeouts\":%llu,\"wrong\":%llu,\"unfinished\":%llu,"
 		       "\"client_cpu\":%.3f,",
-		       o->senders, o->endpoints, o->size, o->depth, o->driver,
-		       o->link != NULL ? o->link : "", (unsigned long long)o->rate, m.secs, m.gbps,
-		       m.pct, (unsigned long long)c->tx_pkts, (unsigned long long)c->retransmits,
-		       (unsigned long long)c->rto_events, m.resend, m.jain, m.idle,
+		       m.cgbps, m.cpct, m.cjain, m.cidle, (unsigned long long)c->tx_pkts,
+		       (unsigned long long)c->retransmits, (unsigned long long)c->rto_events, m.resend,
 		       (unsigned long long)c->calls_ok, (unsigned long long)c->calls_failed,
 		       (unsigned long long)c->err_timeout, (unsigned long long)c->calls_wrong,
 		       (unsigned long long)c->unfinished, c->cpu);
-		if (m.dgbps >= 0)
-			printf("\"delivered_gbps\":%.4f,\"delivered_pct\":%.2f,", m.dgbps, m.dpct);
 		if (c->udp_rcvbuf_errors != UINT64_MAX)
 			printf("\"udp_rcvbuf_errors\":%llu,", (unsigned long long)c->udp_rcvbuf_errors);
 		json_hist("bulk", &c->bulk);
 		if (o->victim)
 			json_hist("victim", &c->victim);
 		printf("\"shares\":[");
-		for (unsigned i = 0; i < o->senders && m.shares != NULL; i++)
+		for (unsigned i = 0; i < o->senders && m.valid; i++)
 			printf("%s%.5f", i ? "," : "", m.shares[i]);
 		printf("]");
 		if (sv != NULL) {
@@ -215,21 +246,24 @@ void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 	printf("tern-incast: %u senders on %u endpoints, %u B calls, depth %u, driver %s, "
 	       "window %.2f s\n",
 	       o->senders, o->endpoints, o->size, o->depth, o->driver, m.secs);
-	if (o->rate != 0)
-		printf("goodput        %.3f Gbit/s  (%.1f%% of the %.3f Gbit/s bottleneck)\n", m.gbps,
-		       m.pct, (double)o->rate / 1e9);
-	else
-		printf("goodput        %.3f Gbit/s\n", m.gbps);
-	if (m.dgbps >= 0)
-		printf("delivered      %.3f Gbit/s  (%.1f%%): request payload the server received in "
-		       "the window, of calls complete or not\n",
-		       m.dgbps, m.dpct);
+	if (m.valid) {
+		printf("goodput        %.3f Gbit/s", m.gbps);
+		if (o->rate != 0)
+			printf("  (%.1f%% of the %.3f Gbit/s bottleneck)", m.pct, (double)o->rate / 1e9);
+		printf(": request bytes the server received in the window, of calls complete or "
+		       "not\n");
+		printf("shares         Jain %.3f  min %.2f%%  max %.2f%%  (fair: %.2f%%) of those bytes; "
+		       "%u senders got nothing through\n",
+		       m.jain, m.share_min * 100, m.share_max * 100, 100.0 / o->senders, m.idle);
+	} else {
+		printf("goodput        unknown: the server did not answer both window marks\n");
+	}
+	printf("by calls       %.3f Gbit/s (%.1f%%), Jain %.3f: request bytes of calls completed in "
+	       "the window; %u senders completed none\n",
+	       m.cgbps, m.cpct, m.cjain, m.cidle);
 	printf("packets        sent %llu  resent %llu  resend ratio %.1f%%  (%llu RTOs)\n",
 	       (unsigned long long)c->tx_pkts, (unsigned long long)c->retransmits, m.resend * 100,
 	       (unsigned long long)c->rto_events);
-	printf("shares         Jain %.3f  min %.2f%%  max %.2f%%  (fair: %.2f%%); %u senders "
-	       "completed nothing in the window\n",
-	       m.jain, m.share_min * 100, m.share_max * 100, 100.0 / o->senders, m.idle);
 	printf("calls          ok %llu (%llu in the window)  failed %llu (timeouts %llu, resets %llu, "
 	       "other %llu)  wrong %llu  unfinished %llu\n",
 	       (unsigned long long)c->calls_ok, (unsigned long long)m.win_calls,
@@ -285,8 +319,13 @@ bool inc_check(const struct inc_opts *o, const struct inc_sender *s,
 	    (long long)o->max_failed);
 	REQ(o->max_resend < 0 || m.resend <= o->max_resend, "resend ratio %.4f (at most %.4f)\n",
 	    m.resend, o->max_resend);
-	REQ(o->min_jain < 0 || m.jain >= o->min_jain, "Jain %.4f (at least %.4f)\n", m.jain,
-	    o->min_jain);
+	REQ((o->min_jain < 0 && o->min_goodput < 0) || m.valid,
+	    "the server did not answer both window marks: no goodput, no shares\n");
+	REQ(o->min_jain < 0 || !m.valid || m.jain >= o->min_jain,
+	    "Jain %.4f over the bytes delivered (at least %.4f)\n", m.jain, o->min_jain);
+	REQ(o->min_goodput < 0 || !m.valid || o->rate == 0 || m.pct >= o->min_goodput * 100,
+	    "goodput %.1f%% of the bottleneck (at least %.1f%%)\n", m.pct, o->min_goodput * 100);
+	REQ(o->min_goodput < 0 || o->rate != 0, "--min-goodput without a rate\n");
 #undef REQ
 	free(m.shares);
 	return ok;

@@ -48,7 +48,10 @@ SIM=$(dirname "$BIN")/tern-incast-sim
 
 say() { echo "+ $*" >&2; }
 
-echo "| case | goodput Gbit/s | of ${RATE}bit/s | delivered | resent | Jain | bulk p50 / p99 / p99.9 | victim p50 / p99 | failed | client CPU |"
+# goodput and Jain: request bytes the server received from each sender in the
+# window (first copies, of calls complete or not); "by calls": request bytes
+# of the calls completed in the window (of the rate) and Jain over those.
+echo "| case | goodput Gbit/s | of ${RATE}bit/s | Jain | resent | by calls: of ${RATE}bit/s / Jain | bulk p50 / p99 / p99.9 | victim p50 / p99 | failed | client CPU |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for kind in $KINDS; do
 	for size in $SIZES; do

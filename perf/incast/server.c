@@ -5,9 +5,15 @@
  *
  * It also checks at-most-once execution: every request carries (sender,
  * seq), and a bitmap per sender says which ran; a second run of the same
- * pair is counted in executed_twice. A mark call (INC_MARK_TYPE) is
- * answered with the endpoint's receive counters and clock: the clients
- * send one at each end of their window. The link's counters come from the line
+ * pair is counted in executed_twice.
+ *
+ * Bytes delivered per sender: before the run each sender names its session
+ * with a hello call (INC_HELLO_TYPE); a mark call (INC_MARK_TYPE) is
+ * answered with the server's clock and, for each sender, the request bytes
+ * received on its session so far (tern_session_rx_bytes(): each packet
+ * once, when taken into its call, complete or not). The clients send one
+ * mark at each end of their window; the differences are what each sender
+ * got through the bottleneck in it. The link's counters come from the line
  * the faults driver logs when the endpoint is destroyed.
  */
 #include <errno.h>
@@ -27,6 +33,7 @@ struct inc_server {
 	struct tern_ep *ep;
 	char faults[512];
 	struct seen seen[INC_MAX_SENDERS + 1];
+	struct tern_session *sess[INC_MAX_SENDERS + 1]; /* each sender's (hello); NULL: none */
 	struct inc_server_res res;
 };
 
@@ -52,31 +59,27 @@ static bool seen_set(struct inc_server *sv, uint32_t id, uint64_t seq)
 	return !was;
 }
 
-static void on_write(struct tern_req *req, void *ctx)
+/* The request header (sender id, magic, seq); false (answered -EINVAL) if malformed. */
+static bool parse_hdr(struct inc_server *sv, struct tern_req *req, uint32_t *id, uint64_t *seq)
 {
-	struct inc_server *sv = ctx;
 	const uint8_t *d = tern_req_data(req);
-	uint32_t id, magic;
-	uint64_t seq;
-	struct tern_msg *m;
+	uint32_t magic;
 
-	if (tern_req_len(req) < INC_HDR_LEN) {
-		sv->res.bad_requests++;
-		tern_respond_error(req, -EINVAL);
-		return;
+	if (tern_req_len(req) >= INC_HDR_LEN) {
+		memcpy(id, d, 4);
+		memcpy(&magic, d + 4, 4);
+		memcpy(seq, d + 8, 8);
+		if (magic == INC_MAGIC && *id <= INC_MAX_SENDERS)
+			return true;
 	}
-	memcpy(&id, d, 4);
-	memcpy(&magic, d + 4, 4);
-	memcpy(&seq, d + 8, 8);
-	if (magic != INC_MAGIC || id > INC_MAX_SENDERS) {
-		sv->res.bad_requests++;
-		tern_respond_error(req, -EINVAL);
-		return;
-	}
-	sv->res.executed++;
-	if (!seen_set(sv, id, seq))
-		sv->res.executed_twice++;
-	m = tern_msg_alloc(tern_req_ep(req), INC_RESP_LEN);
+	sv->res.bad_requests++;
+	tern_respond_error(req, -EINVAL);
+	return false;
+}
+
+static void answer_seq(struct tern_req *req, uint64_t seq)
+{
+	struct tern_msg *m = tern_msg_alloc(tern_req_ep(req), INC_RESP_LEN);
 	if (m == NULL) {
 		tern_respond_error(req, -ENOMEM);
 		return;
@@ -85,28 +88,77 @@ static void on_write(struct tern_req *req, void *ctx)
 	tern_respond(req, m);
 }
 
-/* A window mark: what this endpoint received so far, and when. */
+static void on_write(struct tern_req *req, void *ctx)
+{
+	struct inc_server *sv = ctx;
+	uint32_t id;
+	uint64_t seq;
+
+	if (!parse_hdr(sv, req, &id, &seq))
+		return;
+	sv->res.executed++;
+	if (!seen_set(sv, id, seq))
+		sv->res.executed_twice++;
+	answer_seq(req, seq);
+}
+
+/* A sender names its session: the marks report what came on it. */
+static void on_hello(struct tern_req *req, void *ctx)
+{
+	struct inc_server *sv = ctx;
+	uint32_t id;
+	uint64_t seq;
+
+	if (!parse_hdr(sv, req, &id, &seq))
+		return;
+	sv->sess[id] = tern_req_session(req);
+	answer_seq(req, seq);
+}
+
+/* A session that ends is forgotten (its handle is freed after this). */
+static void on_session(struct tern_session *s, enum tern_session_event ev, int err, void *ctx)
+{
+	struct inc_server *sv = ctx;
+	(void)err;
+	if (ev != TERN_SESSION_RESET && ev != TERN_SESSION_DEAD && ev != TERN_SESSION_CLOSED)
+		return;
+	for (unsigned i = 0; i <= INC_MAX_SENDERS; i++)
+		if (sv->sess[i] == s)
+			sv->sess[i] = NULL;
+}
+
+/* A window mark: the clock, and what each of the first n senders' sessions
+ * received so far. */
 static void on_mark(struct tern_req *req, void *ctx)
 {
 	struct inc_server *sv = ctx;
-	struct tern_stats st;
-	uint64_t v[4];
+	uint64_t v[2], n;
 	struct tern_msg *m;
 
-	if (tern_ep_stats(sv->ep, &st) != 0) {
+	if (tern_req_len(req) != INC_MARK_REQ_LEN) {
+		sv->res.bad_requests++;
 		tern_respond_error(req, -EINVAL);
 		return;
 	}
-	v[0] = st.copied_bytes; /* request payload placed in reassembly buffers: first copies */
-	v[1] = st.rx_bytes;
-	v[2] = st.rx_pkts;
-	v[3] = tern_now_ns();
-	m = tern_msg_alloc(tern_req_ep(req), INC_MARK_LEN);
+	memcpy(&n, tern_req_data(req), 8);
+	if (n > INC_MAX_SENDERS + 1) {
+		sv->res.bad_requests++;
+		tern_respond_error(req, -EINVAL);
+		return;
+	}
+	m = tern_msg_alloc(tern_req_ep(req), INC_MARK_HDR + n * 8);
 	if (m == NULL) {
 		tern_respond_error(req, -ENOMEM);
 		return;
 	}
-	memcpy(tern_msg_data(m), v, sizeof(v));
+	uint8_t *d = tern_msg_data(m);
+	v[0] = tern_now_ns();
+	v[1] = n;
+	memcpy(d, v, sizeof(v));
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t b = sv->sess[i] != NULL ? tern_session_rx_bytes(sv->sess[i]) : UINT64_MAX;
+		memcpy(d + INC_MARK_HDR + i * 8, &b, 8);
+	}
 	tern_respond(req, m);
 }
 
@@ -161,6 +213,8 @@ int inc_server_create(const struct inc_opts *o, struct inc_server **out, char *a
 	cfg.rto_max_ns = o->rto_max_ns;
 	cfg.log = on_log;
 	cfg.log_ctx = sv;
+	cfg.on_session = on_session;
+	cfg.session_ctx = sv;
 	rc = tern_ep_create(&cfg, &sv->ep);
 	if (rc != 0) {
 		free(sv);
@@ -169,6 +223,8 @@ int inc_server_create(const struct inc_opts *o, struct inc_server **out, char *a
 	rc = tern_handle(sv->ep, INC_REQ_TYPE, on_write, sv, TERN_RRA);
 	if (rc == 0)
 		rc = tern_handle(sv->ep, INC_MARK_TYPE, on_mark, sv, TERN_RRA);
+	if (rc == 0)
+		rc = tern_handle(sv->ep, INC_HELLO_TYPE, on_hello, sv, TERN_RRA);
 	if (rc != 0) {
 		tern_ep_destroy(sv->ep);
 		free(sv);

@@ -117,6 +117,7 @@ int setup_rto(uint64_t rto_min, uint64_t rto_max, uint32_t max_retries)
 int runs[16];
 uint8_t seen[8192];
 size_t seen_len;
+struct tern_session *seen_sess;
 struct tern_req *deferred[16];
 int ndeferred;
 long resp_size = -1;
@@ -137,6 +138,7 @@ static void note(struct tern_req *req)
 {
 	runs[tern_req_type(req) & 15]++;
 	seen_len = tern_req_len(req);
+	seen_sess = tern_req_session(req);
 	if (seen_len <= sizeof(seen))
 		memcpy(seen, tern_req_data(req), seen_len);
 }
@@ -209,6 +211,7 @@ int server_setup_cfg(const struct tern_ep_config *cfg)
 	ndeferred = 0;
 	resp_size = -1;
 	seen_len = 0;
+	seen_sess = NULL;
 	if (ep_open(cfg) != 0)
 		return -1;
 	tern_handle(ep, T_ECHO, h_echo, NULL, TERN_RRA);

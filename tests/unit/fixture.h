@@ -66,6 +66,7 @@ enum { T_ECHO = 1, T_DEFER = 2, T_RR = 3, T_ONEWAY = 4, T_ERROR = 5, T_RR_DEFER 
 extern int runs[16];             /* handler runs, by type & 15 */
 extern uint8_t seen[8192];       /* the last request a handler saw */
 extern size_t seen_len;
+extern struct tern_session *seen_sess; /* ... and the session it came on */
 extern struct tern_req *deferred[16]; /* requests T_DEFER and T_RR_DEFER kept */
 extern int ndeferred;
 extern long resp_size;           /* >= 0: handlers answer this many bytes of pattern */

@@ -472,6 +472,47 @@ static void on_req__multi_packet_out_of_order_with_dups(void)
 	teardown();
 }
 
+/* tern_session_rx_bytes(): each request packet counted once, when it is
+ * taken into its call, complete or not; duplicates (before and after the
+ * answer) are not. copied_bytes, which counts reassembly copies, misses a
+ * one-packet request handed over in place. */
+static void on_req__rx_bytes_first_copies_only(void)
+{
+	REQUIRE(server_setup() == 0);
+	enum { SIZE = 600 }; /* 10 packets: 9 x 64 + 24 */
+	uint8_t msg[SIZE];
+	inj_fill(msg, sizeof(msg), 5);
+	inj_req(&peer, 8, T_ECHO, 0, 5, 0, "hello", 5);
+	inj_poll(ep);
+	REQUIRE(seen_sess != NULL);
+	struct tern_session *s = seen_sess;
+	CHECK_EQ(tern_session_rx_bytes(s), 5);
+	inj_req(&peer, 8, T_ECHO, 0, 5, 0, "hello", 5); /* a copy: answered from the cache */
+	inj_poll(ep);
+	CHECK_EQ(tern_session_rx_bytes(s), 5);
+	CHECK_EQ(stats().requests_dup, 1);
+	/* The next call on the slot, out of order with copies: counted as it
+	 * arrives, before it completes. */
+	const int order[] = {9, 3, 0, 3, 9};
+	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		inj_req_pkt(&peer, 16, T_ECHO, msg, SIZE, (uint32_t)order[i], 0);
+	inj_poll(ep);
+	CHECK_EQ(tern_session_rx_bytes(s), 5 + 24 + 64 + 64);
+	CHECK_EQ(runs[T_ECHO], 1);
+	for (uint32_t p = 0; p < 9; p++)
+		inj_req_pkt(&peer, 16, T_ECHO, msg, SIZE, p, 0);
+	inj_poll(ep);
+	CHECK_EQ(runs[T_ECHO], 2);
+	CHECK_EQ(tern_session_rx_bytes(s), 5 + SIZE);
+	inj_req_pkt(&peer, 16, T_ECHO, msg, SIZE, 2, 0); /* after the answer */
+	inj_poll(ep);
+	CHECK_EQ(tern_session_rx_bytes(s), 5 + SIZE);
+	CHECK(stats().drops[TERN_DROP_DUP] >= 4);
+	CHECK_EQ(stats().copied_bytes, SIZE);
+	CHECK_EQ(tern_session_rx_bytes(NULL), 0);
+	teardown();
+}
+
 static void on_req__mismatched_packets_of_a_call_dropped(void)
 {
 	REQUIRE(server_setup() == 0);
@@ -873,6 +914,7 @@ int main(void)
 	RUN(on_req__server_queue_limit_ebusy);
 	RUN(on_req__multi_packet_out_of_order_with_dups);
 	RUN(on_req__last_packet_held_crd_alone);
+	RUN(on_req__rx_bytes_first_copies_only);
 	RUN(on_req__mismatched_packets_of_a_call_dropped);
 	RUN(on_req__no_memory_for_reassembly);
 	RUN(on_rfr__each_response_packet);

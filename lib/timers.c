@@ -215,6 +215,11 @@ struct tern_timer *tern_wheel_pop(struct tern_wheel *w, uint64_t now)
 	if ((int64_t)(rel - w->now) > 0)
 		w->now = rel;
 	uint64_t target = w->now >> w->shift;
+	/* Nothing due and the position already at target (the common empty
+	 * poll, many per tick): every armed timer lies ahead of the position
+	 * (place()), so advance() would find nothing; skip its level scan. */
+	if (w->due == NULL && target == w->tick)
+		return NULL;
 	while (w->due == NULL)
 		if (!advance(w, target))
 			return NULL;

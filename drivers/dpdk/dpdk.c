@@ -49,6 +49,17 @@
  * close (a net_ring peer holds them, af_xdp's fill ring keeps them) is
  * kept rather than freed, and logged. DPDK's own log lines go where the
  * EAL's --log-level / --syslog send them, not through the tern log hook.
+ *
+ * net_memif peer disconnects (DPDK 22.11, unchanged upstream): when the
+ * peer goes away, the EAL interrupt thread runs memif_disconnect(), which
+ * clears ETH_MEMIF_FLAG_CONNECTED and then munmaps the shared regions; a
+ * thread already inside rte_eth_rx_burst()/tx_burst() on the port has
+ * tested that flag and reads the unmapped ring (SIGSEGV at
+ * librte_net_memif.so.23.0+0x8b03, ring->head). The PMD raises no LSC
+ * event and offers no lock or quiescent point, so nothing this driver can
+ * do between bursts closes the window: a process polling a memif port
+ * may crash when its peer exits (on the shared 2-core test machine 1
+ * disconnect in 20 to 100). contrib/memif-race reproduces it without tern.
  */
 #include <errno.h>
 #include <inttypes.h>

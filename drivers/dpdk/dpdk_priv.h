@@ -169,9 +169,9 @@ struct rte_mbuf *dpdk_arp_input(struct dpdk_drv *d, const uint8_t *h, uint32_t l
 
 /* dpdk_quiesce.c: the net_memif quiesce handshake (see there). */
 #define DPDK_ETYPE_QUIESCE    0x88b5u /* IEEE 802 local experimental EtherType 1 */
-#define DPDK_QUIESCE_WAIT_MS  100u    /* closer: longest wait for the peer's acks */
+#define DPDK_QUIESCE_WAIT_MS  1000u   /* closer: longest wait for the peer's acks (a loaded host) */
 #define DPDK_QUIESCE_POLL_US  100u    /* closer: pause between polls */
-#define DPDK_QUIESCE_ROUNDS   2000u   /* closer: polls at most (2 x WAIT_MS / POLL_US) */
+#define DPDK_QUIESCE_ROUNDS   20000u  /* closer: polls at most (2 x WAIT_MS / POLL_US) */
 #define DPDK_QUIESCE_HOLD_MS  1000u   /* peer: resume if the link stays up this long */
 enum { DPDK_QSC_RUN = 0, DPDK_QSC_WAIT_DOWN, DPDK_QSC_WAIT_UP };
 /* A received frame of EtherType DPDK_ETYPE_QUIESCE, h its first len bytes

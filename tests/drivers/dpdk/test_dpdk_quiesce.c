@@ -139,7 +139,7 @@ static void memif__peer_disconnect_while_polling(void)
 
 	CHECK_EQ(closes, CYCLES);
 	/* Every close asked, and the poller answered (a missed answer only
-	 * costs the closer its 100 ms wait; allow a few on a loaded machine). */
+	 * costs the closer its DPDK_QUIESCE_WAIT_MS; allow a few on a loaded machine). */
 	printf("# %u closes, %u quiesced by the poller, %u unanswered\n", closes,
 	       atomic_load(&srv_quiesced), atomic_load(&cli_unanswered));
 	CHECK(atomic_load(&srv_quiesced) >= closes * 9 / 10);

@@ -1,8 +1,8 @@
 /*
  * dpdk_priv.h — private to drivers/dpdk: the instance, the process-wide port
  * records and the ARP table, shared by dpdk.c (control path), dpdk_eal.c
- * (EAL start and why it failed), dpdk_rxtx.c (fast path) and dpdk_arp.c
- * (neighbour resolution).
+ * (EAL start and why it failed), dpdk_rxtx.c (fast path), dpdk_arp.c
+ * (neighbour resolution) and dpdk_quiesce.c (the net_memif quiesce handshake).
  *
  * Threading: a struct dpdk_drv belongs to its endpoint's thread. struct
  * dpdk_port and the EAL are process-wide and change only under the lock in

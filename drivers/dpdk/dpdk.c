@@ -49,6 +49,17 @@
  * close (a net_ring peer holds them, af_xdp's fill ring keeps them) is
  * kept rather than freed, and logged. DPDK's own log lines go where the
  * EAL's --log-level / --syslog send them, not through the tern log hook.
+ *
+ * net_memif peer disconnects (DPDK 22.11, unchanged upstream): when the
+ * peer goes away, the EAL interrupt thread runs memif_disconnect(), which
+ * clears ETH_MEMIF_FLAG_CONNECTED and then munmaps the shared regions; a
+ * thread already inside rte_eth_rx_burst()/tx_burst() on the port has
+ * tested that flag and reads the unmapped ring (SIGSEGV at
+ * librte_net_memif.so.23.0+0x8b03, ring->head). The PMD raises no LSC
+ * event and offers no lock. Between tern endpoints, the last close of a
+ * memif port first asks the peer to stop bursting (dpdk_quiesce.c); a
+ * peer that dies without closing, or one that is not tern, still exposes
+ * us to the race. contrib/memif-race reproduces it without tern.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -260,6 +271,8 @@ static void port_teardown(struct dpdk_drv *d, struct dpdk_port *p, int started)
 	if (rte_eth_dev_info_get(p->port_id, &di) == 0)
 		dev = di.device;
 	rte_eth_dev_get_name_by_port(p->port_id, name);
+	if (started)
+		dpdk_quiesce_peer(d, p, name); /* memif: the peer's bursts end before ours */
 	if (started && rte_eth_dev_stop(p->port_id) != 0)
 		tern_drv_log(&d->base, TERN_LOG_WARN, "dpdk: stopping port %s failed", name);
 	if (rte_eth_dev_close(p->port_id) != 0)
@@ -460,6 +473,7 @@ static int port_setup(struct dpdk_drv *d, uint16_t pid, const struct dpdk_args *
 	p->port_id = pid;
 	p->nq = (uint16_t)nq;
 	p->mtu = mtu;
+	p->memif = di.driver_name != NULL && strcmp(di.driver_name, "net_memif") == 0;
 
 	memset(&conf, 0, sizeof(conf));
 	if (mtu + DPDK_IP_LEN + DPDK_UDP_LEN > RTE_ETHER_MTU)

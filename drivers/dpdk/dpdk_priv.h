@@ -1,8 +1,8 @@
 /*
  * dpdk_priv.h — private to drivers/dpdk: the instance, the process-wide port
  * records and the ARP table, shared by dpdk.c (control path), dpdk_eal.c
- * (EAL start and why it failed), dpdk_rxtx.c (fast path) and dpdk_arp.c
- * (neighbour resolution).
+ * (EAL start and why it failed), dpdk_rxtx.c (fast path), dpdk_arp.c
+ * (neighbour resolution) and dpdk_quiesce.c (the net_memif quiesce handshake).
  *
  * Threading: a struct dpdk_drv belongs to its endpoint's thread. struct
  * dpdk_port and the EAL are process-wide and change only under the lock in
@@ -45,6 +45,7 @@ struct dpdk_port {
 	uint16_t nq;           /* queue pairs configured */
 	uint32_t mtu;          /* largest tern packet the port is configured for */
 	uint64_t busy;         /* bit q: queue pair q is open */
+	uint8_t memif;         /* net_memif: quiesce the peer before stopping (dpdk_quiesce.c) */
 	uint64_t tx_offloads;  /* enabled RTE_ETH_TX_OFFLOAD_* */
 	uint64_t rx_offloads;  /* enabled RTE_ETH_RX_OFFLOAD_* */
 	struct rte_ether_addr mac;
@@ -82,6 +83,7 @@ struct dpdk_drv {
 	uint8_t iova_va;       /* IOVA = VA: extbuf IOVA is the address itself */
 	uint32_t mtu;          /* largest tern packet */
 	uint32_t zc_threshold; /* payloads >= this go zero copy; 0 = never */
+	uint8_t quiesce;       /* DPDK_QSC_*: the memif peer is stopping (dpdk_quiesce.c) */
 	struct rte_ether_addr mac;
 	struct rte_mempool *mp;
 	struct dpdk_port *port;
@@ -105,6 +107,7 @@ struct dpdk_drv {
 
 	/* --- control path --- */
 	struct rte_flow *flow;    /* steers our IP:port to our queue (NICs with rte_flow) */
+	uint64_t quiesce_tsc;     /* when the peer's QUIESCE came */
 };
 
 static inline struct dpdk_drv *dpdk_of(struct tern_drv *drv)
@@ -163,6 +166,24 @@ void dpdk_arp_build(struct dpdk_drv *d, struct rte_mbuf *m, uint16_t op,
 		    const struct rte_ether_addr *tha, uint32_t sip, uint32_t tip);
 /* Handle one received ARP frame h (len bytes); returns a reply to send or NULL. */
 struct rte_mbuf *dpdk_arp_input(struct dpdk_drv *d, const uint8_t *h, uint32_t len);
+
+/* dpdk_quiesce.c: the net_memif quiesce handshake (see there). */
+#define DPDK_ETYPE_QUIESCE    0x88b5u /* IEEE 802 local experimental EtherType 1 */
+#define DPDK_QUIESCE_WAIT_MS  1000u   /* closer: longest wait for the peer's acks (a loaded host) */
+#define DPDK_QUIESCE_POLL_US  100u    /* closer: pause between polls */
+#define DPDK_QUIESCE_ROUNDS   20000u  /* closer: polls at most (2 x WAIT_MS / POLL_US) */
+#define DPDK_QUIESCE_HOLD_MS  1000u   /* peer: resume if the link stays up this long */
+enum { DPDK_QSC_RUN = 0, DPDK_QSC_WAIT_DOWN, DPDK_QSC_WAIT_UP };
+/* A received frame of EtherType DPDK_ETYPE_QUIESCE, h its first len bytes
+ * (>= DPDK_HDR_LEN contiguous): 0 if taken (*reply: an ack to send, or
+ * NULL), -EPROTO if malformed or not a memif port (drop and count). */
+int dpdk_quiesce_input(struct dpdk_drv *d, const uint8_t *h, uint32_t len,
+		       struct rte_mbuf **reply);
+/* d->quiesce != 0: 1 while d must not burst on its port, 0 once it may again. */
+int dpdk_quiesce_hold(struct dpdk_drv *d);
+/* Last close of memif port p (name), before rte_eth_dev_stop: ask the peer's
+ * endpoints to stop bursting and wait (bounded) for their acks. */
+void dpdk_quiesce_peer(struct dpdk_drv *d, struct dpdk_port *p, const char *name);
 
 /* dpdk_rxtx.c */
 unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n);

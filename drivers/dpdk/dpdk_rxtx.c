@@ -87,6 +87,9 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 			*arp_reply = dpdk_arp_input(d, h, flen);
 			return 0;
 		}
+		if (eth->ether_type == rte_cpu_to_be_16(DPDK_ETYPE_QUIESCE) &&
+		    dpdk_quiesce_input(d, h, flen, arp_reply) == 0)
+			return 0;
 		goto bad;
 	}
 
@@ -164,6 +167,8 @@ unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 
 	if (d->zc_inflight != 0)
 		dpdk_zc_reap(d);
+	if (unlikely(d->quiesce != DPDK_QSC_RUN) && dpdk_quiesce_hold(d))
+		return 0; /* the memif peer is stopping: its rings may vanish under a burst */
 	if (n > DPDK_BURST)
 		n = DPDK_BURST;
 	uint16_t nb = rte_eth_rx_burst(d->port_id, d->queue, pkts, (uint16_t)n);
@@ -539,6 +544,8 @@ unsigned dpdk_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 	struct dpdk_drv *d = dpdk_of(drv);
 	unsigned done = 0;
 
+	if (unlikely(d->quiesce != DPDK_QSC_RUN) && dpdk_quiesce_hold(d))
+		return 0; /* nothing taken: the core keeps the packets (see dpdk_rx_burst) */
 	while (done < n) {
 		unsigned k = n - done < DPDK_BURST ? n - done : DPDK_BURST;
 		unsigned r = tx_chunk(d, tx + done, k);

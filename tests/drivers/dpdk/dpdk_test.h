@@ -116,6 +116,7 @@ unsigned inj_make(struct rte_mbuf **m, const struct tern_addr *from, const uint8
 /* The modes (test_dpdk_ring.c, test_dpdk_pair.c); each returns check_exit(). */
 int mode_ring(void);
 int mode_pair(const char *kind, const char *netns);
+int mode_memif_disconnect(void); /* test_dpdk_quiesce.c */
 int mode_peer(const char *kind, const char *where, pid_t parent);
 void pair_kill_peer(void);       /* kill and reap the peer, if any */
 void pair_on_signal(int sig);    /* kill the peer, _exit(1) */

@@ -6,6 +6,8 @@
  *   test_dpdk ring              net_ring in one process (test_dpdk_ring.c)
  *   test_dpdk memif             net_memif between this process and a
  *                               forked+exec'd peer (test_dpdk_pair.c)
+ *   test_dpdk memif_disconnect  a memif peer closing, CYCLES times, while
+ *                               this side polls (test_dpdk_quiesce.c)
  *   test_dpdk pair af_packet NS a veth pair across network namespaces; run
  *   test_dpdk pair af_xdp NS    by netns.sh, which makes them (NS: the peer's)
  *   test_dpdk peer ...          the echo peer of memif / pair (internal)
@@ -51,8 +53,10 @@ int main(int argc, char **argv)
 		return mode_ring();
 	if (argc == 2 && strcmp(argv[1], "memif") == 0)
 		return mode_pair("memif", NULL);
+	if (argc == 2 && strcmp(argv[1], "memif_disconnect") == 0)
+		return mode_memif_disconnect();
 	if (argc == 4 && strcmp(argv[1], "pair") == 0)
 		return mode_pair(argv[2], argv[3]);
-	fprintf(stderr, "usage: %s ring | memif | pair <af_packet|af_xdp> <peer-netns>\n", argv[0]);
+	fprintf(stderr, "usage: %s ring | memif | memif_disconnect | pair <af_packet|af_xdp> <peer-netns>\n", argv[0]);
 	return 2;
 }

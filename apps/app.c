@@ -84,6 +84,7 @@ int app_option(struct app *a, int c, const char *arg)
 	case APP_O_FAULTS: cfg->faults = arg; return 1;
 	case APP_O_BUSY_POLL: cfg->busy_poll = 1; return 1;
 	case APP_O_NO_COALESCE_CR: cfg->flags |= TERN_EP_NO_COALESCE_CR; return 1;
+	case APP_O_CC: cfg->flags |= TERN_EP_CC; return 1;
 	case APP_O_KEY: cfg->key_file = arg; return 1;
 	case APP_O_PEER_KEY: cfg->peer_key_file = arg; return 1;
 	case APP_O_ALLOW: cfg->allow_file = arg; return 1;

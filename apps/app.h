@@ -16,6 +16,8 @@
  *   --busy-poll           spin instead of sleeping in the driver when idle
  *   --no-coalesce-cr      server: one credit return per request packet
  *                         (TERN_EP_NO_COALESCE_CR), not one per run a burst
+ *   --cc                  congestion control (TERN_EP_CC): for many clients
+ *                         sending to one server through a bottleneck
  *   --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)
  *   --peer-key FILE       client: the server's public key (NAME.pub), pinned
  *   --allow FILE          server: the client public keys it accepts, one per line
@@ -38,6 +40,7 @@
 enum {
 	APP_O_BIND = 0x1000, APP_O_DRIVER, APP_O_EAL, APP_O_DRIVER_ARGS, APP_O_FAULTS,
 	APP_O_BUSY_POLL, APP_O_NO_COALESCE_CR, APP_O_KEY, APP_O_PEER_KEY, APP_O_ALLOW, APP_O_PSK, APP_O_PROTECTION,
+	APP_O_CC,
 };
 
 #define APP_OPT_BIND        {"bind", required_argument, NULL, APP_O_BIND}
@@ -47,6 +50,7 @@ enum {
 #define APP_OPT_FAULTS      {"faults", required_argument, NULL, APP_O_FAULTS}
 #define APP_OPT_BUSY_POLL   {"busy-poll", no_argument, NULL, APP_O_BUSY_POLL}
 #define APP_OPT_NO_COALESCE_CR {"no-coalesce-cr", no_argument, NULL, APP_O_NO_COALESCE_CR}
+#define APP_OPT_CC          {"cc", no_argument, NULL, APP_O_CC}
 #define APP_OPT_KEY         {"key", required_argument, NULL, APP_O_KEY}
 #define APP_OPT_PEER_KEY    {"peer-key", required_argument, NULL, APP_O_PEER_KEY}
 #define APP_OPT_ALLOW       {"allow", required_argument, NULL, APP_O_ALLOW}
@@ -54,14 +58,15 @@ enum {
 #define APP_OPT_PROTECTION  {"protection", required_argument, NULL, APP_O_PROTECTION}
 
 /* The endpoint options every app takes, and each side's security options. */
-#define APP_OPTS_ENDPOINT   APP_OPT_BIND, APP_OPT_DRIVER, APP_OPT_EAL, APP_OPT_DRIVER_ARGS
+#define APP_OPTS_ENDPOINT   APP_OPT_BIND, APP_OPT_DRIVER, APP_OPT_EAL, APP_OPT_DRIVER_ARGS, APP_OPT_CC
 #define APP_OPTS_SERVER_SEC APP_OPT_KEY, APP_OPT_ALLOW, APP_OPT_PSK, APP_OPT_PROTECTION
 #define APP_OPTS_CLIENT_SEC APP_OPT_PEER_KEY, APP_OPT_KEY, APP_OPT_PSK, APP_OPT_PROTECTION
 
 #define APP_HELP_ENDPOINT                                                                        \
 	"  --driver NAME       udp (default), dpdk, loop\n"                                     \
 	"  --eal \"ARGS\"        dpdk: EAL arguments (each process its own --file-prefix)\n"     \
-	"  --driver-args K=V   driver arguments (dpdk: port=, mtu=, memif_wait=S, ...)\n"
+	"  --driver-args K=V   driver arguments (dpdk: port=, mtu=, memif_wait=S, ...)\n"       \
+	"  --cc                congestion control (many senders through one bottleneck)\n"
 #define APP_HELP_SERVER_SEC                                                                      \
 	"  --key FILE          the server's private key (tern-keygen NAME writes NAME.key/.pub)\n" \
 	"  --allow FILE        accept only clients whose public key is listed (one per line)\n" \

@@ -73,6 +73,9 @@ static const struct {
 	{H_ANY, "                        valgrind, where everything runs ~50x slower)"},
 	{H_CALLEE, "  --no-coalesce-cr      as the callee, one credit return per request packet, not one"},
 	{H_CALLEE, "                        per run of packets per receive burst (TERN_EP_NO_COALESCE_CR)"},
+	{H_ANY, "  --cc                  congestion control (TERN_EP_CC): a delay-based window per"},
+	{H_ANY, "                        session, paced below one packet; for many senders through one"},
+	{H_ANY, "                        bottleneck (perf/incast has the figures)"},
 	{H_ANY, "  --busy-poll 0|1       1 (default): spin; 0: sleep in the driver when idle"},
 	{H_ANY, "  --key FILE            this endpoint's private key (tern-keygen NAME -> NAME.key)"},
 	{H_CALLER, "  --peer-key FILE       the server's public key (NAME.pub), pinned"},
@@ -261,7 +264,7 @@ int perf_addr_offset(const char *addr, unsigned off, char *out, size_t len)
 
 enum {
 	O_DRIVER = 256, O_BIND, O_CONNECT, O_EAL, O_DRIVER_ARGS, O_FAULTS, O_MTU, O_MAX_MSG,
-	O_SLOTS, O_MAX_SESSIONS, O_CREDITS, O_RTO_MIN, O_COALESCE_CR, O_NO_COALESCE_CR, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
+	O_SLOTS, O_MAX_SESSIONS, O_CREDITS, O_RTO_MIN, O_COALESCE_CR, O_NO_COALESCE_CR, O_CC, O_BUSY_POLL, O_THREADS, O_CPUS, O_MODE, O_SIZE, O_RESP_SIZE, O_CONCURRENCY,
 	O_SESSIONS, O_COUNT, O_DURATION, O_WARMUP, O_TIMEOUT, O_CONNECT_TIMEOUT, O_VERIFY,
 	O_JSON, O_ALLOW_ERRORS, O_STATS, O_KEY, O_PEER_KEY, O_ALLOW, O_PSK, O_PROTECTION, O_CDF,
 };
@@ -286,6 +289,7 @@ static const struct option long_opts[] = {
 	{"rto-min-us", required_argument, NULL, O_RTO_MIN},
 	{"coalesce-cr", no_argument, NULL, O_COALESCE_CR}, /* the default now; accepted */
 	{"no-coalesce-cr", no_argument, NULL, O_NO_COALESCE_CR},
+	{"cc", no_argument, NULL, O_CC},
 	{"busy-poll", required_argument, NULL, O_BUSY_POLL},
 	{"threads", required_argument, NULL, O_THREADS},
 	{"cpus", required_argument, NULL, O_CPUS},
@@ -405,6 +409,9 @@ static int apply(struct perf_opts *o, int c, const char *arg, bool *count_set)
 		break;
 	case O_NO_COALESCE_CR:
 		o->no_coalesce_cr = 1;
+		break;
+	case O_CC:
+		o->cc = 1;
 		break;
 	case O_RTO_MIN:
 		if (parse_u32(arg, false, 1, 10000000, &o->rto_min_us) != 0)

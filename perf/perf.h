@@ -73,6 +73,7 @@ struct perf_opts {
 	uint32_t rto_min_us;  /* 0 = the driver's */
 	uint32_t coalesce_cr; /* --coalesce-cr: the default, accepted */
 	uint32_t no_coalesce_cr; /* TERN_EP_NO_COALESCE_CR */
+	uint32_t cc;             /* TERN_EP_CC */
 	uint64_t count;       /* measured calls, all threads together */
 	uint64_t duration_ns; /* 0 = count mode */
 	uint64_t warmup;      /* per thread */

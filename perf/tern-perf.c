@@ -136,6 +136,8 @@ void perf_ep_config(const struct perf_opts *o, struct tern_ep_config *cfg, const
 	cfg->rto_min_ns = (uint64_t)o->rto_min_us * 1000;
 	if (o->no_coalesce_cr)
 		cfg->flags |= TERN_EP_NO_COALESCE_CR;
+	if (o->cc)
+		cfg->flags |= TERN_EP_CC;
 	cfg->call_timeout_ns = o->timeout_ns;
 	cfg->connect_timeout_ns = o->connect_timeout_ns;
 	cfg->log = log_hook;

@@ -53,6 +53,10 @@ extern char test_log_last[512];
 void pick_memory(void);
 int open_ep(const char *eal, const char *args, const char *bind, unsigned queue, const char *tag,
 	    struct tern_drv **out);
+/* open_ep() with another log hook (ctx: tag). */
+int open_ep_log(const char *eal, const char *args, const char *bind, unsigned queue,
+		const char *tag, void (*log)(void *ctx, int level, const char *msg),
+		struct tern_drv **out);
 struct tern_addr addr(const char *s);
 int pkt_ok(const uint8_t *p, uint32_t len, uint32_t *seq_out);
 unsigned echo_once(struct tern_drv *d, int *quit, struct tern_drv *const *all, unsigned nall);

@@ -72,8 +72,9 @@ void pick_memory(void)
 	printf("# EAL memory: %s\n", eal_mem);
 }
 
-int open_ep(const char *eal, const char *args, const char *bind, unsigned queue,
-	    const char *tag, struct tern_drv **out)
+int open_ep_log(const char *eal, const char *args, const char *bind, unsigned queue,
+		const char *tag, void (*log)(void *ctx, int level, const char *msg),
+		struct tern_drv **out)
 {
 	struct tern_drv_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -82,9 +83,15 @@ int open_ep(const char *eal, const char *args, const char *bind, unsigned queue,
 	cfg.bind = bind;
 	cfg.queue = queue;
 	cfg.busy_poll = 1;
-	cfg.log = test_log;
+	cfg.log = log;
 	cfg.log_ctx = (void *)tag;
 	return ops->open(&cfg, out);
+}
+
+int open_ep(const char *eal, const char *args, const char *bind, unsigned queue,
+	    const char *tag, struct tern_drv **out)
+{
+	return open_ep_log(eal, args, bind, queue, tag, test_log, out);
 }
 
 struct tern_addr addr(const char *s)

@@ -47,15 +47,7 @@ static void count_log(void *ctx, int level, const char *msg)
 
 static int open_logged(const char *args, const char *bind, const char *tag, struct tern_drv **out)
 {
-	struct tern_drv_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.eal = eal;
-	cfg.args = args;
-	cfg.bind = bind;
-	cfg.busy_poll = 1;
-	cfg.log = count_log;
-	cfg.log_ctx = (void *)tag;
-	return ops->open(&cfg, out);
+	return open_ep_log(eal, args, bind, 0, tag, count_log, out);
 }
 
 /* The server's endpoint lives on this thread, as tern requires. */

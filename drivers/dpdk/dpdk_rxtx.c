@@ -29,7 +29,9 @@
  * rte_eth_tx_burst, one bulk free. No lock, no allocation outside mempools,
  * no log.
  */
+#include <assert.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -243,6 +245,25 @@ void dpdk_tmpl_init(struct dpdk_drv *d)
 	d->ip_sum = sum;
 }
 
+/* The device computes m's IPv4 header checksum. */
+static inline void hdr_offload(struct rte_mbuf *m)
+{
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	m->l2_len = DPDK_ETH_LEN;
+	m->l3_len = DPDK_IP_LEN;
+}
+
+/* Where an IPv4 tern_addr sends to, in one word: family, pad, port and the
+ * address (driver.h's layout), for telling a packet to the same place as
+ * the one before from one to elsewhere. */
+static inline uint64_t dst_key(const struct tern_addr *a)
+{
+	uint64_t k;
+	static_assert(offsetof(struct tern_addr, ip) == 4, "tern_addr: ip after family, pad, port");
+	memcpy(&k, a, sizeof(k));
+	return k;
+}
+
 static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
 			    const struct tern_addr *dst, const uint8_t *mac, uint32_t plen)
 {
@@ -258,9 +279,7 @@ static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
 	ip->total_length = tl;
 	ip->dst_addr = dip;
 	if (d->tx_ip_cksum) {
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-		m->l2_len = DPDK_ETH_LEN;
-		m->l3_len = DPDK_IP_LEN;
+		hdr_offload(m);
 	} else {
 		/* One's-complement sums work on words as stored, in any byte order. */
 		uint32_t sum = d->ip_sum + tl + (dip & 0xffff) + (dip >> 16);
@@ -375,7 +394,7 @@ static inline int copy_ahead(const struct tern_tx *tx, const uint8_t *kind, unsi
 static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 {
 	uint8_t kind[DPDK_BURST];
-	uint8_t mac[DPDK_BURST][RTE_ETHER_ADDR_LEN];
+	uint8_t mac[DPDK_BURST][RTE_ETHER_ADDR_LEN], mi[DPDK_BURST]; /* tx[i]'s MAC: mac[mi[i]] */
 	rte_iova_t iova[DPDK_BURST];
 	uint32_t arp_ip[DPDK_BURST];
 	/* at most 3 segments per packet, plus one ARP request per packet */
@@ -385,6 +404,10 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	uint64_t now = 0;
 	struct tern_drv_stats *st = &d->base.stats;
 
+	/* The last packet routed: the next to the same address (all of a bulk
+	 * call's) takes its MAC without a lookup. */
+	uint32_t last_ip = 0;
+	unsigned last = 0;
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
 		uint32_t ip;
@@ -394,7 +417,12 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			continue;
 		}
 		memcpy(&ip, t->dst.ip, 4);
-		if (unlikely(!dpdk_nb_lookup(d, ip, mac[i]))) {
+		if (ip == last_ip && last_ip != 0) {
+			mi[i] = mi[last];
+		} else if (likely(dpdk_nb_lookup(d, ip, mac[i]))) {
+			mi[i] = (uint8_t)i;
+			last_ip = ip;
+		} else {
 			kind[i] = TX_NOROUTE;
 			ndrop++;
 			if (now == 0)
@@ -403,6 +431,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 				arp_ip[narp++] = ip;
 			continue;
 		}
+		last = i;
 		if (first == k)
 			first = i;
 		if (t->flags & TERN_TX_LENT) {
@@ -430,6 +459,12 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 
 	unsigned s = 0, np = 0;
 	uint64_t copied = 0, bytes = 0;
+	/* The Ethernet/IPv4/UDP header built last (in its mbuf), where it goes
+	 * and for how long a packet: the next packet to the same place of the
+	 * same length (a bulk call's packets) copies it whole. */
+	const uint8_t *prev_hdr = NULL;
+	uint64_t prev_key = 0;
+	uint32_t prev_plen = 0;
 	for (unsigned j = 0; j < 2; j++)
 		if (copy_ahead(tx, kind, j, k))
 			tern_prefetch_range(tx[j].payload, tx[j].len, 0);
@@ -440,10 +475,20 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		if (kind[i] < TX_COPY)
 			continue;
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
-		struct rte_mbuf *m;
+		struct rte_mbuf *m = kind[i] == TX_LENT ? t->lent : segs[s++];
+		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+		uint64_t key = dst_key(&t->dst);
+		if (prev_hdr != NULL && key == prev_key && plen == prev_plen) {
+			memcpy(frame, prev_hdr, DPDK_HDR_LEN);
+			if (d->tx_ip_cksum)
+				hdr_offload(m);
+		} else {
+			hdr_fill(d, m, &t->dst, mac[mi[i]], plen);
+			prev_key = key;
+			prev_plen = plen;
+		}
+		prev_hdr = frame;
 		if (kind[i] == TX_LENT) {
-			m = t->lent;
-			hdr_fill(d, m, &t->dst, mac[i], plen);
 			m->data_len = (uint16_t)(DPDK_HDR_LEN + plen);
 			m->pkt_len = DPDK_HDR_LEN + plen;
 			bytes += plen;
@@ -451,9 +496,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			pkts[np++] = m;
 			continue;
 		}
-		m = segs[s++];
-		uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
-		hdr_fill(d, m, &t->dst, mac[i], plen);
+		uint8_t *p = frame + DPDK_HDR_LEN;
 		/* Every data packet of an unprotected session has the bare
 		 * 32-byte header: a fixed-size copy, inline, not a libc call. */
 		if (t->hdr_len == TX_HDR_BARE)

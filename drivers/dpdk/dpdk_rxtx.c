@@ -202,15 +202,39 @@ unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 	return got;
 }
 
+/* Can m go straight back to mp: what rte_pktmbuf_free() leaves of an mbuf
+ * of mp that is one segment, direct (no clone, no external buffer) and
+ * referenced once: the mbuf as it is. */
+static inline int mbuf_plain(const struct rte_mbuf *m, const struct rte_mempool *mp)
+{
+	return m->pool == mp && m->next == NULL && m->nb_segs == 1 &&
+	       rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m);
+}
+
+/*
+ * Every frame a burst handed up goes back at once. Frames the device
+ * received into our pool as plain mbufs (all of memif's) are put back in
+ * one mempool operation; rte_pktmbuf_free_bulk() makes the same decision
+ * for each mbuf through its general per-segment path (~40 instructions a
+ * frame in callgrind). A burst with anything else in it (a chain, a
+ * clone, another pool's: net_ring hands over the sender's mbufs) takes
+ * that path whole.
+ */
 void dpdk_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 {
+	struct dpdk_drv *d = dpdk_of(drv);
 	struct rte_mbuf *m[DPDK_BURST];
-	(void)drv;
 	while (n != 0) {
 		unsigned k = n < DPDK_BURST ? n : DPDK_BURST;
-		for (unsigned i = 0; i < k; i++)
+		int plain = 1;
+		for (unsigned i = 0; i < k; i++) {
 			m[i] = rx[i].priv;
-		rte_pktmbuf_free_bulk(m, k);
+			plain &= mbuf_plain(m[i], d->mp);
+		}
+		if (plain)
+			rte_mempool_put_bulk(d->mp, (void **)m, k);
+		else
+			rte_pktmbuf_free_bulk(m, k);
 		rx += k;
 		n -= k;
 	}

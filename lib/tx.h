@@ -92,25 +92,26 @@ static inline void tern_tx_data_run(struct tern_ep *ep, struct tern_session *s,
 {
 	unsigned i0 = ep->ntx;
 	const uint8_t *first = ep->txhdr[i0];
+	const struct tern_addr dst = s->peer; /* read once: the stores below may alias it */
+	uint32_t pkt_num = h->pkt_num;
 	tern_wire_put(ep->txhdr[i0], h);
 	m->refs += n;
-	for (uint32_t k = 0; k < n; k++) {
-		unsigned i = i0 + k;
-		struct tern_tx *t = &ep->txq[i];
-		uint8_t *hb = ep->txhdr[i];
+	struct tern_tx *t = &ep->txq[i0];
+	uint8_t *hb = ep->txhdr[i0];
+	for (uint32_t k = 0; k < n; k++, t++, hb += sizeof(ep->txhdr[0]), payload += len) {
 		if (k != 0) {
 			/* The checksum copied along is overwritten by the seal. */
-			uint32_t pn = tern_le32(h->pkt_num + k);
+			uint32_t pn = tern_le32(pkt_num + k);
 			memcpy(hb, first, TERN_HDR_LEN);
 			memcpy(hb + offsetof(struct tern_wire_hdr, pkt_num), &pn, sizeof(pn));
 		}
 		tern_wire_seal_hdr(hb);
-		t->dst = s->peer;
+		t->dst = dst;
 		t->hdr = hb;
 		t->hdr_len = TERN_HDR_LEN;
 		t->trailer = NULL;
 		t->lens = len; /* len; trailer_len and flags 0 */
-		t->payload = payload + (size_t)k * len;
+		t->payload = payload;
 		t->msg = m;
 	}
 	ep->ntx = i0 + n;

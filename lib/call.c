@@ -143,6 +143,55 @@ static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct ca
 	return 1;
 }
 
+/*
+ * kick_one() for a run of new request packets from i (never sent: i is
+ * tx_hi, so the window holds nothing at or above it) short of the last
+ * one, as many as the window, the session's credits above its floor and
+ * the transmit batch take: the bookkeeping once for the run, the header
+ * built once (tern_tx_data_run). A bulk request is almost all such runs.
+ * Returns how many it sent; 0: none fit, and kick_one() decides (it waits
+ * for credits, asks the pacer, or makes room in the batch).
+ */
+static inline uint32_t send_run(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+				uint32_t i)
+{
+	uint32_t n = c->req_npkts - 1 - i;
+	uint32_t win = c->rx.base + TERN_WINDOW - i; /* i is inside the window */
+	uint32_t credits = s->credits > s->credits_floor ? s->credits - s->credits_floor : 0;
+	uint32_t room = tern_tx_room(ep);
+	if (n > win)
+		n = win;
+	if (n > credits)
+		n = credits;
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	s->credits -= n; /* tern_credit_take() n times, each above the floor */
+	c->inflight += n;
+	if (!c->sample_valid) {
+		c->sample_valid = 1;
+		c->sample_idx = i;
+		c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
+		arm_later(ep, c);
+	} else if (c->sent_ns == 0) { /* the RTO starts when these leave */
+		arm_later(ep, c);
+	}
+	/* send_one() for each: not retransmissions, each a full packet (only
+	 * the last may be shorter). */
+	struct tern_msg *m = c->req;
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_REQ);
+	h.flags = c->oneway ? TERN_WF_ONEWAY : 0;
+	h.req_type = c->req_type;
+	h.req_num = c->req_num;
+	h.pkt_num = i;
+	h.msg_size = m->len;
+	tern_tx_data_run(ep, s, &h, m, m->data + (size_t)i * s->dpp, s->dpp, n);
+	c->tx_next = c->tx_hi = i + n;
+	return n;
+}
+
 /* Send what the window and the credits allow. */
 static void call_kick(struct tern_ep *ep, struct call_slot *c)
 {
@@ -162,6 +211,9 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
+		if (i == c->tx_hi && i + 1 < c->req_npkts && s->prot == TERN_PROT_NONE &&
+		    send_run(ep, s, c, i) != 0)
+			continue;
 		if (!kick_one(ep, s, c, i))
 			return; /* tern_credits_next_waiting() resumes it */
 	}

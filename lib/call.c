@@ -890,8 +890,13 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 		if (c->active) {
 			if (c->sample_valid && c->sample_ns == 0)
 				c->sample_ns = now;
-			if (c->sent_ns == 0 && outstanding(c))
-				c->sent_ns = now;
+			/* rto_at(), with outstanding() looked at once */
+			uint64_t rto = 0;
+			if (outstanding(c)) {
+				if (c->sent_ns == 0)
+					c->sent_ns = now;
+				rto = c->sent_ns + tern_rto(c->s, c->backoff);
+			}
 			if (c->start_ns == 0 && c->inflight != 0)
 				c->start_ns = now;
 			/* Its RTO starts again: the slot's timer, armed for a
@@ -907,7 +912,7 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 			 * left there, fires early and tern_calls_timer() sets it
 			 * right; one wheel operation per session and RTO rather
 			 * than per call or per slot. */
-			tern_wheel_arm_by(&ep->wheel, &c->s->calls_timer, active_at(c));
+			tern_wheel_arm_by(&ep->wheel, &c->s->calls_timer, rto_or_deadline(c, rto));
 		} else if (c->ack_pending) {
 			tern_wheel_arm_by(&ep->wheel, &c->timer, c->ack_due_ns);
 		}

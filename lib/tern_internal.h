@@ -486,7 +486,10 @@ struct tern_ep {
 	/* headers, written in place as struct tern_hdr (tx.c): 8-byte aligned */
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX] __attribute__((aligned(8)));
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
-	struct tern_rx rx[TERN_RX_BURST];
+	/* One more than a burst: rx.c prefetches entry i + 1's data for every
+	 * i, the last one's included (a stale or NULL address: a prefetch
+	 * never faults). */
+	struct tern_rx rx[TERN_RX_BURST + 1];
 	/* Credit returns of this receive burst (credits.c), one per run of
 	 * consecutive request packets of a call, sent when the burst is processed. */
 	struct tern_cr_pend {

@@ -433,7 +433,7 @@ __attribute__((always_inline)) static inline void complete(struct call_slot *c, 
 	tern_msg_drop(resp);
 	if (tern_session_unhold(s))
 		return; /* closed in the continuation: s and c are gone */
-	if (s->state == SESS_CONNECTED && !s->tearing && !tern_backlog_empty(s))
+	if (!tern_backlog_empty(s) && s->state == SESS_CONNECTED && !s->tearing)
 		tern_calls_start(s);
 }
 

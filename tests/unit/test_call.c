@@ -1066,6 +1066,42 @@ static void send_ack__one_per_idle_slot(void)
 	teardown();
 }
 
+/* Regression (timer churn): each busy slot had a timer of its own, armed
+ * for its call's RTO and left there while the calls after it on the slot
+ * came and went, so it fired (early, nothing due) once per RTO and slot:
+ * 8 slots busy for 20 RTOs: 152 pops. The session's one timer for
+ * its calls fires about once per RTO, whatever the slots (19). */
+static void calls_timer__busy_slots_fire_once_per_rto(void)
+{
+	REQUIRE(setup_rto(1 * MS, 8 * MS, 12) == 0);
+	const uint32_t n = peer.s->nslots;
+	REQUIRE(n == 8);
+	struct inj_result r[8];
+	uint64_t fired = ep->wheel.fired;
+	/* Rounds of 250 µs for 20 ms (the RTO stays at its 1 ms floor): the
+	 * peer answers every call of a round, and each slot gets a new one. */
+	for (uint64_t round = 1; round <= 80; round++) {
+		for (uint32_t i = 0; i < n; i++) {
+			inj_result_reset(&r[i]);
+			REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &r[i], 0) == 0);
+		}
+		tern_poll(ep);
+		inj_tx_clear(peer.d);
+		inj_tick(ep, 250 * US);
+		for (uint32_t i = 0; i < n; i++)
+			inj_resp_pkt(&peer, round * n + i, 1, "x", 1, 0);
+		inj_poll(ep);
+		for (uint32_t i = 0; i < n; i++)
+			CHECK_EQ(r[i].calls, 1);
+	}
+	fired = ep->wheel.fired - fired;
+	CHECK(fired <= 40);
+	CHECK_EQ(stats().retransmits, 0);
+	CHECK_EQ(stats().rto_events, 0);
+	tern_session_close(peer.s);
+	teardown();
+}
+
 /* --- arguments -------------------------------------------------------------------- */
 
 static void call__argument_errors(void)
@@ -1553,6 +1589,7 @@ int main(void)
 	RUN(send_ack__sent_after_delay_when_idle);
 	RUN(send_ack__not_sent_when_next_call_reuses_slot);
 	RUN(send_ack__one_per_idle_slot);
+	RUN(calls_timer__busy_slots_fire_once_per_rto);
 	RUN(call__argument_errors);
 	RUN(call__on_failed_session_enotconn);
 	RUN(call__oversized_queued_before_connect);

@@ -22,20 +22,25 @@
  * Every accepted call ends in exactly one continuation, through
  * call_end(): from a slot (tern_call_complete) or from the backlog.
  *
- * Timers (one per call slot on the endpoint's wheel, TERN_TIMER_CALL): the
- * RTO, the call's deadline and, once it completed, the explicit ACK. A call
- * that sent, made progress or completed during a poll is put on ep->arm
- * and its timer is set at the end of the poll (tern_calls_arm), from a
- * clock read after every callback of the poll: so an RTO runs from when
- * the packets left, not from a poll's start that a long continuation made
- * stale. An RTO that passes is judged against the receive queue (rx.c's
- * clocks, see rto_due()): an answer that is only waiting in the queue is
- * not a loss. Timers move lazily: one armed for an earlier time than needed
- * (the previous call's RTO on the slot, or a call that ended) is left to
- * fire early, and the handler sets it right; so calls that follow each
- * other on a slot cost a wheel operation per RTO, not per call. A call never fails for unanswered retransmissions: a peer
- * that stays silent while its session probes it is declared dead
- * (session.c), or the call's deadline ends it.
+ * Timers. A session's calls share one timer on the endpoint's wheel
+ * (TERN_TIMER_CALLS), armed no later than the earliest RTO or deadline among
+ * them; when it fires, tern_calls_timer() looks at the session's busy slots,
+ * judges those that are due and sets it for the next. A call that sent,
+ * made progress or completed during a poll is put on ep->arm and its times
+ * are set at the end of the poll (tern_calls_arm), from a clock read after
+ * every callback of the poll: so an RTO runs from when the packets left,
+ * not from a poll's start that a long continuation made stale. The timer
+ * moves lazily: armed for an earlier time than needed (a call that ended or
+ * progressed since), it is left to fire early, and the scan sets it right;
+ * so calls that follow each other on a session cost a wheel operation per
+ * RTO, not per call or per slot (per slot, each slot's RTO fired once per
+ * RTO while its calls came and went). An RTO that passes is judged against
+ * the receive queue (rx.c's clocks, see rto_lost()): an answer that is only
+ * waiting in the queue is not a loss, and the call is judged again later on
+ * its slot's own timer (TERN_TIMER_CALL, look_ns), which also carries the
+ * explicit ACK of a completed call. A call never fails for unanswered
+ * retransmissions: a peer that stays silent while its session probes it is
+ * declared dead (session.c), or the call's deadline ends it.
  */
 #include <string.h>
 
@@ -150,6 +155,55 @@ static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct ca
 	return 1;
 }
 
+/*
+ * kick_one() for a run of new request packets from i (never sent: i is
+ * tx_hi, so the window holds nothing at or above it) short of the last
+ * one, as many as the window, the session's credits above its floor and
+ * the transmit batch take: the bookkeeping once for the run, the header
+ * built once (tern_tx_data_run). A bulk request is almost all such runs.
+ * Returns how many it sent; 0: none fit, and kick_one() decides (it waits
+ * for credits, asks the pacer, or makes room in the batch).
+ */
+static inline uint32_t send_run(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+				uint32_t i)
+{
+	uint32_t n = c->req_npkts - 1 - i;
+	uint32_t win = c->rx.base + TERN_WINDOW - i; /* i is inside the window */
+	uint32_t credits = s->credits > s->credits_floor ? s->credits - s->credits_floor : 0;
+	uint32_t room = tern_tx_room(ep);
+	if (n > win)
+		n = win;
+	if (n > credits)
+		n = credits;
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	s->credits -= n; /* tern_credit_take() n times, each above the floor */
+	c->inflight += n;
+	if (!c->sample_valid) {
+		c->sample_valid = 1;
+		c->sample_idx = i;
+		c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
+		arm_later(ep, c);
+	} else if (c->sent_ns == 0) { /* the RTO starts when these leave */
+		arm_later(ep, c);
+	}
+	/* send_one() for each: not retransmissions, each a full packet (only
+	 * the last may be shorter). */
+	struct tern_msg *m = c->req;
+	struct tern_hdr h;
+	tern_hdr_init(&h, s, TERN_PKT_REQ);
+	h.flags = c->oneway ? TERN_WF_ONEWAY : 0;
+	h.req_type = c->req_type;
+	h.req_num = c->req_num;
+	h.pkt_num = i;
+	h.msg_size = m->len;
+	tern_tx_data_run(ep, s, &h, m, m->data + (size_t)i * s->dpp, s->dpp, n);
+	c->tx_next = c->tx_hi = i + n;
+	return n;
+}
+
 /* Send what the window and the credits allow. */
 static void call_kick(struct tern_ep *ep, struct call_slot *c)
 {
@@ -169,6 +223,9 @@ static void call_kick(struct tern_ep *ep, struct call_slot *c)
 			c->tx_next = i < c->rx.base ? c->rx.base : i + 1;
 			continue;
 		}
+		if (i == c->tx_hi && i + 1 < c->req_npkts && s->prot == TERN_PROT_NONE &&
+		    send_run(ep, s, c, i) != 0)
+			continue;
 		if (!kick_one(ep, s, c, i))
 			return; /* tern_credits_next_waiting() resumes it */
 	}
@@ -435,7 +492,7 @@ __attribute__((always_inline)) static inline void complete(struct call_slot *c, 
 	tern_msg_drop(resp);
 	if (tern_session_unhold(s))
 		return; /* closed in the continuation: s and c are gone */
-	if (s->state == SESS_CONNECTED && !s->tearing && !tern_backlog_empty(s))
+	if (!tern_backlog_empty(s) && s->state == SESS_CONNECTED && !s->tearing)
 		tern_calls_start(s);
 }
 
@@ -894,57 +951,62 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 		struct call_slot *c = ep->arm;
 		ep->arm = c->arm_next;
 		c->arm_queued = 0;
-		uint64_t at;
 		if (c->active) {
 			if (c->sample_valid && c->sample_ns == 0)
 				c->sample_ns = now;
-			if (c->sent_ns == 0 && outstanding(c))
-				c->sent_ns = now;
+			/* rto_at(), with outstanding() looked at once */
+			uint64_t rto = 0;
+			if (outstanding(c)) {
+				if (c->sent_ns == 0)
+					c->sent_ns = now;
+				rto = c->sent_ns + tern_rto(c->s, c->backoff);
+			}
 			if (c->start_ns == 0 && c->inflight != 0)
 				c->start_ns = now;
-			at = active_at(c);
+			/* Its RTO starts again: the slot's timer, armed for a
+			 * judgement of it or the ACK of the call before it on
+			 * the slot, is moot; off the wheel, or it fires for
+			 * nothing. */
+			c->look_ns = 0;
+			if (tern_unlikely(tern_timer_armed(&c->timer)))
+				tern_wheel_cancel(&ep->wheel, &c->timer);
+			/* The session's timer is armed for the earliest RTO or
+			 * deadline of its calls: if that is no later than this
+			 * one's already (a call before it on the session), it is
+			 * left there, fires early and tern_calls_timer() sets it
+			 * right; one wheel operation per session and RTO rather
+			 * than per call or per slot. */
+			tern_wheel_arm_by(&ep->wheel, &c->s->calls_timer, rto_or_deadline(c, rto));
 		} else if (c->ack_pending) {
-			at = c->ack_due_ns;
-		} else {
-			continue; /* an armed timer finds nothing to do: cheaper than a cancel */
+			tern_wheel_arm_by(&ep->wheel, &c->timer, c->ack_due_ns);
 		}
-		/* Armed earlier already (the previous call's RTO, when a slot's
-		 * calls follow each other): left there, it fires early and
-		 * tern_call_timer() sets it right; one wheel operation per RTO
-		 * rather than per call. */
-		tern_wheel_arm_by(&ep->wheel, &c->timer, at);
+		/* else an armed timer finds nothing to do: cheaper than a cancel */
 	}
 }
 
-void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
+/* Judge c again at `again` (an RTO passed, not yet known to be a loss): on
+ * the slot's own timer, which the session's timer leaves it to. */
+static void look_again(struct tern_ep *ep, struct call_slot *c, uint64_t again)
 {
-	uint64_t now = ep->now;
+	c->look_ns = again;
+	tern_wheel_arm(&ep->wheel, &c->timer, again < c->deadline_ns ? again : c->deadline_ns);
+}
+
+/* Active call c's time may have come (ep->now is now, c->look_ns is 0):
+ * its deadline, its RTO. Continuations may run. */
+static void call_judge(struct tern_ep *ep, struct call_slot *c, uint64_t now)
+{
 	struct tern_session *s = c->s;
-	if (!c->active) {
-		if (!c->ack_pending)
-			return; /* left armed by a call that ended: nothing to do */
-		if (now < c->ack_due_ns) {
-			/* Fired early (armed for the call's RTO). */
-			if (!c->arm_queued)
-				tern_wheel_arm(&ep->wheel, &c->timer, c->ack_due_ns);
-			return;
-		}
-		c->ack_pending = 0;
-		if (s->state == SESS_CONNECTED)
-			send_ack(ep, c);
-		return;
-	}
 	if (now >= c->deadline_ns) {
 		tern_call_complete(c, -ETIMEDOUT, NULL, 0);
 		return;
 	}
 	uint64_t due = rto_at(c);
 	if (due == 0 || now < due) {
-		/* Not due: fired early (armed for an earlier call on the slot, or
-		 * the RTO grew), or nothing outstanding. */
-		if (c->arm_queued)
-			return; /* tern_calls_arm() sets it when this poll ends */
-		tern_wheel_arm(&ep->wheel, &c->timer, rto_or_deadline(c, due));
+		/* Not due (the RTO grew, or progress since), or nothing
+		 * outstanding: the session's timer watches it. */
+		if (!c->arm_queued) /* else tern_calls_arm() does when this poll ends */
+			tern_wheel_arm_by(&ep->wheel, &s->calls_timer, rto_or_deadline(c, due));
 		return;
 	}
 	uint64_t rto = tern_rto(s, c->backoff);
@@ -952,8 +1014,7 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		/* Look again once it has waited as long again (a queue of 50,000
 		 * calls is then looked at a few times per call, not per RTO). */
 		uint64_t waited = now - c->start_ns;
-		uint64_t again = now + (waited > rto ? waited : rto);
-		tern_wheel_arm(&ep->wheel, &c->timer, again < c->deadline_ns ? again : c->deadline_ns);
+		look_again(ep, c, now + (waited > rto ? waited : rto));
 		return;
 	}
 	if (!rto_lost(ep, due, rto)) {
@@ -962,7 +1023,7 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 		uint64_t again = ep->rx_burst_ns >= due ? due + rto : now + 1;
 		if (again <= now)
 			again = now + 1; /* after the next burst, never within this poll */
-		tern_wheel_arm(&ep->wheel, &c->timer, again < c->deadline_ns ? again : c->deadline_ns);
+		look_again(ep, c, again);
 		return;
 	}
 	ep->st.rto_events++;
@@ -987,6 +1048,64 @@ void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
 	 * retransmission probes well enough. */
 	if (c->backoff >= 2 && now - s->last_rx_ns >= rto)
 		tern_session_probe(s);
+}
+
+void tern_calls_timer(struct tern_ep *ep, struct tern_session *s)
+{
+	uint64_t now = ep->now, next = UINT64_MAX;
+	uint64_t busy = s->cs_busy;
+	s->pins++; /* a continuation may close s: its memory goes after the scan */
+	while (busy != 0) {
+		struct call_slot *c = &s->cs[__builtin_ctzll(busy)];
+		busy &= busy - 1;
+		/* Not watched by this timer: ended (by a continuation of this
+		 * scan), judged again on its own timer, or set when this poll
+		 * ends (tern_calls_arm). */
+		if (!c->active || c->look_ns != 0 || c->arm_queued)
+			continue;
+		uint64_t at = active_at(c);
+		if (at > now) {
+			next = at < next ? at : next;
+			continue;
+		}
+		call_judge(ep, c, now);
+	}
+	s->pins--;
+	if (tern_session_unhold(s))
+		return; /* closed by a continuation: s is gone */
+	if (next != UINT64_MAX)
+		tern_wheel_arm_by(&ep->wheel, &s->calls_timer, next);
+}
+
+void tern_call_timer(struct tern_ep *ep, struct call_slot *c)
+{
+	uint64_t now = ep->now;
+	struct tern_session *s = c->s;
+	if (!c->active) {
+		if (!c->ack_pending)
+			return; /* left armed by a call that ended: nothing to do */
+		if (now < c->ack_due_ns) {
+			/* Fired early (armed for a judgement of the call's RTO). */
+			if (!c->arm_queued)
+				tern_wheel_arm(&ep->wheel, &c->timer, c->ack_due_ns);
+			return;
+		}
+		c->ack_pending = 0;
+		if (s->state == SESS_CONNECTED)
+			send_ack(ep, c);
+		return;
+	}
+	if (c->look_ns == 0)
+		return; /* the session's timer watches it (progress made this moot) */
+	uint64_t at = c->look_ns < c->deadline_ns ? c->look_ns : c->deadline_ns;
+	if (now < at) {
+		/* Fired early (armed for the ACK of the slot's previous call). */
+		if (!c->arm_queued)
+			tern_wheel_arm(&ep->wheel, &c->timer, at);
+		return;
+	}
+	c->look_ns = 0;
+	call_judge(ep, c, now);
 }
 
 /* --- synchronous calls ------------------------------------------------------------- */

@@ -34,9 +34,12 @@ void tern_calls_requeue_idempotent(struct tern_session *s);
  * progress or completed during it, from now (a clock read after every
  * callback of the poll). */
 void tern_calls_arm(struct tern_ep *ep, uint64_t now);
-/* The timer of call slot c fired (ep->now is the time): deadline, RTO, the
- * explicit ACK. Continuations may run. */
+/* The timer of call slot c fired (ep->now is the time): the explicit ACK,
+ * or an RTO judged again. Continuations may run. */
 void tern_call_timer(struct tern_ep *ep, struct call_slot *c);
+/* The timer of s's calls fired (ep->now is the time): the deadlines and
+ * RTOs of its calls that are due. Continuations may run; s may be gone. */
+void tern_calls_timer(struct tern_ep *ep, struct tern_session *s);
 /* The deadline of a queued call (its request req) passed. */
 void tern_queued_timer(struct tern_ep *ep, struct tern_msg *req);
 /* The slot's memory goes (its session is released): off the wheel and ep->arm. */

@@ -307,6 +307,9 @@ static void timer_fired(struct tern_ep *ep, struct tern_timer *t)
 	case TERN_TIMER_CALL:
 		tern_call_timer(ep, tern_timer_owner(t, struct call_slot, timer));
 		break;
+	case TERN_TIMER_CALLS:
+		tern_calls_timer(ep, tern_timer_owner(t, struct tern_session, calls_timer));
+		break;
 	case TERN_TIMER_QUEUED:
 		tern_queued_timer(ep, tern_timer_owner(t, struct tern_msg, pend.timer));
 		break;

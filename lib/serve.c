@@ -275,8 +275,13 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 /* A request packet for the current call, which is still arriving (its
  * msg_size and req_type are the call's: new_call took them from this
  * packet, tern_on_req checked them against the call's). */
-static void receive(struct tern_ep *ep, struct tern_session *s, struct serve_slot *ss,
-		    const struct tern_hdr *h, const uint8_t *payload, uint32_t len)
+/* Inline into its one caller: every packet of a large request comes here
+ * (a call costs more than the work of a packet that only extends a run). */
+__attribute__((always_inline)) static inline void receive(struct tern_ep *ep,
+							   struct tern_session *s,
+							   struct serve_slot *ss,
+							   const struct tern_hdr *h,
+							   const uint8_t *payload, uint32_t len)
 {
 	uint32_t p = h->pkt_num, n = ss->req_npkts;
 	int last = p == n - 1;
@@ -355,14 +360,12 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 			run_handler(ep, s, ss, hd, payload, len, 1);
 			return;
 		}
-		receive(ep, s, ss, h, payload, len);
-		return;
-	}
-	if (h->req_num < ss->req_num) {
+		/* A large request's first packet to arrive: SRV_RECEIVING,
+		 * received below like the rest. */
+	} else if (h->req_num < ss->req_num) {
 		tern_rx_drop(ep, TERN_DROP_STALE);
 		return;
-	}
-	if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
+	} else if (h->msg_size != ss->req_size || h->req_type != ss->req_type) {
 		/* The call's number with another message: not a copy of it (and
 		 * its pkt_num was checked against the wrong size). */
 		tern_rx_drop(ep, TERN_DROP_UNEXPECTED);

@@ -69,6 +69,7 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 	s->token = tern_rand32();
 	s->last_rx_ns = ep->now;
 	tern_timer_init(&s->timer, TERN_TIMER_SESSION);
+	tern_timer_init(&s->calls_timer, TERN_TIMER_CALLS);
 	for (uint32_t i = 0; i < n; i++) {
 		cs[i].s = s;
 		cs[i].idx = i;
@@ -96,6 +97,7 @@ void tern_session_release(struct tern_session *s)
 	tern_hs_remove(ep, s);
 	tern_connect_leave(s);
 	tern_wheel_cancel(&ep->wheel, &s->timer);
+	tern_wheel_cancel(&ep->wheel, &s->calls_timer);
 	tern_pacer_stop(s);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		struct serve_slot *ss = &s->ss[i];

@@ -57,10 +57,11 @@ static inline uint64_t tern_deadline(uint64_t now, uint64_t timeout)
 
 /* Timer kinds (struct tern_timer.kind): ep.c routes each to its owner. */
 enum tern_timer_kind {
-	TERN_TIMER_CALL = 1, /* call.c: a call slot's RTO, deadline or explicit ACK */
+	TERN_TIMER_CALL = 1, /* call.c: a call slot's explicit ACK, an RTO judged again */
 	TERN_TIMER_QUEUED,   /* call.c: a queued call's deadline */
 	TERN_TIMER_SESSION,  /* session.c / connect.c: handshake, liveness, keepalive */
 	TERN_TIMER_PACE,     /* pacer.c: a paced session's next packet may leave */
+	TERN_TIMER_CALLS,    /* call.c: the earliest RTO or deadline among a session's calls */
 };
 #define TERN_TIMER_TICK_SHIFT 10u /* ticks of 1.024 µs */
 #define TERN_CONNECT_WINDOW   64u /* CONNECTs outstanding at once per endpoint */
@@ -160,10 +161,12 @@ struct call_slot {
 	uint64_t start_ns;    /* when its first packet left (0: not yet) */
 	uint64_t deadline_ns;
 	uint64_t ack_due_ns;
+	uint64_t look_ns;     /* an RTO passed undecided: judge it again then, on the
+			       * slot's timer (0: the session's timer watches the call) */
 	struct tern_msg *resp; /* reassembly buffer (multi-packet responses) */
 	tern_cont_fn cont;
 	void *ctx;
-	struct tern_timer timer;  /* RTO, deadline, explicit ACK (TERN_TIMER_CALL) */
+	struct tern_timer timer;  /* explicit ACK, an RTO judged again (TERN_TIMER_CALL) */
 	struct call_slot *arm_next; /* ep->arm list */
 	struct call_slot *dnext;    /* done list (one-way calls) */
 	uint8_t last_held;    /* the callee holds the last request packet (a CR said so) */
@@ -377,6 +380,7 @@ struct tern_session {
 	uint64_t idle_check_ns;  /* keepalive / idle timeout: when to look again */
 	uint32_t stalled;        /* calls whose RTO passed without progress since */
 	struct tern_timer timer; /* the session's own timer (TERN_TIMER_SESSION) */
+	struct tern_timer calls_timer; /* its calls' RTOs and deadlines (TERN_TIMER_CALLS) */
 	/* handshake (client) */
 	uint64_t hs_nonce, hs_next_ns, hs_backoff_ns, hs_deadline_ns;
 	uint64_t hs_sent_ns;       /* the first CONNECT of this attempt (0: resent: no RTT sample) */
@@ -482,7 +486,10 @@ struct tern_ep {
 	/* headers, written in place as struct tern_hdr (tx.c): 8-byte aligned */
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX] __attribute__((aligned(8)));
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
-	struct tern_rx rx[TERN_RX_BURST];
+	/* One more than a burst: rx.c prefetches entry i + 1's data for every
+	 * i, the last one's included (a stale or NULL address: a prefetch
+	 * never faults). */
+	struct tern_rx rx[TERN_RX_BURST + 1];
 	/* Credit returns of this receive burst (credits.c), one per run of
 	 * consecutive request packets of a call, sent when the burst is processed. */
 	struct tern_cr_pend {

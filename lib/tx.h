@@ -70,6 +70,53 @@ static inline void tern_tx_data(struct tern_ep *ep, struct tern_session *s,
 	}
 	tern_wire_seal_hdr(ep->txhdr[i]);
 }
+
+/* Room left in the batch: how many packets tern_tx_data_run() may queue. */
+static inline unsigned tern_tx_room(const struct tern_ep *ep)
+{
+	return TERN_TX_BATCH - ep->ntx;
+}
+
+/*
+ * tern_tx_data() for n packets in a row of an unprotected session s, with
+ * room for them (1 <= n <= tern_tx_room()): packet k has header h with
+ * pkt_num h->pkt_num + k, and len (> 0) bytes of m from payload + k * len. A
+ * large message's packets differ only in pkt_num: the header is encoded
+ * once and copied, each copy given its number and checksum; the msgbuf
+ * references are taken at once. Every descriptor ends as tern_tx_data()
+ * leaves it.
+ */
+static inline void tern_tx_data_run(struct tern_ep *ep, struct tern_session *s,
+				    const struct tern_hdr *h, struct tern_msg *m,
+				    const uint8_t *payload, uint32_t len, uint32_t n)
+{
+	unsigned i0 = ep->ntx;
+	const uint8_t *first = ep->txhdr[i0];
+	const struct tern_addr dst = s->peer; /* read once: the stores below may alias it */
+	uint32_t pkt_num = h->pkt_num;
+	tern_wire_put(ep->txhdr[i0], h);
+	m->refs += n;
+	struct tern_tx *t = &ep->txq[i0];
+	uint8_t *hb = ep->txhdr[i0];
+	for (uint32_t k = 0; k < n; k++, t++, hb += sizeof(ep->txhdr[0]), payload += len) {
+		if (k != 0) {
+			/* The checksum copied along is overwritten by the seal. */
+			uint32_t pn = tern_le32(pkt_num + k);
+			memcpy(hb, first, TERN_HDR_LEN);
+			memcpy(hb + offsetof(struct tern_wire_hdr, pkt_num), &pn, sizeof(pn));
+		}
+		tern_wire_seal_hdr(hb);
+		t->dst = dst;
+		t->hdr = hb;
+		t->hdr_len = TERN_HDR_LEN;
+		t->trailer = NULL;
+		t->lens = len; /* len; trailer_len and flags 0 */
+		t->payload = payload;
+		t->msg = m;
+	}
+	ep->ntx = i0 + n;
+}
+
 /* Queue a control packet (header + body of at most TERN_HS_LEN) to dst. */
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
 		  const void *body, uint32_t body_len);

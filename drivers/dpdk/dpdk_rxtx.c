@@ -5,7 +5,9 @@
  * packet. RX trusts nothing: every frame is checked (ethertype, version,
  * IHL, header checksum, lengths against the frame, fragments, protocol,
  * our IP, our port, UDP length) before its payload is handed up; failures
- * are dropped and counted in rx_drop_frame. ARP is answered here, on
+ * are dropped and counted in rx_drop_frame. A frame whose header and length
+ * equal those of the frame accepted before it in the burst (a bulk call's)
+ * gets that verdict from one compare (struct rx_memo). ARP is answered here, on
  * whichever queue it arrives. RX hands up pointers into the mbufs; a chained
  * mbuf (memif chains big packets, net_ring passes a sender's chain as is)
  * is copied into a per-burst contiguous area.
@@ -29,7 +31,9 @@
  * rte_eth_tx_burst, one bulk free. No lock, no allocation outside mempools,
  * no log.
  */
+#include <assert.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -69,18 +73,69 @@ static inline uint32_t ip_sum20(const void *h)
 	return (s & 0xffff) + (s >> 16);
 }
 
+/*
+ * The frame of this burst that last passed every check below, if its
+ * 42-byte header (no IP options) lies in its mbuf, which stays ours until
+ * rx_done. A bulk call's frames carry the same Ethernet/IPv4/UDP header
+ * byte for byte: every check of the header is a function of those bytes
+ * and the frame's length, so a frame whose header and length equal the
+ * accepted one's gets the same verdict, found with one 42-byte compare
+ * instead of the checks one by one; and its source was learnt with it
+ * (nothing else is learnt in between: any other frame ends the memo). Its
+ * own mbuf's flags (the device's checksum verdicts) are still read per
+ * frame.
+ */
+struct rx_memo {
+	const uint8_t *hdr; /* NULL: none yet */
+	uint32_t flen;
+	uint8_t sw_sum; /* its IPv4 checksum was summed here, not the device's verdict */
+};
+
+/* 8 bytes of a and b, XORed: 0 where they are equal. */
+static inline uint64_t xor8(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t wa, wb;
+	memcpy(&wa, a, 8);
+	memcpy(&wb, b, 8);
+	return wa ^ wb;
+}
+
+/* Are the 42-byte headers a and b equal? Six loads each (the last two
+ * words overlap), no call and no loop. */
+static inline int hdr_same(const uint8_t *a, const uint8_t *b)
+{
+	static_assert(DPDK_HDR_LEN == 42, "hdr_same compares 42 bytes");
+	return (xor8(a, b) | xor8(a + 8, b + 8) | xor8(a + 16, b + 16) | xor8(a + 24, b + 24) |
+		xor8(a + 32, b + 32) | xor8(a + 34, b + 34)) == 0;
+}
+
 /* 1: r describes a tern packet to hand up; 0: m was consumed (dropped, ARP). */
 static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx *r, uint8_t *lin,
-			 struct rte_mbuf **arp_reply)
+			 struct rte_mbuf **arp_reply, struct rx_memo *memo)
 {
 	uint8_t hbuf[RX_HDR_MAX];
 	uint32_t flen = rte_pktmbuf_pkt_len(m);
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_udp_hdr *udp;
+	uint32_t hl, tot;
 
 	/* 42 bytes: the shortest IPv4/UDP frame, and exactly Ethernet + ARP. */
 	if (unlikely(flen < DPDK_HDR_LEN))
 		goto bad;
 	/* Contiguous in the first segment: a pointer, no copy. */
 	const uint8_t *h = rte_pktmbuf_read(m, 0, DPDK_HDR_LEN, hbuf);
+	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	if (memo->hdr != NULL && flen == memo->flen && (memo->sw_sum || ck == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+	    ck != RTE_MBUF_F_RX_IP_CKSUM_BAD &&
+	    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_BAD &&
+	    hdr_same(h, memo->hdr)) {
+		ip = (const struct rte_ipv4_hdr *)(h + DPDK_ETH_LEN);
+		udp = (const struct rte_udp_hdr *)(h + DPDK_ETH_LEN + DPDK_IP_LEN);
+		hl = DPDK_IP_LEN;
+		tot = rte_be_to_cpu_16(ip->total_length);
+		goto take;
+	}
+	memo->hdr = NULL; /* whatever this frame is, the memo ends here */
 	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)h;
 	if (unlikely(eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))) {
 		if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
@@ -93,8 +148,8 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 		goto bad;
 	}
 
-	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(h + DPDK_ETH_LEN);
-	uint32_t hl = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER;
+	ip = (const struct rte_ipv4_hdr *)(h + DPDK_ETH_LEN);
+	hl = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER;
 	if (unlikely(ip->version_ihl != RTE_IPV4_VHL_DEF)) {
 		if ((ip->version_ihl >> 4) != IPVERSION || hl < DPDK_IP_LEN)
 			goto bad;
@@ -107,7 +162,6 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 	}
 
 	/* The device's verdict where it gives one, else the software sum. */
-	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 	if (unlikely(ck == RTE_MBUF_F_RX_IP_CKSUM_BAD))
 		goto bad;
 	if (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
@@ -115,7 +169,7 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 		goto bad;
 
 	/* total_length may be shorter than the frame (Ethernet padding), never longer. */
-	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+	tot = rte_be_to_cpu_16(ip->total_length);
 	if (unlikely(tot < hl + DPDK_UDP_LEN || tot > flen - DPDK_ETH_LEN))
 		goto bad;
 	if (unlikely(ip->fragment_offset &
@@ -123,7 +177,7 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 		goto bad; /* tern packets fit a frame: a fragment is not ours */
 	if (unlikely(ip->next_proto_id != IPPROTO_UDP || ip->dst_addr != d->ip))
 		goto bad;
-	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)((const uint8_t *)ip + hl);
+	udp = (const struct rte_udp_hdr *)((const uint8_t *)ip + hl);
 	if (unlikely(udp->dst_port != d->udp_port ||
 		     rte_be_to_cpu_16(udp->dgram_len) != tot - hl))
 		goto bad;
@@ -135,11 +189,20 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 	if (unlikely((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD))
 		goto bad;
 
-	uint32_t len = tot - hl - DPDK_UDP_LEN;
-	if (unlikely(len > d->mtu)) {
+	if (unlikely(tot - hl - DPDK_UDP_LEN > d->mtu)) {
 		d->base.stats.rx_drop_trunc++;
 		return 0;
 	}
+	/* So a server answers without ARP. The source MAC is as trusted as an
+	 * ARP reply: anyone on the link can claim an IP either way. */
+	dpdk_nb_learn(d, ip->src_addr, eth->src_addr.addr_bytes);
+	if (hl == DPDK_IP_LEN && h != hbuf) {
+		memo->hdr = h;
+		memo->flen = flen;
+		memo->sw_sum = ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+	}
+take:;
+	uint32_t len = tot - hl - DPDK_UDP_LEN;
 	r->data =
 	    (void *)(uintptr_t)rte_pktmbuf_read(m, DPDK_ETH_LEN + hl + DPDK_UDP_LEN, len, lin);
 	r->len = len;
@@ -149,9 +212,6 @@ static inline int rx_one(struct dpdk_drv *d, struct rte_mbuf *m, struct tern_rx 
 	r->src.family = AF_INET;
 	r->src.port = rte_be_to_cpu_16(udp->src_port);
 	memcpy(r->src.ip, &ip->src_addr, 4);
-	/* So a server answers without ARP. The source MAC is as trusted as an
-	 * ARP reply: anyone on the link can claim an IP either way. */
-	dpdk_nb_learn(d, ip->src_addr, eth->src_addr.addr_bytes);
 	return 1;
 bad:
 	d->base.stats.rx_drop_frame++;
@@ -164,6 +224,7 @@ unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 	struct rte_mbuf *pkts[DPDK_BURST], *gone[DPDK_BURST], *arp[DPDK_BURST];
 	unsigned got = 0, ngone = 0, narp = 0;
 	uint64_t bytes = 0;
+	struct rx_memo memo = {.hdr = NULL};
 
 	if (d->zc_inflight != 0)
 		dpdk_zc_reap(d);
@@ -177,7 +238,7 @@ unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 		struct rte_mbuf *reply = NULL;
 		if (i + 1 < nb)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		if (rx_one(d, m, &rx[got], d->lin + (size_t)got * d->lin_stride, &reply)) {
+		if (rx_one(d, m, &rx[got], d->lin + (size_t)got * d->lin_stride, &reply, &memo)) {
 			bytes += rx[got].len;
 			got++;
 			continue;
@@ -200,15 +261,39 @@ unsigned dpdk_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 	return got;
 }
 
+/* Can m go straight back to mp: what rte_pktmbuf_free() leaves of an mbuf
+ * of mp that is one segment, direct (no clone, no external buffer) and
+ * referenced once: the mbuf as it is. */
+static inline int mbuf_plain(const struct rte_mbuf *m, const struct rte_mempool *mp)
+{
+	return m->pool == mp && m->next == NULL && m->nb_segs == 1 &&
+	       rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m);
+}
+
+/*
+ * Every frame a burst handed up goes back at once. Frames the device
+ * received into our pool as plain mbufs (all of memif's) are put back in
+ * one mempool operation; rte_pktmbuf_free_bulk() makes the same decision
+ * for each mbuf through its general per-segment path (~40 instructions a
+ * frame in callgrind). A burst with anything else in it (a chain, a
+ * clone, another pool's: net_ring hands over the sender's mbufs) takes
+ * that path whole.
+ */
 void dpdk_rx_done(struct tern_drv *drv, struct tern_rx *rx, unsigned n)
 {
+	struct dpdk_drv *d = dpdk_of(drv);
 	struct rte_mbuf *m[DPDK_BURST];
-	(void)drv;
 	while (n != 0) {
 		unsigned k = n < DPDK_BURST ? n : DPDK_BURST;
-		for (unsigned i = 0; i < k; i++)
+		int plain = 1;
+		for (unsigned i = 0; i < k; i++) {
 			m[i] = rx[i].priv;
-		rte_pktmbuf_free_bulk(m, k);
+			plain &= mbuf_plain(m[i], d->mp);
+		}
+		if (plain)
+			rte_mempool_put_bulk(d->mp, (void **)m, k);
+		else
+			rte_pktmbuf_free_bulk(m, k);
 		rx += k;
 		n -= k;
 	}
@@ -243,6 +328,25 @@ void dpdk_tmpl_init(struct dpdk_drv *d)
 	d->ip_sum = sum;
 }
 
+/* The device computes m's IPv4 header checksum. */
+static inline void hdr_offload(struct rte_mbuf *m)
+{
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	m->l2_len = DPDK_ETH_LEN;
+	m->l3_len = DPDK_IP_LEN;
+}
+
+/* Where an IPv4 tern_addr sends to, in one word: family, pad, port and the
+ * address (driver.h's layout), for telling a packet to the same place as
+ * the one before from one to elsewhere. */
+static inline uint64_t dst_key(const struct tern_addr *a)
+{
+	uint64_t k;
+	static_assert(offsetof(struct tern_addr, ip) == 4, "tern_addr: ip after family, pad, port");
+	memcpy(&k, a, sizeof(k));
+	return k;
+}
+
 static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
 			    const struct tern_addr *dst, const uint8_t *mac, uint32_t plen)
 {
@@ -258,9 +362,7 @@ static inline void hdr_fill(const struct dpdk_drv *d, struct rte_mbuf *m,
 	ip->total_length = tl;
 	ip->dst_addr = dip;
 	if (d->tx_ip_cksum) {
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-		m->l2_len = DPDK_ETH_LEN;
-		m->l3_len = DPDK_IP_LEN;
+		hdr_offload(m);
 	} else {
 		/* One's-complement sums work on words as stored, in any byte order. */
 		uint32_t sum = d->ip_sum + tl + (dip & 0xffff) + (dip >> 16);
@@ -375,7 +477,7 @@ static inline int copy_ahead(const struct tern_tx *tx, const uint8_t *kind, unsi
 static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 {
 	uint8_t kind[DPDK_BURST];
-	uint8_t mac[DPDK_BURST][RTE_ETHER_ADDR_LEN];
+	uint8_t mac[DPDK_BURST][RTE_ETHER_ADDR_LEN], mi[DPDK_BURST]; /* tx[i]'s MAC: mac[mi[i]] */
 	rte_iova_t iova[DPDK_BURST];
 	uint32_t arp_ip[DPDK_BURST];
 	/* at most 3 segments per packet, plus one ARP request per packet */
@@ -385,6 +487,10 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	uint64_t now = 0;
 	struct tern_drv_stats *st = &d->base.stats;
 
+	/* The last packet routed: the next to the same address (all of a bulk
+	 * call's) takes its MAC without a lookup. */
+	uint32_t last_ip = 0;
+	unsigned last = 0;
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
 		uint32_t ip;
@@ -394,7 +500,12 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			continue;
 		}
 		memcpy(&ip, t->dst.ip, 4);
-		if (unlikely(!dpdk_nb_lookup(d, ip, mac[i]))) {
+		if (ip == last_ip && last_ip != 0) {
+			mi[i] = mi[last];
+		} else if (likely(dpdk_nb_lookup(d, ip, mac[i]))) {
+			mi[i] = (uint8_t)i;
+			last_ip = ip;
+		} else {
 			kind[i] = TX_NOROUTE;
 			ndrop++;
 			if (now == 0)
@@ -403,6 +514,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 				arp_ip[narp++] = ip;
 			continue;
 		}
+		last = i;
 		if (first == k)
 			first = i;
 		if (t->flags & TERN_TX_LENT) {
@@ -430,6 +542,12 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 
 	unsigned s = 0, np = 0;
 	uint64_t copied = 0, bytes = 0;
+	/* The Ethernet/IPv4/UDP header built last (in its mbuf), where it goes
+	 * and for how long a packet: the next packet to the same place of the
+	 * same length (a bulk call's packets) copies it whole. */
+	const uint8_t *prev_hdr = NULL;
+	uint64_t prev_key = 0;
+	uint32_t prev_plen = 0;
 	for (unsigned j = 0; j < 2; j++)
 		if (copy_ahead(tx, kind, j, k))
 			tern_prefetch_range(tx[j].payload, tx[j].len, 0);
@@ -440,10 +558,20 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		if (kind[i] < TX_COPY)
 			continue;
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
-		struct rte_mbuf *m;
+		struct rte_mbuf *m = kind[i] == TX_LENT ? t->lent : segs[s++];
+		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+		uint64_t key = dst_key(&t->dst);
+		if (prev_hdr != NULL && key == prev_key && plen == prev_plen) {
+			memcpy(frame, prev_hdr, DPDK_HDR_LEN);
+			if (d->tx_ip_cksum)
+				hdr_offload(m);
+		} else {
+			hdr_fill(d, m, &t->dst, mac[mi[i]], plen);
+			prev_key = key;
+			prev_plen = plen;
+		}
+		prev_hdr = frame;
 		if (kind[i] == TX_LENT) {
-			m = t->lent;
-			hdr_fill(d, m, &t->dst, mac[i], plen);
 			m->data_len = (uint16_t)(DPDK_HDR_LEN + plen);
 			m->pkt_len = DPDK_HDR_LEN + plen;
 			bytes += plen;
@@ -451,9 +579,7 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 			pkts[np++] = m;
 			continue;
 		}
-		m = segs[s++];
-		uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, DPDK_HDR_LEN);
-		hdr_fill(d, m, &t->dst, mac[i], plen);
+		uint8_t *p = frame + DPDK_HDR_LEN;
 		/* Every data packet of an unprotected session has the bare
 		 * 32-byte header: a fixed-size copy, inline, not a libc call. */
 		if (t->hdr_len == TX_HDR_BARE)

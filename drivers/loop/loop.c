@@ -508,21 +508,22 @@ static inline void copy_part(uint8_t *d, const uint8_t *src, uint32_t len)
 	}
 }
 
-/* Copy descriptor t (len bytes in all, within the receiver's MTU) into
- * slot s, claimed for position pos, and hand the slot to its owner. */
+/* Copy descriptor t (within the receiver's MTU) into slot s, claimed for
+ * position pos, and hand the slot to its owner. */
 static inline void slot_put(const struct loop *l, struct loop_slot *s, uint64_t pos,
-			    const struct tern_tx *t, uint32_t len)
+			    const struct tern_tx *t)
 {
 	uint8_t *d = slot_data(s);
-	if (loop_likely(t->hdr_len == LOOP_INLINE_HDR))
+	uint32_t hlen = t->hdr_len, len = t->len, tlen = t->trailer_len;
+	if (loop_likely(hlen == LOOP_INLINE_HDR))
 		memcpy(d, t->hdr, LOOP_INLINE_HDR); /* inline: no call */
 	else
-		memcpy(d, t->hdr, t->hdr_len);
-	if (t->len != 0)
-		copy_part(d + t->hdr_len, t->payload, t->len);
-	if (t->trailer_len != 0)
-		memcpy(d + t->hdr_len + t->len, t->trailer, t->trailer_len);
-	s->len = len;
+		memcpy(d, t->hdr, hlen);
+	if (len != 0)
+		copy_part(d + hlen, t->payload, len);
+	if (tlen != 0)
+		memcpy(d + hlen + len, t->trailer, tlen);
+	s->len = hlen + len + tlen; /* tx_total(t): within the MTU */
 	s->flags = 0;
 	s->src = l->base.info.local;
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
@@ -533,7 +534,7 @@ static void slot_put_any(const struct loop *l, const struct loop *p, struct loop
 			 uint64_t pos, const struct tern_tx *t, uint32_t len)
 {
 	if (len <= p->base.info.mtu) {
-		slot_put(l, s, pos, t, len);
+		slot_put(l, s, pos, t);
 		return;
 	}
 	copy_trunc(slot_data(s), p->base.info.mtu, t);
@@ -592,7 +593,7 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 		if (loop_likely(got == j - i && max <= p->base.info.mtu)) {
 			/* All of them, whole: no check left per packet. */
 			for (; i < j; i++, pos++)
-				slot_put(l, slot_at(p, pos), pos, &tx[i], (uint32_t)tx_total(&tx[i]));
+				slot_put(l, slot_at(p, pos), pos, &tx[i]);
 			bytes += sum;
 		} else {
 			for (; got > 0; i++) {

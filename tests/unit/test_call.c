@@ -156,6 +156,58 @@ static void on_resp__multi_packet_pulled_with_rfrs(void)
 	teardown();
 }
 
+/* Request packets k..k+n-1 of a size-byte message of inj_fill(seed): each a
+ * well-formed REQ of req_num 8 with its own number, the whole message's
+ * size and its own 64-byte slice (the last one shorter). */
+static int expect_req_slices(const uint8_t *msg, uint32_t size, uint32_t k, uint32_t n)
+{
+	for (uint32_t j = k; j < k + n; j++) {
+		const struct inj_pkt *q = inj_expect_tx(d, TERN_PKT_REQ);
+		uint32_t want = size - j * 64 < 64 ? size - j * 64 : 64;
+		if (q == NULL || q->wire != TERN_WIRE_OK || q->h.req_num != 8 || q->h.pkt_num != j ||
+		    q->h.msg_size != size || q->h.req_type != 1 || q->h.flags != 0 ||
+		    q->body_len != want || memcmp(q->body, msg + j * 64, want) != 0 ||
+		    !tern_addr_same(&q->dst, &peer.s->peer)) {
+			fprintf(stderr, "  packet %u of the request is not what was asked\n", j);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* New request packets short of the last go as a run (call.c's send_run,
+ * tx.h's tern_tx_data_run): as many as the credits take, each its own
+ * packet; the last goes alone when a credit is back. */
+static void call_kick__run_of_new_packets(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.credits = 6;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	enum { SIZE = 650 }; /* 10 x 64 + 10: 11 packets */
+	uint8_t msg[SIZE];
+	inj_fill(msg, sizeof(msg), 5);
+	struct inj_result r;
+	REQUIRE(call(SIZE, 5, &r, 0) == 0);
+	tern_poll(ep);
+	CHECK(expect_req_slices(msg, SIZE, 0, 6));
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(peer.s->credits, 0);
+	inj_cr_range(&peer, 8, 1, 5, 5, SIZE, 0); /* 0..5 */
+	inj_poll(ep);
+	CHECK(expect_req_slices(msg, SIZE, 6, 5)); /* 6..9, then the last */
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(peer.s->credits, 1);
+	CHECK_EQ(stats().retransmits, 0);
+	inj_cr_range(&peer, 8, 1, 9, 3, SIZE, 0);
+	inj_resp_pkt(&peer, 8, 1, "ok", 2, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, 0);
+	CHECK_EQ(peer.s->credits, 6);
+	teardown();
+}
+
 static void on_resp__bad_answers_dropped(void)
 {
 	REQUIRE(client_setup() == 0);
@@ -1127,6 +1179,42 @@ static void send_ack__one_per_idle_slot(void)
 	teardown();
 }
 
+/* Regression (timer churn): each busy slot had a timer of its own, armed
+ * for its call's RTO and left there while the calls after it on the slot
+ * came and went, so it fired (early, nothing due) once per RTO and slot:
+ * 8 slots busy for 20 RTOs: 152 pops. The session's one timer for
+ * its calls fires about once per RTO, whatever the slots (19). */
+static void calls_timer__busy_slots_fire_once_per_rto(void)
+{
+	REQUIRE(setup_rto(1 * MS, 8 * MS, 12) == 0);
+	const uint32_t n = peer.s->nslots;
+	REQUIRE(n == 8);
+	struct inj_result r[8];
+	uint64_t fired = ep->wheel.fired;
+	/* Rounds of 250 µs for 20 ms (the RTO stays at its 1 ms floor): the
+	 * peer answers every call of a round, and each slot gets a new one. */
+	for (uint64_t round = 1; round <= 80; round++) {
+		for (uint32_t i = 0; i < n; i++) {
+			inj_result_reset(&r[i]);
+			REQUIRE(tern_call(peer.s, 1, inj_msg(ep, 1, 0), inj_cont, &r[i], 0) == 0);
+		}
+		tern_poll(ep);
+		inj_tx_clear(peer.d);
+		inj_tick(ep, 250 * US);
+		for (uint32_t i = 0; i < n; i++)
+			inj_resp_pkt(&peer, round * n + i, 1, "x", 1, 0);
+		inj_poll(ep);
+		for (uint32_t i = 0; i < n; i++)
+			CHECK_EQ(r[i].calls, 1);
+	}
+	fired = ep->wheel.fired - fired;
+	CHECK(fired <= 40);
+	CHECK_EQ(stats().retransmits, 0);
+	CHECK_EQ(stats().rto_events, 0);
+	tern_session_close(peer.s);
+	teardown();
+}
+
 /* --- arguments -------------------------------------------------------------------- */
 
 static void call__argument_errors(void)
@@ -1592,6 +1680,7 @@ int main(void)
 	RUN(on_resp__before_request_fully_sent_dropped);
 	RUN(on_resp__multi_packet_pulled_with_rfrs);
 	RUN(on_resp__bad_answers_dropped);
+	RUN(call_kick__run_of_new_packets);
 	RUN(on_resp__no_memory_for_reassembly);
 	RUN(on_resp__error_mid_request_completes_at_once);
 	RUN(on_cr__working_keeps_a_long_call_alive);
@@ -1616,6 +1705,7 @@ int main(void)
 	RUN(send_ack__sent_after_delay_when_idle);
 	RUN(send_ack__not_sent_when_next_call_reuses_slot);
 	RUN(send_ack__one_per_idle_slot);
+	RUN(calls_timer__busy_slots_fire_once_per_rto);
 	RUN(call__argument_errors);
 	RUN(call__on_failed_session_enotconn);
 	RUN(call__oversized_queued_before_connect);

@@ -91,8 +91,15 @@ static inline void send_one(struct tern_ep *ep, struct tern_session *s, struct c
 	tern_hdr_init(&h, s, TERN_PKT_REQ);
 	h.req_type = c->req_type;
 	h.req_num = c->req_num;
-	if (i < c->tx_hi)
+	if (i < c->tx_hi) {
 		ep->st.retransmits++;
+		/* Karn: the answer to a packet sent twice gives no sample. Only
+		 * when it is sent again: an RTO whose resend waits (for the
+		 * pacer, for credits) and is answered first leaves the sample
+		 * running, and the RTT that outlasted the RTO is measured. */
+		if (c->sample_valid && c->sample_idx == i)
+			c->sample_valid = 0;
+	}
 	if (i < c->req_npkts) {
 		struct tern_msg *m = c->req;
 		uint32_t off = i * s->dpp;
@@ -541,10 +548,16 @@ static int rx_check(const struct call_slot *c, uint32_t i)
 	return w == TERN_WIN_NEW ? 0 : TERN_DROP_DUP;
 }
 
-/* The call made progress: its RTO starts again when this poll ends. */
+/* The call made progress: its RTO starts again when this poll ends. Its
+ * backoff stays until a valid RTT sample (rx_sample): Karn's algorithm —
+ * an answer after a resend is ambiguous, and an RTO that proved short
+ * stays backed off until a packet sent once is answered. (Reset on every
+ * answer, a path slower than the session's RTO — incast behind a deep
+ * queue, an RTO from the handshake's empty path — resent each packet at
+ * every backoff step again, and Karn's rule then threw away each sample
+ * that would have told.) */
 static inline void progress(struct tern_ep *ep, struct call_slot *c)
 {
-	c->backoff = 0;
 	c->sent_ns = 0;
 	if (tern_unlikely(c->stalled))
 		tern_call_unstall(c);
@@ -558,6 +571,7 @@ static inline void rx_sample(struct tern_ep *ep, struct call_slot *c, uint32_t i
 	c->sample_valid = 0;
 	if (c->sample_ns != 0 && ep->now > c->sample_ns) {
 		uint64_t rtt = ep->now - c->sample_ns;
+		c->backoff = 0; /* a valid sample: the RTO is the estimate's again */
 		tern_rtt_sample(s, rtt);
 		/* The congestion window goes by the same samples but response
 		 * packet 0's, which include the handler's run time (a slow or
@@ -609,8 +623,6 @@ static void fast_retransmit(struct tern_ep *ep, struct call_slot *c)
 		unsigned above = (unsigned)__builtin_popcountll(bits >> off);
 		if (above < 3 && above != c->tx_hi - i - 1)
 			break;
-		if (c->sample_valid && c->sample_idx == i)
-			c->sample_valid = 0; /* Karn: a resent packet gives no sample */
 		send_one(ep, c->s, c, i);
 		c->frtx_mark = i + 1;
 		tern_cc_loss(c->s);
@@ -659,6 +671,7 @@ void tern_on_cr(struct tern_ep *ep, struct tern_session *s, const struct tern_hd
 	if (h->flags & TERN_WF_WORKING) {
 		/* The callee is still executing: alive, so do not give up. */
 		if (h->pkt_num + 1 == c->req_npkts && c->resp_npkts == 0) {
+			c->backoff = 0; /* the retry count starts again */
 			progress(ep, c);
 		} else {
 			tern_rx_drop(ep, TERN_DROP_UNEXPECTED);
@@ -844,7 +857,6 @@ static void rollback(struct tern_ep *ep, struct call_slot *c)
 	struct tern_session *s = c->s;
 	tern_credits_release(s, c);
 	c->tx_next = c->rx.base;
-	c->sample_valid = 0;
 	/* What the held last packet revealed is resent now: its hole must not
 	 * be resent again when the first of these is answered. */
 	c->frtx_mark = c->last_held ? c->req_npkts - 1 : c->rx.base;
@@ -1018,7 +1030,7 @@ static void call_judge(struct tern_ep *ep, struct call_slot *c, uint64_t now)
 	/* Congestion, unless all the call waits for is its response: that may
 	 * be a slow handler (WORKING CRs say so) as well as a loss. */
 	if (c->rx.base + 1 < c->req_npkts || c->resp_npkts != 0)
-		tern_cc_loss(s);
+		tern_cc_rto(s);
 	/* Exponential backoff, capped at 8 RTOs: with more than half of the
 	 * round trips lost, unbounded doubling makes the expected time to
 	 * deliver grow without limit (0.51 x 2 > 1), and a silent peer is

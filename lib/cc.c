@@ -26,9 +26,10 @@
  *                     equal for every session: fair shares)
  *   sample >  target: at most once per RTT, multiply by
  *                     1 - 0.8 x (rtt - target) / rtt, at least 0.5
- *   loss (an RTO, a fast retransmit), with the latest sample above
+ *   loss (a fast retransmit, an RTO), with the latest sample above
  *                     target, older than an RTO, or none yet: at most
- *                     once per RTT, halve, but not below one packet
+ *                     once per RTT, halve (an RTO: down to one packet,
+ *                     RFC 5681's loss window), but not below one packet
  *                     (only delay paces a session)
  *   loss with a sample within target in the last RTO: nothing — random
  *                     loss or reordering, not a queue (a queue that
@@ -194,11 +195,13 @@ void tern_cc_rtt(struct tern_session *s, uint64_t rtt)
 	cc_apply(s);
 }
 
-void tern_cc_loss(struct tern_session *s)
+/* A loss: is it congestion (cut), or random (leave the window)? And not
+ * twice in one RTT. 1: cut now. */
+static int loss_cuts(struct tern_session *s)
 {
 	struct tern_cc *cc = &s->cc;
 	if (s->ep->cc_target_ns == 0)
-		return;
+		return 0;
 	if (cc->cwnd > cc_max(s))
 		cc->cwnd = cc_max(s);
 	/* Congestion or a random loss? The delay tells: a queue that
@@ -213,19 +216,43 @@ void tern_cc_loss(struct tern_session *s)
 	uint64_t now = s->ep->now;
 	int fresh = cc->rtt_at_ns != 0 && now - cc->rtt_at_ns <= s->rto_ns;
 	if (fresh && cc->rtt_ns <= cc_target(s, cc->cwnd))
-		return;
-	/* With a queue: halve, at most once per RTT (the losses of a burst
-	 * are one event; a delay cut in the same RTT counts as it). */
+		return 0;
+	/* With a queue: at most once per RTT (the losses of a burst are one
+	 * event; a delay cut in the same RTT counts as it). */
 	if (cc->cut_ns != 0 && now - cc->cut_ns < cc_rtt(s))
-		return;
+		return 0;
 	/* Not below a packet: losses come in storms while the RTO is short of
 	 * a deep queue (before samples tell it), and a window cut below a
 	 * packet would be paced by an RTT no sample has measured. The delay
 	 * samples take it lower. */
-	if (cc->cwnd <= TERN_CC_ONE)
-		return;
-	uint32_t w = (uint32_t)((uint64_t)cc->cwnd * (100 - CC_MDF_PCT) / 100);
+	return cc->cwnd > TERN_CC_ONE;
+}
+
+static void loss_cut(struct tern_session *s, uint32_t w)
+{
+	struct tern_cc *cc = &s->cc;
 	cc->cwnd = w > TERN_CC_ONE ? w : TERN_CC_ONE;
-	cc->cut_ns = cc->grow_ns = now;
+	cc->cut_ns = cc->grow_ns = s->ep->now;
 	cc_apply(s);
+}
+
+void tern_cc_loss(struct tern_session *s)
+{
+	if (loss_cuts(s))
+		loss_cut(s, (uint32_t)((uint64_t)s->cc.cwnd * (100 - CC_MDF_PCT) / 100)); /* halve */
+}
+
+/*
+ * An RTO cuts to one packet where a fast retransmit halves. A fast
+ * retransmit is told by answers that kept coming: most of the window got
+ * through. An RTO means none did for an RTO: in incast, every session's
+ * first window (its credits) lands on a full queue at once, and halving
+ * per RTO (32, 16, 8, ... packets resent each round, from 100 sessions)
+ * kept the queue overflowing for rounds, each round's resends dropped or
+ * answered twice; at one packet each round sends one per session.
+ */
+void tern_cc_rto(struct tern_session *s)
+{
+	if (loss_cuts(s))
+		loss_cut(s, TERN_CC_ONE);
 }

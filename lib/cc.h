@@ -22,11 +22,16 @@ void tern_cc_handshake_rtt(struct tern_session *s, uint64_t rtt_ns);
  * one that includes the handler's run time): grow the window if
  * the delay is below the target, cut it (at most once per RTT) if above. */
 void tern_cc_rtt(struct tern_session *s, uint64_t rtt_ns);
-/* A loss (an RTO, or a hole resent by fast retransmit): halve the window, at
+/* A loss (a hole resent by fast retransmit): halve the window, at
  * most once per RTT — unless the session's latest sample, taken within an
  * RTO, is within its target: then the path has no queue and the loss is
  * random (or reordering), not congestion. */
 void tern_cc_loss(struct tern_session *s);
+/* An RTO (call.c): as tern_cc_loss(), but a window it cuts goes to one
+ * packet, not half (RFC 5681's loss window): nothing was answered for an
+ * RTO, so the window in flight told nothing of what the path takes, and
+ * the RTO's resend is the one packet that leaves at once. */
+void tern_cc_rto(struct tern_session *s);
 
 /* --- the pacer (pacer.c) --------------------------------------------------- */
 

@@ -2,7 +2,8 @@
  * loss.c — the session's round-trip estimate and retransmission timeout:
  * Jacobson/Karels (smoothed RTT and variance from samples of packets sent
  * once, Karn's rule; the first from the session's own handshake), clamped
- * to [rto_min, rto_max], doubled per retry of a call (at most x8); an
+ * to [rto_min, rto_max], doubled per retry of a call (at most x8) and kept
+ * doubled until a valid sample (Karn's algorithm: call.c); an
  * answer to a call already answered (a spurious retransmission) doubles
  * the session's RTO until the next valid sample. Defaults come from the
  * driver: ~100 µs floor on DPDK, ~1 ms on kernel UDP (docs/protocol.md).

@@ -153,7 +153,7 @@ struct call_slot {
 	uint32_t tx_hi;       /* one past the highest transmission ever sent */
 	struct tern_window rx; /* the receptions that arrived (window.h) */
 	uint32_t inflight;    /* credits this call holds (sent, not yet answered) */
-	uint32_t backoff;     /* RTOs without progress: the RTO doubles per step */
+	uint32_t backoff;     /* RTOs since a valid RTT sample (Karn): the RTO doubles per step */
 	uint32_t frtx_mark;   /* fast retransmit: holes below this were resent */
 	uint32_t sample_idx;
 	uint64_t sample_ns;   /* when sample_idx was sent (0: this poll, stamped at its end) */

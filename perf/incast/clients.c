@@ -409,6 +409,7 @@ int inc_clients_run(const struct inc_opts *o, const char *server, struct tern_ep
 		res->calls_wrong += run.s[i].wrong;
 	}
 	rc = 0;
+	snapshot(&res->run_tx_pkts, &res->run_retransmits, &res->run_rto_events);
 out:
 	run.stopping = true; /* continuations run by destroy issue nothing */
 	for (unsigned i = 0; i < run.neps && run.eps != NULL; i++)

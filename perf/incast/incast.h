@@ -98,6 +98,9 @@ struct inc_sender {
 struct inc_client_res {
 	uint64_t t_start, t_end;    /* the window */
 	uint64_t tx_pkts, retransmits, rto_events; /* client endpoints, over the window */
+	/* The same over the whole run (connect to the end of the drain): what
+	 * a bottleneck's own counters (tc -s qdisc) compare with. */
+	uint64_t run_tx_pkts, run_retransmits, run_rto_events;
 	uint64_t calls_ok, calls_failed, calls_wrong, unfinished;
 	uint64_t err_timeout, err_reset, err_other;
 	struct hist bulk, victim;   /* calls issued in the window, completed OK */
@@ -117,6 +120,7 @@ struct inc_server_res {
 	uint64_t bad_requests;
 	struct tern_stats st;
 	double cpu;              /* server thread: CPU time / wall time while it polled */
+	uint64_t udp_rcvbuf_errors; /* server's namespace, over its life (-1: unknown) */
 	bool have_link;          /* the link's close-time log line was seen */
 	uint64_t link_arrived, link_dropped, link_nobuf, link_delivered, link_wire_bytes;
 	uint64_t link_peak_pkts, link_peak_bytes, link_sojourn_mean_ns, link_sojourn_max_ns;

@@ -141,6 +141,13 @@ static void print_server(const struct inc_server_res *v)
 	printf("server         executed %llu  executed twice %llu  duplicates answered %llu  bad %llu\n",
 	       (unsigned long long)v->executed, (unsigned long long)v->executed_twice,
 	       (unsigned long long)v->st.requests_dup, (unsigned long long)v->bad_requests);
+	printf("server rx      packets %llu  duplicates %llu  stale %llu  (whole run: copies of "
+	       "packets it had, i.e. resends that were not needed)\n",
+	       (unsigned long long)v->st.rx_pkts, (unsigned long long)v->st.drops[TERN_DROP_DUP],
+	       (unsigned long long)v->st.drops[TERN_DROP_STALE]);
+	if (v->udp_rcvbuf_errors != UINT64_MAX && v->udp_rcvbuf_errors != 0)
+		printf("server udp     %llu datagrams dropped by full socket buffers (RcvbufErrors)\n",
+		       (unsigned long long)v->udp_rcvbuf_errors);
 	print_link(v);
 }
 
@@ -159,6 +166,11 @@ static void json_server(const struct inc_server_res *v)
 	       "\"bad\":%llu",
 	       v->cpu, (unsigned long long)v->executed, (unsigned long long)v->executed_twice,
 	       (unsigned long long)v->st.requests_dup, (unsigned long long)v->bad_requests);
+	printf(",\"rx_pkts\":%llu,\"dup_pkts\":%llu,\"stale_pkts\":%llu",
+	       (unsigned long long)v->st.rx_pkts, (unsigned long long)v->st.drops[TERN_DROP_DUP],
+	       (unsigned long long)v->st.drops[TERN_DROP_STALE]);
+	if (v->udp_rcvbuf_errors != UINT64_MAX)
+		printf(",\"udp_rcvbuf_errors\":%llu", (unsigned long long)v->udp_rcvbuf_errors);
 	if (v->have_link)
 		printf(",\"link\":{\"arrived\":%llu,\"dropped\":%llu,\"nobuf\":%llu,\"delivered\":%llu,"
 		       "\"wire_bytes\":%llu,\"peak_pkts\":%llu,\"peak_bytes\":%llu,"
@@ -220,12 +232,14 @@ void inc_report(const struct inc_opts *o, const struct inc_sender *s,
 		       "\"calls_idle_senders\":%u,\"tx_pkts\":%llu,\"retransmits\":%llu,"
 		       "\"rto_events\":%llu,\"resend_ratio\":%.4f,\"calls_ok\":%llu,"
 		       "\"calls_failed\":%llu,\"timeouts\":%llu,\"wrong\":%llu,\"unfinished\":%llu,"
-		       "\"client_cpu\":%.3f,",
+		       "\"client_cpu\":%.3f,\"run_tx_pkts\":%llu,\"run_retransmits\":%llu,"
+		       "\"run_rto_events\":%llu,",
 		       m.cgbps, m.cpct, m.cjain, m.cidle, (unsigned long long)c->tx_pkts,
 		       (unsigned long long)c->retransmits, (unsigned long long)c->rto_events, m.resend,
 		       (unsigned long long)c->calls_ok, (unsigned long long)c->calls_failed,
 		       (unsigned long long)c->err_timeout, (unsigned long long)c->calls_wrong,
-		       (unsigned long long)c->unfinished, c->cpu);
+		       (unsigned long long)c->unfinished, c->cpu, (unsigned long long)c->run_tx_pkts,
+		       (unsigned long long)c->run_retransmits, (unsigned long long)c->run_rto_events);
 		if (c->udp_rcvbuf_errors != UINT64_MAX)
 			printf("\"udp_rcvbuf_errors\":%llu,", (unsigned long long)c->udp_rcvbuf_errors);
 		json_hist("bulk", &c->bulk);

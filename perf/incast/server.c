@@ -243,7 +243,7 @@ struct tern_ep *inc_server_ep(struct inc_server *sv)
 
 void inc_server_run(struct inc_server *sv, _Atomic int *stop, uint64_t until_ns)
 {
-	uint64_t t0 = tern_now_ns(), c0 = inc_thread_cpu_ns();
+	uint64_t t0 = tern_now_ns(), c0 = inc_thread_cpu_ns(), udp0 = inc_udp_rcvbuf_errors();
 	for (unsigned i = 0;; i++) {
 		(void)tern_poll(sv->ep);
 		if (i % 256 != 0)
@@ -255,6 +255,8 @@ void inc_server_run(struct inc_server *sv, _Atomic int *stop, uint64_t until_ns)
 	}
 	uint64_t wall = tern_now_ns() - t0;
 	sv->res.cpu = wall != 0 ? (double)(inc_thread_cpu_ns() - c0) / (double)wall : 0;
+	uint64_t udp1 = inc_udp_rcvbuf_errors();
+	sv->res.udp_rcvbuf_errors = udp0 != UINT64_MAX && udp1 != UINT64_MAX ? udp1 - udp0 : UINT64_MAX;
 }
 
 void inc_server_destroy(struct inc_server *sv, struct inc_server_res *res)

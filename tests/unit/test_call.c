@@ -14,6 +14,7 @@
  */
 
 #include "fixture.h"
+#include "loss.h"
 
 /* --- responses -------------------------------------------------------------------- */
 
@@ -893,6 +894,118 @@ static void call_timer__hole_after_rollback_keeps_its_rto(void)
 	teardown();
 }
 
+/* Regression (incast, 100 x 1 MiB through a tbf: the RTO fired on about
+ * one packet in ten): a paced session's RTO passes while the resend waits
+ * for the pacer, and the answer to the packet sent once comes first. That
+ * answer is a valid RTT sample — the one that says the RTO is short — and
+ * must be taken (the rollback threw the running sample away: only RTTs
+ * shorter than the RTO were ever measured). */
+static void rollback__sample_kept_while_the_resend_waits(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.flags |= TERN_EP_CC;
+	cfg.cc_target_ns = 100 * US;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	struct tern_session *s = peer.s;
+	/* Paced: a packet per 20 ms, the next one due now. */
+	s->cc.cwnd = TERN_CC_ONE / 8;
+	s->cc.paced = 1;
+	s->cc.gap_ns = 20 * MS;
+	s->cc.next_ns = 0;
+	s->credits_floor = s->credits_max;
+	struct inj_result r;
+	REQUIRE(call(640, 1, &r, 0) == 0);
+	tern_poll(ep);
+	CHECK(expect_req(8, 0));
+	CHECK_EQ(inj_tx_count(d), 0); /* the rest wait for the pacer */
+	uint64_t srtt = s->srtt_ns, rto = tern_rto(s, 0);
+	REQUIRE(rto < 5 * MS);
+	/* The RTO passes; the resend waits for the pacer (due at 20 ms). */
+	for (int t = 0; t < 50; t++)
+		inj_tick(ep, 100 * US);
+	CHECK_EQ(stats().rto_events, 1);
+	CHECK_EQ(inj_tx_count(d), 0);
+	CHECK_EQ(stats().retransmits, 0);
+	/* Packet 0's answer, 5 ms after it left: the sample is 5 ms. */
+	inj_cr(&peer, 8, 1, 0, 640, 0);
+	inj_poll(ep);
+	CHECK(s->srtt_ns > srtt);
+	CHECK(tern_rto(s, 0) > rto);
+	tern_session_close(s);
+	CHECK_EQ(r.calls, 1);
+	teardown();
+}
+
+/* Regression (incast: every session's first window, its 32 credits, lands
+ * on a full queue; halving per RTO resent 16, 8, 4 ... packets per session
+ * per round): an RTO with congestion control cuts the window to one
+ * packet, so the RTO resends the first missing packet alone; the rest go
+ * as answers come back. */
+static void call_timer__rto_resends_one_packet_with_cc(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.flags |= TERN_EP_CC;
+	cfg.cc_target_ns = 100 * US;
+	REQUIRE(client_setup_cfg(&cfg) == 0);
+	struct tern_session *s = peer.s;
+	struct inj_result r;
+	REQUIRE(call(6400, 1, &r, 0) == 0); /* 100 packets */
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 32); /* the credits */
+	tick_until_tx(100 * US);
+	CHECK_EQ(stats().rto_events, 1);
+	CHECK(expect_req(8, 0));
+	CHECK_EQ(inj_tx_count(d), 0); /* not 16: half of the window */
+	CHECK_EQ(s->cc.cwnd, TERN_CC_ONE);
+	/* Its answer: the next missing one goes. */
+	inj_cr(&peer, 8, 1, 0, 6400, 0);
+	inj_poll(ep);
+	CHECK(expect_req(8, 1));
+	CHECK_EQ(inj_tx_count(d), 0);
+	tern_session_close(s);
+	CHECK_EQ(r.calls, 1);
+	teardown();
+}
+
+/* Regression (incast: a session whose RTO came from the handshake's empty
+ * path resent each packet at backoff 1, 2, 3 behind a 10 ms queue, and
+ * Karn's rule discarded every sample that would have told): an answer to
+ * a packet that was resent is ambiguous and keeps the call's backoff
+ * (Karn's algorithm); a valid sample restores the RTO. */
+static void rollback__backoff_kept_until_a_valid_sample(void)
+{
+	REQUIRE(client_setup() == 0);
+	struct tern_session *s = peer.s;
+	struct inj_result r;
+	REQUIRE(call(640, 1, &r, 0) == 0);
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 10);
+	uint64_t rto = tern_rto(s, 0);
+	tick_until_tx(100 * US);
+	CHECK_EQ(stats().rto_events, 1);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 10); /* all resent */
+	/* Answers to 0..4: sent twice, ambiguous. */
+	for (uint32_t i = 0; i < 5; i++)
+		inj_cr(&peer, 8, 1, i, 640, 0);
+	inj_poll(ep);
+	CHECK_EQ(inj_tx_count(d), 0);
+	/* 5..9 wait for the backed-off RTO (2 x rto), not the estimate's. */
+	uint64_t t0 = inj_clock();
+	tick_until_tx(100 * US);
+	CHECK(inj_clock() - t0 >= 2 * rto);
+	CHECK_EQ(stats().rto_events, 2);
+	inj_skip_tx(d, TERN_PKT_REQ);
+	inj_cr_range(&peer, 8, 1, 8, 4, 640, 0);
+	inj_cr(&peer, 8, 1, 9, 640, 0);
+	inj_resp_pkt(&peer, 8, 1, "x", 1, 0);
+	inj_poll(ep);
+	CHECK_EQ(r.calls, 1);
+	CHECK_EQ(r.status, 0);
+	teardown();
+}
+
 static void call_timer__per_call_deadline(void)
 {
 	REQUIRE(client_setup() == 0);
@@ -1584,6 +1697,9 @@ int main(void)
 	RUN(call_timer__silence_fails_calls_only_through_the_session);
 	RUN(call_timer__waiting_for_credits_is_not_a_loss);
 	RUN(call_timer__hole_after_rollback_keeps_its_rto);
+	RUN(rollback__sample_kept_while_the_resend_waits);
+	RUN(call_timer__rto_resends_one_packet_with_cc);
+	RUN(rollback__backoff_kept_until_a_valid_sample);
 	RUN(call_timer__per_call_deadline);
 	RUN(call__huge_timeout_does_not_wrap);
 	RUN(send_ack__sent_after_delay_when_idle);

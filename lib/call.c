@@ -133,14 +133,12 @@ static inline void arm_later(struct tern_ep *ep, struct call_slot *c)
 	}
 }
 
-/* Send transmission i (new, inside the window) if the credits allow;
- * 0 if it must wait for them (tern_credit_take() noted it). */
-static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
-			   uint32_t i)
+/* Transmission i of c goes out in this poll (fresh: never sent before):
+ * an RTT sample starts on it if none runs and it is fresh (Karn), and the
+ * call's RTO is set when the poll ends unless it already runs. */
+static inline void sending(struct tern_ep *ep, struct call_slot *c, uint32_t i, int fresh)
 {
-	if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
-		return 0;
-	if (!c->sample_valid && i >= c->tx_hi) {
+	if (!c->sample_valid && fresh) {
 		c->sample_valid = 1;
 		c->sample_idx = i;
 		c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
@@ -148,6 +146,16 @@ static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct ca
 	} else if (c->sent_ns == 0) { /* the RTO starts when this leaves */
 		arm_later(ep, c);
 	}
+}
+
+/* Send transmission i (new, inside the window) if the credits allow;
+ * 0 if it must wait for them (tern_credit_take() noted it). */
+static inline int kick_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
+			   uint32_t i)
+{
+	if (!tern_credit_take(s, c, i + 1 == c->req_npkts))
+		return 0;
+	sending(ep, c, i, i >= c->tx_hi);
 	send_one(ep, s, c, i);
 	c->tx_next = i + 1;
 	if (c->tx_next > c->tx_hi)
@@ -181,14 +189,7 @@ static inline uint32_t send_run(struct tern_ep *ep, struct tern_session *s, stru
 		return 0;
 	s->credits -= n; /* tern_credit_take() n times, each above the floor */
 	c->inflight += n;
-	if (!c->sample_valid) {
-		c->sample_valid = 1;
-		c->sample_idx = i;
-		c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
-		arm_later(ep, c);
-	} else if (c->sent_ns == 0) { /* the RTO starts when these leave */
-		arm_later(ep, c);
-	}
+	sending(ep, c, i, 1);
 	/* send_one() for each: not retransmissions, each a full packet (only
 	 * the last may be shorter). */
 	struct tern_msg *m = c->req;

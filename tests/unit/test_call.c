@@ -845,6 +845,28 @@ static void call_timer__waiting_for_credits_is_not_a_loss(void)
 	teardown();
 }
 
+/* A client with congestion control (a 100 us queueing target). */
+static int cc_client_setup(void)
+{
+	struct tern_ep_config cfg;
+	config(&cfg);
+	cfg.flags |= TERN_EP_CC;
+	cfg.cc_target_ns = 100 * US;
+	return client_setup_cfg(&cfg);
+}
+
+/* cc_client_setup(), then a 100-packet call (req_num 8) whose first
+ * window, the 32 credits, has gone out unanswered; its session, or NULL. */
+static struct tern_session *cc_call_first_window(struct inj_result *r)
+{
+	if (cc_client_setup() != 0 || call(6400, 1, r, 0) != 0)
+		return NULL;
+	tern_poll(ep);
+	if (inj_skip_tx(d, TERN_PKT_REQ) != 32)
+		return NULL;
+	return peer.s;
+}
+
 /* Regression (incast: calls failed at their deadline with nothing lost
  * for good): credits count packets, not which ones. A window cut to one
  * packet lets the RTO resend only the hole; late answers to packets sent
@@ -853,16 +875,9 @@ static void call_timer__waiting_for_credits_is_not_a_loss(void)
  * the hole (its copies lost) waited for the deadline. It must be resent. */
 static void call_timer__hole_after_rollback_keeps_its_rto(void)
 {
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.flags |= TERN_EP_CC;
-	cfg.cc_target_ns = 100 * US;
-	REQUIRE(client_setup_cfg(&cfg) == 0);
-	struct tern_session *s = peer.s;
 	struct inj_result r;
-	REQUIRE(call(6400, 1, &r, 0) == 0); /* 100 packets */
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 32); /* the credits */
+	struct tern_session *s = cc_call_first_window(&r);
+	REQUIRE(s != NULL);
 	/* The controller has cut the window to one packet. */
 	s->cc.cwnd = TERN_CC_ONE;
 	s->credits_floor = s->credits_max - 1;
@@ -902,11 +917,7 @@ static void call_timer__hole_after_rollback_keeps_its_rto(void)
  * shorter than the RTO were ever measured). */
 static void rollback__sample_kept_while_the_resend_waits(void)
 {
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.flags |= TERN_EP_CC;
-	cfg.cc_target_ns = 100 * US;
-	REQUIRE(client_setup_cfg(&cfg) == 0);
+	REQUIRE(cc_client_setup() == 0);
 	struct tern_session *s = peer.s;
 	/* Paced: a packet per 20 ms, the next one due now. */
 	s->cc.cwnd = TERN_CC_ONE / 8;
@@ -944,16 +955,9 @@ static void rollback__sample_kept_while_the_resend_waits(void)
  * as answers come back. */
 static void call_timer__rto_resends_one_packet_with_cc(void)
 {
-	struct tern_ep_config cfg;
-	config(&cfg);
-	cfg.flags |= TERN_EP_CC;
-	cfg.cc_target_ns = 100 * US;
-	REQUIRE(client_setup_cfg(&cfg) == 0);
-	struct tern_session *s = peer.s;
 	struct inj_result r;
-	REQUIRE(call(6400, 1, &r, 0) == 0); /* 100 packets */
-	tern_poll(ep);
-	CHECK_EQ(inj_skip_tx(d, TERN_PKT_REQ), 32); /* the credits */
+	struct tern_session *s = cc_call_first_window(&r);
+	REQUIRE(s != NULL);
 	tick_until_tx(100 * US);
 	CHECK_EQ(stats().rto_events, 1);
 	CHECK(expect_req(8, 0));

@@ -284,6 +284,28 @@ static struct tern_tx lent_tx(struct tern_addr dst, uint8_t *b, uint32_t len, vo
 				.lent = h};
 }
 
+/* Frames m[0..n) sent from a to b (ring_ab), which echoes them: how many
+ * good injected frames (MAGIC_INJ, 64 bytes) came back, waiting for up to
+ * want of them (at most 100 rounds). */
+static unsigned inj_echo(struct rte_mbuf **m, unsigned n, unsigned want)
+{
+	if (rte_ring_enqueue_bulk(ring_ab, (void **)m, n, NULL) != n)
+		return 0;
+	inj_seen = 0;
+	for (int i = 0; i < 100 && inj_seen < want; i++) {
+		echo_once(rb, NULL, NULL, 0);
+		struct tern_rx rx[32];
+		unsigned got = ops->rx_burst(ra, rx, 32);
+		for (unsigned k = 0; k < got; k++) {
+			uint32_t magic;
+			memcpy(&magic, rx[k].data, 4);
+			inj_seen += magic == MAGIC_INJ && rx[k].len == 64;
+		}
+		ops->rx_done(ra, rx, got);
+	}
+	return inj_seen;
+}
+
 /* Lent mbufs (tx_lend): the packet written into one leaves in that very
  * mbuf, nothing copied; each comes back exactly once: sent, dropped (bad
  * size, no route), left to the caller by a full queue and sent later, or
@@ -355,20 +377,7 @@ static void rx__malformed(void)
 	uint64_t before = rb->stats.rx_drop_frame;
 	REQUIRE(inj_make(m, &ra->info.local, ra->info.lladdr, &rb->info.local, rb->info.lladdr) ==
 		INJ_COUNT);
-	REQUIRE(rte_ring_enqueue_bulk(ring_ab, (void **)m, INJ_COUNT, NULL) == INJ_COUNT);
-	inj_seen = 0;
-	for (int i = 0; i < 100 && inj_seen < 2; i++) {
-		echo_once(rb, NULL, NULL, 0);
-		struct tern_rx rx[32];
-		unsigned n = ops->rx_burst(ra, rx, 32);
-		for (unsigned k = 0; k < n; k++) {
-			uint32_t magic;
-			memcpy(&magic, rx[k].data, 4);
-			inj_seen += magic == MAGIC_INJ && rx[k].len == 64;
-		}
-		ops->rx_done(ra, rx, n);
-	}
-	CHECK_EQ(inj_seen, 2); /* the two good ones, options or not */
+	CHECK_EQ(inj_echo(m, INJ_COUNT, 2), 2); /* the two good ones, options or not */
 	CHECK_EQ(rb->stats.rx_drop_frame - before, INJ_BAD);
 }
 
@@ -412,20 +421,7 @@ static void rx__same_header(void)
 	m[5]->data_len = (uint16_t)(flen + 8);
 	m[5]->pkt_len = flen + 8;
 	rte_pktmbuf_free_bulk(m + n, INJ_COUNT - n);
-	REQUIRE(rte_ring_enqueue_bulk(ring_ab, (void **)m, n, NULL) == n);
-	inj_seen = 0;
-	for (int i = 0; i < 100 && inj_seen < 3; i++) {
-		echo_once(rb, NULL, NULL, 0);
-		struct tern_rx rx[32];
-		unsigned got = ops->rx_burst(ra, rx, 32);
-		for (unsigned k = 0; k < got; k++) {
-			uint32_t magic;
-			memcpy(&magic, rx[k].data, 4);
-			inj_seen += magic == MAGIC_INJ && rx[k].len == 64;
-		}
-		ops->rx_done(ra, rx, got);
-	}
-	CHECK_EQ(inj_seen, 3); /* the frame, its copy, its padded copy */
+	CHECK_EQ(inj_echo(m, n, 3), 3); /* the frame, its copy, its padded copy */
 	CHECK_EQ(rb->stats.rx_drop_frame - before, 3);
 }
 

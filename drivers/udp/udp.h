@@ -207,6 +207,7 @@ struct udp_drv {
 	uint32_t ntx, tx_nfree;
 	uint32_t copy_max;
 	struct udp_mmsg *mm; /* mmsg mode only */
+	uint64_t gso_sends;  /* mmsg mode: segmented messages the kernel took (tests read it) */
 };
 
 static inline struct udp_drv *udp_of(struct tern_drv *drv)

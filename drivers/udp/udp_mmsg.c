@@ -302,6 +302,7 @@ unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
 					st->tx_bytes += mm->tx[j].msg_len;
 					st->tx_pkts += mm->tx_segs[j];
 					pos += mm->tx_segs[j];
+					u->gso_sends += mm->tx_segs[j] > 1;
 				}
 				off += (unsigned)r;
 				continue;

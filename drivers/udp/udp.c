@@ -67,12 +67,16 @@
  *              UDP_SEGMENT cmsg: the kernel walks its stack once for the
  *              run and splits it into the same datagrams at the end (on a
  *              device without segmentation offload, loopback included, in
- *              software). The receiver sees the datagrams as ever. If the
- *              kernel refuses it (EIO, EINVAL, EOPNOTSUPP: no checksum
- *              offload, a path MTU smaller than a datagram, SO_NO_CHECK),
- *              gso goes off for the socket (one INFO log line) and those
- *              datagrams are sent one by one: nothing is lost. gso=0 sends
- *              every datagram as its own message. Ignored in mode=uring.
+ *              software). The receiver sees the datagrams as ever (a
+ *              capture on the sending host sees one packet per run). If
+ *              the kernel refuses it (EIO, EINVAL, EOPNOTSUPP: no checksum
+ *              offload, SO_NO_CHECK), gso goes off for the socket; if a
+ *              datagram is larger than the path MTU (EMSGSIZE: the kernel
+ *              segments only what needs no IP fragmentation), datagrams
+ *              of that length or more are no longer segmented. Either way
+ *              one INFO log line, and the refused run is sent one datagram
+ *              at a time: nothing is lost. gso=0 sends every datagram as
+ *              its own message. Ignored in mode=uring.
  *
  * cfg->busy_poll changes nothing here: rx_burst never sleeps in either mode
  * and wait() is the only op that blocks. Peers are IP:port; IPv6 link-local
@@ -512,7 +516,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	u->base.log_ctx = cfg->log_ctx;
 	u->copy_max = a.copy_max;
 	u->io = (uint8_t)a.io;
-	u->gso = a.gso != 0 && a.io == UDP_IO_MMSG;
+	u->gso_max = a.gso != 0 && a.io == UDP_IO_MMSG ? UDP_GSO_BYTES : 0;
 	u->fd = -1;
 
 	rc = open_socket(u, &bind_to, &a);

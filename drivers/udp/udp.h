@@ -133,6 +133,7 @@ struct udp_mmsg {
 	struct mmsghdr tx[UDP_MMSG_VEC];
 	struct iovec tx_iov[UDP_MMSG_IOV];
 	uint16_t tx_segs[UDP_MMSG_VEC];
+	uint16_t tx_seg[UDP_MMSG_VEC]; /* their length (UDP_SEGMENT's value) */
 	union {
 		struct cmsghdr h;
 		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
@@ -178,7 +179,7 @@ struct udp_drv {
 	bool errq_armed;   /* the POLLERR poll is queued or running */
 	bool errq_ready;   /* it fired; rx_burst reads the error queue */
 	bool errq_lent;    /* its buffer is lent to the core (rx_burst .. rx_done) */
-	bool gso;          /* mmsg mode: runs of equal datagrams go segmented (gso=1, until refused) */
+	bool gso_told;     /* the one log line about a refused segmentation was written */
 	int family;        /* of the socket: AF_INET or AF_INET6 */
 	pid_t owner_tid;   /* thread that activated the ring */
 
@@ -207,6 +208,7 @@ struct udp_drv {
 	uint32_t ntx, tx_nfree;
 	uint32_t copy_max;
 	struct udp_mmsg *mm; /* mmsg mode only */
+	uint32_t gso_max;    /* mmsg mode: largest datagram sent segmented; 0 = gso off (udp_mmsg.c) */
 	uint64_t gso_sends;  /* mmsg mode: segmented messages the kernel took (tests read it) */
 };
 

@@ -192,10 +192,10 @@ static inline unsigned tx_gather(const struct tern_tx *t, struct iovec *v)
 /*
  * Fill the send vector from tx[*i..n): up to UDP_MMSG_VEC messages of
  * consecutive sendable descriptors, each datagram gathered straight from
- * its three parts. With gso on, a message takes the run of datagrams that
- * follow its first one to the same destination with the same length (the
- * last may be shorter), up to UDP_GSO_SEGS of them and UDP_GSO_BYTES in
- * all, and carries a UDP_SEGMENT cmsg of that length when the run has more
+ * its three parts. When its first datagram is at most u->gso_max bytes (0:
+ * gso off), a message takes the run of datagrams that follow it to the
+ * same destination with the same length (the last may be shorter), up to
+ * UDP_GSO_SEGS of them and UDP_GSO_BYTES in all, and carries a UDP_SEGMENT cmsg of that length when the run has more
  * than one; the kernel splits it back into those datagrams. Unsendable
  * descriptors (invalid, unreachable family) are consumed and counted only
  * at the front, so that the vector is always tx[*first .. *i) and a full
@@ -230,7 +230,7 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 		struct iovec *v = &mm->tx_iov[iv];
 		const uint32_t seg = tx_total(t);
 		uint32_t bytes = seg, segs = 1, nv = tx_gather(t, v);
-		for ((*i)++; u->gso && *i < n && segs < UDP_GSO_SEGS && iv + nv + 3 <= UDP_MMSG_IOV; (*i)++) {
+		for ((*i)++; seg <= u->gso_max && *i < n && segs < UDP_GSO_SEGS && iv + nv + 3 <= UDP_MMSG_IOV; (*i)++) {
 			const struct tern_tx *t2 = &tx[*i];
 			uint32_t len2 = tx_total(t2);
 			if (len2 > seg || bytes + len2 > UDP_GSO_BYTES || !tern_tx_valid(t2, mtu) ||
@@ -262,6 +262,7 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 			h->msg_controllen = 0;
 		}
 		mm->tx_segs[k] = (uint16_t)segs;
+		mm->tx_seg[k] = (uint16_t)seg;
 		iv += nv;
 		k++;
 	}
@@ -269,15 +270,38 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 }
 
 /*
- * A segmented message failed with err: whether that is the kernel refusing
- * segmentation (the device cannot checksum, the path MTU is smaller than a
- * segment, SO_NO_CHECK) rather than the send. EOPNOTSUPP can also be a
- * pending ICMP error (udp.h): that one is retried first.
+ * A segmented message of seg-byte datagrams failed with err, unsent: the
+ * largest datagram gso may segment from now on (u->gso_max unchanged: the
+ * send failed, not the segmentation). EMSGSIZE: a segment is larger than
+ * the path MTU (the kernel segments only what needs no IP fragmentation);
+ * shorter ones may still go segmented. EIO, EINVAL: the device cannot
+ * checksum, or SO_NO_CHECK; EOPNOTSUPP likewise, unless it is a pending
+ * ICMP error (udp.h), retried first: gso off.
  */
-static bool gso_refused(const struct udp_drv *u, int err, unsigned tries)
+static uint32_t gso_limit(const struct udp_drv *u, int err, unsigned tries, uint32_t seg)
 {
-	return err == EIO || err == EINVAL ||
-	       (err == EOPNOTSUPP && (!u->errq_on || tries + 1 >= MMSG_RETRIES));
+	if (err == EMSGSIZE)
+		return seg - 1;
+	if (err == EIO || err == EINVAL || (err == EOPNOTSUPP && (!u->errq_on || tries + 1 >= MMSG_RETRIES)))
+		return 0;
+	return u->gso_max;
+}
+
+/* Segmentation refused: lower the limit, say so once. */
+static void gso_refused(struct udp_drv *u, int err, uint32_t limit)
+{
+	u->gso_max = limit;
+	if (u->gso_told)
+		return;
+	u->gso_told = true;
+	if (limit == 0)
+		tern_drv_log(&u->base, TERN_LOG_INFO,
+			     "udp: segmentation offload refused (%s): gso off, datagrams sent one by one",
+			     strerror(err));
+	else
+		tern_drv_log(&u->base, TERN_LOG_INFO,
+			     "udp: segmentation offload refused (%s): datagrams over %u bytes sent one by one",
+			     strerror(err), limit);
 }
 
 unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
@@ -311,15 +335,15 @@ unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
 			/* Socket buffer full: this one and the rest are not taken, uncounted. */
 			if (err == EAGAIN || err == EWOULDBLOCK)
 				return pos;
-			if (mm->tx_segs[off] > 1 && gso_refused(u, err, tries)) {
-				/* Nothing of it was sent: off for good, and its
-				 * datagrams (and the rest) go again one by one. */
-				u->gso = false;
-				tern_drv_log(&u->base, TERN_LOG_INFO,
-					     "udp: segmentation offload refused (%s): gso off, datagrams sent one by one",
-					     strerror(err));
-				i = pos;
-				break;
+			if (mm->tx_segs[off] > 1) {
+				uint32_t limit = gso_limit(u, err, tries, mm->tx_seg[off]);
+				if (limit < u->gso_max) {
+					/* Nothing of it was sent: its datagrams (and the
+					 * rest) are filled again, these one by one. */
+					gso_refused(u, err, limit);
+					i = pos;
+					break;
+				}
 			}
 			if (++tries < MMSG_RETRIES &&
 			    (err == EINTR || (u->errq_on && udp_icmp_pending(err)))) {

@@ -8,7 +8,10 @@
  *             syscall answering -EAGAIN (what a busy-polling recvfrom loop,
  *             sockperf's, pays too)
  *   rx_done   no syscall: buffer ids back on a stack
- *   tx_burst  one sendmmsg per UDP_MMSG_VEC datagrams; the kernel has
+ *   tx_burst  one sendmmsg per UDP_MMSG_VEC messages; with gso (tx_fill)
+ *             a message is a run of up to 64 equal datagrams to one peer,
+ *             which the kernel's UDP/IP stack handles once and splits at
+ *             the end (UDP_SEGMENT), else one datagram; the kernel has
  *             copied every datagram when it returns, so nothing is held:
  *             no msgbuf reference, no transmit context, no user-space copy
  *             (tx_copied_bytes stays 0; copy= and tx_ring= do not apply)

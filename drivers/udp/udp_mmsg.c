@@ -38,6 +38,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "udp.h"
@@ -163,6 +164,10 @@ void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n)
 }
 
 /* --- transmit ---------------------------------------------------------- */
+
+/* A full run fits one message (UIO_MAXIOV) and one vector's iovecs. */
+_Static_assert(UDP_GSO_SEGS * 3u <= UIO_MAXIOV, "a segmented message has too many iovecs");
+_Static_assert(UDP_GSO_SEGS * 3u <= UDP_MMSG_IOV, "a run does not fit the send vector's iovecs");
 
 /* The one place that reads a descriptor's destination. */
 static inline const struct tern_addr *tx_dst(const struct tern_tx *t)

@@ -59,6 +59,7 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 	ep->sessions[id] = s;
 	s->ep = ep;
 	s->id = id;
+	tern_session_hdr_words(s);
 	s->client = (uint8_t)client;
 	s->cs = cs;
 	s->ss = ss;

@@ -358,6 +358,10 @@ struct tern_session {
 	uint16_t peer_id;
 	uint32_t token;     /* ours: packets to us carry it */
 	uint32_t peer_token;
+	/* The header words of its packets that only id, peer_id and
+	 * peer_token decide (tern_session_hdr_words(), tx.h): set again
+	 * whenever one of those changes. */
+	uint64_t hdr_w0, hdr_w1;
 	int err;            /* why it failed */
 	uint64_t peer_epoch;
 	struct tern_addr peer;    /* where packets go: follows the peer's source address */

@@ -88,8 +88,9 @@ void tern_tx_flush(struct tern_ep *ep)
 		tx_keep_tail(ep, k, n);
 }
 
-/* The batch is full: flush it; if the driver took nothing, drop it. */
-__attribute__((noinline)) static void tx_make_room(struct tern_ep *ep)
+/* The batch is full: flush it; if the driver took nothing, drop it. Either
+ * way it has room afterwards. */
+__attribute__((noinline)) void tern_tx_make_room(struct tern_ep *ep)
 {
 	tern_tx_flush(ep);
 	if (ep->ntx == TERN_TX_BATCH) {
@@ -160,18 +161,11 @@ void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, struct tern_tx *
 		tx_undo(ep, t);
 }
 
-void tern_tx_data_full(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		       struct tern_msg *m, const void *payload, uint32_t len)
-{
-	tx_make_room(ep);
-	tern_tx_data(ep, s, h, m, payload, len);
-}
-
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
 		  const void *body, uint32_t body_len)
 {
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
-		tx_make_room(ep);
+		tern_tx_make_room(ep);
 	unsigned i;
 	struct tern_tx *t = tern_tx_desc(ep, dst, &i);
 	tern_wire_put(ep->txhdr[i], h);
@@ -186,7 +180,7 @@ void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct 
 void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len)
 {
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
-		tx_make_room(ep);
+		tern_tx_make_room(ep);
 	unsigned i;
 	struct tern_tx *t = tern_tx_desc(ep, dst, &i);
 	if (len > TERN_TX_HDR_MAX)

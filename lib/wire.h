@@ -315,7 +315,6 @@ static inline size_t tern_wire_csum_len(unsigned type, unsigned flags, size_t le
 uint16_t tern_crc16(const void *buf, size_t len);
 extern uint16_t (*tern_crc16_hdr_fn)(const void *pkt, size_t len)
 	__attribute__((visibility("hidden")));
-extern void (*tern_wire_seal_hdr_fn)(void *pkt) __attribute__((visibility("hidden")));
 static inline uint16_t tern_crc16_hdr(const void *pkt, size_t len)
 {
 	return tern_crc16_hdr_fn(pkt, len);
@@ -332,11 +331,51 @@ static inline void tern_wire_seal(void *pkt, size_t len)
 	memcpy(p + 10, &c, 2);
 }
 
+/*
+ * A header as the four 64-bit words its bytes 0-7, 8-15, 16-23 and 24-31
+ * encode in little-endian order, with the version set and the checksum
+ * zero. The transmit path builds a data packet's header this way from the
+ * fields in registers and hands the words to tern_wire_put_sealed_fn,
+ * which checksums them without reading memory and writes the sealed
+ * header: no copy of the header through the stack, no second read.
+ */
+struct tern_wire_words {
+	uint64_t w0, w1, w2, w3;
+};
+static inline struct tern_wire_words tern_wire_words(const struct tern_hdr *h)
+{
+	struct tern_wire_words x;
+	x.w0 = TERN_WIRE_VERSION | (uint64_t)h->type << 8 | (uint64_t)h->flags << 16 |
+	       (uint64_t)h->status << 24 | (uint64_t)h->req_type << 32 |
+	       (uint64_t)h->dst_session << 48;
+	x.w1 = h->src_session | (uint64_t)h->token << 32; /* csum (bits 16-31) zero */
+	x.w2 = h->pkt_num | (uint64_t)h->msg_size << 32;
+	x.w3 = h->req_num;
+	return x;
+}
+/* Write the words (csum zero) as the 32-byte header at pkt, and its
+ * checksum (the header's only: REQ, RESP, bodiless control packets). */
+extern void (*tern_wire_put_sealed_fn)(void *pkt, uint64_t w0, uint64_t w1, uint64_t w2,
+				       uint64_t w3) __attribute__((visibility("hidden")));
+static inline void tern_wire_put_sealed(void *pkt, const struct tern_wire_words *x)
+{
+	tern_wire_put_sealed_fn(pkt, x->w0, x->w1, x->w2, x->w3);
+}
+/* Write the words as they are (csum zero, unsealed). */
+static inline void tern_wire_put_words(void *pkt, const struct tern_wire_words *x)
+{
+	uint64_t w[4] = {tern_le64(x->w0), tern_le64(x->w1), tern_le64(x->w2), tern_le64(x->w3)};
+	memcpy(pkt, w, TERN_HDR_LEN);
+}
+
 /* tern_wire_seal() of a packet whose checksum covers the 32-byte header
  * only (REQ, RESP, protected packets, bodiless control packets). */
 static inline void tern_wire_seal_hdr(void *pkt)
 {
-	tern_wire_seal_hdr_fn(pkt);
+	uint64_t w[4];
+	memcpy(w, pkt, TERN_HDR_LEN);
+	tern_wire_put_sealed_fn(pkt, tern_le64(w[0]), tern_le64(w[1]) & ~0xffff0000ull,
+				tern_le64(w[2]), tern_le64(w[3]));
 }
 
 /* Does the packet's checksum match? */

@@ -87,6 +87,11 @@ __attribute__((target("sse4.2"))) static uint16_t crc16_hdr_hw(const void *pkt, 
 	return crc_hdr_hw(pkt, len);
 }
 
+__attribute__((target("sse4.2"))) static uint16_t crc16_hdr32_hw(const void *pkt)
+{
+	return crc_hdr_hw(pkt, TERN_HDR_LEN);
+}
+
 /* The header's words in registers (tern_wire_words(), csum zero): their
  * CRC, then the header written with it. x86 is little-endian: the words
  * are the wire's bytes as they are. */
@@ -136,8 +141,14 @@ static void put_sealed_sw(void *pkt, uint64_t w0, uint64_t w1, uint64_t w2, uint
 	memcpy((uint8_t *)pkt + 10, &c, 2);
 }
 
+static uint16_t crc16_hdr32_sw(const void *pkt)
+{
+	return crc16_hdr_sw(pkt, TERN_HDR_LEN);
+}
+
 /* Chosen when the library loads (crc_init), or by tern_crc_use_hw(). */
 uint16_t (*tern_crc16_hdr_fn)(const void *pkt, size_t len) = crc16_hdr_sw;
+uint16_t (*tern_crc16_hdr32_fn)(const void *pkt) = crc16_hdr32_sw;
 void (*tern_wire_put_sealed_fn)(void *pkt, uint64_t w0, uint64_t w1, uint64_t w2,
 				uint64_t w3) = put_sealed_sw;
 
@@ -146,11 +157,13 @@ static void crc_choose(void)
 #if defined(__x86_64__)
 	if (crc_hw) {
 		tern_crc16_hdr_fn = crc16_hdr_hw;
+		tern_crc16_hdr32_fn = crc16_hdr32_hw;
 		tern_wire_put_sealed_fn = put_sealed_hw;
 		return;
 	}
 #endif
 	tern_crc16_hdr_fn = crc16_hdr_sw;
+	tern_crc16_hdr32_fn = crc16_hdr32_sw;
 	tern_wire_put_sealed_fn = put_sealed_sw;
 }
 

@@ -56,7 +56,8 @@ static void crc_use_hw__table_and_instruction_agree(void)
 
 /* A header written from its words with its checksum (the transmit path)
  * is byte for byte the header tern_wire_put() and tern_wire_seal() make,
- * by the instruction and by the table. */
+ * by the instruction and by the table; the receive path's check of the
+ * header alone agrees with the general one. */
 static void wire_put_sealed__same_as_put_then_seal(void)
 {
 	struct tern_hdr h = {.type = TERN_PKT_RESP, .flags = TERN_WF_STATUS, .status = 0xa5,
@@ -75,6 +76,9 @@ static void wire_put_sealed__same_as_put_then_seal(void)
 		tern_wire_put_sealed(got, &w);
 		CHECK(memcmp(want, got, TERN_HDR_LEN) == 0);
 		CHECK(tern_wire_csum_ok(got, TERN_HDR_LEN));
+		/* the receive path's check of a header-only checksum */
+		CHECK_EQ(tern_crc16_hdr32(got), tern_crc16_hdr(got, TERN_HDR_LEN));
+		CHECK_EQ(tern_crc16_hdr32(got), tern_wire_csum_get(got));
 		/* and unsealed: the checksum field zero */
 		tern_wire_put(want, &h);
 		tern_wire_put_words(got, &w);

@@ -282,9 +282,9 @@ static inline void start_one(struct tern_ep *ep, struct tern_session *s, struct 
 	s->want_tx &= ~(1ull << c->idx);
 }
 
-static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
-		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
-		       uint64_t deadline, int oneway, int idempotent)
+__attribute__((always_inline)) static inline void
+call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, struct tern_msg *req,
+	   uint16_t type, tern_cont_fn cont, void *ctx, uint64_t deadline, int oneway, int idempotent)
 {
 	c->req_num += s->nslots;
 	c->active = 1;
@@ -387,8 +387,12 @@ void tern_calls_requeue_idempotent(struct tern_session *s)
 	}
 }
 
-static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *req, tern_cont_fn cont,
-		      void *ctx, uint64_t timeout_ns, int oneway, unsigned flags)
+/* tern_call() and its variants. Inline into tern_call(), where oneway and
+ * flags are constants (every call of the benchmarks); call_issue() is the
+ * one copy for the others. */
+__attribute__((always_inline)) static inline int
+call_issue_inline(struct tern_session *s, uint16_t type, struct tern_msg *req, tern_cont_fn cont,
+		  void *ctx, uint64_t timeout_ns, int oneway, unsigned flags)
 {
 	if (s == NULL || req == NULL || cont == NULL || (flags & ~TERN_CALL_IDEMPOTENT) != 0)
 		return -EINVAL;
@@ -427,10 +431,17 @@ static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *re
 	return 0;
 }
 
+__attribute__((noinline)) static int call_issue(struct tern_session *s, uint16_t type,
+					       struct tern_msg *req, tern_cont_fn cont, void *ctx,
+					       uint64_t timeout_ns, int oneway, unsigned flags)
+{
+	return call_issue_inline(s, type, req, cont, ctx, timeout_ns, oneway, flags);
+}
+
 int tern_call(struct tern_session *s, uint16_t req_type, struct tern_msg *req, tern_cont_fn cont,
 	      void *ctx, uint64_t timeout_ns)
 {
-	return call_issue(s, req_type, req, cont, ctx, timeout_ns, 0, 0);
+	return call_issue_inline(s, req_type, req, cont, ctx, timeout_ns, 0, 0);
 }
 
 int tern_call_ex(struct tern_session *s, uint16_t req_type, struct tern_msg *req,

@@ -439,10 +439,12 @@ tern_wire_check_as(const uint8_t *p, size_t len, uint32_t max_msg, struct tern_h
 #ifndef TERN_FUZZING /* the fuzzer cannot forge checksums; let it reach the state machines */
 	/* tern_wire_csum_ok(), the common case's length (the header's)
 	 * without its computation */
-	if (p[1] <= TERN_PKT_RESP || (flags & TERN_WF_PROTECTED)
-		    ? tern_crc16_hdr32(p) != tern_wire_csum_get(p)
-		    : !tern_wire_csum_ok(p, len))
+	if (p[1] <= TERN_PKT_RESP || (flags & TERN_WF_PROTECTED)) {
+		if (tern_crc16_hdr32(p) != tern_wire_csum_get(p))
+			return TERN_WIRE_CSUM_BAD;
+	} else if (!tern_wire_csum_ok(p, len)) {
 		return TERN_WIRE_CSUM_BAD;
+	}
 #endif
 	tern_wire_get(p, h);
 	if ((flags & TERN_WF_STATUS) && h->type != TERN_PKT_RESP)

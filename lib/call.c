@@ -265,7 +265,8 @@ static uint64_t slots_free(const struct tern_session *s)
  * one-way.
  */
 static inline void start_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
-			     struct tern_msg *req, uint16_t type)
+			     struct tern_msg *req, uint16_t type, uint64_t req_num, uint32_t len,
+			     uint64_t bit)
 {
 	if (!tern_credit_take(s, c, 1))
 		return; /* it waits for credits: tern_credits_next_waiting() resumes it */
@@ -275,18 +276,24 @@ static inline void start_one(struct tern_ep *ep, struct tern_session *s, struct 
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_REQ);
 	h.req_type = type;
-	h.req_num = c->req_num;
-	h.msg_size = req->len;
-	tern_tx_data(ep, s, &h, req, req->data, req->len);
+	h.req_num = req_num;
+	h.msg_size = len;
+	tern_tx_data(ep, s, &h, req, req->data, len);
 	c->tx_next = c->tx_hi = 1;
-	s->want_tx &= ~(1ull << c->idx);
+	s->want_tx &= ~bit;
 }
 
+/* The slot's fields that the stores below could alias (the build has
+ * -fno-strict-aliasing) are read once, into locals, first. */
 __attribute__((always_inline)) static inline void
 call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, struct tern_msg *req,
 	   uint16_t type, tern_cont_fn cont, void *ctx, uint64_t deadline, int oneway, int idempotent)
 {
-	c->req_num += s->nslots;
+	const uint64_t req_num = c->req_num + s->nslots;
+	const uint64_t bit = 1ull << c->idx;
+	const uint32_t len = req->len;
+	const uint32_t npkts = tern_wire_npkts(len, s->dpp);
+	c->req_num = req_num;
 	c->active = 1;
 	c->oneway = (uint8_t)oneway;
 	c->idempotent = (uint8_t)idempotent;
@@ -299,10 +306,10 @@ call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, stru
 	c->last_held = 0;
 	c->req_type = type;
 	c->req = req;
-	c->req_npkts = tern_wire_npkts(req->len, s->dpp);
+	c->req_npkts = npkts;
 	c->resp_size = 0;
 	c->resp_npkts = 0;
-	c->total = c->req_npkts;
+	c->total = npkts;
 	c->tx_next = c->tx_hi = 0;
 	tern_win_reset(&c->rx);
 	c->inflight = 0;
@@ -314,10 +321,10 @@ call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, stru
 	c->resp = NULL;
 	c->cont = cont;
 	c->ctx = ctx;
-	s->cs_busy |= 1ull << c->idx;
+	s->cs_busy |= bit;
 	arm_later(ep, c); /* the deadline, if nothing is sent yet */
-	if (c->total == 1 && !oneway) {
-		start_one(ep, s, c, req, type);
+	if (npkts == 1 && !oneway) {
+		start_one(ep, s, c, req, type, req_num, len, bit);
 		return;
 	}
 	call_kick(ep, c);
@@ -466,9 +473,10 @@ __attribute__((always_inline)) static inline void complete(struct call_slot *c, 
 {
 	struct tern_session *s = c->s;
 	struct tern_ep *ep = s->ep;
+	const uint64_t bit = 1ull << c->idx; /* the shift once (tern_credits_release's too) */
 	tern_credits_release(s, c);
 	c->active = 0;
-	s->cs_busy &= ~(1ull << c->idx);
+	s->cs_busy &= ~bit;
 	if (tern_unlikely(c->stalled))
 		tern_call_unstall(c);
 	/* The callee keeps an answer (data or error) until acknowledged. */

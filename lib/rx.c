@@ -184,8 +184,10 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	}
 	s->last_rx_ns = ep->now;
 	/* Replies go where the peer now sends from (NAT rebinding, roaming). */
-	if (tern_unlikely(!tern_addr_same(&s->peer, &rx->src)))
+	if (tern_unlikely(!tern_addr_same(&s->peer, &rx->src))) {
+		tern_tx_addr_pin(ep, &s->peer); /* what is queued goes where it was sent */
 		s->peer = rx->src;
+	}
 	/* Requests and responses first: they are most of the traffic. */
 	if (tern_likely(h.type == TERN_PKT_REQ)) {
 		tern_on_req(ep, s, &h, payload, body);

@@ -121,6 +121,7 @@ void tern_session_release(struct tern_session *s)
 	ep->st.sessions_open--;
 	if (tern_session_free_hook != NULL)
 		tern_session_free_hook(s);
+	tern_tx_addr_pin(ep, &s->peer); /* its packets still queued outlive it */
 	free(s);
 }
 

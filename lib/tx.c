@@ -4,8 +4,10 @@
  *
  * Packets are queued into a fixed array of driver descriptors and handed to
  * the driver in one tx_burst: at the end of every poll, or when the batch
- * fills. Every descriptor is built here (tx_desc): the destination copied by
- * value, the header written straight into per-descriptor storage, payloads
+ * fills. Every descriptor is built here (tx_desc): the destination a
+ * pointer to the session's address (tern_tx_addr_pin() copies it before it
+ * changes or goes) or to a copy in per-descriptor storage, the header
+ * written straight into per-descriptor storage, payloads
  * referenced in place (zero copy in the core). Each queued payload holds a
  * msgbuf reference until the driver has consumed the descriptor, so a
  * buffer freed in between (an RR response, a call failed by a timeout) is
@@ -54,13 +56,27 @@ void tern_tx_discard(struct tern_ep *ep)
 	ep->ntx = 0;
 }
 
-/* Move descriptors [k, n) to the front, with the header and tag bytes they
- * point at (rare: the driver's queue was full). */
+void tern_tx_addr_pin(struct tern_ep *ep, const struct tern_addr *a)
+{
+	for (unsigned i = 0; i < ep->ntx; i++) {
+		if (ep->txq[i].dst == a) {
+			ep->txdst[i] = *a;
+			ep->txq[i].dst = &ep->txdst[i];
+		}
+	}
+}
+
+/* Move descriptors [k, n) to the front, with the header, tag and address
+ * bytes they point at (rare: the driver's queue was full). */
 static void tx_keep_tail(struct tern_ep *ep, unsigned k, unsigned n)
 {
 	for (unsigned i = k; i < n; i++) {
 		struct tern_tx *t = &ep->txq[i - k];
 		*t = ep->txq[i];
+		if (t->dst == &ep->txdst[i]) {
+			ep->txdst[i - k] = ep->txdst[i];
+			t->dst = &ep->txdst[i - k];
+		}
 		if (t->flags & TERN_TX_LENT)
 			continue; /* its bytes are in the lent buffer, which stays put */
 		memcpy(ep->txhdr[i - k], ep->txhdr[i], t->hdr_len);

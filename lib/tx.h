@@ -11,6 +11,11 @@ void tern_tx_flush(struct tern_ep *ep);
 /* Empty the batch without sending it: msgbuf references and lent buffers
  * given back (the batch was refused, or the endpoint is being destroyed). */
 void tern_tx_discard(struct tern_ep *ep);
+/* A session's packets point at its address (s->peer) rather than a copy:
+ * before that address changes, or the session's memory goes, the
+ * descriptors still queued that point at it get a copy of their own. */
+void tern_tx_addr_pin(struct tern_ep *ep, const struct tern_addr *a);
+
 /* The next free descriptor (the batch has room), dst copied, its header
  * storage attached and everything else cleared. */
 static inline struct tern_tx *tern_tx_desc(struct tern_ep *ep, const struct tern_addr *dst,
@@ -18,7 +23,8 @@ static inline struct tern_tx *tern_tx_desc(struct tern_ep *ep, const struct tern
 {
 	unsigned i = ep->ntx++;
 	struct tern_tx *t = &ep->txq[i];
-	t->dst = *dst;
+	ep->txdst[i] = *dst;
+	t->dst = &ep->txdst[i];
 	t->hdr = ep->txhdr[i];
 	t->payload = NULL;
 	t->trailer = NULL;
@@ -89,7 +95,7 @@ static inline void tern_tx_data(struct tern_ep *ep, struct tern_session *s,
 	unsigned i = ep->ntx++;
 	struct tern_tx *t = &ep->txq[i];
 	struct tern_wire_words w = tern_session_words(s, h);
-	t->dst = s->peer;
+	t->dst = &s->peer;
 	t->hdr = ep->txhdr[i];
 	t->hdr_len = TERN_HDR_LEN;
 	t->trailer = NULL;
@@ -130,14 +136,13 @@ static inline void tern_tx_data_run(struct tern_ep *ep, struct tern_session *s,
 				    const uint8_t *payload, uint32_t len, uint32_t n)
 {
 	unsigned i0 = ep->ntx;
-	const struct tern_addr dst = s->peer; /* read once: the stores below may alias it */
 	struct tern_wire_words w = tern_session_words(s, h);
 	const uint32_t pkt_num = h->pkt_num;
 	m->refs += n;
 	struct tern_tx *t = &ep->txq[i0];
 	uint8_t *hb = ep->txhdr[i0];
 	for (uint32_t k = 0; k < n; k++, t++, hb += sizeof(ep->txhdr[0]), payload += len) {
-		t->dst = dst;
+		t->dst = &s->peer;
 		t->hdr = hb;
 		t->hdr_len = TERN_HDR_LEN;
 		t->trailer = NULL;

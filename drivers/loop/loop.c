@@ -565,7 +565,7 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 	while (i < n) {
 		/* The run [i, j): one destination; want of them fit our MTU,
 		 * the longest is max bytes, all of them sum bytes. */
-		const struct tern_addr *dst = &tx[i].dst;
+		const struct tern_addr *dst = tx[i].dst;
 		unsigned j = i, want = 0;
 		uint64_t max = 0, sum = 0;
 		do {
@@ -574,7 +574,7 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 			max = total > max ? total : max;
 			sum += total;
 			j++;
-		} while (j < n && addr_same(&tx[j].dst, dst));
+		} while (j < n && (tx[j].dst == dst || addr_same(tx[j].dst, dst)));
 		l->base.stats.tx_drop_error += (j - i) - want;
 		if (loop_unlikely(want == 0)) {
 			i = j;

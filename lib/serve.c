@@ -242,8 +242,9 @@ __attribute__((always_inline)) static inline void run_handler(struct tern_ep *ep
 }
 
 /* Start a new call on ss from its first packet to arrive (any packet
- * number). Returns its handler, or NULL if the call was refused (answered
- * with an error, or dropped). */
+ * number). Returns its handler, the state left for the caller to set
+ * (SRV_RUNNING or SRV_RECEIVING), or NULL if the call was refused
+ * (answered with an error, or dropped). */
 static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s,
 				      struct serve_slot *ss, const struct tern_hdr *h)
 {
@@ -281,8 +282,7 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 		return NULL;
 	}
 	ss->sem = (uint8_t)hd->flags;
-	ss->state = SRV_RECEIVING;
-	return hd;
+	return hd; /* the caller sets the state: it runs now, or it is receiving */
 }
 
 /* A request packet for the current call, which is still arriving (its
@@ -373,8 +373,9 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 			run_handler(ep, s, ss, hd, payload, len, 1);
 			return;
 		}
-		/* A large request's first packet to arrive: SRV_RECEIVING,
-		 * received below like the rest. */
+		/* A large request's first packet to arrive: received below
+		 * like the rest. */
+		ss->state = SRV_RECEIVING;
 	} else if (h->req_num < ss->req_num) {
 		tern_rx_drop(ep, TERN_DROP_STALE);
 		return;

@@ -268,8 +268,12 @@ static inline void start_one(struct tern_ep *ep, struct tern_session *s, struct 
 			     struct tern_msg *req, uint16_t type, uint64_t req_num, uint32_t len,
 			     uint64_t bit)
 {
-	if (!tern_credit_take(s, c, 1))
-		return; /* it waits for credits: tern_credits_next_waiting() resumes it */
+	if (!tern_credit_take(s, c, 1)) {
+		/* it waits for credits: tern_credits_next_waiting() resumes it */
+		c->sample_valid = 0;
+		c->tx_next = c->tx_hi = 0;
+		return;
+	}
 	c->sample_valid = 1;
 	c->sample_idx = 0;
 	c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
@@ -302,7 +306,6 @@ call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, stru
 	 * which stays true until tern_done_drain() unlinks it. Clearing it here
 	 * let a slot still on the list be pushed again, which cut the list
 	 * (and lost the calls behind it). */
-	c->sample_valid = 0;
 	c->last_held = 0;
 	c->req_type = type;
 	c->req = req;
@@ -310,7 +313,6 @@ call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, stru
 	c->resp_size = 0;
 	c->resp_npkts = 0;
 	c->total = npkts;
-	c->tx_next = c->tx_hi = 0;
 	tern_win_reset(&c->rx);
 	c->inflight = 0;
 	c->backoff = 0;
@@ -324,9 +326,11 @@ call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, stru
 	s->cs_busy |= bit;
 	arm_later(ep, c); /* the deadline, if nothing is sent yet */
 	if (npkts == 1 && !oneway) {
-		start_one(ep, s, c, req, type, req_num, len, bit);
+		start_one(ep, s, c, req, type, req_num, len, bit); /* sets the two below */
 		return;
 	}
+	c->sample_valid = 0;
+	c->tx_next = c->tx_hi = 0;
 	call_kick(ep, c);
 }
 

@@ -963,10 +963,15 @@ static inline uint64_t rto_or_deadline(const struct call_slot *c, uint64_t rto)
 	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
 }
 
-/* The timer's next time for an active call: its RTO or its deadline. */
-static uint64_t active_at(const struct call_slot *c)
+/* The timer's next time for an active call: its RTO (rto_at()) or its
+ * deadline. rto0 is tern_rto(c->s, 0), which a scan of the session's
+ * calls reads once for all of them. */
+static inline uint64_t active_at(const struct call_slot *c, uint64_t rto0)
 {
-	return rto_or_deadline(c, rto_at(c));
+	uint64_t rto = 0;
+	if (c->sent_ns != 0 && outstanding(c))
+		rto = c->sent_ns + (tern_likely(c->backoff == 0) ? rto0 : tern_rto(c->s, c->backoff));
+	return rto_or_deadline(c, rto);
 }
 
 void tern_calls_arm(struct tern_ep *ep, uint64_t now)
@@ -1078,6 +1083,7 @@ void tern_calls_timer(struct tern_ep *ep, struct tern_session *s)
 {
 	uint64_t now = ep->now, next = UINT64_MAX;
 	uint64_t busy = s->cs_busy;
+	uint64_t rto0 = tern_rto(s, 0);
 	s->pins++; /* a continuation may close s: its memory goes after the scan */
 	while (busy != 0) {
 		struct call_slot *c = &s->cs[__builtin_ctzll(busy)];
@@ -1087,12 +1093,13 @@ void tern_calls_timer(struct tern_ep *ep, struct tern_session *s)
 		 * ends (tern_calls_arm). */
 		if (!c->active || c->look_ns != 0 || c->arm_queued)
 			continue;
-		uint64_t at = active_at(c);
+		uint64_t at = active_at(c, rto0);
 		if (at > now) {
 			next = at < next ? at : next;
 			continue;
 		}
 		call_judge(ep, c, now);
+		rto0 = tern_rto(s, 0); /* a judgement may have moved the session's RTO */
 	}
 	s->pins--;
 	if (tern_session_unhold(s))

@@ -235,11 +235,11 @@ int tern_rx_poll(struct tern_ep *ep)
 		ep->rx_clear_ns = ep->now;
 	if (n == 0)
 		return 0;
-	for (unsigned i = 0; i < n; i++) {
+	for (struct tern_rx *rx = ep->rx, *end = ep->rx + n; rx != end; rx++) {
 		/* Past the burst, a stale entry: a wasted prefetch is cheaper
 		 * than a test per packet. */
-		__builtin_prefetch(ep->rx[i + 1].data);
-		rx_one(ep, &ep->rx[i]);
+		__builtin_prefetch(rx[1].data);
+		rx_one(ep, rx);
 	}
 	if (ep->ncr != 0)
 		tern_cr_burst_end(ep);

@@ -178,7 +178,7 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 		const struct tern_tx *t = &tx[*i];
 		struct msghdr *h = &mm->tx[k].msg_hdr;
 		bool valid = tern_tx_valid(t, u->base.info.mtu);
-		h->msg_namelen = valid ? udp_sa_dst(u, &mm->tx_sa[k], &t->dst) : 0;
+		h->msg_namelen = valid ? udp_sa_dst(u, &mm->tx_sa[k], t->dst) : 0;
 		if (udp_unlikely(h->msg_namelen == 0)) {
 			if (k != 0)
 				break; /* the next call's front */

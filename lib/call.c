@@ -265,28 +265,39 @@ static uint64_t slots_free(const struct tern_session *s)
  * one-way.
  */
 static inline void start_one(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
-			     struct tern_msg *req, uint16_t type)
+			     struct tern_msg *req, uint16_t type, uint64_t req_num, uint32_t len,
+			     uint64_t bit)
 {
-	if (!tern_credit_take(s, c, 1))
-		return; /* it waits for credits: tern_credits_next_waiting() resumes it */
+	if (!tern_credit_take(s, c, 1)) {
+		/* it waits for credits: tern_credits_next_waiting() resumes it */
+		c->sample_valid = 0;
+		c->tx_next = c->tx_hi = 0;
+		return;
+	}
 	c->sample_valid = 1;
 	c->sample_idx = 0;
 	c->sample_ns = 0; /* stamped when the poll ends (tern_calls_arm) */
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_REQ);
 	h.req_type = type;
-	h.req_num = c->req_num;
-	h.msg_size = req->len;
-	tern_tx_data(ep, s, &h, req, req->data, req->len);
+	h.req_num = req_num;
+	h.msg_size = len;
+	tern_tx_data(ep, s, &h, req, req->data, len);
 	c->tx_next = c->tx_hi = 1;
-	s->want_tx &= ~(1ull << c->idx);
+	s->want_tx &= ~bit;
 }
 
-static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c,
-		       struct tern_msg *req, uint16_t type, tern_cont_fn cont, void *ctx,
-		       uint64_t deadline, int oneway, int idempotent)
+/* The slot's fields that the stores below could alias (the build has
+ * -fno-strict-aliasing) are read once, into locals, first. */
+__attribute__((always_inline)) static inline void
+call_start(struct tern_ep *ep, struct tern_session *s, struct call_slot *c, struct tern_msg *req,
+	   uint16_t type, tern_cont_fn cont, void *ctx, uint64_t deadline, int oneway, int idempotent)
 {
-	c->req_num += s->nslots;
+	const uint64_t req_num = c->req_num + s->nslots;
+	const uint64_t bit = 1ull << c->idx;
+	const uint32_t len = req->len;
+	const uint32_t npkts = tern_wire_npkts(len, s->dpp);
+	c->req_num = req_num;
 	c->active = 1;
 	c->oneway = (uint8_t)oneway;
 	c->idempotent = (uint8_t)idempotent;
@@ -295,15 +306,13 @@ static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct
 	 * which stays true until tern_done_drain() unlinks it. Clearing it here
 	 * let a slot still on the list be pushed again, which cut the list
 	 * (and lost the calls behind it). */
-	c->sample_valid = 0;
 	c->last_held = 0;
 	c->req_type = type;
 	c->req = req;
-	c->req_npkts = tern_wire_npkts(req->len, s->dpp);
+	c->req_npkts = npkts;
 	c->resp_size = 0;
 	c->resp_npkts = 0;
-	c->total = c->req_npkts;
-	c->tx_next = c->tx_hi = 0;
+	c->total = npkts;
 	tern_win_reset(&c->rx);
 	c->inflight = 0;
 	c->backoff = 0;
@@ -314,12 +323,14 @@ static inline void call_start(struct tern_ep *ep, struct tern_session *s, struct
 	c->resp = NULL;
 	c->cont = cont;
 	c->ctx = ctx;
-	s->cs_busy |= 1ull << c->idx;
+	s->cs_busy |= bit;
 	arm_later(ep, c); /* the deadline, if nothing is sent yet */
-	if (c->total == 1 && !oneway) {
-		start_one(ep, s, c, req, type);
+	if (npkts == 1 && !oneway) {
+		start_one(ep, s, c, req, type, req_num, len, bit); /* sets the two below */
 		return;
 	}
+	c->sample_valid = 0;
+	c->tx_next = c->tx_hi = 0;
 	call_kick(ep, c);
 }
 
@@ -387,8 +398,12 @@ void tern_calls_requeue_idempotent(struct tern_session *s)
 	}
 }
 
-static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *req, tern_cont_fn cont,
-		      void *ctx, uint64_t timeout_ns, int oneway, unsigned flags)
+/* tern_call() and its variants. Inline into tern_call(), where oneway and
+ * flags are constants (every call of the benchmarks); call_issue() is the
+ * one copy for the others. */
+__attribute__((always_inline)) static inline int
+call_issue_inline(struct tern_session *s, uint16_t type, struct tern_msg *req, tern_cont_fn cont,
+		  void *ctx, uint64_t timeout_ns, int oneway, unsigned flags)
 {
 	if (s == NULL || req == NULL || cont == NULL || (flags & ~TERN_CALL_IDEMPOTENT) != 0)
 		return -EINVAL;
@@ -427,10 +442,17 @@ static int call_issue(struct tern_session *s, uint16_t type, struct tern_msg *re
 	return 0;
 }
 
+__attribute__((noinline)) static int call_issue(struct tern_session *s, uint16_t type,
+					       struct tern_msg *req, tern_cont_fn cont, void *ctx,
+					       uint64_t timeout_ns, int oneway, unsigned flags)
+{
+	return call_issue_inline(s, type, req, cont, ctx, timeout_ns, oneway, flags);
+}
+
 int tern_call(struct tern_session *s, uint16_t req_type, struct tern_msg *req, tern_cont_fn cont,
 	      void *ctx, uint64_t timeout_ns)
 {
-	return call_issue(s, req_type, req, cont, ctx, timeout_ns, 0, 0);
+	return call_issue_inline(s, req_type, req, cont, ctx, timeout_ns, 0, 0);
 }
 
 int tern_call_ex(struct tern_session *s, uint16_t req_type, struct tern_msg *req,
@@ -455,9 +477,10 @@ __attribute__((always_inline)) static inline void complete(struct call_slot *c, 
 {
 	struct tern_session *s = c->s;
 	struct tern_ep *ep = s->ep;
+	const uint64_t bit = 1ull << c->idx; /* the shift once (tern_credits_release's too) */
 	tern_credits_release(s, c);
 	c->active = 0;
-	s->cs_busy &= ~(1ull << c->idx);
+	s->cs_busy &= ~bit;
 	if (tern_unlikely(c->stalled))
 		tern_call_unstall(c);
 	/* The callee keeps an answer (data or error) until acknowledged. */
@@ -940,10 +963,15 @@ static inline uint64_t rto_or_deadline(const struct call_slot *c, uint64_t rto)
 	return rto != 0 && rto < c->deadline_ns ? rto : c->deadline_ns;
 }
 
-/* The timer's next time for an active call: its RTO or its deadline. */
-static uint64_t active_at(const struct call_slot *c)
+/* The timer's next time for an active call: its RTO (rto_at()) or its
+ * deadline. rto0 is tern_rto(c->s, 0), which a scan of the session's
+ * calls reads once for all of them. */
+static inline uint64_t active_at(const struct call_slot *c, uint64_t rto0)
 {
-	return rto_or_deadline(c, rto_at(c));
+	uint64_t rto = 0;
+	if (c->sent_ns != 0 && outstanding(c))
+		rto = c->sent_ns + (tern_likely(c->backoff == 0) ? rto0 : tern_rto(c->s, c->backoff));
+	return rto_or_deadline(c, rto);
 }
 
 void tern_calls_arm(struct tern_ep *ep, uint64_t now)
@@ -1055,6 +1083,7 @@ void tern_calls_timer(struct tern_ep *ep, struct tern_session *s)
 {
 	uint64_t now = ep->now, next = UINT64_MAX;
 	uint64_t busy = s->cs_busy;
+	uint64_t rto0 = tern_rto(s, 0);
 	s->pins++; /* a continuation may close s: its memory goes after the scan */
 	while (busy != 0) {
 		struct call_slot *c = &s->cs[__builtin_ctzll(busy)];
@@ -1064,12 +1093,13 @@ void tern_calls_timer(struct tern_ep *ep, struct tern_session *s)
 		 * ends (tern_calls_arm). */
 		if (!c->active || c->look_ns != 0 || c->arm_queued)
 			continue;
-		uint64_t at = active_at(c);
+		uint64_t at = active_at(c, rto0);
 		if (at > now) {
 			next = at < next ? at : next;
 			continue;
 		}
 		call_judge(ep, c, now);
+		rto0 = tern_rto(s, 0); /* a judgement may have moved the session's RTO */
 	}
 	s->pins--;
 	if (tern_session_unhold(s))

@@ -146,7 +146,9 @@ static void adopt(struct tern_session *s, const struct tern_wire_hs *hs, uint16_
 	uint32_t mtu = hs->mtu < ep->mtu ? hs->mtu : ep->mtu;
 	s->peer_id = peer_id;
 	s->peer_token = hs->token;
+	tern_session_hdr_words(s);
 	s->peer_epoch = hs->epoch;
+	tern_tx_addr_pin(ep, &s->peer);
 	s->peer = *from;
 	s->nslots = nslots;
 	s->req_slot_mask = nslots - 1;

@@ -51,9 +51,10 @@ static inline void tern_credits_return_n(struct tern_session *s, struct call_slo
 /* Every credit c holds comes back (rollback, completion); c no longer waits. */
 static inline void tern_credits_release(struct tern_session *s, struct call_slot *c)
 {
+	const uint64_t bit = 1ull << c->idx; /* read before the stores, which may alias it */
 	s->credits += c->inflight;
 	c->inflight = 0;
-	s->want_tx &= ~(1ull << c->idx);
+	s->want_tx &= ~bit;
 }
 
 /* The next waiting call to let send now that credits are there (round robin

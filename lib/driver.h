@@ -75,10 +75,13 @@ struct tern_rx {
  * control packets, plus a protected packet's counter), payload (len bytes,
  * may be 0), trailer (trailer_len bytes, 0..TERN_TX_TRAILER_MAX: an
  * authentication tag). The driver frames it (Ethernet/IPv4/UDP under DPDK,
- * sendmsg iovecs on udp) and sends it to dst, which it gets by value: a
- * driver never writes back into the descriptor or the core's state.
+ * sendmsg iovecs on udp) and sends it to *dst. A driver never writes back
+ * into the descriptor or the core's state.
  *
- * Memory: hdr is valid only during tx_burst (the driver copies it). payload
+ * Memory: hdr and *dst are valid only during tx_burst (the driver copies
+ * what it keeps: a driver that holds a descriptor past tx_burst, a delay
+ * queue, copies the address too); *dst does not change during the call,
+ * and descriptors to one destination usually share the pointer. payload
  * points into msg (a msgbuf) or is NULL when len is 0. If the driver keeps
  * pointing at payload after tx_burst returns (zero-copy: io_uring sendmsg
  * still in flight, DPDK external buffer), it must take a reference with
@@ -92,7 +95,7 @@ struct tern_rx {
 #define TERN_TX_HDR_MAX     256u
 #define TERN_TX_TRAILER_MAX 32u
 struct tern_tx {
-	struct tern_addr dst; /* where it goes */
+	const struct tern_addr *dst; /* where it goes (the session's address, not a copy) */
 	const void *hdr;
 	const void *payload;
 	const void *trailer;

@@ -26,8 +26,11 @@ static inline void tern_rtt_ewma(uint64_t *srtt, uint64_t *rttvar, uint64_t rtt)
 static inline void tern_rtt_sample(struct tern_session *s, uint64_t rtt)
 {
 	const struct tern_ep *e = s->ep;
-	tern_rtt_ewma(&s->srtt_ns, &s->rttvar_ns, rtt);
-	uint64_t rto = s->srtt_ns + 4 * s->rttvar_ns;
+	uint64_t srtt = s->srtt_ns, rttvar = s->rttvar_ns; /* in registers, stored once */
+	tern_rtt_ewma(&srtt, &rttvar, rtt);
+	s->srtt_ns = srtt;
+	s->rttvar_ns = rttvar;
+	uint64_t rto = srtt + 4 * rttvar;
 	if (rto < e->rto_min_ns)
 		rto = e->rto_min_ns;
 	if (rto > e->rto_max_ns)

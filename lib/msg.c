@@ -142,8 +142,17 @@ struct tern_msg *tern_msg_alloc(struct tern_ep *ep, size_t len)
 	/* max_msg_size <= 1 GiB (config_check): the class is below TERN_MSG_CLASSES. */
 	if (tern_unlikely(ep == NULL || len > ep->cfg.max_msg_size))
 		return NULL;
+	struct tern_msg *m;
+	if (len <= ((size_t)1 << TERN_MSG_MIN_SHIFT) - TERN_MSG_META) {
+		/* The smallest class, where most calls' messages fall: its
+		 * list's place a constant, no class to compute. */
+		m = ep->pool.free[0];
+		if (tern_likely(m != NULL))
+			return take(ep, m, 0, len);
+		return alloc_slow(ep, len, 0);
+	}
 	unsigned cls = size_class(len);
-	struct tern_msg *m = ep->pool.free[cls];
+	m = ep->pool.free[cls];
 	if (tern_unlikely(m == NULL))
 		return alloc_slow(ep, len, cls);
 	return take(ep, m, cls, len);

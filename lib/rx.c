@@ -184,8 +184,10 @@ static void rx_one(struct tern_ep *ep, struct tern_rx *rx)
 	}
 	s->last_rx_ns = ep->now;
 	/* Replies go where the peer now sends from (NAT rebinding, roaming). */
-	if (tern_unlikely(!tern_addr_same(&s->peer, &rx->src)))
+	if (tern_unlikely(!tern_addr_same(&s->peer, &rx->src))) {
+		tern_tx_addr_pin(ep, &s->peer); /* what is queued goes where it was sent */
 		s->peer = rx->src;
+	}
 	/* Requests and responses first: they are most of the traffic. */
 	if (tern_likely(h.type == TERN_PKT_REQ)) {
 		tern_on_req(ep, s, &h, payload, body);
@@ -233,11 +235,11 @@ int tern_rx_poll(struct tern_ep *ep)
 		ep->rx_clear_ns = ep->now;
 	if (n == 0)
 		return 0;
-	for (unsigned i = 0; i < n; i++) {
+	for (struct tern_rx *rx = ep->rx, *end = ep->rx + n; rx != end; rx++) {
 		/* Past the burst, a stale entry: a wasted prefetch is cheaper
 		 * than a test per packet. */
-		__builtin_prefetch(ep->rx[i + 1].data);
-		rx_one(ep, &ep->rx[i]);
+		__builtin_prefetch(rx[1].data);
+		rx_one(ep, rx);
 	}
 	if (ep->ncr != 0)
 		tern_cr_burst_end(ep);

@@ -41,19 +41,37 @@
 #include "tx.h"
 #include "window.h"
 
-/* Response packet j of ss's answer. Inline everywhere (also where it is
- * rare): finish() sends every response's packet 0 through it, and a call
- * from there costs more than the packet's header. */
-__attribute__((always_inline)) static inline void send_resp_pkt(struct tern_ep *ep,
-								 struct tern_session *s,
-								 struct serve_slot *ss, uint32_t j)
+/* Packet j of ss's answer m, a response message (no error). */
+__attribute__((always_inline)) static inline void send_resp_data(struct tern_ep *ep,
+								  struct tern_session *s,
+								  struct serve_slot *ss,
+								  struct tern_msg *m, uint32_t j)
 {
 	struct tern_hdr h;
 	tern_hdr_init(&h, s, TERN_PKT_RESP);
 	h.req_type = ss->req_type;
 	h.req_num = ss->req_num;
+	uint32_t off = j * s->dpp;
+	uint32_t len = m->len - off < s->dpp ? m->len - off : s->dpp;
+	h.pkt_num = j;
+	h.msg_size = m->len;
+	tern_tx_data(ep, s, &h, m, m->data + off, len);
+}
+
+/* Response packet j of ss's answer. Inline everywhere (also where it is
+ * rare): a call from there costs more than the packet's header. finish()
+ * sends every response's packet 0, with send_resp_data() where it is no
+ * error. */
+__attribute__((always_inline)) static inline void send_resp_pkt(struct tern_ep *ep,
+								 struct tern_session *s,
+								 struct serve_slot *ss, uint32_t j)
+{
 	if (ss->resp_status != 0 || ss->resp == NULL) {
 		/* An error: an errno, or a status code and its message (wire.h). */
+		struct tern_hdr h;
+		tern_hdr_init(&h, s, TERN_PKT_RESP);
+		h.req_type = ss->req_type;
+		h.req_num = ss->req_num;
 		h.status = ss->resp_status;
 		h.flags = ss->resp_flags;
 		if (ss->resp != NULL) {
@@ -64,12 +82,7 @@ __attribute__((always_inline)) static inline void send_resp_pkt(struct tern_ep *
 		tern_tx_data(ep, s, &h, NULL, NULL, 0);
 		return;
 	}
-	struct tern_msg *m = ss->resp;
-	uint32_t off = j * s->dpp;
-	uint32_t len = m->len - off < s->dpp ? m->len - off : s->dpp;
-	h.pkt_num = j;
-	h.msg_size = m->len;
-	tern_tx_data(ep, s, &h, m, m->data + off, len);
+	send_resp_data(ep, s, ss, ss->resp, j);
 }
 
 static inline void drop_resp(struct tern_ep *ep, struct serve_slot *ss)
@@ -158,7 +171,7 @@ __attribute__((always_inline)) static inline int finish(struct tern_ep *ep, stru
 	ss->resp_status = 0;
 	ss->resp_npkts = tern_wire_npkts(resp->len, s->dpp);
 	ep->st.cached_responses++;
-	send_resp_pkt(ep, s, ss, 0);
+	send_resp_data(ep, s, ss, resp, 0);
 	if (ss->sem == TERN_RR && ss->resp_npkts == 1 && ss->req_npkts == 1) {
 		/* RR: nothing is kept; a duplicate request runs the handler again. */
 		drop_resp(ep, ss);
@@ -229,8 +242,9 @@ __attribute__((always_inline)) static inline void run_handler(struct tern_ep *ep
 }
 
 /* Start a new call on ss from its first packet to arrive (any packet
- * number). Returns its handler, or NULL if the call was refused (answered
- * with an error, or dropped). */
+ * number). Returns its handler, the state left for the caller to set
+ * (SRV_RUNNING or SRV_RECEIVING), or NULL if the call was refused
+ * (answered with an error, or dropped). */
 static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s,
 				      struct serve_slot *ss, const struct tern_hdr *h)
 {
@@ -268,8 +282,7 @@ static const struct handler *new_call(struct tern_ep *ep, struct tern_session *s
 		return NULL;
 	}
 	ss->sem = (uint8_t)hd->flags;
-	ss->state = SRV_RECEIVING;
-	return hd;
+	return hd; /* the caller sets the state: it runs now, or it is receiving */
 }
 
 /* A request packet for the current call, which is still arriving (its
@@ -360,8 +373,9 @@ void tern_on_req(struct tern_ep *ep, struct tern_session *s, const struct tern_h
 			run_handler(ep, s, ss, hd, payload, len, 1);
 			return;
 		}
-		/* A large request's first packet to arrive: SRV_RECEIVING,
-		 * received below like the rest. */
+		/* A large request's first packet to arrive: received below
+		 * like the rest. */
+		ss->state = SRV_RECEIVING;
 	} else if (h->req_num < ss->req_num) {
 		tern_rx_drop(ep, TERN_DROP_STALE);
 		return;

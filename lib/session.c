@@ -59,6 +59,7 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 	ep->sessions[id] = s;
 	s->ep = ep;
 	s->id = id;
+	tern_session_hdr_words(s);
 	s->client = (uint8_t)client;
 	s->cs = cs;
 	s->ss = ss;
@@ -120,6 +121,7 @@ void tern_session_release(struct tern_session *s)
 	ep->st.sessions_open--;
 	if (tern_session_free_hook != NULL)
 		tern_session_free_hook(s);
+	tern_tx_addr_pin(ep, &s->peer); /* its packets still queued outlive it */
 	free(s);
 }
 

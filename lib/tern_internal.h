@@ -358,6 +358,10 @@ struct tern_session {
 	uint16_t peer_id;
 	uint32_t token;     /* ours: packets to us carry it */
 	uint32_t peer_token;
+	/* The header words of its packets that only id, peer_id and
+	 * peer_token decide (tern_session_hdr_words(), tx.h): set again
+	 * whenever one of those changes. */
+	uint64_t hdr_w0, hdr_w1;
 	int err;            /* why it failed */
 	uint64_t peer_epoch;
 	struct tern_addr peer;    /* where packets go: follows the peer's source address */
@@ -486,6 +490,10 @@ struct tern_ep {
 	/* headers, written in place as struct tern_hdr (tx.c): 8-byte aligned */
 	uint8_t txhdr[TERN_TX_BATCH][TERN_TX_HDR_MAX] __attribute__((aligned(8)));
 	uint8_t txtag[TERN_TX_BATCH][TERN_PROT_TAG_LEN];
+	/* A descriptor's destination when it is not a session's address (a
+	 * control packet's, or a session's copied before it changes or goes:
+	 * tern_tx_addr_pin()) */
+	struct tern_addr txdst[TERN_TX_BATCH];
 	/* One more than a burst: rx.c prefetches entry i + 1's data for every
 	 * i, the last one's included (a stale or NULL address: a prefetch
 	 * never faults). */

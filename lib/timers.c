@@ -70,6 +70,7 @@ static void unlink_timer(struct tern_wheel *w, struct tern_timer *t)
 static void place(struct tern_wheel *w, struct tern_timer *t)
 {
 	uint64_t diff = t->tick ^ w->tick;
+	w->quiet = 0; /* new work: the next pop looks again */
 	if (t->tick <= w->tick) {
 		push(&w->due, t, TERN_WHEEL_DUE);
 	} else if (diff >> (LEVELS * BITS) != 0) {
@@ -112,6 +113,9 @@ static bool advance(struct tern_wheel *w, uint64_t target)
 	unsigned l;
 	uint64_t at;
 	if (!next_event(w, &l, &at) || at > target) {
+		/* Nothing until at (nothing at all: never, until a timer is
+		 * placed): pops up to then need not look. */
+		w->quiet = l < LEVELS || w->overflow != NULL ? at : UINT64_MAX;
 		w->tick = target;
 		return false;
 	}
@@ -220,6 +224,12 @@ struct tern_timer *tern_wheel_pop(struct tern_wheel *w, uint64_t now)
 	 * (place()), so advance() would find nothing; skip its level scan. */
 	if (w->due == NULL && target == w->tick)
 		return NULL;
+	/* Nor is there any before the position a pop found the next work at
+	 * (unless a timer was placed since). */
+	if (w->due == NULL && target < w->quiet) {
+		w->tick = target;
+		return NULL;
+	}
 	while (w->due == NULL)
 		if (!advance(w, target))
 			return NULL;

@@ -78,6 +78,9 @@ struct tern_wheel {
 	uint64_t tick;   /* position, ticks since base: every timer of a tick
 	                  * <= this one has been moved to the due list */
 	unsigned shift;  /* log2 of the tick in ns */
+	uint64_t quiet;  /* no slot or overflow work before this position (a
+			  * lower bound found by a pop, 0 once a timer is
+			  * placed): pops below it skip the level scan */
 	uint64_t occupied[TERN_WHEEL_LEVELS]; /* bit s: slot[l][s] non-empty */
 	struct tern_timer *slot[TERN_WHEEL_LEVELS][TERN_WHEEL_SLOTS];
 	struct tern_timer *due;      /* expired, not yet popped */

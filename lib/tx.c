@@ -4,8 +4,10 @@
  *
  * Packets are queued into a fixed array of driver descriptors and handed to
  * the driver in one tx_burst: at the end of every poll, or when the batch
- * fills. Every descriptor is built here (tx_desc): the destination copied by
- * value, the header written straight into per-descriptor storage, payloads
+ * fills. Every descriptor is built here (tx_desc): the destination a
+ * pointer to the session's address (tern_tx_addr_pin() copies it before it
+ * changes or goes) or to a copy in per-descriptor storage, the header
+ * written straight into per-descriptor storage, payloads
  * referenced in place (zero copy in the core). Each queued payload holds a
  * msgbuf reference until the driver has consumed the descriptor, so a
  * buffer freed in between (an RR response, a call failed by a timeout) is
@@ -54,13 +56,27 @@ void tern_tx_discard(struct tern_ep *ep)
 	ep->ntx = 0;
 }
 
-/* Move descriptors [k, n) to the front, with the header and tag bytes they
- * point at (rare: the driver's queue was full). */
+void tern_tx_addr_pin(struct tern_ep *ep, const struct tern_addr *a)
+{
+	for (unsigned i = 0; i < ep->ntx; i++) {
+		if (ep->txq[i].dst == a) {
+			ep->txdst[i] = *a;
+			ep->txq[i].dst = &ep->txdst[i];
+		}
+	}
+}
+
+/* Move descriptors [k, n) to the front, with the header, tag and address
+ * bytes they point at (rare: the driver's queue was full). */
 static void tx_keep_tail(struct tern_ep *ep, unsigned k, unsigned n)
 {
 	for (unsigned i = k; i < n; i++) {
 		struct tern_tx *t = &ep->txq[i - k];
 		*t = ep->txq[i];
+		if (t->dst == &ep->txdst[i]) {
+			ep->txdst[i - k] = ep->txdst[i];
+			t->dst = &ep->txdst[i - k];
+		}
 		if (t->flags & TERN_TX_LENT)
 			continue; /* its bytes are in the lent buffer, which stays put */
 		memcpy(ep->txhdr[i - k], ep->txhdr[i], t->hdr_len);
@@ -88,8 +104,9 @@ void tern_tx_flush(struct tern_ep *ep)
 		tx_keep_tail(ep, k, n);
 }
 
-/* The batch is full: flush it; if the driver took nothing, drop it. */
-__attribute__((noinline)) static void tx_make_room(struct tern_ep *ep)
+/* The batch is full: flush it; if the driver took nothing, drop it. Either
+ * way it has room afterwards. */
+__attribute__((noinline)) void tern_tx_make_room(struct tern_ep *ep)
 {
 	tern_tx_flush(ep);
 	if (ep->ntx == TERN_TX_BATCH) {
@@ -160,18 +177,11 @@ void tern_tx_sealed(struct tern_ep *ep, struct tern_session *s, struct tern_tx *
 		tx_undo(ep, t);
 }
 
-void tern_tx_data_full(struct tern_ep *ep, struct tern_session *s, const struct tern_hdr *h,
-		       struct tern_msg *m, const void *payload, uint32_t len)
-{
-	tx_make_room(ep);
-	tern_tx_data(ep, s, h, m, payload, len);
-}
-
 void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct tern_hdr *h,
 		  const void *body, uint32_t body_len)
 {
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
-		tx_make_room(ep);
+		tern_tx_make_room(ep);
 	unsigned i;
 	struct tern_tx *t = tern_tx_desc(ep, dst, &i);
 	tern_wire_put(ep->txhdr[i], h);
@@ -186,7 +196,7 @@ void tern_tx_ctrl(struct tern_ep *ep, const struct tern_addr *dst, const struct 
 void tern_tx_raw(struct tern_ep *ep, const struct tern_addr *dst, const void *pkt, uint32_t len)
 {
 	if (tern_unlikely(ep->ntx == TERN_TX_BATCH))
-		tx_make_room(ep);
+		tern_tx_make_room(ep);
 	unsigned i;
 	struct tern_tx *t = tern_tx_desc(ep, dst, &i);
 	if (len > TERN_TX_HDR_MAX)

@@ -315,10 +315,15 @@ static inline size_t tern_wire_csum_len(unsigned type, unsigned flags, size_t le
 uint16_t tern_crc16(const void *buf, size_t len);
 extern uint16_t (*tern_crc16_hdr_fn)(const void *pkt, size_t len)
 	__attribute__((visibility("hidden")));
-extern void (*tern_wire_seal_hdr_fn)(void *pkt) __attribute__((visibility("hidden")));
 static inline uint16_t tern_crc16_hdr(const void *pkt, size_t len)
 {
 	return tern_crc16_hdr_fn(pkt, len);
+}
+/* The same of the header alone (len 32). */
+extern uint16_t (*tern_crc16_hdr32_fn)(const void *pkt) __attribute__((visibility("hidden")));
+static inline uint16_t tern_crc16_hdr32(const void *pkt)
+{
+	return tern_crc16_hdr32_fn(pkt);
 }
 /* Tests: use the CPU's CRC instruction if it has one (1), or the table (0);
  * returns the previous setting. */
@@ -332,20 +337,66 @@ static inline void tern_wire_seal(void *pkt, size_t len)
 	memcpy(p + 10, &c, 2);
 }
 
+/*
+ * A header as the four 64-bit words its bytes 0-7, 8-15, 16-23 and 24-31
+ * encode in little-endian order, with the version set and the checksum
+ * zero. The transmit path builds a data packet's header this way from the
+ * fields in registers and hands the words to tern_wire_put_sealed_fn,
+ * which checksums them without reading memory and writes the sealed
+ * header: no copy of the header through the stack, no second read.
+ */
+struct tern_wire_words {
+	uint64_t w0, w1, w2, w3;
+};
+static inline struct tern_wire_words tern_wire_words(const struct tern_hdr *h)
+{
+	struct tern_wire_words x;
+	x.w0 = TERN_WIRE_VERSION | (uint64_t)h->type << 8 | (uint64_t)h->flags << 16 |
+	       (uint64_t)h->status << 24 | (uint64_t)h->req_type << 32 |
+	       (uint64_t)h->dst_session << 48;
+	x.w1 = h->src_session | (uint64_t)h->token << 32; /* csum (bits 16-31) zero */
+	x.w2 = h->pkt_num | (uint64_t)h->msg_size << 32;
+	x.w3 = h->req_num;
+	return x;
+}
+/* Write the words (csum zero) as the 32-byte header at pkt, and its
+ * checksum (the header's only: REQ, RESP, bodiless control packets). */
+extern void (*tern_wire_put_sealed_fn)(void *pkt, uint64_t w0, uint64_t w1, uint64_t w2,
+				       uint64_t w3) __attribute__((visibility("hidden")));
+static inline void tern_wire_put_sealed(void *pkt, const struct tern_wire_words *x)
+{
+	tern_wire_put_sealed_fn(pkt, x->w0, x->w1, x->w2, x->w3);
+}
+/* Write the words as they are (csum zero, unsealed). */
+static inline void tern_wire_put_words(void *pkt, const struct tern_wire_words *x)
+{
+	uint64_t w[4] = {tern_le64(x->w0), tern_le64(x->w1), tern_le64(x->w2), tern_le64(x->w3)};
+	memcpy(pkt, w, TERN_HDR_LEN);
+}
+
 /* tern_wire_seal() of a packet whose checksum covers the 32-byte header
  * only (REQ, RESP, protected packets, bodiless control packets). */
 static inline void tern_wire_seal_hdr(void *pkt)
 {
-	tern_wire_seal_hdr_fn(pkt);
+	uint64_t w[4];
+	memcpy(w, pkt, TERN_HDR_LEN);
+	tern_wire_put_sealed_fn(pkt, tern_le64(w[0]), tern_le64(w[1]) & ~0xffff0000ull,
+				tern_le64(w[2]), tern_le64(w[3]));
+}
+
+/* The packet's checksum field. */
+static inline uint16_t tern_wire_csum_get(const void *pkt)
+{
+	uint16_t got;
+	memcpy(&got, (const uint8_t *)pkt + 10, 2);
+	return tern_le16(got);
 }
 
 /* Does the packet's checksum match? */
 static inline int tern_wire_csum_ok(const void *pkt, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)pkt;
-	uint16_t got;
-	memcpy(&got, p + 10, 2);
-	return tern_le16(tern_crc16_hdr(p, tern_wire_csum_len(p[1], p[2], len))) == got;
+	return tern_crc16_hdr(p, tern_wire_csum_len(p[1], p[2], len)) == tern_wire_csum_get(p);
 }
 
 /* Number of packets of a message of size bytes with data_per_pkt bytes each (>= 1). */
@@ -371,30 +422,34 @@ enum tern_wire_err {
 };
 
 /*
- * Stateless validation of a received packet of len bytes: version, type,
- * reserved flags, the exact length of every fixed-size type, msg_size of
- * data packets against max_msg. Fills *h when it returns TERN_WIRE_OK.
- * Data packets (REQ, RESP, CR, RFR) are checked further against the
- * session's packet size by tern_wire_check_data().
+ * tern_wire_check() below, for a packet whose flags byte the caller has
+ * read as zero when no_flags is 1 (a constant): the tests of flags fold
+ * away, and every other check is the same, in the same order.
  */
-static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, uint32_t max_msg,
-						 struct tern_hdr *h)
+__attribute__((always_inline)) static inline enum tern_wire_err
+tern_wire_check_as(const uint8_t *p, size_t len, uint32_t max_msg, struct tern_hdr *h, int no_flags)
 {
-	const uint8_t *p = (const uint8_t *)pkt;
 	if (len < TERN_HDR_LEN)
 		return TERN_WIRE_SHORT;
 	if (p[0] != TERN_WIRE_VERSION)
 		return TERN_WIRE_VERSION_BAD;
-	if ((unsigned)(p[1] - 1) >= TERN_PKT_MAX || (p[2] & ~TERN_WF_ALL) != 0)
+	const unsigned flags = no_flags ? 0u : p[2];
+	if ((unsigned)(p[1] - 1) >= TERN_PKT_MAX || (flags & ~TERN_WF_ALL) != 0)
 		return TERN_WIRE_TYPE_BAD; /* type 0 or above the last, or reserved flags */
 #ifndef TERN_FUZZING /* the fuzzer cannot forge checksums; let it reach the state machines */
-	if (!tern_wire_csum_ok(p, len))
+	/* tern_wire_csum_ok(), the common case's length (the header's)
+	 * without its computation */
+	if (p[1] <= TERN_PKT_RESP || (flags & TERN_WF_PROTECTED)) {
+		if (tern_crc16_hdr32(p) != tern_wire_csum_get(p))
+			return TERN_WIRE_CSUM_BAD;
+	} else if (!tern_wire_csum_ok(p, len)) {
 		return TERN_WIRE_CSUM_BAD;
+	}
 #endif
-	tern_wire_get(pkt, h);
-	if ((h->flags & TERN_WF_STATUS) && h->type != TERN_PKT_RESP)
+	tern_wire_get(p, h);
+	if ((flags & TERN_WF_STATUS) && h->type != TERN_PKT_RESP)
 		return TERN_WIRE_TYPE_BAD; /* a status answer is a RESP */
-	size_t extra = (h->flags & TERN_WF_PROTECTED) ? TERN_PROT_OVERHEAD : 0;
+	size_t extra = (flags & TERN_WF_PROTECTED) ? TERN_PROT_OVERHEAD : 0;
 	if (len < TERN_HDR_LEN + extra)
 		return TERN_WIRE_SHORT;
 	size_t body = len - TERN_HDR_LEN - extra; /* without counter and tag */
@@ -404,13 +459,13 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 	case TERN_PKT_CONNECT:
 		if (extra != 0)
 			return TERN_WIRE_TYPE_BAD;
-		if (h->flags & TERN_WF_SECURE)
+		if (flags & TERN_WF_SECURE)
 			return body == TERN_SHS_CONNECT_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 		return body == TERN_HS_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	case TERN_PKT_CONNECT_OK:
 		if (extra != 0)
 			return TERN_WIRE_TYPE_BAD;
-		if (h->flags & TERN_WF_SECURE)
+		if (flags & TERN_WF_SECURE)
 			return body == TERN_SHS_OK_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 		return body == TERN_HS_LEN ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	case TERN_PKT_RESET:
@@ -424,6 +479,29 @@ static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, ui
 	default: /* ACK, DISCONNECT, PING, PONG */
 		return body == 0 ? TERN_WIRE_OK : TERN_WIRE_LEN_BAD;
 	}
+}
+
+/*
+ * Stateless validation of a received packet of len bytes: version, type,
+ * reserved flags, the exact length of every fixed-size type, msg_size of
+ * data packets against max_msg. Fills *h when it returns TERN_WIRE_OK.
+ * Data packets (REQ, RESP, CR, RFR) are checked further against the
+ * session's packet size by tern_wire_check_data(). Most packets have no
+ * flags (an unprotected session's requests and answers): one test of the
+ * flags byte up front spares them the three tests of its bits.
+ */
+__attribute__((noinline, unused)) static enum tern_wire_err
+tern_wire_check_flagged(const uint8_t *p, size_t len, uint32_t max_msg, struct tern_hdr *h)
+{
+	return tern_wire_check_as(p, len, max_msg, h, 0);
+}
+static inline enum tern_wire_err tern_wire_check(const void *pkt, size_t len, uint32_t max_msg,
+						 struct tern_hdr *h)
+{
+	const uint8_t *p = (const uint8_t *)pkt;
+	if (__builtin_expect(len >= TERN_HDR_LEN && p[2] == 0, 1))
+		return tern_wire_check_as(p, len, max_msg, h, 1);
+	return tern_wire_check_flagged(p, len, max_msg, h);
 }
 
 /*

@@ -494,12 +494,12 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 	for (unsigned i = 0; i < k; i++) {
 		struct tern_tx *t = &tx[i];
 		uint32_t ip;
-		if (unlikely(!tern_tx_valid(t, d->mtu) || t->dst.family != AF_INET)) {
+		if (unlikely(!tern_tx_valid(t, d->mtu) || t->dst->family != AF_INET)) {
 			kind[i] = TX_ERROR;
 			ndrop++;
 			continue;
 		}
-		memcpy(&ip, t->dst.ip, 4);
+		memcpy(&ip, t->dst->ip, 4);
 		if (ip == last_ip && last_ip != 0) {
 			mi[i] = mi[last];
 		} else if (likely(dpdk_nb_lookup(d, ip, mac[i]))) {
@@ -560,13 +560,13 @@ static unsigned tx_chunk(struct dpdk_drv *d, struct tern_tx *tx, unsigned k)
 		uint32_t plen = t->hdr_len + t->len + t->trailer_len;
 		struct rte_mbuf *m = kind[i] == TX_LENT ? t->lent : segs[s++];
 		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-		uint64_t key = dst_key(&t->dst);
+		uint64_t key = dst_key(t->dst);
 		if (prev_hdr != NULL && key == prev_key && plen == prev_plen) {
 			memcpy(frame, prev_hdr, DPDK_HDR_LEN);
 			if (d->tx_ip_cksum)
 				hdr_offload(m);
 		} else {
-			hdr_fill(d, m, &t->dst, mac[mi[i]], plen);
+			hdr_fill(d, m, t->dst, mac[mi[i]], plen);
 			prev_key = key;
 			prev_plen = plen;
 		}

@@ -351,6 +351,8 @@ unsigned link_tx_burst(struct faults *f, const struct tern_tx *tx, unsigned n, u
 		if (t->len != 0)
 			memcpy(p->buf + TX_PAYLOAD_OFF, t->payload, t->len);
 		p->tx = *t;
+		p->dst = *t->dst;
+		p->tx.dst = &p->dst;
 		p->tx.hdr = p->buf;
 		p->tx.trailer = p->buf + TX_TRAILER_OFF;
 		p->tx.payload = t->len != 0 ? p->buf + TX_PAYLOAD_OFF : NULL;

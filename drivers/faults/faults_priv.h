@@ -78,6 +78,7 @@ struct hold {
 	uint64_t t;               /* REORDER: when held; DELAY: when due (ns) */
 	uint64_t release_at;      /* REORDER: the dir's `passed` count that releases it */
 	struct tern_tx tx;        /* TX: hdr, trailer (and a copied payload) point into buf */
+	struct tern_addr dst;     /* TX: tx.dst points here (the core's is valid only in tx_burst) */
 	struct tern_rx rx;        /* RX: data points into buf, priv at this hold */
 	uint8_t *buf;
 };
@@ -111,6 +112,7 @@ struct lpkt {
 	uint8_t state;     /* enum lpkt_state */
 	struct tern_rx rx; /* RX: data points into buf, priv at this lpkt */
 	struct tern_tx tx; /* TX: hdr, trailer, payload point into buf; msg NULL */
+	struct tern_addr dst; /* TX: tx.dst points here */
 	uint8_t *buf;
 };
 

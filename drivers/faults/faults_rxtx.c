@@ -163,6 +163,8 @@ static struct hold *tx_copy(struct fdir *d, const struct tern_tx *t)
 	if (t->trailer_len != 0)
 		memcpy(h->buf + TX_TRAILER_OFF, t->trailer, t->trailer_len);
 	h->tx = *t;
+	h->dst = *t->dst;
+	h->tx.dst = &h->dst;
 	h->tx.hdr = h->buf;
 	h->tx.trailer = h->buf + TX_TRAILER_OFF;
 	h->ref = false;

@@ -565,7 +565,7 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 	while (i < n) {
 		/* The run [i, j): one destination; want of them fit our MTU,
 		 * the longest is max bytes, all of them sum bytes. */
-		const struct tern_addr *dst = &tx[i].dst;
+		const struct tern_addr *dst = tx[i].dst;
 		unsigned j = i, want = 0;
 		uint64_t max = 0, sum = 0;
 		do {
@@ -574,7 +574,7 @@ static unsigned loop_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned
 			max = total > max ? total : max;
 			sum += total;
 			j++;
-		} while (j < n && addr_same(&tx[j].dst, dst));
+		} while (j < n && (tx[j].dst == dst || addr_same(tx[j].dst, dst)));
 		l->base.stats.tx_drop_error += (j - i) - want;
 		if (loop_unlikely(want == 0)) {
 			i = j;
@@ -621,17 +621,24 @@ static unsigned loop_rx_burst(struct tern_drv *drv, struct tern_rx *rx, unsigned
 	uint64_t head = l->head, bytes = 0;
 	unsigned i;
 
+	/* The ring's geometry in locals: the stores into rx[] could alias it. */
+	uint8_t *const slots = l->slots;
+	const size_t stride = l->stride;
+	const uint64_t mask = l->mask;
+	uint8_t *s = slots + (size_t)(head & mask) * stride;
 	for (i = 0; i < n; i++) {
-		struct loop_slot *s = slot_at(l, head);
-		if (atomic_load_explicit(&s->seq, memory_order_acquire) != head + 1)
+		struct loop_slot *sl = (struct loop_slot *)s;
+		if (atomic_load_explicit(&sl->seq, memory_order_acquire) != head + 1)
 			break;
-		rx[i].data = slot_data(s);
-		rx[i].len = s->len;
-		rx[i].flags = s->flags;
-		rx[i].src = s->src;
-		rx[i].priv = s;
-		bytes += s->len;
+		uint32_t len = sl->len;
+		rx[i].data = slot_data(sl);
+		rx[i].len = len;
+		rx[i].flags = sl->flags;
+		rx[i].src = sl->src;
+		rx[i].priv = sl;
+		bytes += len;
 		head++;
+		s = (head & mask) != 0 ? s + stride : slots;
 	}
 	l->head = head;
 	l->base.stats.rx_pkts += i;

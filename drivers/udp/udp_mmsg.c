@@ -172,7 +172,7 @@ _Static_assert(UDP_GSO_SEGS * 3u <= UDP_MMSG_IOV, "a run does not fit the send v
 /* The one place that reads a descriptor's destination. */
 static inline const struct tern_addr *tx_dst(const struct tern_tx *t)
 {
-	return &t->dst;
+	return t->dst;
 }
 
 static inline uint32_t tx_total(const struct tern_tx *t)
@@ -242,7 +242,7 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 			const struct tern_tx *t2 = &tx[*i];
 			uint32_t len2 = tx_total(t2);
 			if (len2 > seg || bytes + len2 > UDP_GSO_BYTES || !tern_tx_valid(t2, mtu) ||
-			    !tern_addr_same(tx_dst(t2), tx_dst(t)))
+			    (tx_dst(t2) != tx_dst(t) && !tern_addr_same(tx_dst(t2), tx_dst(t))))
 				break;
 			nv += tx_gather(t2, v + nv);
 			bytes += len2;

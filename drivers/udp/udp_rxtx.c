@@ -470,7 +470,7 @@ unsigned udp_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned n)
 			st->tx_drop_error++;
 			continue;
 		}
-		c->mh.msg_namelen = udp_sa_dst(u, &c->sa, &t->dst);
+		c->mh.msg_namelen = udp_sa_dst(u, &c->sa, t->dst);
 		if (udp_unlikely(c->mh.msg_namelen == 0)) {
 			st->tx_drop_noroute++;
 			continue;

@@ -247,7 +247,7 @@ static unsigned inj_tx_burst(struct tern_drv *drv, struct tern_tx *tx, unsigned 
 			memcpy(e->data + t->hdr_len, t->payload, t->len);
 		if (t->trailer_len != 0)
 			memcpy(e->data + t->hdr_len + t->len, t->trailer, t->trailer_len);
-		e->addr = t->dst;
+		e->addr = *t->dst;
 		struct tern_hdr h;
 		if (tern_wire_check(e->data, len, UINT32_MAX, &h) != TERN_WIRE_OK ||
 		    !tern_wire_csum_ok(e->data, len))

@@ -86,6 +86,24 @@ static void wheel_arm__fires_at_a_tick_boundary(void)
 	CHECK_EQ(w.armed, 0);
 }
 
+/* An empty pop remembers where the next work is and later pops before it
+ * skip the scan; a timer armed after that pop, earlier than that work,
+ * still fires at its own time. */
+static void wheel_pop__timer_armed_after_an_empty_pop_fires_on_time(void)
+{
+	struct owner o[2];
+	setup(10, 0, o, 2);
+	tern_wheel_arm(&w, &o[0].timer, 5000 * 1024); /* far: a higher level */
+	CHECK_EQ(pop_one(3 * 1024), -1);              /* empty: next work far ahead */
+	CHECK_EQ(pop_one(4 * 1024), -1);              /* below it: skipped */
+	tern_wheel_arm(&w, &o[1].timer, 10 * 1024);   /* before that work */
+	CHECK_EQ(pop_one(10 * 1024 - 1), -1);
+	CHECK_EQ(pop_one(10 * 1024), 1);
+	CHECK_EQ(pop_one(5000 * 1024 - 1), -1);
+	CHECK_EQ(pop_one(5000 * 1024), 0);
+	CHECK_EQ(w.armed, 0);
+}
+
 /* Between boundaries the expiry is rounded up to the next one: never early,
  * less than a tick late. */
 static void wheel_arm__between_ticks_rounds_up(void)
@@ -772,6 +790,7 @@ int main(void)
 {
 	RUN(wheel_init__tick_shift_bounds);
 	RUN(wheel_arm__fires_at_a_tick_boundary);
+	RUN(wheel_pop__timer_armed_after_an_empty_pop_fires_on_time);
 	RUN(wheel_arm__between_ticks_rounds_up);
 	RUN(wheel_arm__in_the_past);
 	RUN(wheel_rearm__earlier);

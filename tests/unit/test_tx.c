@@ -3,7 +3,8 @@
  * stays at the front of the batch (the kept tail) and goes at the next
  * flush; a full batch the driver refuses outright is dropped, counted, and
  * recovered by retransmission; a full batch is flushed before more is
- * queued; each descriptor holds its destination by value.
+ * queued; a descriptor's destination stays the one it was queued for
+ * when the session's address changes or the session goes.
  *
  * The endpoint under test is fixture.h's caller (the session tests' for the
  * last case); the peer is played by injected packets.
@@ -132,6 +133,31 @@ static void tx_desc__disconnect_reaches_old_peer_when_id_reused(void)
 	struct tern_addr a;
 	tern_addr_parse("10.0.0.9:9999", &a);
 	CHECK(tern_addr_eq(&c->dst, &a));
+	teardown();
+}
+
+/* A session's packets point at its address: one queued before the peer
+ * moves (NAT rebinding, a later packet of the same burst) still goes where
+ * it was sent, the one after to the new address. */
+static void tx_addr_pin__queued_packet_keeps_address_when_peer_moves(void)
+{
+	REQUIRE(sess_setup() == 0);
+	struct inj_peer p;
+	inj_peer_init(&p, ep, NULL);
+	REQUIRE(inj_accept(&p) == 0);
+	struct tern_addr old = p.addr, moved;
+	tern_addr_parse("192.168.1.9:7777", &moved);
+	inj_ctrl(&p, TERN_PKT_PING); /* from where it was */
+	p.addr = moved;
+	inj_ctrl(&p, TERN_PKT_PING); /* from its new address, in the same burst */
+	inj_poll(ep);
+	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_PONG);
+	REQUIRE(r != NULL);
+	CHECK(tern_addr_eq(&r->dst, &old));
+	r = inj_expect_tx(d, TERN_PKT_PONG);
+	REQUIRE(r != NULL);
+	CHECK(tern_addr_eq(&r->dst, &moved));
+	CHECK(tern_addr_eq(&p.s->peer, &moved));
 	teardown();
 }
 
@@ -350,6 +376,7 @@ int main(void)
 	RUN(tx_make_room__refused_full_batch_dropped_and_resent);
 	RUN(tx_make_room__full_batch_flushed_first);
 	RUN(tx_desc__disconnect_reaches_old_peer_when_id_reused);
+	RUN(tx_addr_pin__queued_packet_keeps_address_when_peer_moves);
 	if (sp_keys_init() != 0) {
 		fprintf(stderr, "cannot write key files\n");
 		sp_keys_fini();

@@ -135,7 +135,7 @@ unsigned echo_once(struct tern_drv *d, int *quit, struct tern_drv *const *all, u
 			memcpy(&magic, rx[i].data, 4);
 		dst[nt] = rx[i].src;
 		memset(&tx[nt], 0, sizeof(tx[nt]));
-		tx[nt].dst = dst[nt];
+		tx[nt].dst = &dst[nt];
 		if (magic == MAGIC_QUIT && quit != NULL) {
 			/* Answer with every endpoint's counters, then stop. */
 			struct test_hdr h = {MAGIC_STATS, nall, 0, 0};
@@ -248,7 +248,7 @@ void flow_send(struct flow *f, uint64_t now)
 		for (uint32_t k = 0; k < t; k++)
 			trl[i][k] = pat(s, h + len + k);
 		memset(&tx[i], 0, sizeof(tx[i]));
-		tx[i].dst = f->dst;
+		tx[i].dst = &f->dst;
 		tx[i].hdr = hdrs[i];
 		tx[i].hdr_len = h;
 		tx[i].payload = len != 0 ? pl : NULL;
@@ -355,7 +355,8 @@ int arp_resolve(struct tern_drv *cli, const char *dst, struct tern_drv **srv, un
 	uint64_t end = now_ns() + (uint64_t)secs * 1000000000ull, last = 0;
 	for (unsigned long it = 0; it < 100000000ul && now_ns() < end; it++) {
 		if (now_ns() - last > 2 * 1000 * 1000) {
-			struct tern_tx tx = {.dst = addr(dst), .hdr = hdr, .hdr_len = TEST_HDR};
+			const struct tern_addr to = addr(dst);
+			struct tern_tx tx = {.dst = &to, .hdr = hdr, .hdr_len = TEST_HDR};
 			uint64_t noroute = cli->stats.tx_drop_noroute;
 			last = now_ns();
 			if (ops->tx_burst(cli, &tx, 1) != 1)

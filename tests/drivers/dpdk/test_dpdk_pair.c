@@ -199,7 +199,7 @@ static void pair__flows(void)
 	struct tern_addr dst = addr("10.9.0.2:7000");
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
-	struct tern_tx tx = {.dst = dst, .hdr = hdr, .hdr_len = TEST_HDR};
+	struct tern_tx tx = {.dst = &dst, .hdr = hdr, .hdr_len = TEST_HDR};
 	CHECK_EQ(ops->tx_burst(pa[0], &tx, 1), 1);
 	CHECK_EQ(pa[0]->stats.tx_drop_noroute, 1);
 	REQUIRE(arp_resolve(pa[0], "10.9.0.2:7000", NULL, 0, 30) == 0);
@@ -208,7 +208,7 @@ static void pair__flows(void)
 		char d[32];
 		snprintf(d, sizeof(d), "10.9.0.2:%u", 7000 + q);
 		struct tern_addr a = addr(d);
-		tx.dst = a;
+		tx.dst = &a;
 		CHECK_EQ(ops->tx_burst(pa[q], &tx, 1), 1);
 		CHECK_EQ(pa[q]->stats.tx_drop_noroute, 0); /* resolved by queue 0's ARP */
 	}
@@ -253,7 +253,7 @@ static void pair__malformed_and_stats(void)
 	REQUIRE(dpdk_arp_lookup(pid, peer_ip, &peer_mac) == 1);
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
-	struct tern_tx tx = {.dst = peer, .hdr = hdr, .hdr_len = TEST_HDR};
+	struct tern_tx tx = {.dst = &peer, .hdr = hdr, .hdr_len = TEST_HDR};
 
 	/* This thread owns queue 0: injecting on it between driver calls is safe. */
 	struct rte_mbuf *m[INJ_COUNT];
@@ -271,7 +271,7 @@ static void pair__malformed_and_stats(void)
 	uint64_t end = now_ns() + 20ull * 1000000000ull, last = 0;
 	struct test_hdr q = {MAGIC_QUIT, 0, TEST_HDR, TEST_HDR};
 	memcpy(hdr, &q, sizeof(q));
-	tx.dst = peer;
+	tx.dst = &peer;
 	for (unsigned long it = 0; !got && it < 100000000ul && now_ns() < end; it++) {
 		if (now_ns() - last > 50ull * 1000 * 1000) {
 			last = now_ns();

@@ -111,7 +111,7 @@ static void open__loopback(void)
 	struct tern_addr me = addr("10.1.0.1:5000");
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
-	struct tern_tx tx = {.dst = me, .hdr = hdr, .hdr_len = TEST_HDR};
+	struct tern_tx tx = {.dst = &me, .hdr = hdr, .hdr_len = TEST_HDR};
 	CHECK_EQ(ops->tx_burst(loop0, &tx, 1), 1);
 	CHECK_EQ(loop0->stats.tx_drop_noroute, 1);
 	CHECK_EQ(loop0->stats.arp_tx, 1);
@@ -160,7 +160,7 @@ static void ring__echo(void)
 	struct tern_addr dst = addr("10.2.0.2:6001");
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
-	struct tern_tx tx = {.dst = dst, .hdr = hdr, .hdr_len = TEST_HDR};
+	struct tern_tx tx = {.dst = &dst, .hdr = hdr, .hdr_len = TEST_HDR};
 	CHECK_EQ(ops->tx_burst(ra, &tx, 1), 1);
 	CHECK_EQ(ra->stats.tx_drop_noroute, 1);
 	CHECK_EQ(ra->stats.arp_tx, 1);
@@ -210,7 +210,7 @@ static void tx__frame_format(void)
 	for (unsigned i = 0; i < sizeof(pl); i++)
 		pl[i] = (uint8_t)(i * 3);
 	memset(tr, 0xee, sizeof(tr));
-	struct tern_tx tx = {.dst = dst, .hdr = hdr, .hdr_len = 40, .payload = pl, .len = 300,
+	struct tern_tx tx = {.dst = &dst, .hdr = hdr, .hdr_len = 40, .payload = pl, .len = 300,
 			     .trailer = tr, .trailer_len = 16};
 	CHECK_EQ(ops->tx_burst(ra, &tx, 1), 1);
 	struct rte_mbuf *m = NULL;
@@ -253,9 +253,9 @@ static void tx__errors(void)
 	uint8_t hdr[TEST_HDR];
 	probe_hdr(hdr);
 	struct tern_tx tx[3] = {
-		{.dst = dst, .hdr = hdr, .hdr_len = TEST_HDR, .payload = big, .len = 1472},
-		{.dst = v6, .hdr = hdr, .hdr_len = TEST_HDR},
-		{.dst = dst, .hdr = hdr, .hdr_len = TEST_HDR, .payload = big, .len = 1441},
+		{.dst = &dst, .hdr = hdr, .hdr_len = TEST_HDR, .payload = big, .len = 1472},
+		{.dst = &v6, .hdr = hdr, .hdr_len = TEST_HDR},
+		{.dst = &dst, .hdr = hdr, .hdr_len = TEST_HDR, .payload = big, .len = 1441},
 	};
 	uint64_t err = ra->stats.tx_drop_error;
 	CHECK_EQ(ops->tx_burst(ra, tx, 3), 3); /* dropped and counted, not refused */
@@ -277,7 +277,7 @@ static unsigned mbufs_in_use(void)
 }
 
 /* A lent descriptor for the packet at b: hdr 40, payload len, tag 16, in a row. */
-static struct tern_tx lent_tx(struct tern_addr dst, uint8_t *b, uint32_t len, void *h)
+static struct tern_tx lent_tx(const struct tern_addr *dst, uint8_t *b, uint32_t len, void *h)
 {
 	return (struct tern_tx){.dst = dst, .hdr = b, .hdr_len = 40, .payload = b + 40, .len = len,
 				.trailer = b + 40 + len, .trailer_len = 16, .flags = TERN_TX_LENT,
@@ -328,8 +328,8 @@ static void tx__lent_buffers(void)
 
 	uint64_t copied = ra->stats.tx_copied_bytes, err = ra->stats.tx_drop_error,
 		 noroute = ra->stats.tx_drop_noroute;
-	struct tern_tx tx[3] = {lent_tx(dst, b[0], 300, h[0]), lent_tx(nowhere, b[1], 300, h[1]),
-				lent_tx(dst, b[2], 300, h[2])};
+	struct tern_tx tx[3] = {lent_tx(&dst, b[0], 300, h[0]), lent_tx(&nowhere, b[1], 300, h[1]),
+				lent_tx(&dst, b[2], 300, h[2])};
 	tx[2].len = ra->info.mtu; /* too big with its header and tag */
 	CHECK_EQ(ops->tx_burst(ra, tx, 3), 3);
 	CHECK_EQ(ra->stats.tx_drop_error - err, 1);
@@ -355,7 +355,7 @@ static void tx__lent_buffers(void)
 	unsigned nfill = 0;
 	while (nfill < 4096 && rte_ring_enqueue(ring_ab, &fill[nfill]) == 0)
 		nfill++;
-	struct tern_tx t3 = lent_tx(dst, b[3], 300, h[3]);
+	struct tern_tx t3 = lent_tx(&dst, b[3], 300, h[3]);
 	CHECK_EQ(ops->tx_burst(ra, &t3, 1), 0);
 	CHECK_EQ(mbufs_in_use(), used + 2); /* b[3] and b[4] */
 	void *junk;

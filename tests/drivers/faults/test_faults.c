@@ -304,7 +304,7 @@ static void run_stream(const char *sf, const char *rf, uint32_t n, bool with_msg
 			gen_sizes(s + i, &hl, &len, &tl);
 			gen_parts(s + i, hdr[i], tr[i]);
 			tx[i] = (struct tern_tx){
-				.dst = rcv->info.local, .hdr = hdr[i],
+				.dst = &rcv->info.local, .hdr = hdr[i],
 				.payload = len ? gen_payload(s + i) : NULL,
 				.trailer = tr[i], .msg = with_msg && len ? fake_msg : NULL,
 				.hdr_len = hl, .len = len, .trailer_len = tl,
@@ -661,7 +661,7 @@ static unsigned send_tags(struct tern_drv *d, struct tern_addr *dst, uint64_t fi
 		uint64_t tag = first + i;
 		memset(hdr[i], 0, 32);
 		memcpy(hdr[i], &tag, 8);
-		tx[i] = (struct tern_tx){.dst = *dst, .hdr = hdr[i], .hdr_len = 32,
+		tx[i] = (struct tern_tx){.dst = dst, .hdr = hdr[i], .hdr_len = 32,
 					 .payload = pl, .len = sizeof(pl), .msg = msg};
 	}
 	return d->ops->tx_burst(d, tx, n);

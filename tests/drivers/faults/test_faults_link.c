@@ -86,7 +86,7 @@ static void send_n(struct tern_drv *d, const struct tern_drv *to, uint64_t first
 			uint64_t tag = first + i;
 			memset(hdr[i], 0, 32);
 			memcpy(hdr[i], &tag, 8);
-			tx[i] = (struct tern_tx){.dst = to->info.local, .hdr = hdr[i], .hdr_len = 32,
+			tx[i] = (struct tern_tx){.dst = &to->info.local, .hdr = hdr[i], .hdr_len = 32,
 						 .payload = len > 32 ? payload : NULL,
 						 .len = len - 32, .msg = len > 32 ? fake_msg : NULL};
 		}

@@ -98,7 +98,7 @@ static unsigned send3(struct tern_drv *d, struct tern_addr *dst, const void *hdr
 		      const void *pl, uint32_t len, const void *tr, uint32_t tl)
 {
 	struct tern_tx t = {
-		.dst = *dst, .hdr = hdr, .payload = pl, .trailer = tr,
+		.dst = dst, .hdr = hdr, .payload = pl, .trailer = tr,
 		.hdr_len = hl, .len = len, .trailer_len = tl,
 	};
 	return d->ops->tx_burst(d, &t, 1);
@@ -238,7 +238,7 @@ static void loop_tx__contents(void)
 			for (uint32_t k = 0; k < tl; k++)
 				tr[i][k] = (uint8_t)rnd();
 			tx[i] = (struct tern_tx){
-				.dst = b->info.local, .hdr = hdr[i], .payload = len ? pl[i] : NULL,
+				.dst = &b->info.local, .hdr = hdr[i], .payload = len ? pl[i] : NULL,
 				.trailer = tr[i], .hdr_len = hl, .len = len, .trailer_len = tl,
 			};
 			bytes += hl + len + tl;
@@ -369,7 +369,7 @@ static void loop_tx__unknown_dst(void)
 	uint8_t hdr[32] = {0};
 	struct tern_tx tx[4];
 	for (int i = 0; i < 4; i++)
-		tx[i] = (struct tern_tx){.dst = (i & 1) ? b->info.local : nowhere,
+		tx[i] = (struct tern_tx){.dst = (i & 1) ? &b->info.local : &nowhere,
 					 .hdr = hdr, .hdr_len = 32};
 	CHECK_EQ(a->ops->tx_burst(a, tx, 4), 4); /* dropped, not refused */
 	CHECK_EQ(a->stats.tx_drop_noroute, 2);
@@ -442,7 +442,7 @@ static void loop_tx__runs(void)
 			pl[n][k] = (uint8_t)(len * 7 + k);
 		memset(hdr[n], (int)len, sizeof(hdr[n]));
 		int c_turn = len % 6 == 5;
-		tx[n] = (struct tern_tx){.dst = c_turn ? c->info.local : b->info.local,
+		tx[n] = (struct tern_tx){.dst = c_turn ? &c->info.local : &b->info.local,
 					 .hdr = hdr[n], .hdr_len = 32,
 					 .payload = len ? pl[n] : NULL, .len = len};
 		to_b += !c_turn;
@@ -460,7 +460,7 @@ static void loop_tx__runs(void)
 	CHECK_EQ(got, to_b);
 	unsigned k = 0;
 	for (unsigned i = 0; i < n && k < got; i++) {
-		if (i == 2 || !tern_addr_eq(&tx[i].dst, &b->info.local))
+		if (i == 2 || !tern_addr_eq(tx[i].dst, &b->info.local))
 			continue;
 		CHECK_EQ(rx[k].len, 32 + tx[i].len);
 		CHECK(memcmp(rx[k].data, tx[i].hdr, 32) == 0);
@@ -479,7 +479,7 @@ static void loop_tx__runs(void)
 	for (unsigned i = 0; i < 12; i++) {
 		memset(th[i], 0, 32);
 		th[i][0] = (uint8_t)(100 + i);
-		tx[i] = (struct tern_tx){.dst = c->info.local, .hdr = th[i], .hdr_len = 32};
+		tx[i] = (struct tern_tx){.dst = &c->info.local, .hdr = th[i], .hdr_len = 32};
 	}
 	CHECK_EQ(a->ops->tx_burst(a, tx, 12), 12);
 	CHECK_EQ(a->stats.tx_drop_full, full + 7);

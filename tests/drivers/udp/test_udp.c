@@ -232,7 +232,7 @@ static void exchange__dual_stack_reply(void)
 	dst.port = b->info.local.port;
 	memset(hdr, 0xab, sizeof(hdr));
 	memset(&t, 0, sizeof(t));
-	t.dst = dst;
+	t.dst = &dst;
 	t.hdr = hdr;
 	t.hdr_len = sizeof(hdr);
 	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
@@ -249,7 +249,7 @@ static void exchange__dual_stack_reply(void)
 	/* Reply to the source, from the IPv6 socket. */
 	struct tern_addr back = rx[0].src;
 	ops->rx_done(b, rx, n);
-	t.dst = back;
+	t.dst = &back;
 	CHECK_EQ(ops->tx_burst(b, &t, 1), 1);
 	n = 0;
 	for (int i = 0; i < 1000 && n == 0 && now_ns() < dl; i++)
@@ -271,7 +271,7 @@ static void tx_burst__family_mismatch(void)
 	struct tern_drv *a = NULL;
 	uint8_t hdr[32] = {0};
 	struct tern_addr dst = addr_of("[::1]:9");
-	struct tern_tx t = {.dst = dst, .hdr = hdr, .hdr_len = sizeof(hdr)};
+	struct tern_tx t = {.dst = &dst, .hdr = hdr, .hdr_len = sizeof(hdr)};
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
 	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
 	CHECK_EQ(a->stats.tx_drop_noroute, 1);
@@ -281,8 +281,8 @@ static void tx_burst__family_mismatch(void)
 	static uint8_t big[2000];
 	struct tern_addr lo = addr_of("127.0.0.1:9");
 	struct tern_tx e[2] = {
-		{.dst = lo, .hdr = hdr, .hdr_len = 32, .payload = big, .len = 1441, .msg = FAKE_MSG},
-		{.dst = lo, .hdr = hdr, .hdr_len = 32, .payload = big, .len = 1000, .msg = NULL},
+		{.dst = &lo, .hdr = hdr, .hdr_len = 32, .payload = big, .len = 1441, .msg = FAKE_MSG},
+		{.dst = &lo, .hdr = hdr, .hdr_len = 32, .payload = big, .len = 1000, .msg = NULL},
 	};
 	CHECK_EQ(ops->tx_burst(a, e, 2), 2);
 	CHECK_EQ(a->stats.tx_drop_error, 1);
@@ -367,7 +367,7 @@ static void rx_burst__port_unreachable_reported(void)
 	struct tern_addr dead = closed_port();
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &a) == 0);
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &b) == 0);
-	struct tern_tx t = {.dst = dead, .hdr = hdr, .hdr_len = sizeof(hdr), .payload = payload,
+	struct tern_tx t = {.dst = &dead, .hdr = hdr, .hdr_len = sizeof(hdr), .payload = payload,
 			    .len = sizeof(payload), .msg = NULL};
 	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
 	struct tern_rx got;
@@ -384,7 +384,7 @@ static void rx_burst__port_unreachable_reported(void)
 	CHECK_EQ(poll(&pf, 1, 2000), 1);
 	CHECK(pf.revents & POLLERR);
 	struct tern_tx tb = t;
-	tb.dst = b->info.local;
+	tb.dst = &b->info.local;
 	CHECK_EQ(ops->tx_burst(a, &tb, 1), 1);
 	settle(a);
 	pump_until_rx(a, b);
@@ -421,8 +421,8 @@ static void tx_burst__unreach_taken_mid_burst(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 1, 0, &a) == 0);
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 1, 0, &b) == 0);
 	struct tern_tx t[2] = {
-		{.dst = dead, .hdr = hdr, .hdr_len = sizeof(hdr)},
-		{.dst = b->info.local, .hdr = hdr, .hdr_len = sizeof(hdr)},
+		{.dst = &dead, .hdr = hdr, .hdr_len = sizeof(hdr)},
+		{.dst = &b->info.local, .hdr = hdr, .hdr_len = sizeof(hdr)},
 	};
 	CHECK_EQ(ops->tx_burst(a, t, 2), 2);
 	settle(a);
@@ -460,7 +460,8 @@ static void tx_burst__more_than_vector(void)
 	uint64_t skipped = (uint64_t)tx[40].hdr_len + tx[40].len + tx[40].trailer_len +
 			   tx[70].hdr_len + tx[70].len + tx[70].trailer_len;
 	tx[40].hdr_len = TERN_TX_HDR_MAX + 1;
-	tx[70].dst = addr_of("[::1]:9");
+	const struct tern_addr v6 = addr_of("[::1]:9");
+	tx[70].dst = &v6;
 	CHECK_EQ(ops->tx_burst(a, tx, 100), 100);
 	settle(a);
 	CHECK_EQ(a->stats.tx_pkts, 98);
@@ -543,7 +544,7 @@ static void tx_burst__contexts_full(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &b) == 0);
 	struct tern_addr dst = b->info.local;
 	for (int i = 0; i < 64; i++)
-		t[i] = (struct tern_tx){.dst = dst, .hdr = hdr, .hdr_len = 32, .payload = payload,
+		t[i] = (struct tern_tx){.dst = &dst, .hdr = hdr, .hdr_len = 32, .payload = payload,
 					.len = sizeof(payload), .msg = FAKE_MSG};
 	CHECK_EQ(ops->tx_burst(a, t, 64), 8);
 	CHECK_EQ(a->stats.tx_drop_full, 0); /* not consumed, not counted: the core offers them again */
@@ -570,9 +571,9 @@ static void tx_burst__copy_threshold(void)
 	REQUIRE(drv_open("127.0.0.1:0", NULL, 0, 0, &b) == 0);
 	struct tern_addr dst = b->info.local;
 	struct tern_tx t[3] = {
-		{.dst = dst, .hdr = hdr, .hdr_len = 32, .payload = payload, .len = 256, .msg = FAKE_MSG},
-		{.dst = dst, .hdr = hdr, .hdr_len = 32, .payload = payload, .len = 257, .msg = FAKE_MSG},
-		{.dst = dst, .hdr = hdr, .hdr_len = 32, .payload = payload, .len = 1, .msg = FAKE_MSG},
+		{.dst = &dst, .hdr = hdr, .hdr_len = 32, .payload = payload, .len = 256, .msg = FAKE_MSG},
+		{.dst = &dst, .hdr = hdr, .hdr_len = 32, .payload = payload, .len = 257, .msg = FAKE_MSG},
+		{.dst = &dst, .hdr = hdr, .hdr_len = 32, .payload = payload, .len = 1, .msg = FAKE_MSG},
 	};
 	long calls0 = drv_shim_ref_calls;
 	CHECK_EQ(ops->tx_burst(a, t, 3), 3);
@@ -766,7 +767,7 @@ static void wait__data_and_timeout(void)
 
 	memset(hdr, 3, sizeof(hdr));
 	struct tern_addr dst = b->info.local;
-	struct tern_tx t = {.dst = dst, .hdr = hdr, .hdr_len = sizeof(hdr)};
+	struct tern_tx t = {.dst = &dst, .hdr = hdr, .hdr_len = sizeof(hdr)};
 	CHECK_EQ(ops->tx_burst(a, &t, 1), 1);
 	unsigned n = 0;
 	for (int i = 0; i < 500 && n == 0; i++) {
@@ -802,7 +803,7 @@ static void close__drops_all_refs(void)
 	REQUIRE(drv_open("127.0.0.1:0", "rcvbuf=16k", 0, 0, &b) == 0);
 	struct tern_addr dst = b->info.local;
 	for (unsigned i = 0; i < BURST; i++)
-		t[i] = (struct tern_tx){.dst = dst, .hdr = hdr, .hdr_len = 32, .payload = payload,
+		t[i] = (struct tern_tx){.dst = &dst, .hdr = hdr, .hdr_len = 32, .payload = payload,
 					.len = sizeof(payload), .msg = FAKE_MSG};
 	unsigned sent = 0;
 	for (int i = 0; i < 8; i++)
@@ -829,7 +830,7 @@ static void close__port_free_at_once(void)
 	snprintf(bind, sizeof(bind), "127.0.0.1:%u", a->info.local.port);
 	for (int i = 0; i < 20; i++) {
 		/* Use the ring (activation, a send) before closing it. */
-		struct tern_tx t = {.dst = a->info.local, .hdr = hdr, .hdr_len = 32};
+		struct tern_tx t = {.dst = &a->info.local, .hdr = hdr, .hdr_len = 32};
 		ops->tx_burst(a, &t, 1);
 		ops->close(a);
 		a = NULL;

@@ -53,7 +53,7 @@ static void gso_tx(const struct gso_case *cs, uint32_t s, const uint8_t *b, cons
 {
 	uint32_t len = cs->len[s];
 	memset(t, 0, sizeof(*t));
-	t->dst = *dst;
+	t->dst = dst;
 	t->hdr = b;
 	t->hdr_len = 32;
 	t->trailer_len = len >= 64 ? 16 : 0;
@@ -358,7 +358,8 @@ static void gso__invalid_in_run(void)
 		gso_tx(&gc, s, mem + s * 1000, &b->info.local, &tx[s]);
 	}
 	tx[7].hdr_len = TERN_TX_HDR_MAX + 1;
-	tx[12].dst = addr_of("[::1]:9");
+	struct tern_addr v6 = addr_of("[::1]:9");
+	tx[12].dst = &v6;
 	CHECK_EQ(ops->tx_burst(a, tx, 20), 20);
 	CHECK_EQ(a->stats.tx_pkts, 18);
 	CHECK_EQ(a->stats.tx_bytes, 18000);

@@ -51,7 +51,7 @@ int udp_netns_server(const char *bind, unsigned seconds)
 			uint8_t *cp = copies + (size_t)m * 9000;
 			uint32_t h = rx[i].len < 32 ? rx[i].len : 32;
 			memcpy(cp, rx[i].data, rx[i].len);
-			tx[m++] = (struct tern_tx){.dst = rx[i].src, .hdr = cp, .hdr_len = h,
+			tx[m++] = (struct tern_tx){.dst = &rx[i].src, .hdr = cp, .hdr_len = h,
 						   .payload = rx[i].len > h ? cp + h : NULL,
 						   .len = rx[i].len - h, .msg = rx[i].len > h ? FAKE_MSG : NULL};
 		}
@@ -135,7 +135,7 @@ int udp_netns_client(const char *bind, const char *to, unsigned count, const cha
 	settle(d);
 	/* Tell the server to stop; it may miss one, so a few. */
 	for (int i = 0; quit && i < 3; i++) {
-		struct tern_tx q = {.dst = dst, .hdr = "quit", .hdr_len = 4};
+		struct tern_tx q = {.dst = &dst, .hdr = "quit", .hdr_len = 4};
 		ops->tx_burst(d, &q, 1);
 	}
 	settle(d);
@@ -186,7 +186,7 @@ static void bench_pps(const char *args, uint32_t size)
 		return;
 	struct tern_addr dst = b->info.local;
 	for (unsigned i = 0; i < BURST; i++)
-		tx[i] = (struct tern_tx){.dst = dst, .hdr = buf, .hdr_len = 32, .payload = buf + 64,
+		tx[i] = (struct tern_tx){.dst = &dst, .hdr = buf, .hdr_len = 32, .payload = buf + 64,
 					 .len = size - 32, .msg = FAKE_MSG};
 	uint64_t got = 0, t0 = now_ns(), sent = 0, c0 = cpu_ns();
 	while (now_ns() - t0 < 1000000000ull) {
@@ -228,7 +228,7 @@ static void *rtt_server(void *p)
 			continue;
 		}
 		for (unsigned i = 0; i < n; i++)
-			tx[i] = (struct tern_tx){.dst = rx[i].src, .hdr = rx[i].data, .hdr_len = rx[i].len};
+			tx[i] = (struct tern_tx){.dst = &rx[i].src, .hdr = rx[i].data, .hdr_len = rx[i].len};
 		ops->tx_burst(a->d, tx, n);
 		ops->rx_done(a->d, rx, n);
 	}
@@ -256,7 +256,7 @@ static void bench_rtt(int busy)
 	    drv_open("127.0.0.1:0", NULL, (uint32_t)busy, 0, &c) != 0)
 		return;
 	struct tern_addr dst = srv.d->info.local;
-	struct tern_tx t = {.dst = dst, .hdr = hdr, .hdr_len = sizeof(hdr)};
+	struct tern_tx t = {.dst = &dst, .hdr = hdr, .hdr_len = sizeof(hdr)};
 	pthread_create(&th, NULL, rtt_server, &srv);
 	uint64_t dl = now_ns() + 20000000000ull;
 	for (unsigned i = 0; i < N && now_ns() < dl; i++) {

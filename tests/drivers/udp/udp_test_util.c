@@ -145,7 +145,7 @@ void plan_tx(const struct tx_plan *p, uint32_t seq, struct tern_addr *dst, struc
 {
 	struct gen g = gen_sizes(seq, p->mtu);
 	const uint8_t *b = p->mem + (size_t)seq * p->mtu;
-	t->dst = *dst;
+	t->dst = dst;
 	t->hdr = b;
 	t->hdr_len = g.hdr_len;
 	t->payload = g.len != 0 ? b + g.hdr_len : NULL;

@@ -60,6 +60,23 @@
  *              (udp_rxtx.c); so a flood of forged ICMP messages costs
  *              syscalls, not packets; recverr=0 ignores them
  *              all, as the kernel does by default.
+ *   gso=0|1    mmsg mode: segmentation offload on send (default 1). A run
+ *              of consecutive datagrams to one destination with one length
+ *              (the last may be shorter; at most 64 datagrams and 65507
+ *              bytes) goes as ONE message of the sendmmsg with a
+ *              UDP_SEGMENT cmsg: the kernel walks its stack once for the
+ *              run and splits it into the same datagrams at the end (on a
+ *              device without segmentation offload, loopback included, in
+ *              software). The receiver sees the datagrams as ever (a
+ *              capture on the sending host sees one packet per run). If
+ *              the kernel refuses it (EIO, EINVAL, EOPNOTSUPP: no checksum
+ *              offload, SO_NO_CHECK), gso goes off for the socket; if a
+ *              datagram is larger than the path MTU (EMSGSIZE: the kernel
+ *              segments only what needs no IP fragmentation), datagrams
+ *              of that length or more are no longer segmented. Either way
+ *              one INFO log line, and the refused run is sent one datagram
+ *              at a time: nothing is lost. gso=0 sends every datagram as
+ *              its own message. Ignored in mode=uring.
  *
  * cfg->busy_poll changes nothing here: rx_burst never sleeps in either mode
  * and wait() is the only op that blocks. Peers are IP:port; IPv6 link-local
@@ -80,6 +97,7 @@ struct udp_args {
 	uint32_t mtu, rx_ring, tx_ring, copy_max;
 	uint32_t rcvbuf, sndbuf;
 	uint32_t recverr;
+	uint32_t gso;
 	int mode; /* -1 = auto, else enum udp_ring_mode */
 	int io;   /* enum udp_io */
 	struct tern_drv tmp; /* for logging before the instance exists */
@@ -103,6 +121,8 @@ static int parse_arg(const char *k, const char *v, void *ctx)
 		return tern_arg_u32(&a->tmp, k, v, 0, UDP_COPY_MAX, TERN_ARG_KMG, &a->copy_max);
 	else if (strcmp(k, "recverr") == 0)
 		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->recverr);
+	else if (strcmp(k, "gso") == 0)
+		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->gso);
 	else if (strcmp(k, "mode") == 0) {
 		if (strcmp(v, "uring") == 0)
 			a->io = UDP_IO_URING;
@@ -448,6 +468,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		.rcvbuf = UDP_SOCKBUF_DEFAULT,
 		.sndbuf = UDP_SOCKBUF_DEFAULT,
 		.recverr = 1,
+		.gso = 1,
 		.mode = -1,
 		.io = UDP_IO_MMSG, /* measured best: docs/performance.md, "udp: io_uring or plain syscalls" */
 	};
@@ -495,6 +516,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	u->base.log_ctx = cfg->log_ctx;
 	u->copy_max = a.copy_max;
 	u->io = (uint8_t)a.io;
+	u->gso_max = a.gso != 0 && a.io == UDP_IO_MMSG ? UDP_GSO_BYTES : 0;
 	u->fd = -1;
 
 	rc = open_socket(u, &bind_to, &a);

@@ -60,7 +60,17 @@
 #define UDP_SOCKBUF_DEFAULT (4u << 20) /* SO_RCVBUF / SO_SNDBUF: bursts fit */
 #define UDP_COPY_MAX      256u   /* payloads up to this are copied, not referenced */
 #define UDP_BGID          0      /* our only buffer group */
-#define UDP_MMSG_VEC      32u    /* mmsg mode: datagrams per recvmmsg / sendmmsg */
+#define UDP_MMSG_VEC      32u    /* mmsg mode: datagrams per recvmmsg, messages per sendmmsg */
+/*
+ * mmsg mode, transmit segmentation (gso=1): a run of equal-length datagrams
+ * to one destination goes as one message with a UDP_SEGMENT cmsg. The
+ * kernel refuses more than UDP_MAX_SEGMENTS segments (include/linux/udp.h:
+ * 64 until 6.9, 128 since; 64 is safe on both) and more payload than one
+ * UDP datagram holds (65507 bytes over IPv4; IPv6 allows a little more).
+ */
+#define UDP_GSO_SEGS      64u
+#define UDP_GSO_BYTES     UDP_MTU_MAX
+#define UDP_MMSG_IOV      (UDP_MMSG_VEC * 3u * 4u) /* iovecs of one sendmmsg vector (a datagram takes up to 3) */
 
 /* user_data tags: the CQE's origin. TX carries the context index. */
 #define UDP_UD_RX     1ull
@@ -111,12 +121,23 @@ enum udp_io {
 	UDP_IO_MMSG = 1,  /* non-blocking recvmmsg / sendmmsg syscalls (udp_mmsg.c) */
 };
 
-/* mmsg mode: the syscall vectors (UDP_MMSG_VEC entries each), allocated at open. */
+/*
+ * mmsg mode: the syscall vectors (UDP_MMSG_VEC entries each), allocated at
+ * open. A transmit message carries tx_segs[j] datagrams (1, or a segmented
+ * run with its UDP_SEGMENT cmsg in tx_ctl[j]); the iovecs of every message
+ * of the vector follow each other in tx_iov.
+ */
 struct udp_mmsg {
 	struct mmsghdr rx[UDP_MMSG_VEC];
 	struct iovec rx_iov[UDP_MMSG_VEC];
 	struct mmsghdr tx[UDP_MMSG_VEC];
-	struct iovec tx_iov[UDP_MMSG_VEC][3];
+	struct iovec tx_iov[UDP_MMSG_IOV];
+	uint16_t tx_segs[UDP_MMSG_VEC];
+	uint16_t tx_seg[UDP_MMSG_VEC]; /* their length (UDP_SEGMENT's value) */
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+	} tx_ctl[UDP_MMSG_VEC];
 	union {
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
@@ -158,6 +179,7 @@ struct udp_drv {
 	bool errq_armed;   /* the POLLERR poll is queued or running */
 	bool errq_ready;   /* it fired; rx_burst reads the error queue */
 	bool errq_lent;    /* its buffer is lent to the core (rx_burst .. rx_done) */
+	bool gso_told;     /* the one log line about a refused segmentation was written */
 	int family;        /* of the socket: AF_INET or AF_INET6 */
 	pid_t owner_tid;   /* thread that activated the ring */
 
@@ -186,6 +208,8 @@ struct udp_drv {
 	uint32_t ntx, tx_nfree;
 	uint32_t copy_max;
 	struct udp_mmsg *mm; /* mmsg mode only */
+	uint32_t gso_max;    /* mmsg mode: largest datagram sent segmented; 0 = gso off (udp_mmsg.c) */
+	uint64_t gso_sends;  /* mmsg mode: segmented messages the kernel took (tests read it) */
 };
 
 static inline struct udp_drv *udp_of(struct tern_drv *drv)

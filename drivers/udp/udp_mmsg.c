@@ -8,7 +8,10 @@
  *             syscall answering -EAGAIN (what a busy-polling recvfrom loop,
  *             sockperf's, pays too)
  *   rx_done   no syscall: buffer ids back on a stack
- *   tx_burst  one sendmmsg per UDP_MMSG_VEC datagrams; the kernel has
+ *   tx_burst  one sendmmsg per UDP_MMSG_VEC messages; with gso (tx_fill)
+ *             a message is a run of up to 64 equal datagrams to one peer,
+ *             which the kernel's UDP/IP stack handles once and splits at
+ *             the end (UDP_SEGMENT), else one datagram; the kernel has
  *             copied every datagram when it returns, so nothing is held:
  *             no msgbuf reference, no transmit context, no user-space copy
  *             (tx_copied_bytes stays 0; copy= and tx_ring= do not apply)
@@ -32,8 +35,10 @@
  * datagram was not sent). Counters are those of udp_rxtx.c.
  */
 #include <errno.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "udp.h"
@@ -160,25 +165,65 @@ void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n)
 
 /* --- transmit ---------------------------------------------------------- */
 
+/* A full run fits one message (UIO_MAXIOV) and one vector's iovecs. */
+_Static_assert(UDP_GSO_SEGS * 3u <= UIO_MAXIOV, "a segmented message has too many iovecs");
+_Static_assert(UDP_GSO_SEGS * 3u <= UDP_MMSG_IOV, "a run does not fit the send vector's iovecs");
+
+/* The one place that reads a descriptor's destination. */
+static inline const struct tern_addr *tx_dst(const struct tern_tx *t)
+{
+	return t->dst;
+}
+
+static inline uint32_t tx_total(const struct tern_tx *t)
+{
+	return t->hdr_len + t->len + t->trailer_len;
+}
+
+/* t's parts into v (at most 3 iovecs); how many. */
+static inline unsigned tx_gather(const struct tern_tx *t, struct iovec *v)
+{
+	unsigned nv = 1;
+	v[0].iov_base = (void *)(uintptr_t)t->hdr;
+	v[0].iov_len = t->hdr_len;
+	if (t->len != 0) {
+		v[nv].iov_base = (void *)(uintptr_t)t->payload;
+		v[nv++].iov_len = t->len;
+	}
+	if (t->trailer_len != 0) {
+		v[nv].iov_base = (void *)(uintptr_t)t->trailer;
+		v[nv++].iov_len = t->trailer_len;
+	}
+	return nv;
+}
+
 /*
- * Fill the send vector from tx[*i..n): up to UDP_MMSG_VEC consecutive
- * sendable descriptors, each gathered straight from its three parts.
- * Unsendable ones (invalid, unreachable family) are consumed and counted
- * only at the front, so that the vector is always tx[*i - k .. *i) and a
- * full socket buffer leaves every descriptor after the last one sent
- * untouched and uncounted. Returns k; *i is past the vector.
+ * Fill the send vector from tx[*i..n): up to UDP_MMSG_VEC messages of
+ * consecutive sendable descriptors, each datagram gathered straight from
+ * its three parts. When its first datagram is at most u->gso_max bytes (0:
+ * gso off), a message takes the run of datagrams that follow it to the
+ * same destination with the same length (the last may be shorter), up to
+ * UDP_GSO_SEGS of them and UDP_GSO_BYTES in all, and carries a UDP_SEGMENT cmsg of that length when the run has more
+ * than one; the kernel splits it back into those datagrams. Unsendable
+ * descriptors (invalid, unreachable family) are consumed and counted only
+ * at the front, so that the vector is always tx[*first .. *i) and a full
+ * socket buffer leaves every descriptor after the last one sent untouched
+ * and uncounted. Returns the messages; *i is past the vector.
  */
-static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n, unsigned *i)
+static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n, unsigned *i,
+			unsigned *first)
 {
 	struct udp_mmsg *mm = u->mm;
 	struct tern_drv_stats *st = &u->base.stats;
-	unsigned k = 0;
+	const uint32_t mtu = u->base.info.mtu;
+	unsigned k = 0, iv = 0;
 
-	for (; *i < n && k < UDP_MMSG_VEC; (*i)++) {
+	*first = *i;
+	while (*i < n && k < UDP_MMSG_VEC && iv + 3 <= UDP_MMSG_IOV) {
 		const struct tern_tx *t = &tx[*i];
 		struct msghdr *h = &mm->tx[k].msg_hdr;
-		bool valid = tern_tx_valid(t, u->base.info.mtu);
-		h->msg_namelen = valid ? udp_sa_dst(u, &mm->tx_sa[k], t->dst) : 0;
+		bool valid = tern_tx_valid(t, mtu);
+		h->msg_namelen = valid ? udp_sa_dst(u, &mm->tx_sa[k], tx_dst(t)) : 0;
 		if (udp_unlikely(h->msg_namelen == 0)) {
 			if (k != 0)
 				break; /* the next call's front */
@@ -186,29 +231,85 @@ static unsigned tx_fill(struct udp_drv *u, const struct tern_tx *tx, unsigned n,
 				st->tx_drop_noroute++;
 			else
 				st->tx_drop_error++;
+			(*i)++;
+			*first = *i;
 			continue;
 		}
-		struct iovec *v = mm->tx_iov[k];
-		unsigned nv = 1;
-		v[0].iov_base = (void *)(uintptr_t)t->hdr;
-		v[0].iov_len = t->hdr_len;
-		if (t->len != 0) {
-			v[nv].iov_base = (void *)(uintptr_t)t->payload;
-			v[nv++].iov_len = t->len;
-		}
-		if (t->trailer_len != 0) {
-			v[nv].iov_base = (void *)(uintptr_t)t->trailer;
-			v[nv++].iov_len = t->trailer_len;
+		struct iovec *v = &mm->tx_iov[iv];
+		const uint32_t seg = tx_total(t);
+		uint32_t bytes = seg, segs = 1, nv = tx_gather(t, v);
+		for ((*i)++; seg <= u->gso_max && *i < n && segs < UDP_GSO_SEGS && iv + nv + 3 <= UDP_MMSG_IOV; (*i)++) {
+			const struct tern_tx *t2 = &tx[*i];
+			uint32_t len2 = tx_total(t2);
+			if (len2 > seg || bytes + len2 > UDP_GSO_BYTES || !tern_tx_valid(t2, mtu) ||
+			    (tx_dst(t2) != tx_dst(t) && !tern_addr_same(tx_dst(t2), tx_dst(t))))
+				break;
+			nv += tx_gather(t2, v + nv);
+			bytes += len2;
+			segs++;
+			if (len2 < seg) {
+				(*i)++;
+				break; /* a shorter datagram ends the run */
+			}
 		}
 		h->msg_name = &mm->tx_sa[k];
 		h->msg_iov = v;
 		h->msg_iovlen = nv;
-		h->msg_control = NULL;
-		h->msg_controllen = 0;
 		h->msg_flags = 0;
+		if (segs > 1) {
+			struct cmsghdr *c = &mm->tx_ctl[k].h;
+			uint16_t gso_size = (uint16_t)seg;
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(gso_size));
+			memcpy(CMSG_DATA(c), &gso_size, sizeof(gso_size));
+			h->msg_control = c;
+			h->msg_controllen = sizeof(mm->tx_ctl[k]);
+		} else {
+			h->msg_control = NULL;
+			h->msg_controllen = 0;
+		}
+		mm->tx_segs[k] = (uint16_t)segs;
+		mm->tx_seg[k] = (uint16_t)seg;
+		iv += nv;
 		k++;
 	}
 	return k;
+}
+
+/*
+ * A segmented message of seg-byte datagrams failed with err, unsent: the
+ * largest datagram gso may segment from now on (u->gso_max unchanged: the
+ * send failed, not the segmentation). EMSGSIZE: a segment is larger than
+ * the path MTU (the kernel segments only what needs no IP fragmentation);
+ * shorter ones may still go segmented. EIO, EINVAL: the device cannot
+ * checksum, or SO_NO_CHECK; EOPNOTSUPP likewise, unless it is a pending
+ * ICMP error (udp.h), retried first: gso off.
+ */
+static uint32_t gso_limit(const struct udp_drv *u, int err, unsigned tries, uint32_t seg)
+{
+	if (err == EMSGSIZE)
+		return seg - 1;
+	if (err == EIO || err == EINVAL || (err == EOPNOTSUPP && (!u->errq_on || tries + 1 >= MMSG_RETRIES)))
+		return 0;
+	return u->gso_max;
+}
+
+/* Segmentation refused: lower the limit, say so once. */
+static void gso_refused(struct udp_drv *u, int err, uint32_t limit)
+{
+	u->gso_max = limit;
+	if (u->gso_told)
+		return;
+	u->gso_told = true;
+	if (limit == 0)
+		tern_drv_log(&u->base, TERN_LOG_INFO,
+			     "udp: segmentation offload refused (%s): gso off, datagrams sent one by one",
+			     strerror(err));
+	else
+		tern_drv_log(&u->base, TERN_LOG_INFO,
+			     "udp: segmentation offload refused (%s): datagrams over %u bytes sent one by one",
+			     strerror(err), limit);
 }
 
 unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
@@ -218,26 +319,40 @@ unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
 	unsigned i = 0, tries = 0;
 
 	while (i < n) {
-		unsigned k = tx_fill(u, tx, n, &i), off = 0;
+		unsigned pos, k = tx_fill(u, tx, n, &i, &pos), off = 0;
+		/* pos: the first descriptor of message off */
 		while (off < k) {
 			int r = sendmmsg(u->fd, mm->tx + off, k - off, MSG_DONTWAIT);
 			if (udp_likely(r > 0)) {
 				/* Short: the next one met a full socket buffer or an
 				 * error, which the kernel does not report after the
-				 * first datagram. It may have been a pending ICMP error
+				 * first message. It may have been a pending ICMP error
 				 * (udp.h), taken and lost: look at the error queue. */
 				if (udp_unlikely((unsigned)r < k - off) && u->errq_on)
 					u->errq_ready = true;
-				for (unsigned j = off; j < off + (unsigned)r; j++)
+				for (unsigned j = off; j < off + (unsigned)r; j++) {
 					st->tx_bytes += mm->tx[j].msg_len;
-				st->tx_pkts += (unsigned)r;
+					st->tx_pkts += mm->tx_segs[j];
+					pos += mm->tx_segs[j];
+					u->gso_sends += mm->tx_segs[j] > 1;
+				}
 				off += (unsigned)r;
 				continue;
 			}
 			int err = r < 0 ? errno : EAGAIN;
 			/* Socket buffer full: this one and the rest are not taken, uncounted. */
 			if (err == EAGAIN || err == EWOULDBLOCK)
-				return i - k + off;
+				return pos;
+			if (mm->tx_segs[off] > 1) {
+				uint32_t limit = gso_limit(u, err, tries, mm->tx_seg[off]);
+				if (limit < u->gso_max) {
+					/* Nothing of it was sent: its datagrams (and the
+					 * rest) are filled again, these one by one. */
+					gso_refused(u, err, limit);
+					i = pos;
+					break;
+				}
+			}
 			if (++tries < MMSG_RETRIES &&
 			    (err == EINTR || (u->errq_on && udp_icmp_pending(err)))) {
 				/* A pending ICMP error (udp.h) refused it unsent: once more. */
@@ -245,7 +360,9 @@ unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n)
 					u->errq_ready = true;
 				continue;
 			}
-			st->tx_drop_error++; /* the kernel refused this datagram: consumed, lost */
+			/* The kernel refused this message: its datagrams are consumed, lost. */
+			st->tx_drop_error += mm->tx_segs[off];
+			pos += mm->tx_segs[off];
 			off++;
 		}
 	}

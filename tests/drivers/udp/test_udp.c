@@ -4,6 +4,8 @@
  * loopback; contents, source addresses, counters and msgbuf references
  * (drv_shim) are checked.
  *
+ * The transmit segmentation cases (gso=) are in udp_gso_cases.c.
+ *
  * Modes (the other two live in udp_peer.c):
  *   test_udp                                  the test cases
  *   test_udp --netns-server BIND SECONDS      echo every datagram to its source
@@ -918,6 +920,7 @@ int main(int argc, char **argv)
 	RUN(close__drops_all_refs);
 	RUN(close__port_free_at_once);
 	RUN(open__other_thread_polls);
+	udp_gso_cases();
 	check_case = "no_warnings";
 	CHECK_EQ(warnings, 0);
 	return check_exit();

@@ -82,6 +82,9 @@ void rxc_free(struct rx_check *c);
 /* Send plan p from a to b, check at b (c filled); busy = spin, not wait(). */
 uint32_t exchange(struct tern_drv *a, struct tern_drv *b, struct tx_plan *p, bool busy, struct rx_check *c);
 
+/* udp_gso_cases.c: the transmit segmentation cases (RUN by main) */
+void udp_gso_cases(void);
+
 /* udp_peer.c */
 int udp_netns_server(const char *bind, unsigned seconds);
 int udp_netns_client(const char *bind, const char *to, unsigned count, const char *args, bool quit);

@@ -115,12 +115,20 @@ static void gso_drain(struct tern_drv *b, struct gso_rx *r, unsigned want, uint8
 	}
 }
 
+/* How the receivers of an exchange are opened and read. */
+struct gso_rxopt {
+	const char *args; /* the receivers' driver arguments (NULL: defaults, gro=1) */
+	unsigned n;       /* rx_burst's n (0: BURST) */
+	uint64_t gro_msgs; /* out: coalesced messages both receivers got (mmsg, gro=1) */
+};
+
 /*
  * Send the case from one instance to two (args for the sender), in bursts of
  * burst descriptors; check both receivers and every counter. Returns the
  * segmented messages the sender's kernel took, or -1 if the case failed.
+ * The receivers give their buffers back in reverse order.
  */
-static long gso_exchange(const struct gso_case *cs, const char *args, unsigned burst)
+static long gso_exchange_rx(const struct gso_case *cs, const char *args, unsigned burst, struct gso_rxopt *ro)
 {
 	struct tern_drv *a = NULL, *b[2] = {NULL, NULL};
 	const char *bind = cs->bind != NULL ? cs->bind : "127.0.0.1:0";
@@ -134,7 +142,7 @@ static long gso_exchange(const struct gso_case *cs, const char *args, unsigned b
 
 	memset(r, 0, sizeof(r));
 	if (mem == NULL || scratch == NULL || drv_open(bind, args, 0, mtu, &a) != 0 ||
-	    drv_open(bind, NULL, 0, mtu, &b[0]) != 0 || drv_open(bind, NULL, 0, mtu, &b[1]) != 0) {
+	    drv_open(bind, ro->args, 0, mtu, &b[0]) != 0 || drv_open(bind, ro->args, 0, mtu, &b[1]) != 0) {
 		CHECK(!"open");
 		goto out;
 	}
@@ -157,10 +165,11 @@ static long gso_exchange(const struct gso_case *cs, const char *args, unsigned b
 		unsigned seen = 0;
 		for (unsigned w = 0; w < 2; w++) {
 			struct tern_rx rx[BURST];
-			unsigned m = ops->rx_burst(b[w], rx, BURST);
+			unsigned m = ops->rx_burst(b[w], rx, ro->n != 0 ? ro->n : BURST);
 			for (unsigned i = 0; i < m; i++)
 				gso_check(cs, w, &r[w], &rx[i], scratch);
-			ops->rx_done(b[w], rx, m);
+			for (unsigned i = m; i-- > 0;)
+				ops->rx_done(b[w], &rx[i], 1);
 			seen += m;
 		}
 		if (seen == 0)
@@ -174,6 +183,9 @@ static long gso_exchange(const struct gso_case *cs, const char *args, unsigned b
 		CHECK_EQ(b[w]->stats.rx_drop_trunc + b[w]->stats.rx_drop_frame + b[w]->stats.rx_drop_nomem, 0);
 		if (mode_mmsg())
 			CHECK_EQ(udp_of(b[w])->rx_nfree, udp_of(b[w])->nbuf);
+		const struct udp_gro *g = udp_of(b[w])->gro;
+		CHECK(g == NULL || g->cur == g->msgs); /* nothing left staged */
+		ro->gro_msgs += udp_of(b[w])->gro_msgs;
 	}
 	CHECK_EQ(a->stats.tx_pkts, cs->n);
 	CHECK_EQ(a->stats.tx_bytes, bytes);
@@ -192,11 +204,26 @@ out:
 	return sends;
 }
 
-/* The case with gso=1 (expecting segs segmented messages in mmsg mode) and gso=0 (none). */
+static long gso_exchange(const struct gso_case *cs, const char *args, unsigned burst, const char *rx_args)
+{
+	struct gso_rxopt ro = {.args = rx_args};
+	long sends = gso_exchange_rx(cs, args, burst, &ro);
+	/* gro=1 receivers (mmsg) get each segmented send whole; gro=0 ones never coalesce. */
+	bool gro = mode_mmsg() && (rx_args == NULL || strstr(rx_args, "gro=0") == NULL);
+	CHECK_EQ(ro.gro_msgs, gro && sends > 0 ? (uint64_t)sends : 0);
+	return sends;
+}
+
+/*
+ * The case with gso=1 (expecting segs segmented messages in mmsg mode) and
+ * gso=0 (none), each to gro=1 (default) and gro=0 receivers.
+ */
 static void gso_both(const struct gso_case *cs, unsigned burst, long segs)
 {
-	CHECK_EQ(gso_exchange(cs, NULL, burst), mode_mmsg() ? segs : 0);
-	CHECK_EQ(gso_exchange(cs, "gso=0", burst), 0);
+	CHECK_EQ(gso_exchange(cs, NULL, burst, NULL), mode_mmsg() ? segs : 0);
+	CHECK_EQ(gso_exchange(cs, "gso=0", burst, NULL), 0);
+	CHECK_EQ(gso_exchange(cs, NULL, burst, "gro=0"), mode_mmsg() ? segs : 0);
+	CHECK_EQ(gso_exchange(cs, "gso=0", burst, "gro=0"), 0);
 }
 
 static void gso_equal(unsigned n, uint32_t len)

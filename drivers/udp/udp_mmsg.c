@@ -6,7 +6,11 @@
  *   rx_burst  one recvmmsg(MSG_DONTWAIT) of up to UDP_MMSG_VEC datagrams,
  *             another only if that one came back full; an idle poll is one
  *             syscall answering -EAGAIN (what a busy-polling recvfrom loop,
- *             sockperf's, pays too)
+ *             sockperf's, pays too). With gro (UDP_GRO on the socket) an
+ *             entry is a whole segmented send from the peer, received into
+ *             a staging buffer and copied out datagram by datagram (one
+ *             memcpy each, against the kernel's per-skb split, queue and
+ *             free it saves); a burst first hands out what is still staged
  *   rx_done   no syscall: buffer ids back on a stack
  *   tx_burst  one sendmmsg per UDP_MMSG_VEC messages; with gso (tx_fill)
  *             a message is a run of up to 64 equal datagrams to one peer,
@@ -23,7 +27,9 @@
  *
  * Receive buffers are udp.c's (rx_ring= of them, same layout as the ring
  * mode: name, control, then the payload on a cache line); free ones wait on
- * u->rx_free, each lent one is in exactly one rx entry until rx_done.
+ * u->rx_free, each lent one is in exactly one rx entry until rx_done. The
+ * gro staging buffers (struct udp_gro) are never lent: the kernel fills
+ * them, rx_burst copies out of them.
  *
  * Closed ports (recverr=1): an ICMP error both queues an entry on the
  * socket's error queue and sets the socket's pending error, which the next

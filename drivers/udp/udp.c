@@ -77,6 +77,16 @@
  *              one INFO log line, and the refused run is sent one datagram
  *              at a time: nothing is lost. gso=0 sends every datagram as
  *              its own message. Ignored in mode=uring.
+ *   gro=0|1    mmsg mode: receive coalescing (default 1): UDP_GRO on the
+ *              socket, so a segmented send (the peer's gso=1) is queued
+ *              whole instead of being split into one skb per datagram,
+ *              and one recvmmsg entry returns all of its datagrams. They
+ *              are received into UDP_MMSG_VEC staging buffers of 64 KiB
+ *              and copied one by one into the ordinary receive buffers:
+ *              the core sees the same datagrams, in order, with the same
+ *              checks and counters; what does not fit one rx_burst waits
+ *              staged for the next. If the kernel refuses UDP_GRO, one
+ *              INFO log line and gro is off. Ignored in mode=uring.
  *
  * cfg->busy_poll changes nothing here: rx_burst never sleeps in either mode
  * and wait() is the only op that blocks. Peers are IP:port; IPv6 link-local
@@ -97,7 +107,7 @@ struct udp_args {
 	uint32_t mtu, rx_ring, tx_ring, copy_max;
 	uint32_t rcvbuf, sndbuf;
 	uint32_t recverr;
-	uint32_t gso;
+	uint32_t gso, gro;
 	int mode; /* -1 = auto, else enum udp_ring_mode */
 	int io;   /* enum udp_io */
 	struct tern_drv tmp; /* for logging before the instance exists */
@@ -123,6 +133,8 @@ static int parse_arg(const char *k, const char *v, void *ctx)
 		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->recverr);
 	else if (strcmp(k, "gso") == 0)
 		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->gso);
+	else if (strcmp(k, "gro") == 0)
+		return tern_arg_u32(&a->tmp, k, v, 0, 1, 0, &a->gro);
 	else if (strcmp(k, "mode") == 0) {
 		if (strcmp(v, "uring") == 0)
 			a->io = UDP_IO_URING;
@@ -469,6 +481,7 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 		.sndbuf = UDP_SOCKBUF_DEFAULT,
 		.recverr = 1,
 		.gso = 1,
+		.gro = 1,
 		.mode = -1,
 		.io = UDP_IO_MMSG, /* measured best: docs/performance.md, "udp: io_uring or plain syscalls" */
 	};
@@ -536,6 +549,9 @@ static int udp_open(const struct tern_drv_config *cfg, struct tern_drv **out)
 	rc = u->io == UDP_IO_MMSG ? open_mmsg(u) : open_ring(u, &a);
 	if (rc != 0)
 		goto err_errq;
+	if (u->io == UDP_IO_MMSG && a.gro != 0 && (rc = udp_mmsg_gro_open(u)) != 0)
+		tern_drv_log(&u->base, TERN_LOG_INFO, "udp: receive coalescing (UDP_GRO): %s: gro off",
+			     strerror(-rc)); /* datagrams are received one by one, as with gro=0 */
 
 	u->base.info.mtu = a.mtu;
 	u->base.info.caps = TERN_DRV_CAP_MULTISEG | TERN_DRV_CAP_WAIT | TERN_DRV_CAP_ZC_TX;
@@ -686,6 +702,7 @@ static void udp_close(struct tern_drv *drv)
 		/* The kernel holds nothing of ours between calls. */
 		close(u->fd);
 		free(u->errq);
+		udp_mmsg_gro_close(u);
 		free(u->mm);
 		free_rx(u);
 		free(u);

@@ -71,6 +71,13 @@
 #define UDP_GSO_SEGS      64u
 #define UDP_GSO_BYTES     UDP_MTU_MAX
 #define UDP_MMSG_IOV      (UDP_MMSG_VEC * 3u * 4u) /* iovecs of one sendmmsg vector (a datagram takes up to 3) */
+/*
+ * mmsg mode, receive coalescing (gro=1): the socket has UDP_GRO, so a
+ * segmented send arrives as one message of several datagrams (a cmsg gives
+ * their length). It is received into a staging buffer this large (a whole
+ * coalesced skb: no MSG_TRUNC) and copied out datagram by datagram.
+ */
+#define UDP_GRO_BUF       65536u
 
 /* user_data tags: the CQE's origin. TX carries the context index. */
 #define UDP_UD_RX     1ull
@@ -144,6 +151,33 @@ struct udp_mmsg {
 	} tx_sa[UDP_MMSG_VEC];
 };
 
+/*
+ * mmsg mode with gro=1: UDP_MMSG_VEC staging buffers, the receive vector.
+ * msgs messages came with the last recvmmsg; message cur is being handed
+ * out from byte off on (what did not fit an rx_burst waits here for the
+ * next one, in order). Per message: its length, datagram length (gso, 0 =
+ * one datagram), whether it was truncated, and its source.
+ */
+struct udp_gro {
+	uint8_t *mem; /* UDP_MMSG_VEC x UDP_GRO_BUF, mmap'd */
+	size_t mem_len;
+	unsigned msgs, cur;
+	uint32_t off;
+	struct {
+		uint32_t len, seg;
+		bool trunc, bad_src;
+		struct tern_addr src;
+	} m[UDP_MMSG_VEC];
+	union {
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} name[UDP_MMSG_VEC];
+	union {
+		struct cmsghdr h;
+		uint8_t b[64];
+	} ctl[UDP_MMSG_VEC];
+};
+
 /* Which io_uring setup we got (the kernel may refuse the best one). */
 enum udp_ring_mode {
 	UDP_RING_DEFER, /* SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG: work runs when we enter */
@@ -210,6 +244,8 @@ struct udp_drv {
 	struct udp_mmsg *mm; /* mmsg mode only */
 	uint32_t gso_max;    /* mmsg mode: largest datagram sent segmented; 0 = gso off (udp_mmsg.c) */
 	uint64_t gso_sends;  /* mmsg mode: segmented messages the kernel took (tests read it) */
+	struct udp_gro *gro; /* mmsg mode with gro=1 (UDP_GRO on the socket), else NULL */
+	uint64_t gro_msgs;   /* mmsg mode: received messages of more than one datagram (tests read it) */
 };
 
 static inline struct udp_drv *udp_of(struct tern_drv *drv)
@@ -335,6 +371,9 @@ unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n);
 void udp_mmsg_rx_done(struct udp_drv *u, struct tern_rx *rx, unsigned n);
 unsigned udp_mmsg_tx_burst(struct udp_drv *u, struct tern_tx *tx, unsigned n);
 int udp_mmsg_wait(struct udp_drv *u, uint64_t timeout_ns);
+/* gro=1: UDP_GRO on the socket and the staging buffers; 0, or -errno (then gro stays off). */
+int udp_mmsg_gro_open(struct udp_drv *u);
+void udp_mmsg_gro_close(struct udp_drv *u);
 
 /* udp.c */
 int udp_activate(struct udp_drv *u);

@@ -6,7 +6,11 @@
  *   rx_burst  one recvmmsg(MSG_DONTWAIT) of up to UDP_MMSG_VEC datagrams,
  *             another only if that one came back full; an idle poll is one
  *             syscall answering -EAGAIN (what a busy-polling recvfrom loop,
- *             sockperf's, pays too)
+ *             sockperf's, pays too). With gro (UDP_GRO on the socket) an
+ *             entry is a whole segmented send from the peer, received into
+ *             a staging buffer and copied out datagram by datagram (one
+ *             memcpy each, against the kernel's per-skb split, queue and
+ *             free it saves); a burst first hands out what is still staged
  *   rx_done   no syscall: buffer ids back on a stack
  *   tx_burst  one sendmmsg per UDP_MMSG_VEC messages; with gso (tx_fill)
  *             a message is a run of up to 64 equal datagrams to one peer,
@@ -23,7 +27,9 @@
  *
  * Receive buffers are udp.c's (rx_ring= of them, same layout as the ring
  * mode: name, control, then the payload on a cache line); free ones wait on
- * u->rx_free, each lent one is in exactly one rx entry until rx_done.
+ * u->rx_free, each lent one is in exactly one rx entry until rx_done. The
+ * gro staging buffers (struct udp_gro) are never lent: the kernel fills
+ * them, rx_burst copies out of them.
  *
  * Closed ports (recverr=1): an ICMP error both queues an entry on the
  * socket's error queue and sets the socket's pending error, which the next
@@ -38,6 +44,8 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -105,7 +113,8 @@ static bool rx_error(struct udp_drv *u, int err)
 	return false;
 }
 
-unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n)
+/* Without gro: the kernel fills the ordinary buffers, one datagram each. */
+static unsigned rx_plain(struct udp_drv *u, struct tern_rx *rx, unsigned n)
 {
 	unsigned got = 0, tries = 0;
 
@@ -139,6 +148,168 @@ unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n)
 		if ((unsigned)r < k)
 			break; /* the socket is empty */
 	}
+	return got;
+}
+
+/* --- receive with gro: staging buffers, copied out -------------------- */
+
+static inline uint8_t *gro_buf(const struct udp_gro *g, unsigned i)
+{
+	return g->mem + (size_t)i * UDP_GRO_BUF;
+}
+
+int udp_mmsg_gro_open(struct udp_drv *u)
+{
+	int one = 1;
+	struct udp_gro *g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return -ENOMEM;
+	g->mem_len = (size_t)UDP_MMSG_VEC * UDP_GRO_BUF;
+	g->mem = mmap(NULL, g->mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		      -1, 0);
+	if (g->mem == MAP_FAILED) {
+		free(g);
+		return -ENOMEM;
+	}
+	if (setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
+		int rc = -errno;
+		munmap(g->mem, g->mem_len);
+		free(g);
+		return rc;
+	}
+	/* The receive vector is the staging buffers from now on. */
+	for (unsigned i = 0; i < UDP_MMSG_VEC; i++) {
+		u->mm->rx[i].msg_hdr.msg_name = &g->name[i];
+		u->mm->rx[i].msg_hdr.msg_control = &g->ctl[i];
+		u->mm->rx_iov[i].iov_base = gro_buf(g, i);
+		u->mm->rx_iov[i].iov_len = UDP_GRO_BUF;
+	}
+	u->gro = g;
+	return 0;
+}
+
+void udp_mmsg_gro_close(struct udp_drv *u)
+{
+	if (u->gro == NULL)
+		return;
+	munmap(u->gro->mem, u->gro->mem_len);
+	free(u->gro);
+	u->gro = NULL;
+}
+
+/* Received message i: its length, datagram length (UDP_GRO cmsg), flags and source. */
+static void gro_parse(struct udp_drv *u, unsigned i)
+{
+	struct udp_gro *g = u->gro;
+	struct mmsghdr *mm = &u->mm->rx[i];
+	struct msghdr *h = &mm->msg_hdr;
+	g->m[i].len = mm->msg_len;
+	g->m[i].seg = 0;
+	if (h->msg_controllen != 0) {
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+			if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+			    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+				int seg;
+				memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+				if (seg > 0 && (uint32_t)seg < mm->msg_len)
+					g->m[i].seg = (uint32_t)seg;
+			} else {
+				udp_rx_cmsg(u, c);
+			}
+		}
+	}
+	g->m[i].trunc = (h->msg_flags & MSG_TRUNC) != 0;
+	g->m[i].bad_src = udp_sa_addr(h->msg_name, h->msg_namelen, &g->m[i].src) != 0;
+	u->gro_msgs += g->m[i].seg != 0;
+}
+
+/*
+ * Hand out the staged datagrams, in order, each copied into a free ordinary
+ * buffer, until n entries are filled or no buffer is free; what is left
+ * stays staged. The checks and counters are those of a datagram received
+ * alone: a truncated message or a bad source is dropped (once), a datagram
+ * longer than the MTU is dropped as truncated.
+ */
+static unsigned gro_deliver(struct udp_drv *u, struct tern_rx *rx, unsigned n)
+{
+	struct udp_gro *g = u->gro;
+	const uint32_t mtu = u->base.info.mtu;
+	unsigned got = 0;
+
+	while (g->cur < g->msgs && got < n) {
+		const unsigned i = g->cur;
+		const uint32_t len = g->m[i].len;
+		if (udp_unlikely(g->m[i].trunc || g->m[i].bad_src)) {
+			if (g->m[i].trunc)
+				u->base.stats.rx_drop_trunc++;
+			else
+				u->base.stats.rx_drop_frame++;
+			g->cur++;
+			g->off = 0;
+			continue;
+		}
+		uint32_t d = len - g->off;
+		if (g->m[i].seg != 0 && d > g->m[i].seg)
+			d = g->m[i].seg;
+		if (udp_unlikely(d > mtu)) {
+			u->base.stats.rx_drop_trunc++; /* alone, it would have come with MSG_TRUNC */
+		} else {
+			if (u->rx_nfree == 0)
+				break; /* the core holds every buffer: it stays staged */
+			uint32_t bid = u->rx_free[--u->rx_nfree];
+			uint8_t *p = buf_of(u, bid) + u->prefix;
+			memcpy(p, gro_buf(g, i) + g->off, d);
+			rx[got].src = g->m[i].src;
+			got += udp_rx_accept(u, &rx[got], p, d, bid);
+		}
+		g->off += d;
+		if (g->off >= len) { /* an empty datagram is one too */
+			g->cur++;
+			g->off = 0;
+		}
+	}
+	return got;
+}
+
+/* With gro: what is staged first, then recvmmsg into the staging buffers. */
+static unsigned rx_gro(struct udp_drv *u, struct tern_rx *rx, unsigned n)
+{
+	struct udp_gro *g = u->gro;
+	unsigned got = gro_deliver(u, rx, n), tries = 0;
+
+	while (got < n && g->cur == g->msgs && u->rx_nfree != 0) {
+		unsigned k = n - got;
+		if (k > UDP_MMSG_VEC)
+			k = UDP_MMSG_VEC;
+		if (k > u->rx_nfree)
+			k = u->rx_nfree; /* no more messages than buffers: the rest wait in the socket */
+		for (unsigned i = 0; i < k; i++) {
+			struct msghdr *h = &u->mm->rx[i].msg_hdr;
+			h->msg_namelen = sizeof(g->name[i]);
+			h->msg_controllen = sizeof(g->ctl[i]);
+			h->msg_flags = 0;
+		}
+		int r = recvmmsg(u->fd, u->mm->rx, k, MSG_DONTWAIT, NULL);
+		if (udp_unlikely(r < 0)) {
+			if (rx_error(u, errno) && ++tries < MMSG_RETRIES)
+				continue;
+			break;
+		}
+		for (unsigned i = 0; i < (unsigned)r; i++)
+			gro_parse(u, i);
+		g->msgs = (unsigned)r;
+		g->cur = 0;
+		g->off = 0;
+		got += gro_deliver(u, rx + got, n - got);
+		if ((unsigned)r < k)
+			break; /* the socket is empty */
+	}
+	return got;
+}
+
+unsigned udp_mmsg_rx_burst(struct udp_drv *u, struct tern_rx *rx, unsigned n)
+{
+	unsigned got = u->gro != NULL ? rx_gro(u, rx, n) : rx_plain(u, rx, n);
 	if (udp_unlikely(u->errq_ready) && got < n && !u->errq_lent && u->errq != NULL) {
 		unsigned e = udp_errq_fill(u, &rx[got]);
 		/* More may be queued (one pending error stands for many): look again next time. */

@@ -293,10 +293,12 @@ int udp_bench(void)
 	bench_pps("uring=defer", 8192);
 	bench_pps("uring=plain", 64);
 	bench_pps("uring=plain", 1472);
-	/* mmsg mode (what mode= the bench runs in decides the rows above): gso on and off. */
+	/* mmsg mode (what mode= the bench runs in decides the rows above): gso and gro on and off. */
 	bench_pps("mode=mmsg", 64);
+	bench_pps("mode=mmsg,gro=0", 64);
 	bench_pps("mode=mmsg,gso=0", 64);
 	bench_pps("mode=mmsg", 1472);
+	bench_pps("mode=mmsg,gro=0", 1472);
 	bench_pps("mode=mmsg,gso=0", 1472);
 	return 0;
 }

@@ -1004,8 +1004,17 @@ void tern_calls_arm(struct tern_ep *ep, uint64_t now)
 			 * one's already (a call before it on the session), it is
 			 * left there, fires early and tern_calls_timer() sets it
 			 * right; one wheel operation per session and RTO rather
-			 * than per call or per slot. */
-			tern_wheel_arm_by(&ep->wheel, &c->s->calls_timer, rto_or_deadline(c, rto));
+			 * than per call or per slot. The session's only call
+			 * moves it instead when it would fire over a quarter of
+			 * the way early: with one call after another on each of
+			 * thousands of sessions, every early fire and cascade
+			 * of a timer touches a session gone cold. */
+			struct tern_session *s = c->s;
+			uint64_t at = rto_or_deadline(c, rto);
+			if (tern_likely((s->cs_busy & (s->cs_busy - 1)) == 0))
+				tern_wheel_arm_near(&ep->wheel, &s->calls_timer, at, (at - now) >> 2);
+			else
+				tern_wheel_arm_by(&ep->wheel, &s->calls_timer, at);
 		} else if (c->ack_pending) {
 			tern_wheel_arm_by(&ep->wheel, &c->timer, c->ack_due_ns);
 		}

@@ -131,6 +131,22 @@ static inline void tern_wheel_arm_by(struct tern_wheel *w, struct tern_timer *t,
 	tern_wheel_arm_later(w, t, expiry);
 }
 
+/* Arm t to fire at expiry or at most slack ns before it: left alone if it
+ * is armed inside that window already, else as tern_wheel_arm() (which also
+ * moves it later). For a timer with one user at a time that pushes it later
+ * on every event (the RTO of a session's only call in flight): one wheel
+ * operation per slack of time rather than per event, and no early fire for
+ * an event long gone, which at scale would find its owner's memory cold.
+ * O(1). */
+static inline void tern_wheel_arm_near(struct tern_wheel *w, struct tern_timer *t, uint64_t expiry,
+				       uint64_t slack)
+{
+	/* Unsigned: armed after expiry wraps to a large difference. */
+	if (t->pprev != NULL && expiry - w->base - (t->tick << w->shift) <= slack)
+		return;
+	tern_wheel_arm(w, t, expiry);
+}
+
 /* Disarm t if it is armed (no-op otherwise, also for a timer that fired).
  * O(1). */
 void tern_wheel_cancel(struct tern_wheel *w, struct tern_timer *t);

@@ -12,6 +12,21 @@
 /* A free session entry, initialised (state FREE until the caller sets it);
  * NULL if none is free or memory ran out. */
 struct tern_session *tern_session_alloc(struct tern_ep *ep, int client);
+/* Where tern_session_alloc() puts call slot i & (slots - 1) and serve slot
+ * i & (slots - 1) of a session of an endpoint of `slots` slots (its
+ * cfg.slots; after the session, call slots first),
+ * from the session's address alone, without loading from it: the receive
+ * path prefetches them with it. A session that agreed to fewer slots than
+ * ep's has its slots at the same places, indexed by its own mask. */
+static inline char *tern_session_cs_at(struct tern_session *s, uint32_t slots, uint64_t i)
+{
+	return (char *)(s + 1) + (i & (slots - 1)) * sizeof(struct call_slot);
+}
+static inline char *tern_session_ss_at(struct tern_session *s, uint32_t slots, uint64_t i)
+{
+	return (char *)(s + 1) + slots * sizeof(struct call_slot) +
+	       (i & (slots - 1)) * sizeof(struct serve_slot);
+}
 /* Return the id to the free list and free the session. It must have no
  * active calls. */
 void tern_session_release(struct tern_session *s);

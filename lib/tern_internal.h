@@ -346,7 +346,15 @@ struct tern_cc {
 	struct tern_timer timer; /* paced: armed for next_ns while calls wait (TERN_TIMER_PACE) */
 };
 
+/*
+ * A session. With thousands of sessions each packet finds its session cold
+ * in memory, so the fields the data path reads and writes per packet come
+ * first, in the first three 64-byte lines of a 64-byte aligned allocation
+ * (tern_session_alloc()); rx.c prefetches the first two for a whole burst.
+ * The rest (handshake, security, lists, statistics) follows.
+ */
 struct tern_session {
+	/* line 0: the receive checks, the header template */
 	struct tern_ep *ep;
 	uint8_t state;      /* enum sess_state */
 	uint8_t client;     /* this side opened it */
@@ -356,55 +364,58 @@ struct tern_session {
 	uint8_t reconnecting; /* CONNECTING again after a RESET (TERN_EP_RECONNECT) */
 	uint16_t id;
 	uint16_t peer_id;
+	uint8_t prot;       /* TERN_PROT_* in force */
+	uint8_t cipher;
 	uint32_t token;     /* ours: packets to us carry it */
 	uint32_t peer_token;
+	uint32_t dpp;       /* payload bytes per packet on this session */
 	/* The header words of its packets that only id, peer_id and
 	 * peer_token decide (tern_session_hdr_words(), tx.h): set again
 	 * whenever one of those changes. */
 	uint64_t hdr_w0, hdr_w1;
-	int err;            /* why it failed */
-	uint64_t peer_epoch;
-	struct tern_addr peer;    /* where packets go: follows the peer's source address */
-	struct tern_addr hs_addr; /* server: the client's address at CONNECT (dedup key) */
-	uint32_t dpp;       /* payload bytes per packet on this session */
-	uint32_t peer_max_msg;
-	uint32_t nslots;
 	uint32_t req_slot_mask; /* nslots - 1: req_num & it is the slot index */
-	uint32_t credits_max, credits;
+	uint32_t credits;
+	uint64_t last_rx_ns;     /* when the peer was last heard (any valid packet) */
+	/* line 1: where replies go, the slots */
+	struct tern_addr peer;    /* where packets go: follows the peer's source address */
+	uint32_t credits_max;
+	struct call_slot *cs;
+	struct serve_slot *ss;
+	uint64_t cs_busy; /* bit per active call slot */
+	uint64_t rx_req_bytes; /* request payload taken in, first copies (serve.c) */
 	/* Nothing is sent while credits <= credits_floor unless the pacer says
 	 * so (credits.h): credits_max - the congestion window, 0 when the
 	 * window does not limit (the fast path), credits_max when paced. */
 	uint32_t credits_floor;
-	struct tern_cc cc;
+	uint32_t handlers; /* serve slots in SRV_RUNNING: requests a handler holds */
+	/* line 2: RTT and the calls' timer */
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	struct tern_timer calls_timer; /* its calls' RTOs and deadlines (TERN_TIMER_CALLS) */
+	uint64_t want_tx; /* call slots stalled on credits */
+	/* the rest */
+	int err;            /* why it failed */
+	uint64_t peer_epoch;
+	struct tern_addr hs_addr; /* server: the client's address at CONNECT (dedup key) */
+	uint32_t peer_max_msg;
+	uint32_t nslots;
+	struct tern_cc cc;
 	uint64_t rto_backoff_ns; /* when the RTO was last backed off */
-	uint64_t last_rx_ns;     /* when the peer was last heard (any valid packet) */
 	uint64_t probe_since;    /* probing the peer since (0: not): dead after
 				    session_timeout_ns of silence */
 	uint64_t idle_check_ns;  /* keepalive / idle timeout: when to look again */
 	uint32_t stalled;        /* calls whose RTO passed without progress since */
 	struct tern_timer timer; /* the session's own timer (TERN_TIMER_SESSION) */
-	struct tern_timer calls_timer; /* its calls' RTOs and deadlines (TERN_TIMER_CALLS) */
 	/* handshake (client) */
 	uint64_t hs_nonce, hs_next_ns, hs_backoff_ns, hs_deadline_ns;
 	uint64_t hs_sent_ns;       /* the first CONNECT of this attempt (0: resent: no RTT sample) */
 	struct tern_session *cw_next, *cw_prev; /* connect window: waiting to send its CONNECT */
 	uint8_t cw_state;          /* 0, waiting (1) or counted in the window (2) */
-	/* slots */
-	struct call_slot *cs;
-	struct serve_slot *ss;
-	uint64_t cs_busy; /* bit per active call slot */
-	uint64_t want_tx; /* call slots stalled on credits */
 	uint32_t kick_next; /* round-robin start for handing out credits */
 	struct tern_msg *bl_head, *bl_tail; /* backlog (backlog.c): queued calls' requests */
 	uint32_t bl_len;
-	uint32_t handlers; /* serve slots in SRV_RUNNING: requests a handler holds */
-	uint64_t rx_req_bytes; /* request payload taken in, first copies (serve.c) */
 	uint32_t pins;     /* callbacks running that must not see the session freed */
 	struct tern_session *unext, *uprev; /* used-sessions list (teardown, destroy) */
 	/* security */
-	uint8_t prot;   /* TERN_PROT_* in force */
-	uint8_t cipher;
 	uint64_t hs_key; /* CONNECT dedup key: the client epoch (plain) or cid (secure) */
 	struct tern_aead *tx_aead, *rx_aead;
 	uint64_t tx_ctr;
@@ -423,6 +434,10 @@ struct tern_session {
 	uint64_t reset_probe_ns;  /* protected: a RESET came; it is believed at this time
 				     unless an authenticated packet arrives first (0: none) */
 };
+static_assert(offsetof(struct tern_session, peer) == 64 &&
+		      offsetof(struct tern_session, srtt_ns) == 128 &&
+		      offsetof(struct tern_session, want_tx) < 192,
+	      "the session's data-path fields fill its first three cache lines");
 
 /* ------------------------------------------------------------------ */
 /* endpoint                                                           */

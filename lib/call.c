@@ -35,12 +35,13 @@
  * so calls that follow each other on a session cost a wheel operation per
  * RTO, not per call or per slot (per slot, each slot's RTO fired once per
  * RTO while its calls came and went). An RTO that passes is judged against
- * the receive queue (rx.c's clocks, see rto_lost()): an answer that is only
- * waiting in the queue is not a loss, and the call is judged again later on
- * its slot's own timer (TERN_TIMER_CALL, look_ns), which also carries the
- * explicit ACK of a completed call. A call never fails for unanswered
- * retransmissions: a peer that stays silent while its session probes it is
- * declared dead (session.c), or the call's deadline ends it.
+ * the receive queue (rx.c's clocks, rx.h's tern_rx_seen_since()): an answer
+ * that is only waiting in the queue is not a loss, and the call is judged
+ * again later on its slot's own timer (TERN_TIMER_CALL, look_ns), which
+ * also carries the explicit ACK of a completed call. A call never fails
+ * for unanswered retransmissions: a peer that stays silent while its
+ * session probes it is declared dead (session.c), or the call's deadline
+ * ends it.
  */
 #include <string.h>
 
@@ -49,6 +50,7 @@
 #include "cc.h"
 #include "credits.h"
 #include "loss.h"
+#include "rx.h"
 #include "session.h"
 #include "status.h"
 #include "tx.h"
@@ -925,20 +927,6 @@ static inline uint64_t rto_at(const struct call_slot *c)
 }
 
 /*
- * The RTO passed at due, now. Is the missing answer lost, or only waiting in
- * the receive queue? An answer that arrived before `due` has been seen if a
- * receive burst that started after due emptied the queue: then it is lost.
- * If bursts since due kept finding the queue full (sustained load), it is
- * lost once they have done so for an RTO more ("about one RTO after it was
- * due"). If no burst has run since due (a callback held the poll), it
- * cannot be judged yet: 0, and the caller looks again after the next one.
- */
-static int rto_lost(const struct tern_ep *ep, uint64_t due, uint64_t rto)
-{
-	return ep->rx_clear_ns >= due || ep->rx_burst_ns >= due + rto;
-}
-
-/*
  * Are calls sent no later than c still being answered (within the last
  * RTO)? Then the peer is working through a queue in which c waits its turn
  * — 20,000 sessions' first calls sent at once, say, whose RTO no sample
@@ -1055,13 +1043,12 @@ static void call_judge(struct tern_ep *ep, struct call_slot *c, uint64_t now)
 		look_again(ep, c, now + (waited > rto ? waited : rto));
 		return;
 	}
-	if (!rto_lost(ep, due, rto)) {
-		/* Look again once the receive queue has been seen: after the next
-		 * burst, or, while it stays full, an RTO after due. */
-		uint64_t again = ep->rx_burst_ns >= due ? due + rto : now + 1;
-		if (again <= now)
-			again = now + 1; /* after the next burst, never within this poll */
-		look_again(ep, c, again);
+	if (!tern_rx_seen_since(ep, due, rto)) {
+		/* The RTO passed at due, but the answer may only be waiting in
+		 * the receive queue (rx.h): look again once the queue has been
+		 * seen — after the next burst, or, while it stays full, an RTO
+		 * after due. */
+		look_again(ep, c, tern_rx_look_again(ep, due, rto, now));
 		return;
 	}
 	ep->st.rto_events++;

@@ -10,7 +10,11 @@
  * through a small open-addressing table. A CONNECT with a new nonce from the
  * same client session means the client started over: the old session goes.
  * A client retransmits its CONNECT with backoff until CONNECT_OK or
- * connect_timeout_ns, from the session's timer.
+ * connect_timeout_ns, from the session's timer; like a call's RTO (call.c),
+ * a retransmission that comes due is judged against the receive queue
+ * (rx.h's tern_rx_seen_since()): while the CONNECT_OK may be waiting there
+ * — under load, bursts that come back full, or a long callback — the timer
+ * looks again later instead of resending.
  *
  * The connect window: an endpoint has at most TERN_CONNECT_WINDOW CONNECTs
  * outstanding; further sessions wait, in order, until one is answered or
@@ -29,6 +33,7 @@
 #include "cc.h"
 #include "crypto.h"
 #include "loss.h"
+#include "rx.h"
 #include "session.h"
 #include "tx.h"
 
@@ -262,6 +267,16 @@ void tern_connect_timer(struct tern_session *s)
 		return;
 	}
 	if (s->cw_state == 2 && now >= s->hs_next_ns) {
+		if (!tern_rx_seen_since(ep, s->hs_next_ns, s->hs_backoff_ns)) {
+			/* Its CONNECT_OK may be waiting in the receive queue
+			 * (a full burst, a long callback): no retransmission
+			 * until the queue has been seen (rx.h), nor past the
+			 * deadline. */
+			uint64_t again = tern_rx_look_again(ep, s->hs_next_ns, s->hs_backoff_ns, now);
+			tern_wheel_arm(&ep->wheel, &s->timer,
+				       again < s->hs_deadline_ns ? again : s->hs_deadline_ns);
+			return;
+		}
 		tern_connect_resend(s);
 		s->hs_sent_ns = 0; /* resent: its answer is no RTT sample (Karn) */
 		s->hs_backoff_ns *= 2;

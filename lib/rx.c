@@ -12,6 +12,12 @@
  * At the end of each burst, one hook: credits.c sends the credit returns it
  * coalesced over the burst.
  *
+ * Each burst also sets the receive-queue clocks (ep->rx_burst_ns,
+ * rx_clear_ns): when the queue was last looked at and last seen empty. A
+ * wait for an answer that times out (a call's RTO, a CONNECT's
+ * retransmission) counts as a loss only once they say the answer is not
+ * just waiting in the queue (rx.h's tern_rx_seen_since()).
+ *
  * The network is hostile: every field is checked before use, lengths first,
  * and a bad packet is dropped and counted by reason (tern_stats.drops). A
  * packet naming a session we do not have is answered with RESET, so a peer
@@ -274,7 +280,8 @@ int tern_rx_poll(struct tern_ep *ep)
 	unsigned n = ep->ops->rx_burst(ep->drv, ep->rx, TERN_RX_BURST);
 	/* The queue was looked at now; a burst short of full emptied it:
 	 * everything that arrived before this poll began has been seen (the
-	 * clocks call.c judges RTOs by). */
+	 * clocks rx.h's tern_rx_seen_since() judges RTOs and CONNECT
+	 * retransmissions by). */
 	ep->rx_burst_ns = ep->now;
 	if (tern_likely(n < TERN_RX_BURST))
 		ep->rx_clear_ns = ep->now;

@@ -469,9 +469,10 @@ struct tern_ep {
 	uint64_t cc_target_ns; /* congestion control: queueing delay aimed at (0: off, no TERN_EP_CC) */
 	uint64_t keepalive_ns, idle_timeout_ns, probe_ns;
 	uint64_t rng;        /* xorshift state (timer jitter) */
-	/* Receive-queue clocks (rx.c), for judging RTOs (call.c): poll start
-	 * times of the last receive burst, and of the last one that emptied
-	 * the queue. */
+	/* Receive-queue clocks (rx.c), for judging RTOs (call.c) and CONNECT
+	 * retransmissions (connect.c) by rx.h's tern_rx_seen_since(): poll
+	 * start times of the last receive burst, and of the last one that
+	 * emptied the queue. */
 	uint64_t rx_burst_ns, rx_clear_ns;
 	/* The most recently answered call (call.c): when it was first sent, and
 	 * when its answer came: while answers keep coming for calls sent no later

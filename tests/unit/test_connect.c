@@ -2,8 +2,9 @@
  * test_connect.c — lib/connect.c, the handshake that opens a session: the
  * server's acceptance (CONNECT_OK's fields, retransmitted CONNECTs, a new
  * nonce, a full server, bad CONNECTs, the dedup table), the client's
- * CONNECT, its retransmission and backoff, the CONNECT_OKs it refuses and
- * the values it adopts, and the connect window. Plain sessions; the
+ * CONNECT, its retransmission and backoff (judged against the receive
+ * queue), the CONNECT_OKs it refuses and the values it adopts, and the
+ * connect window. Plain sessions; the
  * authenticated handshake is test_noise.c's.
  *
  * Driven by injected packets on the virtual clock (fixture.h's sessions).
@@ -679,6 +680,230 @@ static void connect_timer__backoff_capped(void)
 	teardown();
 }
 
+/* --- retransmission judged against the receive queue ------------------------------- */
+
+/* n datagrams too short for a header (dropped, never answered): a burst
+ * of TERN_RX_BURST of them comes back full, and the queue is not seen empty. */
+static void junk(unsigned n, const struct inj_peer *p)
+{
+	for (unsigned i = 0; i < n; i++)
+		inj_push_raw(d, "x", 1, &p->addr, 0);
+}
+
+/* The timing wheel fires a timer in the first tick (1.024 µs) at or after
+ * its time: a clock moved to a time plus SLACK is past it. */
+#define SLACK (2 * US)
+
+/* An endpoint set up with cfg (NULL: sess_config()) that has sent its
+ * CONNECT to p (p's defaults); NULL if any of it failed. */
+static struct tern_session *connecting(const struct tern_ep_config *cfg, struct inj_peer *p,
+				       struct tern_wire_hs *chs)
+{
+	if ((cfg != NULL ? sess_setup_cfg(cfg) : sess_setup()) != 0)
+		return NULL;
+	inj_peer_init(p, ep, NULL);
+	return start_connect(p, chs);
+}
+
+/* Advance the virtual clock to t (no poll). */
+static void clock_to(uint64_t t)
+{
+	if (t > inj_clock())
+		inj_clock_advance(t - inj_clock());
+}
+
+/* Under load the first burst of a poll comes back full and the CONNECT_OK
+ * waits behind it while the retransmission comes due in that poll: it is
+ * not lost, and no second CONNECT goes (scale_loop_20k sent 39,584
+ * CONNECTs for 20,000 sessions so). */
+static void connect_timer__answer_behind_full_burst_not_resent(void)
+{
+	struct inj_peer p;
+	struct tern_wire_hs chs, hs;
+	struct tern_hdr h;
+	struct tern_session *s = connecting(NULL, &p, &chs);
+	REQUIRE(s != NULL);
+	CHECK_EQ(stats().connects_sent, 1);
+	inj_tick(ep, s->hs_backoff_ns / 2); /* the queue seen empty before due */
+	junk(TERN_RX_BURST, &p);
+	connect_ok(&p, &chs, 0, &h, &hs);
+	inj_send_hs(&p, &h, &hs);
+	clock_to(s->hs_next_ns + SLACK);
+	tern_poll(ep); /* a full burst, then the timer */
+	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTING);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 0);
+	CHECK_EQ(stats().connects_sent, 1);
+	tern_poll(ep); /* the CONNECT_OK */
+	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTED);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 0);
+	CHECK_EQ(stats().connects_sent, 1);
+	CHECK_EQ(stats().drops[TERN_DROP_SHORT], TERN_RX_BURST);
+	teardown();
+}
+
+/* A callback held the poll past the retransmission time: no burst has seen
+ * the queue since the CONNECT was due, so the timer looks again after the
+ * next one. If the CONNECT_OK arrived meanwhile, that burst finds it and no
+ * second CONNECT goes; if nothing came, the CONNECT goes then. */
+static struct tern_session *slow_sess;  /* its CONNECTED event runs long */
+static struct inj_peer *slow_peer;       /* whose CONNECT_OK arrives meanwhile (or NULL) */
+static const struct tern_wire_hs *slow_chs;
+static uint64_t slow_until;
+
+static void slow_on_session(struct tern_session *s, enum tern_session_event ev, int err, void *ctx)
+{
+	(void)err;
+	(void)ctx;
+	if (s != slow_sess || ev != TERN_SESSION_CONNECTED)
+		return;
+	clock_to(slow_until);
+	if (slow_peer != NULL) {
+		struct tern_hdr h;
+		struct tern_wire_hs hs;
+		connect_ok(slow_peer, slow_chs, 0, &h, &hs);
+		inj_send_hs(slow_peer, &h, &hs);
+	}
+}
+
+static void long_callback(int answered)
+{
+	struct tern_ep_config cfg;
+	sess_config(&cfg);
+	cfg.on_session = slow_on_session;
+	REQUIRE(sess_setup_cfg(&cfg) == 0);
+	struct inj_peer pa, pb;
+	inj_peer_init(&pa, ep, NULL);
+	inj_peer_init(&pb, ep, NULL);
+	pb.id = 8;
+	struct tern_wire_hs chs_a, chs_b, hs;
+	struct tern_hdr h;
+	struct tern_session *a = start_connect(&pa, &chs_a);
+	struct tern_session *b = start_connect(&pb, &chs_b);
+	REQUIRE(a != NULL && b != NULL);
+	CHECK_EQ(stats().connects_sent, 2);
+	/* B's answer comes before A's CONNECT is due; B's event runs until
+	 * after it (and A's answer arrives then). */
+	slow_sess = b;
+	slow_peer = answered ? &pa : NULL;
+	slow_chs = &chs_a;
+	uint64_t due = a->hs_next_ns;
+	slow_until = due + MS / 10;
+	inj_tick(ep, a->hs_backoff_ns / 2);
+	connect_ok(&pb, &chs_b, 0, &h, &hs);
+	inj_send_hs(&pb, &h, &hs);
+	tern_poll(ep);
+	CHECK_EQ(tern_session_state(b), TERN_SS_CONNECTED);
+	CHECK_EQ(tern_session_state(a), TERN_SS_CONNECTING);
+	CHECK(inj_clock() > due + SLACK);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 0);
+	CHECK_EQ(stats().connects_sent, 2);
+	inj_tick(ep, SLACK); /* the next burst */
+	if (answered) {
+		CHECK_EQ(tern_session_state(a), TERN_SS_CONNECTED);
+		CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 0);
+		CHECK_EQ(stats().connects_sent, 2);
+	} else {
+		CHECK_EQ(tern_session_state(a), TERN_SS_CONNECTING);
+		const struct inj_pkt *q = inj_expect_tx(d, TERN_PKT_CONNECT);
+		CHECK(q != NULL && q->h.src_session == a->id);
+		CHECK_EQ(stats().connects_sent, 3);
+	}
+	slow_sess = NULL;
+	teardown();
+}
+
+static void connect_timer__answer_queued_during_long_callback_not_resent(void)
+{
+	long_callback(1);
+}
+
+static void connect_timer__long_callback_then_queue_empty_resends(void)
+{
+	long_callback(0);
+}
+
+/* Real loss: the queue seen empty after the CONNECT was due, and the
+ * CONNECT goes again — at once when the poll's burst emptied it; after a
+ * full burst (judged not lost), a backoff after it was due (call.c's rule
+ * for RTOs: bursts were seen full since due, so the timer looks again
+ * then rather than at every poll), the queue having been seen empty. */
+static void connect_timer__queue_seen_empty_resends(void)
+{
+	struct inj_peer p;
+	struct tern_wire_hs chs;
+	struct tern_session *s = connecting(NULL, &p, &chs);
+	REQUIRE(s != NULL);
+	clock_to(s->hs_next_ns + SLACK);
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 1);
+	CHECK_EQ(stats().connects_sent, 2);
+	/* The next one comes due in a poll whose burst is full of junk. */
+	uint64_t due = s->hs_next_ns, backoff = s->hs_backoff_ns;
+	junk(TERN_RX_BURST, &p);
+	clock_to(due + SLACK);
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 0);
+	inj_tick(ep, SLACK); /* the queue is seen empty: nothing was waiting */
+	clock_to(due + backoff + SLACK);
+	tern_poll(ep);
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 1);
+	CHECK_EQ(stats().connects_sent, 3);
+	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTING);
+	teardown();
+}
+
+/* Bursts that keep coming back full do not hold the retransmission back
+ * for ever: it goes once they have done so for a whole backoff more. */
+static void connect_timer__queue_full_for_a_backoff_resends(void)
+{
+	struct inj_peer p;
+	struct tern_wire_hs chs;
+	struct tern_session *s = connecting(NULL, &p, &chs);
+	REQUIRE(s != NULL);
+	uint64_t due = s->hs_next_ns, backoff = s->hs_backoff_ns;
+	uint64_t step = backoff / 8, sent_at = 0;
+	for (int t = 0; t < 40 && sent_at == 0; t++) {
+		junk(TERN_RX_BURST, &p);
+		inj_tick(ep, step);
+		if (inj_skip_tx(d, TERN_PKT_CONNECT) != 0)
+			sent_at = inj_clock();
+	}
+	CHECK(sent_at >= due + backoff);
+	CHECK(sent_at <= due + backoff + step); /* at the first poll past it */
+	CHECK_EQ(stats().connects_sent, 2);
+	teardown();
+}
+
+/* The handshake deadline holds while the queue stays full: a look again
+ * that would fall after it is cut to it. */
+static void connect_timer__deadline_holds_under_full_queue(void)
+{
+	struct tern_ep_config cfg;
+	sess_config(&cfg);
+	cfg.connect_timeout_ns = 3 * MS / 2; /* after the first due (1 ms), before due + backoff */
+	struct inj_peer p;
+	struct tern_wire_hs chs;
+	struct tern_session *s = connecting(&cfg, &p, &chs);
+	REQUIRE(s != NULL);
+	uint64_t deadline = s->hs_deadline_ns;
+	REQUIRE(s->hs_next_ns < deadline && s->hs_next_ns + s->hs_backoff_ns > deadline);
+	junk(TERN_RX_BURST, &p);
+	clock_to(s->hs_next_ns + SLACK);
+	tern_poll(ep); /* due, judged not lost: looks again at the deadline */
+	CHECK_EQ(inj_skip_tx(d, TERN_PKT_CONNECT), 0);
+	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTING);
+	junk(TERN_RX_BURST, &p);
+	clock_to(deadline + SLACK);
+	tern_poll(ep);
+	CHECK_EQ(tern_session_state(s), TERN_SS_FAILED);
+	REQUIRE(evs.n == 1);
+	CHECK_EQ(evs.ev[0], TERN_SESSION_FAILED);
+	CHECK_EQ(evs.err[0], -ETIMEDOUT);
+	CHECK_EQ(stats().connects_sent, 1);
+	tern_session_close(s);
+	teardown();
+}
+
 /* The index in s[] of the session a CONNECT came from; -1 if none. */
 static int connect_from(const struct inj_pkt *q, struct tern_session *const *s, int n)
 {
@@ -788,5 +1013,11 @@ int main(void)
 	RUN(on_connect_ok__negotiated_values_used);
 	RUN(connect_timer__backoff_capped);
 	RUN(connect_start__window_holds_the_rest_in_order);
+	RUN(connect_timer__answer_behind_full_burst_not_resent);
+	RUN(connect_timer__answer_queued_during_long_callback_not_resent);
+	RUN(connect_timer__long_callback_then_queue_empty_resends);
+	RUN(connect_timer__queue_seen_empty_resends);
+	RUN(connect_timer__queue_full_for_a_backoff_resends);
+	RUN(connect_timer__deadline_holds_under_full_queue);
 	return check_exit();
 }

@@ -1,6 +1,6 @@
 /*
- * test_wheel.c — lib/wheel.c: the timing wheel. Firing at and between tick
- * boundaries, re-arming, cancelling (also inside a firing batch, with owners
+ * test_timers.c — lib/timers.c: the timing wheel. Firing at and between
+ * tick boundaries, re-arming (also "by" and "near" an expiry), cancelling (also inside a firing batch, with owners
  * freed by their callbacks), 100,000 timers in one advance, far timers
  * through every level and the overflow, the cost of long idle gaps, the
  * wrap of the uint64 clock, tern_wheel_next, and a randomized comparison
@@ -174,6 +174,33 @@ static void wheel_rearm__later(void)
 	tern_wheel_arm(&w, &o[0].timer, 30 * HOUR);
 	CHECK_EQ(pop_one(30 * HOUR - 1), -1);
 	CHECK_EQ(pop_one(30 * HOUR), 0);
+}
+
+/* tern_wheel_arm_near: left where it is when armed at most slack before
+ * the expiry, moved when armed earlier than that or later than the expiry. */
+static void wheel_arm_near__keeps_within_slack_moves_otherwise(void)
+{
+	struct owner o[1];
+	setup(10, 0, o, 1);
+	tern_wheel_arm_near(&w, &o[0].timer, 10 * MS, 2 * MS); /* not armed: armed */
+	tern_wheel_arm_near(&w, &o[0].timer, 11 * MS, 2 * MS); /* 1 ms early: kept */
+	tern_wheel_arm_near(&w, &o[0].timer, 12 * MS, 2 * MS); /* 2 ms early: kept */
+	CHECK_EQ(w.armed, 1);
+	CHECK_EQ(pop_one(10 * MS - 1), -1);
+	CHECK_EQ(pop_one(10 * MS + 1023), 0);
+	/* Over the slack early: moved later, not fired at the old time. */
+	tern_wheel_arm_near(&w, &o[0].timer, 20 * MS, 2 * MS);
+	tern_wheel_arm_near(&w, &o[0].timer, 30 * MS, 2 * MS);
+	CHECK_EQ(w.armed, 1);
+	CHECK_EQ(pop_one(20 * MS + 1023), -1);
+	CHECK_EQ(pop_one(30 * MS - 1), -1);
+	CHECK_EQ(pop_one(30 * MS + 1023), 0);
+	/* Armed after the expiry: moved earlier, whatever the slack. */
+	tern_wheel_arm(&w, &o[0].timer, 50 * MS);
+	tern_wheel_arm_near(&w, &o[0].timer, 40 * MS, 100 * MS);
+	CHECK_EQ(pop_one(40 * MS + 1023), 0);
+	CHECK_EQ(pop_one(50 * MS + 1023), -1);
+	CHECK_EQ(w.armed, 0);
 }
 
 static void wheel_cancel__armed(void)
@@ -795,6 +822,7 @@ int main(void)
 	RUN(wheel_arm__in_the_past);
 	RUN(wheel_rearm__earlier);
 	RUN(wheel_rearm__later);
+	RUN(wheel_arm_near__keeps_within_slack_moves_otherwise);
 	RUN(wheel_cancel__armed);
 	RUN(wheel_cancel__unarmed_is_a_noop);
 	RUN(wheel_cancel__after_it_fired_is_a_noop);

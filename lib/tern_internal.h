@@ -415,6 +415,7 @@ struct tern_session {
 	uint32_t bl_len;
 	uint32_t pins;     /* callbacks running that must not see the session freed */
 	struct tern_session *unext, *uprev; /* used-sessions list (teardown, destroy) */
+	void *mem; /* the allocation the session is aligned in (what free() takes) */
 	/* security */
 	uint64_t hs_key; /* CONNECT dedup key: the client epoch (plain) or cid (secure) */
 	struct tern_aead *tx_aead, *rx_aead;

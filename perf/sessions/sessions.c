@@ -74,14 +74,20 @@ static struct tern_ep *make_ep(const struct opts *o, const char *bind, uint32_t 
 	return ep;
 }
 
-static long rss_kib(void)
+/* A size from /proc/self/status in KiB: key "VmRSS:" (resident now) or
+ * "VmHWM:" (the most it ever was), -1 if not found. */
+static long status_kib(const char *key)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
 	long kib = -1;
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+	size_t klen = strlen(key);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, klen) == 0) {
+			kib = strtol(line + klen, NULL, 10);
 			break;
+		}
+	}
 	if (f != NULL)
 		fclose(f);
 	return kib;
@@ -101,7 +107,8 @@ static int run_server(const struct opts *o)
 	if (ep == NULL || tern_handle(ep, T_ECHO, echo, NULL, TERN_RRA) != 0)
 		return 2;
 	char addr[96];
-	printf("listening %s rss_kib %ld\n", tern_ep_addr(ep, addr, sizeof(addr)), rss_kib());
+	printf("listening %s rss_kib %ld\n", tern_ep_addr(ep, addr, sizeof(addr)),
+	       status_kib("VmRSS:"));
 	fflush(stdout);
 	while (!stop) {
 		if (o->busy_poll)
@@ -112,10 +119,12 @@ static int run_server(const struct opts *o)
 			report = 0;
 			struct tern_stats st;
 			tern_ep_stats(ep, &st);
-			printf("server sessions_open %" PRIu64 " rss_kib %ld cpu_s %.3f rx_pkts %" PRIu64
+			/* hwm_kib: the peak, while all sessions were open (by
+			 * now the client may have closed them). */
+			printf("server sessions_open %" PRIu64 " rss_kib %ld hwm_kib %ld cpu_s %.3f rx_pkts %" PRIu64
 			       " tx_pkts %" PRIu64 " executed %" PRIu64 " dup %" PRIu64 " dead %" PRIu64
 			       "\n",
-			       st.sessions_open, rss_kib(), cpu_s(), st.rx_pkts, st.tx_pkts,
+			       st.sessions_open, status_kib("VmRSS:"), status_kib("VmHWM:"), cpu_s(), st.rx_pkts, st.tx_pkts,
 			       st.requests_executed, st.requests_dup, st.sessions_dead);
 			fflush(stdout);
 		}

@@ -287,7 +287,7 @@ int tern_rx_poll(struct tern_ep *ep)
 		ep->rx_clear_ns = ep->now;
 	if (n == 0)
 		return 0;
-	/* Only where sessions outgrow the caches (a few hundred of 3.3 KiB
+	/* Only where sessions outgrow the caches (a few hundred of 3.5 KiB
 	 * pass the L2): below, the pass costs more than the misses it saves. */
 	if (n > 1 && ep->cfg.max_sessions - ep->nfree >= TERN_PREFETCH_SESSIONS)
 		prefetch_burst(ep, ep->rx, n);

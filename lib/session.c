@@ -40,7 +40,7 @@ void (*tern_session_free_hook)(const struct tern_session *s);
 
 /*
  * One allocation per session: the session, its call slots and its serve
- * slots (3.3 KiB with the default 8 slots). Memory follows the sessions in
+ * slots (3.5 KiB with the default 8 slots). Memory follows the sessions in
  * use; an unused id costs its pointer and its free-list entry.
  */
 struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)

@@ -505,6 +505,8 @@ struct tern_ep {
 	uint32_t cw_inflight;
 	struct tern_session *cw_head, *cw_tail;
 	uint64_t cw_srtt_ns, cw_rttvar_ns; /* CONNECT -> CONNECT_OK round trips */
+	struct tern_rack cw_rack; /* CONNECT_OKs, as rack is for calls (loss.h) */
+	uint64_t cw_sent_ns;      /* the last CONNECT's send time (distinct, in order) */
 
 	struct call_slot *done; /* one-way calls whose last packet is out */
 	uint32_t running;       /* requests executing (all sessions) */

@@ -487,12 +487,8 @@ __attribute__((always_inline)) static inline void complete(struct call_slot *c, 
 		tern_call_unstall(c);
 	/* The callee keeps an answer (data or error) until acknowledged. */
 	int answered = !c->oneway && c->resp_npkts != 0;
-	if (answered && c->start_ns > ep->rack_sent_ns) {
-		ep->rack_sent_ns = c->start_ns;
-		ep->rack_at_ns = ep->now;
-	} else if (answered) {
-		ep->rack_at_ns = ep->now;
-	}
+	if (answered)
+		tern_rack_answered(&ep->rack, c->start_ns, ep->now);
 	answered |= !c->oneway && status != 0 && status != -ETIMEDOUT && status != -ECONNRESET &&
 		    status != -ECANCELED;
 	if (answered && s->state == SESS_CONNECTED) {
@@ -926,25 +922,6 @@ static inline uint64_t rto_at(const struct call_slot *c)
 	return c->sent_ns + tern_rto(c->s, c->backoff);
 }
 
-/*
- * Are calls sent no later than c still being answered (within the last
- * RTO)? Then the peer is working through a queue in which c waits its turn
- * — 20,000 sessions' first calls sent at once, say, whose RTO no sample
- * could have told — and c is not lost yet. An answer to a call sent after
- * c, or no answer for an RTO, and c's RTO counts (RACK's rule: a loss is
- * inferred from later packets delivered, or from time).
- */
-static int turn_coming(const struct tern_ep *ep, const struct call_slot *c, uint64_t now,
-		       uint64_t rto)
-{
-	if (c->start_ns == 0 || ep->rack_sent_ns == 0 || ep->rack_sent_ns > c->start_ns)
-		return 0;
-	/* "Still coming": an answer within the last RTO, or within a quarter of
-	 * how long c has waited (a long queue drains in bursts). */
-	uint64_t waited = now - c->start_ns;
-	return now - ep->rack_at_ns < (rto > waited / 4 ? rto : waited / 4);
-}
-
 /* The earlier of rto (rto_at(c); 0: not running) and c's deadline. */
 static inline uint64_t rto_or_deadline(const struct call_slot *c, uint64_t rto)
 {
@@ -1036,11 +1013,12 @@ static void call_judge(struct tern_ep *ep, struct call_slot *c, uint64_t now)
 		return;
 	}
 	uint64_t rto = tern_rto(s, c->backoff);
-	if (turn_coming(ep, c, now, rto)) {
-		/* Look again once it has waited as long again (a queue of 50,000
-		 * calls is then looked at a few times per call, not per RTO). */
-		uint64_t waited = now - c->start_ns;
-		look_again(ep, c, now + (waited > rto ? waited : rto));
+	if (tern_rack_turn_coming(&ep->rack, c->start_ns, rto, now)) {
+		/* Calls sent no later than c are still being answered: the peer
+		 * is working through a queue in which c waits its turn — 20,000
+		 * sessions' first calls sent at once, say, whose RTO no sample
+		 * could have told — and c is not lost yet (loss.h). */
+		look_again(ep, c, tern_rack_look_again(c->start_ns, rto, now));
 		return;
 	}
 	if (!tern_rx_seen_since(ep, due, rto)) {

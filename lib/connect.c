@@ -11,10 +11,15 @@
  * same client session means the client started over: the old session goes.
  * A client retransmits its CONNECT with backoff until CONNECT_OK or
  * connect_timeout_ns, from the session's timer; like a call's RTO (call.c),
- * a retransmission that comes due is judged against the receive queue
- * (rx.h's tern_rx_seen_since()): while the CONNECT_OK may be waiting there
- * — under load, bursts that come back full, or a long callback — the timer
- * looks again later instead of resending.
+ * a retransmission that comes due is first judged by the order of the
+ * answers (loss.h's RACK rule): while CONNECT_OKs keep coming for CONNECTs
+ * sent no later than this one, the server is working through its queue and
+ * this one waits its turn there (a process descheduled past the backoff
+ * finds the server behind, not the CONNECT lost); then against the receive
+ * queue (rx.h's tern_rx_seen_since()): while the CONNECT_OK may be waiting
+ * there — under load, bursts that come back full, or a long callback. Either
+ * way the timer looks again later instead of resending, never past the
+ * deadline.
  *
  * The connect window: an endpoint has at most TERN_CONNECT_WINDOW CONNECTs
  * outstanding; further sessions wait, in order, until one is answered or
@@ -209,15 +214,26 @@ static uint64_t connect_rto(const struct tern_ep *ep)
 	return rto > floor ? rto : floor;
 }
 
+/* A CONNECT leaves now: its send time, distinct and in send order (a
+ * nanosecond after the last one sent in the same poll, never 0), so that
+ * the order of the answers tells which CONNECTs were sent before which
+ * (loss.h's RACK rule): the server answers in the order they left. */
+static uint64_t connect_stamp(struct tern_ep *ep)
+{
+	uint64_t t = ep->now > ep->cw_sent_ns ? ep->now : ep->cw_sent_ns + 1;
+	ep->cw_sent_ns = t;
+	return t;
+}
+
 /* Send s's CONNECT now: it takes a place in the window. */
 static void connect_send(struct tern_session *s)
 {
 	struct tern_ep *ep = s->ep;
 	s->cw_state = 2;
 	ep->cw_inflight++;
-	s->hs_sent_ns = ep->now != 0 ? ep->now : 1;
+	s->hs_sent_ns = connect_stamp(ep);
 	s->hs_backoff_ns = connect_rto(ep);
-	s->hs_next_ns = ep->now + s->hs_backoff_ns;
+	s->hs_next_ns = s->hs_sent_ns + s->hs_backoff_ns;
 	tern_connect_resend(s);
 }
 
@@ -267,12 +283,19 @@ void tern_connect_timer(struct tern_session *s)
 		return;
 	}
 	if (s->cw_state == 2 && now >= s->hs_next_ns) {
-		if (!tern_rx_seen_since(ep, s->hs_next_ns, s->hs_backoff_ns)) {
+		/* Its CONNECT (the last one sent) left a backoff before it was due. */
+		uint64_t sent = s->hs_next_ns - s->hs_backoff_ns;
+		uint64_t again = 0;
+		if (tern_rack_turn_coming(&ep->cw_rack, sent, s->hs_backoff_ns, now))
+			/* CONNECTs sent no later than it are still being answered:
+			 * it waits its turn in the server's queue (loss.h). */
+			again = tern_rack_look_again(sent, s->hs_backoff_ns, now);
+		else if (!tern_rx_seen_since(ep, s->hs_next_ns, s->hs_backoff_ns))
 			/* Its CONNECT_OK may be waiting in the receive queue
 			 * (a full burst, a long callback): no retransmission
-			 * until the queue has been seen (rx.h), nor past the
-			 * deadline. */
-			uint64_t again = tern_rx_look_again(ep, s->hs_next_ns, s->hs_backoff_ns, now);
+			 * until the queue has been seen (rx.h). */
+			again = tern_rx_look_again(ep, s->hs_next_ns, s->hs_backoff_ns, now);
+		if (again != 0) { /* not lost yet: look again, not past the deadline */
 			tern_wheel_arm(&ep->wheel, &s->timer,
 				       again < s->hs_deadline_ns ? again : s->hs_deadline_ns);
 			return;
@@ -282,7 +305,7 @@ void tern_connect_timer(struct tern_session *s)
 		s->hs_backoff_ns *= 2;
 		if (s->hs_backoff_ns > 200 * TERN_MS)
 			s->hs_backoff_ns = 200 * TERN_MS;
-		s->hs_next_ns = now + s->hs_backoff_ns;
+		s->hs_next_ns = connect_stamp(ep) + s->hs_backoff_ns;
 	}
 	connect_arm(s);
 }
@@ -402,6 +425,9 @@ void tern_on_connect_ok(struct tern_ep *ep, struct tern_session *s, const struct
 		tern_rx_drop(ep, TERN_DROP_STALE);
 		return;
 	}
+	/* The server has answered CONNECTs up to this one's (its first, if it
+	 * was sent once; resent, the answer may be to either). */
+	tern_rack_answered(&ep->cw_rack, s->hs_sent_ns, ep->now);
 	if (h->status != 0) {
 		tern_session_fail(s, -(int)h->status, TERN_SESSION_FAILED);
 		return;

@@ -1,5 +1,7 @@
 /*
- * loss.h — round-trip time and retransmission timeout of a session (loss.c).
+ * loss.h — round-trip time and retransmission timeout of a session (loss.c),
+ * and the rule that tells a lost answer from one that waits its turn in the
+ * peer's queue (RACK's), for call.c's RTOs and connect.c's CONNECTs.
  */
 #ifndef TERN_LOSS_H
 #define TERN_LOSS_H
@@ -51,5 +53,47 @@ static inline uint64_t tern_rto(const struct tern_session *s, uint32_t backoff)
  * spurious, the path is slower than the RTO — double it (once per RTO
  * period) until a valid sample comes. */
 void tern_rto_spurious(struct tern_session *s, uint64_t now);
+
+/*
+ * RACK's rule (RFC 8985: a loss is inferred from later things answered, or
+ * from time). A peer answers what it receives in order; with a queue in
+ * front of it — 20,000 sessions' CONNECTs or first calls sent at once —
+ * a thing may wait there past any wait it was given, without being lost.
+ * struct tern_rack (tern_internal.h) records the answers to one kind of
+ * thing; these are the rule's three parts.
+ */
+
+/* An answer came at now to a thing first sent at sent (0: not known, e.g.
+ * resent: the answer may be to either transmission). */
+static inline void tern_rack_answered(struct tern_rack *r, uint64_t sent, uint64_t now)
+{
+	if (sent > r->sent_ns)
+		r->sent_ns = sent;
+	r->at_ns = now;
+}
+
+/* A thing sent at sent has had its wait `wait` without an answer: is its
+ * turn coming? Yes while answers keep coming for things sent no later than
+ * it: the latest-sent thing answered was sent no later, and an answer came
+ * within the last wait, or within a quarter of how long it has waited (a
+ * long queue drains in bursts). An answer to a thing sent after it, or none
+ * for that long, and it is lost. */
+static inline int tern_rack_turn_coming(const struct tern_rack *r, uint64_t sent, uint64_t wait,
+					uint64_t now)
+{
+	if (sent == 0 || r->sent_ns == 0 || r->sent_ns > sent)
+		return 0;
+	uint64_t waited = now - sent;
+	return now - r->at_ns < (wait > waited / 4 ? wait : waited / 4);
+}
+
+/* If so: when to look again — once it has waited as long again, and at
+ * least a wait on (a queue of 50,000 calls is then looked at a few times
+ * per call, not per RTO). */
+static inline uint64_t tern_rack_look_again(uint64_t sent, uint64_t wait, uint64_t now)
+{
+	uint64_t waited = now - sent;
+	return now + (waited > wait ? waited : wait);
+}
 
 #endif /* TERN_LOSS_H */

@@ -455,6 +455,13 @@ struct post_item {
 	void *arg;
 };
 
+/* What answers have come for one kind of thing an endpoint sends and a peer
+ * answers in order (its calls, its CONNECTs), for loss.h's RACK rule. */
+struct tern_rack {
+	uint64_t sent_ns; /* the latest first transmission answered (0: none yet) */
+	uint64_t at_ns;   /* when an answer last came */
+};
+
 struct tern_ep {
 	struct tern_ep_config cfg; /* defaults applied; strings not kept */
 	struct tern_drv *drv;
@@ -475,10 +482,10 @@ struct tern_ep {
 	 * start times of the last receive burst, and of the last one that
 	 * emptied the queue. */
 	uint64_t rx_burst_ns, rx_clear_ns;
-	/* The most recently answered call (call.c): when it was first sent, and
-	 * when its answer came: while answers keep coming for calls sent no later
-	 * than a call, that call is waiting its turn, not lost. */
-	uint64_t rack_sent_ns, rack_at_ns;
+	/* Answers to calls (call.c), by loss.h's RACK rule: while answers keep
+	 * coming for calls sent no later than a call, that call is waiting its
+	 * turn, not lost. */
+	struct tern_rack rack;
 
 	struct handler *htab[256]; /* two-level: htab[type >> 8][type & 255] */
 
@@ -498,6 +505,8 @@ struct tern_ep {
 	uint32_t cw_inflight;
 	struct tern_session *cw_head, *cw_tail;
 	uint64_t cw_srtt_ns, cw_rttvar_ns; /* CONNECT -> CONNECT_OK round trips */
+	struct tern_rack cw_rack; /* CONNECT_OKs, as rack is for calls (loss.h) */
+	uint64_t cw_sent_ns;      /* the last CONNECT's send time (distinct, in order) */
 
 	struct call_slot *done; /* one-way calls whose last packet is out */
 	uint32_t running;       /* requests executing (all sessions) */

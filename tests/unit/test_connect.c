@@ -2,9 +2,9 @@
  * test_connect.c — lib/connect.c, the handshake that opens a session: the
  * server's acceptance (CONNECT_OK's fields, retransmitted CONNECTs, a new
  * nonce, a full server, bad CONNECTs, the dedup table), the client's
- * CONNECT, its retransmission and backoff (judged against the receive
- * queue), the CONNECT_OKs it refuses and the values it adopts, and the
- * connect window. Plain sessions; the
+ * CONNECT, its retransmission and backoff (judged by the order of the
+ * answers and against the receive queue), the CONNECT_OKs it refuses and
+ * the values it adopts, and the connect window. Plain sessions; the
  * authenticated handshake is test_noise.c's.
  *
  * Driven by injected packets on the virtual clock (fixture.h's sessions).
@@ -994,6 +994,143 @@ static void connect_start__window_holds_the_rest_in_order(void)
 	teardown();
 }
 
+/* --- retransmission judged by the order of the answers (loss.h's RACK rule) ---------- */
+
+/* NQ sessions whose CONNECTs went in this order, one after the other in
+ * the same poll; peer p[i] is the server's side of s[i]. */
+enum { NQ = 4 };
+struct queue {
+	struct inj_peer p[NQ];
+	struct tern_wire_hs chs[NQ];
+	struct tern_session *s[NQ];
+};
+
+static int queue_setup(struct queue *q)
+{
+	if (sess_setup() != 0)
+		return -1;
+	for (int i = 0; i < NQ; i++) {
+		inj_peer_init(&q->p[i], ep, NULL);
+		q->p[i].id = (uint16_t)(10 + i);
+		q->s[i] = start_connect(&q->p[i], &q->chs[i]);
+		if (q->s[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Run the handshakes for `steps` polls an eighth of a backoff apart, the
+ * server answering s[i] just before poll at[i] (0: never). first[i]: the
+ * poll in which s[i]'s CONNECT first went again (0: never). Returns the
+ * CONNECTs that went again in all. */
+static int queue_run(struct queue *q, const int *at, int steps, int *first)
+{
+	uint64_t step = q->s[0]->hs_backoff_ns / 8;
+	int n = 0;
+	for (int i = 0; i < NQ; i++)
+		first[i] = 0;
+	for (int t = 1; t <= steps; t++) {
+		for (int i = 0; i < NQ; i++) {
+			if (at[i] != t)
+				continue;
+			struct tern_hdr h;
+			struct tern_wire_hs hs;
+			connect_ok(&q->p[i], &q->chs[i], 0, &h, &hs);
+			inj_send_hs(&q->p[i], &h, &hs);
+		}
+		inj_tick(ep, step);
+		const struct inj_pkt *r;
+		while ((r = inj_pop_tx(d)) != NULL) {
+			int i = connect_from(r, q->s, NQ);
+			if (r->h.type != TERN_PKT_CONNECT || i < 0)
+				continue;
+			n++;
+			if (first[i] == 0)
+				first[i] = t;
+		}
+	}
+	return n;
+}
+
+/* The server works through its queue, one CONNECT_OK every half backoff,
+ * in the order the CONNECTs left: the later ones wait past their backoff,
+ * but CONNECT_OKs keep coming for CONNECTs sent before them, so their turn
+ * is coming and none goes again; each connects when its answer comes
+ * (scale_loop_20k, loaded: a process descheduled past the backoff found
+ * the queue empty while the server was only behind, and resent). */
+static void connect_timer__answers_in_order_hold_later_connects(void)
+{
+	struct queue q;
+	REQUIRE(queue_setup(&q) == 0);
+	const int at[NQ] = {4, 8, 12, 16}; /* due at 8: s[1..3] wait past it */
+	int first[NQ];
+	CHECK_EQ(queue_run(&q, at, 24, first), 0);
+	for (int i = 0; i < NQ; i++)
+		CHECK_EQ(tern_session_state(q.s[i]), TERN_SS_CONNECTED);
+	CHECK_EQ(stats().connects_sent, NQ);
+	CHECK_EQ(stats().sessions_connected, NQ);
+	teardown();
+}
+
+/* s[1]'s answer is lost; answers come for s[2], sent after it: s[1] goes
+ * again as soon as its backoff passes (the first poll after), while s[3],
+ * sent after the last CONNECT answered, waits its turn and connects
+ * without a second CONNECT. */
+static void connect_timer__answer_to_a_later_connect_resends(void)
+{
+	struct queue q;
+	REQUIRE(queue_setup(&q) == 0);
+	const int at[NQ] = {2, 0, 6, 12};
+	int first[NQ];
+	CHECK_EQ(queue_run(&q, at, 12, first), 1);
+	CHECK_EQ(first[1], 9);
+	CHECK_EQ(first[3], 0);
+	CHECK_EQ(tern_session_state(q.s[1]), TERN_SS_CONNECTING);
+	CHECK_EQ(tern_session_state(q.s[3]), TERN_SS_CONNECTED);
+	const int late[NQ] = {0, 1, 0, 0}; /* the answer to its second CONNECT */
+	CHECK_EQ(queue_run(&q, late, 1, first), 0);
+	CHECK_EQ(tern_session_state(q.s[1]), TERN_SS_CONNECTED);
+	CHECK_EQ(stats().connects_sent, NQ + 1);
+	teardown();
+}
+
+/* No answer at all: every CONNECT goes again when its backoff passes (the
+ * first poll after), as without the rule, and once only until the doubled
+ * backoff passes. */
+static void connect_timer__no_answers_resend_at_the_backoff(void)
+{
+	struct queue q;
+	REQUIRE(queue_setup(&q) == 0);
+	const int at[NQ] = {0, 0, 0, 0};
+	int first[NQ];
+	CHECK_EQ(queue_run(&q, at, 24, first), NQ);
+	for (int i = 0; i < NQ; i++) {
+		CHECK_EQ(first[i], 9);
+		CHECK_EQ(tern_session_state(q.s[i]), TERN_SS_CONNECTING);
+	}
+	CHECK_EQ(stats().connects_sent, 2 * NQ);
+	teardown();
+}
+
+/* The answers stop: s[0]'s came half a backoff before the others were due,
+ * so they wait then; once none has come for a whole backoff (after poll
+ * 12), they are lost and go again, at the first look after (their turn was
+ * judged coming at 9: the next look is as long again after). */
+static void connect_timer__answers_stop_then_resend(void)
+{
+	struct queue q;
+	REQUIRE(queue_setup(&q) == 0);
+	const int at[NQ] = {4, 0, 0, 0};
+	int first[NQ];
+	CHECK_EQ(queue_run(&q, at, 20, first), NQ - 1);
+	for (int i = 1; i < NQ; i++) {
+		CHECK(first[i] > 12);
+		CHECK(first[i] <= 19);
+	}
+	CHECK_EQ(tern_session_state(q.s[0]), TERN_SS_CONNECTED);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(on_connect__connect_ok_fields);
@@ -1019,5 +1156,9 @@ int main(void)
 	RUN(connect_timer__queue_seen_empty_resends);
 	RUN(connect_timer__queue_full_for_a_backoff_resends);
 	RUN(connect_timer__deadline_holds_under_full_queue);
+	RUN(connect_timer__answers_in_order_hold_later_connects);
+	RUN(connect_timer__answer_to_a_later_connect_resends);
+	RUN(connect_timer__no_answers_resend_at_the_backoff);
+	RUN(connect_timer__answers_stop_then_resend);
 	return check_exit();
 }

@@ -393,6 +393,12 @@ int tern_connect(struct tern_ep *ep, const char *addr, struct tern_session **out
 		tern_session_release(s);
 		return rc;
 	}
+	/* Outside a poll, the CONNECT leaves now, not at the next poll: its
+	 * backoff runs from now, and an application that opens thousands of
+	 * sessions before it polls would otherwise find the first window's
+	 * backoffs run out unanswered and resend them all. */
+	if (ep->in_poll == 0 && ep->ntx != 0)
+		tern_tx_flush(ep);
 	*out = s;
 	return 0;
 }

@@ -292,10 +292,12 @@ int tern_msg_set_len(struct tern_msg *m, size_t len);
 
 /**
  * Open a session to the server endpoint at addr ("ip:port", "[ipv6]:port" or
- * "host:port"). Returns at once: the CONNECT is sent from tern_poll() and
- * retransmitted until answered or connect_timeout_ns passes. Calls may be
- * issued immediately; they wait in the backlog until the session is up, and
- * fail with the connect error if it never comes up.
+ * "host:port"). Returns at once: the CONNECT is sent (called outside
+ * tern_poll(): before it returns; from a callback: with the poll's other
+ * packets) and retransmitted until answered or connect_timeout_ns passes;
+ * while 64 CONNECTs of the endpoint are unanswered, it waits its turn.
+ * Calls may be issued immediately; they wait in the backlog until the
+ * session is up, and fail with the connect error if it never comes up.
  * A bad address is logged (TERN_LOG_ERR, through the endpoint's log hook)
  * with what is wrong, e.g. "tern_connect: "127.0.0.1": no port; expected
  * host:port (e.g. 127.0.0.1:31850) or [ipv6]:port".

@@ -287,8 +287,6 @@ static void hs_remove__dedup_table_survives_removals(void)
 	teardown();
 }
 
-/* --- client role ------------------------------------------------------------------ */
-
 /* --- client role --------------------------------------------------------------- */
 
 static void connect__connect_fields(void)
@@ -297,8 +295,10 @@ static void connect__connect_fields(void)
 	struct tern_session *s;
 	REQUIRE(tern_connect(ep, INJ_PEER_ADDR, &s) == 0);
 	CHECK_EQ(tern_session_state(s), TERN_SS_CONNECTING);
-	CHECK_EQ(inj_tx_count(d), 0); /* sent from tern_poll() */
-	tern_poll(ep);
+	/* Sent at once, not at the next poll: its backoff runs from now
+	 * (perf/sessions/run resent the whole first window of 64 when the
+	 * CONNECTs waited for the poll after thousands of tern_connect()s). */
+	CHECK_EQ(inj_tx_count(d), 1);
 	const struct inj_pkt *r = inj_expect_tx(d, TERN_PKT_CONNECT);
 	REQUIRE(r != NULL);
 	struct tern_addr a;

@@ -51,10 +51,9 @@ struct tern_session *tern_session_alloc(struct tern_ep *ep, int client)
 	size_t size = sizeof(struct tern_session) + n * sizeof(struct call_slot) +
 		      n * sizeof(struct serve_slot);
 	/* On a cache line: the data path's fields fill its first lines.
-	 * calloc rather than an aligned allocation and a memset: memory fresh
-	 * from the system is known zero and stays untouched until used, so
-	 * the resident cost of a session is what it uses (a few hundred
-	 * bytes while one slot is busy, perf/sessions/run). */
+	 * calloc rather than an aligned allocation and a memset: calloc need
+	 * not write memory fresh from the system (known zero), so the
+	 * allocation itself touches no more than it must. */
 	void *mem = calloc(1, size + 63);
 	if (mem == NULL)
 		return NULL;

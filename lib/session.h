@@ -14,10 +14,10 @@
 struct tern_session *tern_session_alloc(struct tern_ep *ep, int client);
 /* Where tern_session_alloc() puts call slot i & (slots - 1) and serve slot
  * i & (slots - 1) of a session of an endpoint of `slots` slots (its
- * cfg.slots; after the session, call slots first),
- * from the session's address alone, without loading from it: the receive
- * path prefetches them with it. A session that agreed to fewer slots than
- * ep's has its slots at the same places, indexed by its own mask. */
+ * cfg.slots; after the session, call slots first), from the session's
+ * address alone, without loading from it: the receive path prefetches them
+ * with it. A session that agreed to fewer slots than its endpoint has its
+ * slots at the same places, indexed by its own mask. */
 static inline char *tern_session_cs_at(struct tern_session *s, uint32_t slots, uint64_t i)
 {
 	return (char *)(s + 1) + (i & (slots - 1)) * sizeof(struct call_slot);

@@ -333,6 +333,19 @@ void echo(struct tern_req *req, void *ctx)
 	tern_respond(req, m);
 }
 
+int sess_setup_moving_peer(struct inj_peer *p, struct tern_addr *old, struct tern_addr *moved)
+{
+	int rc = sess_setup();
+	if (rc != 0)
+		return rc;
+	inj_peer_init(p, ep, NULL);
+	rc = inj_accept(p);
+	if (rc != 0)
+		return rc;
+	*old = p->addr;
+	return tern_addr_parse("192.168.1.9:7777", moved);
+}
+
 struct tern_session *start_connect(struct inj_peer *p, struct tern_wire_hs *chs)
 {
 	struct tern_session *s = NULL;

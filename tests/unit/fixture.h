@@ -98,6 +98,10 @@ extern struct events evs;
 void sess_config(struct tern_ep_config *cfg);
 int sess_setup_cfg(const struct tern_ep_config *cfg);
 int sess_setup(void);
+/* sess_setup() with a peer p whose session is accepted; *old is p's
+ * address, *moved another one (192.168.1.9:7777) to move p to (NAT
+ * rebinding). 0, or the failure. */
+int sess_setup_moving_peer(struct inj_peer *p, struct tern_addr *old, struct tern_addr *moved);
 /* Issue a call of type 1, len bytes, on s. */
 int call_on(struct tern_session *s, size_t len, struct inj_result *r);
 /* A handler that answers with the request's bytes. */

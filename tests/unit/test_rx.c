@@ -351,12 +351,9 @@ static void rx_one__ping_pong(void)
  * packets that passed the token check. */
 static void rx_one__peer_address_follows_authenticated_source(void)
 {
-	REQUIRE(sess_setup() == 0);
 	struct inj_peer p;
-	inj_peer_init(&p, ep, NULL);
-	REQUIRE(inj_accept(&p) == 0);
-	struct tern_addr old = p.addr, moved;
-	tern_addr_parse("192.168.1.9:7777", &moved);
+	struct tern_addr old, moved;
+	REQUIRE(sess_setup_moving_peer(&p, &old, &moved) == 0);
 	/* A forged packet from elsewhere (wrong token) moves nothing. */
 	p.addr = moved;
 	p.ep_token ^= 1;

@@ -141,12 +141,9 @@ static void tx_desc__disconnect_reaches_old_peer_when_id_reused(void)
  * it was sent, the one after to the new address. */
 static void tx_addr_pin__queued_packet_keeps_address_when_peer_moves(void)
 {
-	REQUIRE(sess_setup() == 0);
 	struct inj_peer p;
-	inj_peer_init(&p, ep, NULL);
-	REQUIRE(inj_accept(&p) == 0);
-	struct tern_addr old = p.addr, moved;
-	tern_addr_parse("192.168.1.9:7777", &moved);
+	struct tern_addr old, moved;
+	REQUIRE(sess_setup_moving_peer(&p, &old, &moved) == 0);
 	inj_ctrl(&p, TERN_PKT_PING); /* from where it was */
 	p.addr = moved;
 	inj_ctrl(&p, TERN_PKT_PING); /* from its new address, in the same burst */

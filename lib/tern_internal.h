@@ -392,13 +392,19 @@ struct tern_session {
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
 	struct tern_timer calls_timer; /* its calls' RTOs and deadlines (TERN_TIMER_CALLS) */
 	uint64_t want_tx; /* call slots stalled on credits */
+	/* The fourth line: what a call or a handler touches once each, on the
+	 * session beside its slot (a call's size and slot number, the pin
+	 * around its continuation or handler, the backlog it may start). */
+	uint32_t pins;     /* callbacks running that must not see the session freed */
+	uint32_t bl_len;
+	struct tern_msg *bl_head, *bl_tail; /* backlog (backlog.c): queued calls' requests */
+	uint32_t peer_max_msg;
+	uint32_t nslots;
+	struct tern_cc cc;
 	/* the rest */
 	int err;            /* why it failed */
 	uint64_t peer_epoch;
 	struct tern_addr hs_addr; /* server: the client's address at CONNECT (dedup key) */
-	uint32_t peer_max_msg;
-	uint32_t nslots;
-	struct tern_cc cc;
 	uint64_t rto_backoff_ns; /* when the RTO was last backed off */
 	uint64_t probe_since;    /* probing the peer since (0: not): dead after
 				    session_timeout_ns of silence */
@@ -411,9 +417,6 @@ struct tern_session {
 	struct tern_session *cw_next, *cw_prev; /* connect window: waiting to send its CONNECT */
 	uint8_t cw_state;          /* 0, waiting (1) or counted in the window (2) */
 	uint32_t kick_next; /* round-robin start for handing out credits */
-	struct tern_msg *bl_head, *bl_tail; /* backlog (backlog.c): queued calls' requests */
-	uint32_t bl_len;
-	uint32_t pins;     /* callbacks running that must not see the session freed */
 	struct tern_session *unext, *uprev; /* used-sessions list (teardown, destroy) */
 	void *mem; /* the allocation the session is aligned in (what free() takes) */
 	/* security */
@@ -437,8 +440,11 @@ struct tern_session {
 };
 static_assert(offsetof(struct tern_session, peer) == 64 &&
 		      offsetof(struct tern_session, srtt_ns) == 128 &&
-		      offsetof(struct tern_session, want_tx) < 192,
-	      "the session's data-path fields fill its first three cache lines");
+		      offsetof(struct tern_session, want_tx) < 192 &&
+		      offsetof(struct tern_session, pins) == 192 &&
+		      offsetof(struct tern_session, nslots) < 256,
+	      "the session's data-path fields fill its first three cache lines, and what "
+	      "each call or handler touches once its fourth");
 
 /* ------------------------------------------------------------------ */
 /* endpoint                                                           */

@@ -8,6 +8,10 @@
 #
 # KIND:
 #   udp        io_uring UDP on 127.0.0.1
+#   udp-proxy:P  the same through lossproxy.py, a process between the two
+#              that drops each datagram with probability P each way: the
+#              peer is alive, only the path loses (the proxy's counts are
+#              printed and must show P within 0.1 each way)
 #   udp-netns  io_uring UDP across two network namespaces (veth pair)
 #   memif      DPDK net_memif between the two processes (no hugepages needed)
 #   af_packet  DPDK net_af_packet on each end of a veth pair in two namespaces
@@ -22,10 +26,12 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 tag=t$$
 srv_pid=
+proxy_pid=
 out=$(mktemp -d /tmp/tern-pair.XXXXXX)
 
 cleanup() {
 	[[ -n "$srv_pid" ]] && kill -9 "$srv_pid" 2>/dev/null
+	[[ -n "$proxy_pid" ]] && kill -9 "$proxy_pid" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$out" "/tmp/tern-pair-$tag.sock"
 }
@@ -59,8 +65,13 @@ netns_setup() { # $1: with kernel IPs (udp) or without (DPDK on the veth)
 	fi
 }
 
-srv_pre=() cli_pre=()
+srv_pre=() cli_pre=() loss=
 case $kind in
+udp-proxy:*)
+	loss=${kind#udp-proxy:}
+	srv=(--driver udp --bind 127.0.0.1:0)
+	cli=(--driver udp --bind 127.0.0.1:0)
+	;;
 udp)
 	srv=(--driver udp --bind 127.0.0.1:0)
 	cli=(--driver udp --bind 127.0.0.1:0)
@@ -119,6 +130,24 @@ if [[ -z "$addr" ]]; then
 	exit 1
 fi
 
+# The lossy path: the client talks to the proxy, the proxy to the server.
+if [[ -n "$loss" ]]; then
+	python3 "$here/lossproxy.py" --to "$addr" --loss "$loss" --seed 11 >"$out/proxy.log" 2>&1 &
+	proxy_pid=$!
+	addr=
+	for _ in $(seq 1 200); do
+		addr=$(sed -n 's/^listening //p' "$out/proxy.log" | head -n1)
+		[[ -n "$addr" ]] && break
+		kill -0 "$proxy_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [[ -z "$addr" ]]; then
+		echo "proxy did not come up:" >&2
+		cat "$out/proxy.log" >&2
+		exit 1
+	fi
+fi
+
 "${cli_pre[@]}" timeout 900 "$stress" client "${cli[@]}" --connect "$addr" --quiet "$@"
 crc=$?
 wait "$srv_pid"
@@ -126,8 +155,22 @@ src=$?
 srv_pid=
 echo "--- server ($src):"
 cat "$out/server.log"
-if [[ $crc -ne 0 || $src -ne 0 ]]; then
-	echo "FAIL: client $crc, server $src"
+prc=0
+if [[ -n "$proxy_pid" ]]; then
+	kill -TERM "$proxy_pid"
+	wait "$proxy_pid"
+	proxy_pid=
+	echo "--- proxy (loss $loss each way):"
+	cat "$out/proxy.log"
+	# What the path really lost: P within 0.1 each way, over >= 200 datagrams.
+	if ! awk -v p="$loss" '$3 == "dropped" { n++; f = $4 / ($2 ? $2 : 1)
+		if ($2 < 200 || f < p - 0.1 || f > p + 0.1) { print "proxy: " $1 " lost " f " of " $2; bad = 1 } }
+		END { exit (bad || n != 2) }' "$out/proxy.log"; then
+		prc=1
+	fi
+fi
+if [[ $crc -ne 0 || $src -ne 0 || $prc -ne 0 ]]; then
+	echo "FAIL: client $crc, server $src, proxy $prc"
 	exit 1
 fi
 exit 0

@@ -111,41 +111,36 @@ af_packet | af_xdp)
 	;;
 esac
 
+# listening NAME LOG PID: the "listening ADDR" line a process (the server,
+# the proxy) prints once it is up; exits the script if it never comes.
+listening() {
+	local a=
+	for _ in $(seq 1 200); do
+		a=$(sed -n 's/^listening //p' "$2" | head -n1)
+		[[ -n "$a" ]] && break
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [[ -z "$a" ]]; then
+		echo "$1 did not come up:" >&2
+		cat "$2" >&2
+		exit 1
+	fi
+	echo "$a"
+}
+
 # No timeout(1) wrapper here: cleanup's kill must reach the server itself
 # (it bounds itself with --deadline-s).
 "${srv_pre[@]}" "$stress" server "${srv[@]}" --exit-when-idle --quiet --deadline-s 900 "$@" \
 	>"$out/server.log" 2>&1 &
 srv_pid=$!
-# The server prints "listening ADDR" once its endpoint is up.
-addr=
-for _ in $(seq 1 200); do
-	addr=$(sed -n 's/^listening //p' "$out/server.log" | head -n1)
-	[[ -n "$addr" ]] && break
-	kill -0 "$srv_pid" 2>/dev/null || break
-	sleep 0.05
-done
-if [[ -z "$addr" ]]; then
-	echo "server did not come up:" >&2
-	cat "$out/server.log" >&2
-	exit 1
-fi
+addr=$(listening server "$out/server.log" "$srv_pid") || exit 1
 
 # The lossy path: the client talks to the proxy, the proxy to the server.
 if [[ -n "$loss" ]]; then
 	python3 "$here/lossproxy.py" --to "$addr" --loss "$loss" --seed 11 >"$out/proxy.log" 2>&1 &
 	proxy_pid=$!
-	addr=
-	for _ in $(seq 1 200); do
-		addr=$(sed -n 's/^listening //p' "$out/proxy.log" | head -n1)
-		[[ -n "$addr" ]] && break
-		kill -0 "$proxy_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [[ -z "$addr" ]]; then
-		echo "proxy did not come up:" >&2
-		cat "$out/proxy.log" >&2
-		exit 1
-	fi
+	addr=$(listening proxy "$out/proxy.log" "$proxy_pid") || exit 1
 fi
 
 "${cli_pre[@]}" timeout 900 "$stress" client "${cli[@]}" --connect "$addr" --quiet "$@"

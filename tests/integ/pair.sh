@@ -67,12 +67,8 @@ netns_setup() { # $1: with kernel IPs (udp) or without (DPDK on the veth)
 
 srv_pre=() cli_pre=() loss=
 case $kind in
-udp-proxy:*)
-	loss=${kind#udp-proxy:}
-	srv=(--driver udp --bind 127.0.0.1:0)
-	cli=(--driver udp --bind 127.0.0.1:0)
-	;;
-udp)
+udp | udp-proxy:*)
+	[[ $kind == udp-proxy:* ]] && loss=${kind#udp-proxy:}
 	srv=(--driver udp --bind 127.0.0.1:0)
 	cli=(--driver udp --bind 127.0.0.1:0)
 	;;
